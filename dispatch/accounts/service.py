@@ -1,0 +1,314 @@
+"""Accounts: users and their scope, login with throttling, and reading the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from dispatch.accounts.policy import (
+    COMMUNITY_SCOPED,
+    DISTRICT_WIDE,
+    STREET_SCOPED,
+    Actor,
+    Role,
+    authorize,
+)
+from dispatch.accounts.schemas import AuditView, UserCreate, UserView
+from dispatch.accounts.tokens import TokenPair, issue_pair, read_token
+from dispatch.clock import SHANGHAI, Clock, local
+from dispatch.db import Context, command, engine, query
+from dispatch.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from dispatch.settings import Settings
+
+HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+_DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+USER_COLUMNS = "id, username, display_name, role, street, community, disabled, created_at"
+
+
+def _user_view(row: asyncpg.Record) -> UserView:
+    return UserView(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        street=row["street"],
+        community=row["community"],
+        disabled=row["disabled"],
+        created_at=local(row["created_at"]) or row["created_at"],
+    )
+
+
+def _actor(row: asyncpg.Record) -> Actor:
+    return Actor(
+        user_id=row["id"],
+        username=row["username"],
+        role=Role(row["role"]),
+        street=row["street"],
+        community=row["community"],
+        community_street=row["community_street"],
+    )
+
+
+async def load_actor(user_id: int) -> Actor:
+    """The actor behind a token, read fresh each request so disabling takes effect at once."""
+    async with engine().transaction() as txn:
+        row = await txn.connection.fetchrow(
+            """
+            SELECT u.*, c.street AS community_street FROM app_user u
+            LEFT JOIN community c ON c.code = u.community WHERE u.id = $1
+            """,
+            user_id,
+        )
+    if row is None:
+        raise Unauthorized("unknown user")
+    if row["disabled"]:
+        raise Unauthorized("this account is disabled")
+    return _actor(row)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    username: str
+    password: str
+    address: str
+
+
+async def _recent_failures(
+    conn: asyncpg.Connection, attempt: LoginAttempt, since: datetime
+) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE username = $1) AS by_user,
+               count(*) FILTER (WHERE address = $2) AS by_address
+        FROM login_failure WHERE at > $3 AND (username = $1 OR address = $2)
+        """,
+        attempt.username,
+        attempt.address,
+        since,
+    )
+    assert row is not None
+    return int(row["by_user"]), int(row["by_address"])
+
+
+def _password_matches(stored_hash: str | None, password: str) -> bool:
+    try:
+        return HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def login(settings: Settings, clock: Clock, attempt: LoginAttempt) -> TokenPair:
+    """Check a password; after too many failures per account or address, refuse with 429."""
+    now = clock.now()
+    window = timedelta(minutes=settings.login_failure_window_minutes)
+    async with engine().transaction() as txn:
+        conn = txn.connection
+        by_user, by_address = await _recent_failures(conn, attempt, now - window)
+        if max(by_user, by_address) >= settings.login_failure_limit:
+            raise TooManyRequests(
+                "too many failed logins; try again later",
+                field="username" if by_user >= settings.login_failure_limit else None,
+                retry_after=int(window.total_seconds()),
+            )
+        row = await conn.fetchrow(
+            "SELECT id, password_hash, disabled FROM app_user WHERE username = $1",
+            attempt.username,
+        )
+        ok = await asyncio.to_thread(
+            _password_matches, row["password_hash"] if row else None, attempt.password
+        )
+        if not ok or row is None or row["disabled"]:
+            await conn.execute(
+                "INSERT INTO login_failure (username, address, at) VALUES ($1, $2, $3)",
+                attempt.username,
+                attempt.address,
+                now,
+            )
+    if not ok or row is None:
+        raise Unauthorized("wrong username or password")
+    if row["disabled"]:
+        raise Unauthorized("this account is disabled")
+    return issue_pair(
+        settings.secret_key, row["id"], settings.access_token_minutes, settings.refresh_token_days
+    )
+
+
+async def refresh(settings: Settings, refresh_token: str) -> TokenPair:
+    user_id = read_token(settings.secret_key, refresh_token, "refresh")
+    await load_actor(user_id)  # a disabled user gets no new tokens
+    return issue_pair(
+        settings.secret_key, user_id, settings.access_token_minutes, settings.refresh_token_days
+    )
+
+
+async def _check_scope_exists(conn: asyncpg.Connection, new: UserCreate) -> None:
+    if new.role in STREET_SCOPED and new.street is None:
+        raise InvalidInput(f"role {new.role.value} needs a street", field="street")
+    if new.role in COMMUNITY_SCOPED and new.community is None:
+        raise InvalidInput(f"role {new.role.value} needs a community", field="community")
+    if new.role in DISTRICT_WIDE | COMMUNITY_SCOPED and new.street is not None:
+        raise InvalidInput(f"role {new.role.value} takes no street", field="street")
+    if new.role in DISTRICT_WIDE | STREET_SCOPED and new.community is not None:
+        raise InvalidInput(f"role {new.role.value} takes no community", field="community")
+    if new.street and not await conn.fetchval("SELECT 1 FROM street WHERE code=$1", new.street):
+        raise InvalidInput(f"unknown street {new.street}", field="street")
+    if new.community and not await conn.fetchval(
+        "SELECT 1 FROM community WHERE code=$1", new.community
+    ):
+        raise InvalidInput(f"unknown community {new.community}", field="community")
+
+
+def _public(view: UserView) -> dict[str, Any]:
+    return {
+        "username": view.username,
+        "role": view.role.value,
+        "street": view.street,
+        "community": view.community,
+        "disabled": view.disabled,
+    }
+
+
+async def create_user(ctx: Context, new: UserCreate) -> UserView:
+    authorize(ctx.actor, "users.manage")
+    password_hash = await asyncio.to_thread(HASHER.hash, new.password)
+    async with command(ctx) as cmd:
+        await _check_scope_exists(cmd.connection, new)
+        if await cmd.connection.fetchval(
+            "SELECT 1 FROM app_user WHERE username = $1", new.username
+        ):
+            raise Conflict(f"username {new.username} is taken", field="username")
+        row = await cmd.connection.fetchrow(
+            f"""
+            INSERT INTO app_user
+                (username, display_name, password_hash, role, street, community, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {USER_COLUMNS}
+            """,
+            new.username,
+            new.display_name or new.username,
+            password_hash,
+            new.role.value,
+            new.street,
+            new.community,
+            cmd.now,
+        )
+        view = _user_view(row)
+        await cmd.audit("users.create", "user", view.id, None, _public(view))
+        cmd.emit("user.created", {"id": view.id, "username": view.username})
+    return view
+
+
+async def disable_user(ctx: Context, user_id: int) -> UserView:
+    authorize(ctx.actor, "users.manage")
+    if user_id == ctx.actor.user_id:
+        raise Conflict("you cannot disable your own account", field="user_id")
+    async with command(ctx) as cmd:
+        row = await cmd.connection.fetchrow(
+            f"SELECT {USER_COLUMNS} FROM app_user WHERE id = $1 FOR UPDATE", user_id
+        )
+        if row is None:
+            raise NotFound(f"no user {user_id}", field="user_id")
+        before = _user_view(row)
+        if before.disabled:
+            return before
+        row = await cmd.connection.fetchrow(
+            f"UPDATE app_user SET disabled = true WHERE id = $1 RETURNING {USER_COLUMNS}", user_id
+        )
+        after = _user_view(row)
+        await cmd.audit("users.disable", "user", user_id, _public(before), _public(after))
+    return after
+
+
+async def find_user_id(ctx: Context, username: str) -> int:
+    authorize(ctx.actor, "users.read")
+    async with query(ctx) as conn:
+        user_id = await conn.fetchval("SELECT id FROM app_user WHERE username = $1", username)
+    if user_id is None:
+        raise NotFound(f"no user {username}", field="username")
+    return int(user_id)
+
+
+async def list_users(ctx: Context) -> list[UserView]:
+    authorize(ctx.actor, "users.read")
+    async with query(ctx) as conn:
+        rows = await conn.fetch(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY id")
+    return [_user_view(r) for r in rows]
+
+
+def own_view(actor: Actor) -> dict[str, Any]:
+    return {
+        "id": actor.user_id,
+        "username": actor.username,
+        "role": actor.role.value,
+        "street": actor.street,
+        "community": actor.community,
+    }
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    entity: str | None = None
+    entity_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    before_id: int | None = None
+
+
+def _json(value: str | None) -> dict[str, Any] | None:
+    return None if value is None else dict(json.loads(value))
+
+
+async def search_audit(ctx: Context, flt: AuditFilter) -> list[AuditView]:
+    """Newest first; page with `before_id`."""
+    authorize(ctx.actor, "audit.read")
+    clauses: list[str] = ["TRUE"]
+    args: list[Any] = []
+    text_filters: tuple[tuple[str, str | None], ...] = (
+        ("actor", flt.actor),
+        ("action", flt.action),
+        ("entity", flt.entity),
+        ("entity_id", flt.entity_id),
+    )
+    for column, value in text_filters:
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{column} = ${len(args)}")
+    for op, moment in ((">=", flt.since), ("<", flt.until)):
+        if moment is not None:
+            args.append(moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI))
+            clauses.append(f"at {op} ${len(args)}")
+    if flt.before_id is not None:
+        args.append(flt.before_id)
+        clauses.append(f"id < ${len(args)}")
+    args.append(flt.limit)
+    sql = (
+        f"SELECT * FROM audit_entry WHERE {' AND '.join(clauses)} "
+        f"ORDER BY id DESC LIMIT ${len(args)}"
+    )
+    async with query(ctx) as conn:
+        rows = await conn.fetch(sql, *args)
+    return [
+        AuditView(
+            id=r["id"],
+            at=local(r["at"]) or r["at"],
+            actor=r["actor"],
+            actor_id=r["actor_id"],
+            role=r["role"],
+            action=r["action"],
+            entity=r["entity"],
+            entity_id=r["entity_id"],
+            before=_json(r["before"]),
+            after=_json(r["after"]),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,23 @@
+"""Users and the record of failed logins (kept in the database so every worker sees it)."""
+
+from piccolo.columns import BigSerial, Boolean, Serial, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class AppUser(Table, tablename="app_user"):
+    id = Serial(primary_key=True)
+    username = Varchar(length=64, unique=True)
+    display_name = Varchar(length=100)
+    password_hash = Varchar(length=200)
+    role = Varchar(length=20)
+    street = Varchar(length=9, null=True)
+    community = Varchar(length=12, null=True)
+    disabled = Boolean(default=False)
+    created_at = Timestamptz()
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    id = BigSerial(primary_key=True)
+    username = Varchar(length=64)
+    address = Varchar(length=64)
+    at = Timestamptz()

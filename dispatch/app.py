@@ -1,0 +1,117 @@
+"""The application factory: wiring only; the rules live in the domain services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Response
+
+from dispatch.accounts.controllers import (
+    AuditController,
+    AuthController,
+    TokenAuthentication,
+    UserController,
+)
+from dispatch.accounts.policy import Actor
+from dispatch.clock import Clock, WallClock
+from dispatch.db import Context, engine, set_publisher
+from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
+from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
+from dispatch.live import channels_publisher, make_channels
+from dispatch.places.controllers import PlacesController
+from dispatch.settings import Settings, get_settings
+
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+
+
+def provide_context(request: Request[Any, Any, Any]) -> Context:
+    """The command context of a request: its user, the app's clock and its world."""
+    actor = request.scope.get("user")
+    if not isinstance(actor, Actor):
+        raise Unauthorized("this operation needs a logged-in user")
+    exercise = request.headers.get(EXERCISE_HEADER.decode())
+    return Context(actor=actor, clock=request.app.state.clock, exercise=exercise or None)
+
+
+@get("/health", exclude_from_auth=True, tags=["ops"], security=[])
+async def health() -> Response[dict[str, str]]:
+    """200 when the database answers; 503 otherwise, so a load balancer can route around."""
+    try:
+        async with engine().transaction() as txn:
+            await txn.connection.fetchval("SELECT 1")
+    except Exception as exc:  # any failure means unhealthy; the reason goes to the body
+        return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})
+
+
+class Metrics(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
+    settings = settings or get_settings()
+    channels = make_channels(settings.redis_url)
+    prometheus = PrometheusConfig(
+        app_name="dispatch", prefix="dispatch", group_path=True, exclude=["^/metrics"]
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = engine()
+        await db.start_connection_pool(min_size=settings.pool_min, max_size=settings.pool_max)
+        set_publisher(channels_publisher(channels))
+        try:
+            await purge_expired()
+            yield
+        finally:
+            set_publisher(None)
+            await db.close_connection_pool()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            Metrics,
+            AuthController,
+            UserController,
+            AuditController,
+            PlacesController,
+        ],
+        dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
+        middleware=[
+            prometheus.middleware,
+            DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS),
+            IdempotencyMiddleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[channels],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Dongcheng emergency dispatch",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        cors_config=CORSConfig(allow_origins=[]),
+        logging_config=LoggingConfig(log_exceptions="never"),
+        state=State({"settings": settings, "clock": clock or WallClock()}),
+        debug=False,
+    )

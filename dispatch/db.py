@@ -1,0 +1,216 @@
+"""The database: which PostgreSQL (given or embedded), the engine, and the command transaction.
+
+Every change to the world runs inside `command(ctx)`: one transaction, on the clock
+the context carries, with its audit rows written inside and its events published
+only after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from litestar.di import NamedDependency
+from piccolo.engine.postgres import PostgresEngine
+
+from dispatch.clock import Clock
+
+if TYPE_CHECKING:
+    from dispatch.accounts.policy import Actor
+
+log = logging.getLogger("dispatch.db")
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def embedded_url(data_dir: Path, database: str = "dispatch") -> str:
+    """Start (or reuse) the embedded PostgreSQL in the data folder; a newcomer installs nothing."""
+    import pgserver  # imported late: only needed without DATABASE_URL
+
+    pg_dir = data_dir / "pg"
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(pg_dir), cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return with_database(str(server.get_uri()), database)
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database (tests get a fresh one each run)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def resolve_database_url(database_url: str | None, data_dir: Path) -> str:
+    return database_url or embedded_url(data_dir)
+
+
+def make_engine(url: str) -> PostgresEngine:
+    return PostgresEngine(config={"dsn": url})
+
+
+async def create_database(url: str, name: str, *, drop_first: bool = False) -> str:
+    """Create a database on the server `url` names; used by tests and benchmarks."""
+    if not SCHEMA_NAME.match(name):
+        raise ValueError(f"bad database name {name!r}")
+    conn = await asyncpg.connect(dsn=with_database(url, "postgres"))
+    try:
+        if drop_first:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(url, name)
+
+
+def engine() -> PostgresEngine:
+    from piccolo.engine import engine_finder
+
+    found = engine_finder()
+    if not isinstance(found, PostgresEngine):
+        raise RuntimeError("dispatch needs a PostgreSQL engine in piccolo_conf")
+    return found
+
+
+Publisher = Callable[[list["Event"]], Awaitable[None]]
+
+
+async def _no_publisher(events: list[Event]) -> None:
+    """Outside the server (CLI), nobody listens; events still go to the log."""
+    for event in events:
+        log.debug("event %s %s", event.kind, event.data)
+
+
+_publisher: Publisher = _no_publisher
+
+
+def set_publisher(publisher: Publisher | None) -> None:
+    global _publisher
+    _publisher = publisher or _no_publisher
+
+
+@dataclass(frozen=True)
+class Event:
+    """A domain event announced after commit: the live feed's unit."""
+
+    kind: str
+    data: dict[str, Any]
+    at: datetime
+    street: str | None = None
+    community: str | None = None
+    exercise: str | None = None
+
+
+class Context:
+    """Who acts, on which clock, and in which world (real, or an exercise sandbox).
+
+    A plain class, not a dataclass, so the web layer passes it through untouched.
+    """
+
+    __slots__ = ("actor", "clock", "exercise")
+
+    def __init__(self, actor: Actor, clock: Clock, exercise: str | None = None) -> None:
+        self.actor = actor
+        self.clock = clock
+        self.exercise = exercise
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+# how controllers ask for the request's context (provided by the app as "ctx")
+Ctx: TypeAlias = NamedDependency[Context]
+
+
+@dataclass
+class Command:
+    """The open transaction of one command: collects audit rows' writes and events."""
+
+    ctx: Context
+    connection: asyncpg.Connection
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.now()
+
+    def emit(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        street: str | None = None,
+        community: str | None = None,
+    ) -> None:
+        self.events.append(
+            Event(kind, data, self.now, street, community, exercise=self.ctx.exercise)
+        )
+
+    async def audit(
+        self,
+        action: str,
+        entity: str,
+        entity_id: str | int | None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        from dispatch.audit import write_audit
+
+        await write_audit(self, action, entity, entity_id, before, after)
+
+
+async def _enter_world(connection: asyncpg.Connection, exercise: str | None) -> None:
+    if exercise is None:
+        return
+    if not SCHEMA_NAME.match(exercise):
+        raise ValueError(f"bad exercise schema {exercise!r}")
+    await connection.execute(f"SET LOCAL search_path TO {exercise}, public")
+
+
+@asynccontextmanager
+async def command(ctx: Context) -> AsyncIterator[Command]:
+    """One command: one transaction; events are published only once it has committed."""
+    async with engine().transaction() as txn:
+        connection: asyncpg.Connection = txn.connection
+        await _enter_world(connection, ctx.exercise)
+        cmd = Command(ctx, connection)
+        yield cmd
+    if cmd.events:
+        await _publisher(cmd.events)
+
+
+@asynccontextmanager
+async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
+    """A read in the caller's world; read-only so a query can never change anything."""
+    db = engine()
+    outer = db.current_transaction.get()
+    if outer is not None:  # a read inside a command sees the command's own writes
+        yield outer.connection
+        return
+    async with db.transaction() as txn:
+        connection: asyncpg.Connection = txn.connection
+        await connection.execute("SET TRANSACTION READ ONLY")
+        await _enter_world(connection, ctx.exercise)
+        yield connection
+
+
+async def execute_script(sql: str) -> None:
+    """Run several statements (a migration) on the current transaction's connection."""
+    db = engine()
+    current = db.current_transaction.get()
+    if current is not None:
+        await current.connection.execute(sql)
+        return
+    async with db.transaction() as txn:
+        await txn.connection.execute(sql)

@@ -1,0 +1,133 @@
+"""Domain errors and their problem-details form: clear 4xx, never a traceback to a client."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("dispatch.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    """A refusal the caller can act on; the status says which kind."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+
+class InvalidInput(DomainError):
+    status = 422
+    title = "Invalid input"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Not authenticated"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    title = "Precondition failed"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    title = "Too many requests"
+
+
+def problem(status: int, title: str, detail: str, **members: Any) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    body.update({k: v for k, v in members.items() if v is not None})
+    headers = {}
+    if "retry_after" in members:
+        headers["Retry-After"] = str(members["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_FIELD_PATTERNS = (
+    re.compile(r"at `\$\.([^`\[]+)"),  # msgspec: "Expected `int`, got `str` - at `$.quantity`"
+    re.compile(r"required field `([^`]+)`"),
+    re.compile(r"unknown field `([^`]+)`"),
+)
+
+
+def _field_of(error: dict[str, Any]) -> str | None:
+    """The body field a validation error is about, else the parameter Litestar names."""
+    message = str(error.get("message", ""))
+    for pattern in _FIELD_PATTERNS:
+        found = pattern.search(message)
+        if found:
+            return found.group(1)
+    key = error.get("key")
+    return str(key) if key and key != "data" else None
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return problem(exc.status, exc.title, exc.detail, field=exc.field, **exc.extra)
+
+
+def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = [e for e in (exc.extra or []) if isinstance(e, dict)]
+    fields = [f for f in (_field_of(e) for e in errors) if f]
+    detail = "; ".join(str(e.get("message")) for e in errors) or str(exc.detail)
+    return problem(
+        400,
+        "Invalid request",
+        detail,
+        field=fields[0] if fields else None,
+        errors=[{"field": _field_of(e), "message": str(e.get("message"))} for e in errors] or None,
+    )
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    title = exc.__class__.__name__.replace("Exception", "") or "Error"
+    return problem(exc.status_code, title, str(exc.detail))
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Log the traceback for operators; the client only learns that it failed."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal error",
+        "The server could not complete the request; it has been logged.",
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

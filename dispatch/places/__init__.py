@@ -1,0 +1,1 @@
+"""Places: districts, streets, communities and depots."""

@@ -1,0 +1,85 @@
+"""Configuration from the environment, read once, so every entry point agrees."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator may set; the README lists each variable."""
+
+    database_url: str | None
+    data_dir: Path
+    redis_url: str | None
+    secret_key: str
+    host: str
+    port: int
+    pool_min: int
+    pool_max: int
+    trust_proxy: bool
+    timezone: str
+    near_expiry_days: int
+    access_token_minutes: int
+    refresh_token_days: int
+    login_failure_limit: int
+    login_failure_window_minutes: int
+
+    @property
+    def reference_dir(self) -> Path:
+        return Path(__file__).resolve().parent.parent / "geo" / "data" / "dongcheng"
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A key shared by every worker: from the environment, else kept in the data folder."""
+    explicit = os.environ.get("DISPATCH_SECRET_KEY")
+    if explicit:
+        return explicit
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    data_dir = Path(os.environ.get("DISPATCH_DATA_DIR", ".dispatch")).resolve()
+    return Settings(
+        database_url=os.environ.get("DATABASE_URL") or None,
+        data_dir=data_dir,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        secret_key=_secret_key(data_dir),
+        host=os.environ.get("DISPATCH_HOST", "127.0.0.1"),
+        port=_int("DISPATCH_PORT", 8000),
+        pool_min=_int("DISPATCH_DB_POOL_MIN", 1),
+        pool_max=_int("DISPATCH_DB_POOL_MAX", 10),
+        trust_proxy=_bool("DISPATCH_TRUST_PROXY"),
+        timezone=os.environ.get("DISPATCH_TIMEZONE", "Asia/Shanghai"),
+        near_expiry_days=_int("DISPATCH_NEAR_EXPIRY_DAYS", 30),
+        access_token_minutes=_int("DISPATCH_ACCESS_TOKEN_MINUTES", 15),
+        refresh_token_days=_int("DISPATCH_REFRESH_TOKEN_DAYS", 7),
+        login_failure_limit=_int("DISPATCH_LOGIN_FAILURE_LIMIT", 10),
+        login_failure_window_minutes=_int("DISPATCH_LOGIN_FAILURE_WINDOW_MINUTES", 15),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,78 @@
+"""Test set-up: a fresh PostgreSQL database per run (the machine's or the embedded one),
+migrated and loaded once, and a real server process for API tests.
+
+DATABASE_URL, when set, names the server to create the test database on; otherwise the
+embedded PostgreSQL (pgserver) is started in `.dispatch/test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / ".dispatch" / "test"
+TEST_DB = f"dispatch_test_{os.getpid()}"
+
+
+def _server_url() -> str:
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        return given
+    from dispatch.db import embedded_url
+
+    return embedded_url(TEST_DATA, "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every process of this run at a new database before anything reads settings."""
+    if hasattr(config, "workerinput"):
+        return
+    from dispatch.db import create_database
+
+    server = _server_url()
+    os.environ["DISPATCH_TEST_SERVER_URL"] = server
+    os.environ["DATABASE_URL"] = asyncio.run(create_database(server, TEST_DB, drop_first=True))
+    os.environ["DISPATCH_DATA_DIR"] = str(TEST_DATA)
+    os.environ["DISPATCH_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
+    os.environ["DISPATCH_TRUST_PROXY"] = "1"
+    from dispatch.cli import migrate_database, system_context
+    from dispatch.places.service import load_reference
+    from dispatch.settings import get_settings
+
+    async def prepare() -> None:
+        await migrate_database()
+        await load_reference(system_context(), get_settings().reference_dir)
+
+    asyncio.run(prepare())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = os.environ.get("DISPATCH_TEST_SERVER_URL")
+    if not server or hasattr(config, "workerinput"):
+        return
+    import asyncpg
+
+    from dispatch.db import with_database
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(dsn=with_database(server, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """A real server process on a free port, sharing this run's database."""
+    from tests.support import running_server
+
+    with running_server() as base_url:
+        yield base_url

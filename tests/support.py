@@ -1,0 +1,126 @@
+"""Helpers shared by tests: a server process, API clients, seeding through the services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from dispatch.accounts.policy import SYSTEM, Role
+from dispatch.accounts.schemas import UserCreate
+from dispatch.clock import WallClock
+from dispatch.db import Context
+
+PASSWORD = "correct-horse-battery"
+LOGS = Path(__file__).resolve().parent.parent / ".dispatch" / "test" / "logs"
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Seed or inspect through the services from a sync test (own loop, own connections)."""
+    return asyncio.run(coro)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(extra_env: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, **(extra_env or {})}
+    cmd = [sys.executable, "-m", "dispatch.cli", "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"server-{port}.log"  # a file, not a pipe: a full pipe would stall it
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base_url, proc, log_path)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not become healthy in 60 s")
+
+
+def system_context() -> Context:
+    return Context(actor=SYSTEM, clock=WallClock())
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def create_user(
+    role: Role, street: str | None = None, community: str | None = None, name: str | None = None
+) -> str:
+    from dispatch.accounts.service import create_user as create
+
+    username = name or unique(role.value)
+    run(
+        create(
+            system_context(),
+            UserCreate(
+                username=username, password=PASSWORD, role=role, street=street, community=community
+            ),
+        )
+    )
+    return username
+
+
+def client(base_url: str, username: str | None = None, address: str | None = None) -> httpx.Client:
+    """A client from its own address (so login throttling of one test never hits another)."""
+    fake = f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"  # a header, never dialled
+    headers = {"X-Forwarded-For": address or fake}
+    http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+    if username is not None:
+        response = httpx.post(
+            base_url + "/api/auth/login",
+            json={"username": username, "password": PASSWORD},
+            headers=headers,
+        )
+        response.raise_for_status()
+        http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return http
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    from dispatch.db import engine
+
+    async with engine().transaction() as txn:
+        rows = await txn.connection.fetch(sql, *args)
+    return [dict(r) for r in rows]
+
+
+def sql(statement: str, *args: Any) -> list[dict[str, Any]]:
+    return run(fetch(statement, *args))
