@@ -1,0 +1,440 @@
+"""People-to-need matching: who goes where, and why a need is left short.
+
+A *need* asks for ``people`` persons with a set of skills for ``duration_h``
+hours in a community. A *candidate* is an on-duty person or a partner-unit team
+(``size`` persons) at a location, with skills, pairings and hours already
+worked today.
+
+Rules (both policies):
+
+* skills: a candidate is eligible only if its skill set contains every skill
+  the need requires (for a team, the team's declared skills are taken to be
+  held by each member it sends);
+* hours: ``hours_worked + duration_h <= hours_limit`` (default 8 h);
+* reach: the travel time must be finite, and within ``max_travel_s`` if set;
+* each person serves at most one need per call; a team's members may be split
+  across needs (units are people, not teams).
+
+The ``exact`` policy optimises lexicographically: first the number of people
+staffed, then the number of *non-preferred* people (preferred: the candidate
+is paired with the need's community, or lives there), then total travel
+seconds. It is one min-cost max-flow (OR-Tools) with arc cost
+``non_preferred * BIG + travel``, where ``BIG`` exceeds any total travel, so
+the order is strict. Inputs are sorted by id, so ties break deterministically.
+The ``greedy`` baseline staffs needs one at a time (larger needs first) from
+their preferred, then nearest, eligible candidates.
+
+Every need left short gets reasons: ``no_skill`` (no one has all the required
+skills), ``over_hours`` (all who have them are over the daily limit),
+``unreachable`` (those left can't reach it), ``all_assigned`` (eligible people
+exist but are staffed elsewhere).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from ortools.graph.python import min_cost_flow
+from scipy.sparse.csgraph import dijkstra
+
+from geo.network import RoadState, Snapper, Vehicle
+from geo.planning import cost_of
+from geo.routing import Router
+
+ShortReason = Literal["no_skill", "over_hours", "unreachable", "all_assigned"]
+SHORT_REASONS: tuple[ShortReason, ...] = ("no_skill", "over_hours", "unreachable", "all_assigned")
+WALK_OR_RIDE = Vehicle("tricycle", 15.0)  # people get there by e-bike or on foot: lanes allowed
+
+
+@dataclass(frozen=True)
+class Need:
+    """A community needs ``people`` persons with ``skills`` for ``duration_h`` hours."""
+
+    id: str
+    community: str
+    people: int
+    skills: frozenset[str] = frozenset()
+    duration_h: float = 1.0
+    node: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An on-duty person (``size`` 1) or a partner-unit team of ``size`` persons."""
+
+    id: str
+    kind: Literal["person", "team"] = "person"
+    size: int = 1
+    skills: frozenset[str] = frozenset()
+    community: str | None = None  # home community (residents are preferred there)
+    paired_communities: frozenset[str] = frozenset()
+    hours_worked: float = 0.0
+    node: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class AssignOptions:
+    policy: Literal["exact", "greedy"] = "exact"
+    hours_limit: float = 8.0
+    max_travel_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    need_id: str
+    candidate_id: str
+    people: int
+    travel_s: float
+    preferred: Literal["paired", "resident", "other"]
+
+    @property
+    def explanation(self) -> str:
+        why = {"paired": "paired with the community", "resident": "lives in the community"}
+        reason = why.get(self.preferred, "nearest eligible")
+        return (
+            f"{self.people} from {self.candidate_id}: {reason}, {self.travel_s / 60:.1f} min away"
+        )
+
+
+@dataclass(frozen=True)
+class ShortNeed:
+    need_id: str
+    community: str
+    missing: int
+    reason: ShortReason
+    explanation: str
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    policy: str
+    assignments: tuple[Assignment, ...]
+    short: tuple[ShortNeed, ...]
+    staffed: int  # people assigned
+    non_preferred: int  # people assigned who are neither paired nor resident
+    travel_cost: int  # sum over people of integer travel seconds
+    runtime_s: float
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def objective(self) -> tuple[int, int, int]:
+        """Smaller is better, lexicographically: (-staffed, non_preferred, travel)."""
+        return (-self.staffed, self.non_preferred, self.travel_cost)
+
+
+def preference(need: Need, candidate: Candidate) -> Literal["paired", "resident", "other"]:
+    if need.community in candidate.paired_communities:
+        return "paired"
+    if candidate.community == need.community:
+        return "resident"
+    return "other"
+
+
+def preferred_mask(needs: Sequence[Need], candidates: Sequence[Candidate]) -> NDArray[np.bool_]:
+    """Candidates x needs: paired with, or resident of, the need's community."""
+    codes = {n.community for n in needs}
+    col = {code: k for k, code in enumerate(sorted(codes))}
+    linked = np.zeros((len(candidates), len(col)), dtype=bool)
+    for i, c in enumerate(candidates):
+        for code in (c.community, *c.paired_communities):
+            if code in col:
+                linked[i, col[code]] = True
+    return linked[:, [col[n.community] for n in needs]].reshape(len(candidates), len(needs))
+
+
+def eligibility(
+    needs: Sequence[Need],
+    candidates: Sequence[Candidate],
+    travel_s: NDArray[np.float64],
+    options: AssignOptions,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """(has the skills, within hours, reachable) as candidates x needs masks."""
+    names = sorted(set().union(*(n.skills for n in needs), *(c.skills for c in candidates)))
+    col = {name: k for k, name in enumerate(names)}
+    has = np.zeros((len(candidates), len(names)), dtype=np.int32)
+    wants = np.zeros((len(needs), len(names)), dtype=np.int32)
+    for i, c in enumerate(candidates):
+        has[i, [col[x] for x in c.skills]] = 1
+    for j, n in enumerate(needs):
+        wants[j, [col[x] for x in n.skills]] = 1
+    skilled = (1 - has) @ wants.T == 0  # no required skill missing
+    worked = np.array([c.hours_worked for c in candidates], dtype=float)
+    duration = np.array([n.duration_h for n in needs], dtype=float)
+    in_hours = worked[:, None] + duration[None, :] <= options.hours_limit + 1e-9
+    reach = np.isfinite(travel_s)
+    if options.max_travel_s is not None:
+        reach &= travel_s <= options.max_travel_s
+    return skilled.reshape(len(candidates), len(needs)), in_hours, reach
+
+
+def _validate(needs: Sequence[Need], candidates: Sequence[Candidate]) -> None:
+    if len({n.id for n in needs}) != len(needs):
+        raise ValueError("need ids must be unique")
+    if len({c.id for c in candidates}) != len(candidates):
+        raise ValueError("candidate ids must be unique")
+    if any(c.size < 1 for c in candidates) or any(n.people < 0 for n in needs):
+        raise ValueError("team sizes must be >= 1 and needed people >= 0")
+
+
+def assign(
+    needs: Sequence[Need],
+    candidates: Sequence[Candidate],
+    travel_s: NDArray[np.float64],
+    options: AssignOptions = AssignOptions(),
+) -> AssignmentResult:
+    """Match candidates to needs on a (candidates x needs) matrix of travel seconds."""
+    started = time.perf_counter()
+    _validate(needs, candidates)
+    travel_s = np.asarray(travel_s, dtype=float).reshape(len(candidates), len(needs))
+    skilled, in_hours, reach = eligibility(needs, candidates, travel_s, options)
+    eligible = skilled & in_hours & reach
+    non_pref = ~preferred_mask(needs, candidates)
+    c_order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
+    n_order = sorted(range(len(needs)), key=lambda j: needs[j].id)
+    if options.policy == "exact":
+        flows = _exact(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
+    else:
+        flows = _greedy(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
+    solved = time.perf_counter()
+    result = _result(needs, candidates, travel_s, flows, (skilled, in_hours, reach), options)
+    done = time.perf_counter()
+    return AssignmentResult(
+        **{
+            **result.__dict__,
+            "runtime_s": done - started,
+            "timings": {"solve_s": solved - started, "explain_s": done - solved},
+        }
+    )
+
+
+def _exact(
+    needs: Sequence[Need],
+    candidates: Sequence[Candidate],
+    travel_s: NDArray[np.float64],
+    eligible: NDArray[np.bool_],
+    non_pref: NDArray[np.bool_],
+    c_order: Sequence[int],
+    n_order: Sequence[int],
+) -> list[tuple[int, int, int]]:
+    """Min-cost max-flow: candidates (capacity = size) to needs (capacity = people)."""
+    sub = eligible[np.ix_(c_order, n_order)]
+    rows, cols = np.nonzero(sub)
+    if rows.size == 0:
+        return []
+    m, k = len(c_order), len(n_order)
+    ci, nj = np.asarray(c_order)[rows], np.asarray(n_order)[cols]
+    size = np.array([candidates[i].size for i in c_order], dtype=np.int64)
+    want = np.array([needs[j].people for j in n_order], dtype=np.int64)
+    travel = np.floor(travel_s[ci, nj] + 0.5).astype(np.int64)
+    # BIG > any total travel, so one non-preferred person outweighs all travel.
+    big = int(travel.max(initial=0)) * int(min(size.sum(), want.sum())) + 1
+    cost = non_pref[ci, nj].astype(np.int64) * big + travel
+    source, sink = m + k, m + k + 1
+    solver = min_cost_flow.SimpleMinCostFlow()
+    solver.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate([np.full(m, source), rows, m + np.arange(k)]),
+        np.concatenate([np.arange(m), m + cols, np.full(k, sink)]),
+        np.concatenate([size, np.minimum(size[rows], want[cols]), want]),
+        np.concatenate([np.zeros(m, np.int64), cost, np.zeros(k, np.int64)]),
+    )
+    total = int(min(size.sum(), want.sum()))
+    solver.set_node_supply(source, total)
+    solver.set_node_supply(sink, -total)
+    status = solver.solve_max_flow_with_min_cost()
+    if status != solver.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    flow = solver.flows(np.arange(m, m + rows.size))
+    return [(int(ci[a]), int(nj[a]), int(flow[a])) for a in np.flatnonzero(flow > 0).tolist()]
+
+
+def _greedy(
+    needs: Sequence[Need],
+    candidates: Sequence[Candidate],
+    travel_s: NDArray[np.float64],
+    eligible: NDArray[np.bool_],
+    non_pref: NDArray[np.bool_],
+    c_order: Sequence[int],
+    n_order: Sequence[int],
+) -> list[tuple[int, int, int]]:
+    """Larger needs first; each from its preferred, then nearest, eligible candidates."""
+    left = {i: candidates[i].size for i in c_order}
+    rank = {i: r for r, i in enumerate(c_order)}
+    out: list[tuple[int, int, int]] = []
+    for j in sorted(n_order, key=lambda j: (-needs[j].people, needs[j].id)):
+        want = needs[j].people
+        pool = sorted(
+            (i for i in np.flatnonzero(eligible[:, j]).tolist() if left[i] > 0),
+            key=lambda i: (non_pref[i, j], travel_s[i, j], rank[i]),
+        )
+        for i in pool:
+            if want == 0:
+                break
+            take = min(want, left[i])
+            left[i] -= take
+            want -= take
+            out.append((i, j, take))
+    return out
+
+
+def _result(
+    needs: Sequence[Need],
+    candidates: Sequence[Candidate],
+    travel_s: NDArray[np.float64],
+    flows: Sequence[tuple[int, int, int]],
+    masks: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+    options: AssignOptions,
+) -> AssignmentResult:
+    assignments = tuple(
+        sorted(
+            (
+                Assignment(
+                    needs[j].id,
+                    candidates[i].id,
+                    q,
+                    float(travel_s[i, j]),
+                    preference(needs[j], candidates[i]),
+                )
+                for i, j, q in flows
+            ),
+            key=lambda a: (a.need_id, a.travel_s, a.candidate_id),
+        )
+    )
+    staffed = [0] * len(needs)
+    for _, j, q in flows:
+        staffed[j] += q
+    short = tuple(
+        _short_need(j, needs[j], needs[j].people - staffed[j], candidates, masks, options)
+        for j in range(len(needs))
+        if needs[j].people > staffed[j]
+    )
+    return AssignmentResult(
+        policy=options.policy,
+        assignments=assignments,
+        short=short,
+        staffed=sum(q for _, _, q in flows),
+        non_preferred=sum(q for i, j, q in flows if preference(needs[j], candidates[i]) == "other"),
+        travel_cost=sum(q * cost_of(float(travel_s[i, j])) for i, j, q in flows),
+        runtime_s=0.0,
+    )
+
+
+def _short_need(
+    j: int,
+    need: Need,
+    missing: int,
+    candidates: Sequence[Candidate],
+    masks: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+    options: AssignOptions,
+) -> ShortNeed:
+    """The first rule that leaves the need short, in the order skills, hours, reach, taken."""
+    skilled, in_hours, reach = (mask[:, j] for mask in masks)
+    skills = ", ".join(sorted(need.skills)) or "no particular skill"
+    held = set().union(*(c.skills for c in candidates)) if candidates else set()
+    if not skilled.any():
+        lacking = sorted(need.skills - held)
+        if lacking:
+            why = f"no one with skill {', '.join(lacking)}"
+        else:
+            why = f"no one has all of {skills}"
+        reason: ShortReason = "no_skill"
+    elif not (skilled & in_hours).any():
+        reason = "over_hours"
+        why = (
+            f"everyone with {skills} is over hours ({need.duration_h:g} h more would pass "
+            f"the {options.hours_limit:g} h limit)"
+        )
+    elif not (skilled & in_hours & reach).any():
+        reason = "unreachable"
+        why = f"no one with {skills} within reach"
+    else:
+        reason = "all_assigned"
+        n = int((skilled & in_hours & reach).sum())
+        why = f"all {n} eligible candidates with {skills} are assigned to other needs"
+    return ShortNeed(need.id, need.community, missing, reason, f"short of {missing}: {why}")
+
+
+# ---------------------------------------------------------------------------
+# On the road network
+# ---------------------------------------------------------------------------
+
+
+def _node(
+    record: Need | Candidate,
+    snapper: Snapper | None,
+    community_nodes: Mapping[str, int],
+) -> int:
+    if record.node is not None:
+        return record.node
+    if record.lat is not None and record.lon is not None and snapper is not None:
+        return snapper.nearest_node(record.lat, record.lon)
+    if record.community is not None and record.community in community_nodes:
+        return community_nodes[record.community]
+    raise ValueError(f"{record.id} needs a node, lat/lon or a known community")
+
+
+def travel_times_to(
+    state: RoadState,
+    router: Router,
+    sources: Sequence[int],
+    targets: Sequence[int],
+    vehicle: Vehicle = WALK_OR_RIDE,
+    limit_s: float | None = None,
+) -> NDArray[np.float64]:
+    """Seconds from each source node to each target node, searching back from the targets.
+
+    With many people and few needs, one search per need on the reversed graph
+    is far cheaper than one per person.
+    """
+    matrix = router.compile(state, vehicle).matrix
+    uniq = sorted(set(targets))
+    dist = dijkstra(
+        matrix.T.tocsr(),
+        directed=True,
+        indices=[state.network.index[t] for t in uniq],
+        limit=np.inf if limit_s is None else limit_s,
+    )
+    col = {t: k for k, t in enumerate(uniq)}
+    rows = [state.network.index[s] for s in sources]
+    out: NDArray[np.float64] = dist[[col[t] for t in targets]][:, rows].T
+    return out
+
+
+def assign_people(
+    needs: Sequence[Need],
+    candidates: Sequence[Candidate],
+    state: RoadState,
+    router: Router,
+    options: AssignOptions = AssignOptions(),
+    community_nodes: Mapping[str, int] | None = None,
+    snapper: Snapper | None = None,
+    vehicle: Vehicle = WALK_OR_RIDE,
+) -> AssignmentResult:
+    """Match on the road network: travel times by ``vehicle`` (default e-bike), then assign.
+
+    A candidate without a node or lat/lon is placed at its home community's
+    node (``community_nodes``).
+    """
+    started = time.perf_counter()
+    nodes_known = community_nodes or {}
+    located = [(r.node, r.lat) for r in needs] + [(r.node, r.lat) for r in candidates]
+    if snapper is None and any(node is None and lat is not None for node, lat in located):
+        snapper = Snapper(state.network, state.network.usable_nodes(vehicle))
+    need_nodes = [_node(n, snapper, nodes_known) for n in needs]
+    cand_nodes = [_node(c, snapper, nodes_known) for c in candidates]
+    travel = travel_times_to(state, router, cand_nodes, need_nodes, vehicle, options.max_travel_s)
+    matrix_done = time.perf_counter()
+    result = assign(needs, candidates, travel, options)
+    timings = {"matrix_s": matrix_done - started, **result.timings}
+    timings["total_s"] = time.perf_counter() - started
+    return AssignmentResult(
+        **{**result.__dict__, "timings": timings, "runtime_s": timings["total_s"]}
+    )

@@ -1,0 +1,427 @@
+"""Travel times and routes on a :class:`~geo.network.RoadState`.
+
+Each (road-state version, vehicle) is compiled once into a scipy CSR matrix of
+travel seconds (``length / min(edge speed, vehicle speed)``, closed edges and
+lanes the vehicle does not fit removed). Shortest-path trees from sources are
+computed with ``scipy.sparse.csgraph.dijkstra`` and cached per version.
+
+Replanning after a closure is incremental: closing roads can only lengthen
+paths, so a cached tree (from a version whose closures are a subset of the new
+ones) that uses none of the newly closed edges is still a valid, optimal tree;
+only sources whose trees touched a newly closed edge are recomputed. Reopening
+a road can shorten paths, so it never reuses trees from a more closed state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
+
+from geo.network import Closure, RoadNetwork, RoadState, Vehicle
+
+_BLOCK = 16  # sources per dijkstra call
+_MIN_EDGE_SECONDS = 1e-6  # csgraph needs strictly positive weights on real edges
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path on the network; ``nodes`` are node ids from source to target."""
+
+    nodes: tuple[int, ...]
+    length_m: float
+    time_s: float
+
+    def feature(self, network: RoadNetwork, **properties: Any) -> dict[str, Any]:
+        """The route as a GeoJSON LineString Feature (coordinates are [lon, lat])."""
+        coords = [
+            [float(network.lon[network.index[n]]), float(network.lat[network.index[n]])]
+            for n in self.nodes
+        ]
+        if len(coords) == 1:
+            coords = coords * 2  # a LineString needs two positions
+        return {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": coords},
+            "properties": {
+                "length_m": round(self.length_m, 1),
+                "time_s": round(self.time_s, 1),
+                **properties,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class CompiledGraph:
+    """One road-state version for one vehicle, as a CSR matrix of travel seconds."""
+
+    version: str
+    vehicle: Vehicle
+    matrix: sp.csr_matrix
+    open_edges: NDArray[np.bool_]  # mask over the network's edges
+
+
+@dataclass
+class RouterStats:
+    """What the last tree request did: rows reused from an older version vs computed."""
+
+    reused: int = 0
+    computed: int = 0
+    cached: int = 0
+
+
+class Tree:
+    """One shortest-path tree: distance and predecessor of every node it reached.
+
+    A search bounded by a horizon reaches a small part of a city graph, so such
+    a tree keeps only the nodes it reached (sorted indices, compact); a tree
+    that reached most of the graph stays dense. Predecessors of unreached nodes
+    (and of the source) read as -9999, as in scipy.
+    """
+
+    __slots__ = ("_dist", "_nodes", "_pred", "_pred_map", "n")
+
+    def __init__(self, dist: NDArray[np.float64], pred: NDArray[np.int32]) -> None:
+        self.n = len(dist)
+        reached = np.flatnonzero(np.isfinite(dist))
+        self._pred_map: NDArray[np.int32] | None = None
+        if reached.size * 4 >= self.n:
+            self._nodes: NDArray[np.int64] | None = None
+            self._dist, self._pred = dist, pred
+        else:
+            self._nodes = reached
+            self._dist, self._pred = dist[reached], pred[reached]
+
+    def dist_at(self, idx: NDArray[np.int64]) -> NDArray[np.float64]:
+        if self._nodes is None:
+            return self._dist[idx]
+        pos, hit = self._find(idx)
+        return np.where(hit, self._dist[pos], np.inf)
+
+    def pred_at(self, idx: NDArray[np.int64]) -> NDArray[np.int32]:
+        if self._nodes is None:
+            return self._pred[idx]
+        pos, hit = self._find(idx)
+        return np.where(hit, self._pred[pos], -9999).astype(np.int32)
+
+    def _find(self, idx: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        assert self._nodes is not None
+        pos = np.minimum(np.searchsorted(self._nodes, idx), max(len(self._nodes) - 1, 0))
+        if not len(self._nodes):
+            return pos, np.zeros(np.shape(idx), dtype=bool)
+        return pos, self._nodes[pos] == idx
+
+    def dist_of(self, i: int) -> float:
+        return float(self.dist_at(np.array([i]))[0])
+
+    def pred_lookup(self) -> NDArray[np.int32]:
+        """Predecessors indexable by node index, for walks (expanded once when compact)."""
+        if self._pred_map is None:
+            self._pred_map = self.dense_pred()
+        return self._pred_map
+
+    def dense_pred(self) -> NDArray[np.int32]:
+        if self._nodes is None:
+            return self._pred
+        out = np.full(self.n, -9999, dtype=np.int32)
+        out[self._nodes] = self._pred
+        return out
+
+
+@dataclass
+class _TreeCache:
+    closures: frozenset[Closure]
+    open_edges: NDArray[np.bool_]
+    rows: dict[int, Tree] = field(default_factory=dict)
+    # Trees of the best older version (snapshot, so evicted versions are freed).
+    parent_rows: dict[int, Tree] | None = None
+    newly_closed: NDArray[np.int64] | None = None  # edge indices closed since the parent
+
+
+class TravelMatrix:
+    """Travel seconds from ``sources`` to ``targets`` (``inf`` = unreachable).
+
+    Keeps the shortest-path trees it was computed from, so routes for any
+    (source, target) pair are available without another search.
+    """
+
+    def __init__(
+        self,
+        network: RoadNetwork,
+        sources: Sequence[int],
+        targets: Sequence[int],
+        trees: dict[int, Tree],
+    ) -> None:
+        self.network = network
+        self.sources = tuple(int(s) for s in sources)
+        self.targets = tuple(int(t) for t in targets)
+        self._trees = trees
+        self._target_set = frozenset(self.targets)
+        self._row = {s: k for k, s in enumerate(self.sources)}
+        self._col = {t: k for k, t in enumerate(self.targets)}
+        cols = np.array([network.index[t] for t in self.targets], dtype=np.int64)
+        self.times_s: NDArray[np.float64] = np.empty((len(self.sources), len(cols)))
+        for i, s in enumerate(self.sources):
+            self.times_s[i] = trees[network.index[s]].dist_at(cols)
+
+    def _check(self, target: int) -> None:
+        if target not in self._target_set:
+            raise KeyError(f"node {target} is not a target of this matrix")
+
+    def time(self, source: int, target: int) -> float:
+        self._check(target)
+        return self._trees[self.network.index[source]].dist_of(self.network.index[target])
+
+    def routes(self, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Route | None]:
+        """Routes for many (source, target) pairs; shared tree prefixes are walked once."""
+        by_source: dict[int, set[int]] = {}
+        for s, t in pairs:
+            self._check(t)
+            by_source.setdefault(s, set()).add(t)
+        out: dict[tuple[int, int], Route | None] = {}
+        for s, targets in by_source.items():
+            for t in sorted(targets):
+                out[(s, t)] = self.route(s, t)
+        return out
+
+    def route(self, source: int, target: int) -> Route | None:
+        """The shortest route, or None when the target can't be reached.
+
+        Walks up the source's tree in plain Python ints: per step this beats
+        numpy calls by far.
+        """
+        self._check(target)
+        net = self.network
+        src = net.index[source]
+        time_s = float(self.times_s[self._row[source], self._col[target]])
+        if not math.isfinite(time_s):
+            return None
+        pred = self._trees[src].pred_lookup()
+        path = [net.index[target]]
+        while path[-1] != src:
+            path.append(int(pred[path[-1]]))
+        path.reverse()
+        lengths, n = net.edge_lengths_by_key, net.n_nodes
+        length = sum(lengths[a * n + b] for a, b in itertools.pairwise(path))
+        ids = net.node_id_list
+        return Route(nodes=tuple([ids[i] for i in path]), length_m=length, time_s=time_s)
+
+
+class Router:
+    """Compiles road states and answers travel-time and route queries, with caches.
+
+    One Router per network; it may be shared across requests. The caches hold
+    at most ``max_versions`` versions (least recently used dropped first).
+    """
+
+    def __init__(self, network: RoadNetwork, max_versions: int = 4) -> None:
+        self.network = network
+        self.max_versions = max_versions
+        self._compiled: OrderedDict[tuple[str, Vehicle], CompiledGraph] = OrderedDict()
+        self._trees: OrderedDict[tuple[str, Vehicle, float | None], _TreeCache] = OrderedDict()
+        self.last_stats = RouterStats()
+
+    def compile(self, state: RoadState, vehicle: Vehicle = Vehicle()) -> CompiledGraph:
+        """The CSR matrix of travel seconds for this version and vehicle (cached)."""
+        if state.network is not self.network:
+            raise ValueError("state belongs to a different network than this router")
+        key = (state.version, vehicle)
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+            return self._compiled[key]
+        net = self.network
+        open_edges = net.allowed_edges(vehicle) & ~state.closed_edges
+        speed = np.minimum(net.edge_speed_kmh, vehicle.speed_kmh) / 3.6
+        seconds = np.maximum(net.edge_length_m / speed, _MIN_EDGE_SECONDS)
+        matrix = sp.csr_matrix(
+            (seconds[open_edges], (net.edge_u[open_edges], net.edge_v[open_edges])),
+            shape=(net.n_nodes, net.n_nodes),
+        )
+        compiled = CompiledGraph(state.version, vehicle, matrix, open_edges)
+        self._remember(self._compiled, key, compiled)
+        return compiled
+
+    def _remember(self, cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > self.max_versions:
+            cache.popitem(last=False)
+
+    def _tree_cache(self, state: RoadState, vehicle: Vehicle, limit_s: float | None) -> _TreeCache:
+        key = (state.version, vehicle, limit_s)
+        if key in self._trees:
+            self._trees.move_to_end(key)
+            return self._trees[key]
+        compiled = self.compile(state, vehicle)
+        entry = _TreeCache(state.closures, compiled.open_edges)
+        parent = self._best_parent(state, vehicle, limit_s)
+        if parent is not None:
+            entry.parent_rows = dict(parent.rows)
+            entry.newly_closed = np.flatnonzero(parent.open_edges & ~compiled.open_edges)
+        self._remember(self._trees, key, entry)
+        return entry
+
+    def _best_parent(
+        self, state: RoadState, vehicle: Vehicle, limit_s: float | None
+    ) -> _TreeCache | None:
+        """The cached version with the most closures that are all still in force."""
+        best: _TreeCache | None = None
+        for (_, v, lim), entry in self._trees.items():
+            if v != vehicle or lim != limit_s or not entry.closures <= state.closures:
+                continue
+            if best is None or len(entry.closures) >= len(best.closures):
+                best = entry
+        return best
+
+    def _classify_reuse(
+        self, entry: _TreeCache, sources: list[int], targets: NDArray[np.int64] | None
+    ) -> tuple[list[int], list[int]]:
+        """Split parent trees into (valid everywhere, valid on the paths to ``targets``).
+
+        A tree that uses no newly closed edge is valid everywhere. One that does
+        may still reach every target without crossing one, and then its
+        distances and routes to those targets stand. Everything else (and any
+        source without a parent tree) is recomputed.
+        """
+        parent, closed = entry.parent_rows, entry.newly_closed
+        if parent is None or closed is None:
+            return [], []
+        net = self.network
+        cu, cv = net.edge_u[closed], net.edge_v[closed]
+        whole: list[int] = []
+        touched: list[int] = []
+        for s in sources:
+            if s not in parent:
+                continue
+            if np.any(parent[s].pred_at(cv.astype(np.int64)) == cu):
+                touched.append(s)
+            else:
+                whole.append(s)
+        if not touched or targets is None:
+            return whole, []
+        preds = np.stack([parent[s].dense_pred() for s in touched])
+        heads = preds[:, cv] == cu[None, :]
+        clean = _paths_avoid(preds, targets, heads, cv)
+        return whole, [s for s, ok in zip(touched, clean, strict=True) if ok]
+
+    def trees(
+        self,
+        state: RoadState,
+        sources: Sequence[int],
+        vehicle: Vehicle = Vehicle(),
+        limit_s: float | None = None,
+        targets: Sequence[int] | None = None,
+    ) -> dict[int, Tree]:
+        """Shortest-path trees by source node index, reusing what is still valid.
+
+        With ``targets`` given, a reused tree may be valid only on the paths to
+        those targets: callers must then read it for those targets only.
+        """
+        entry = self._tree_cache(state, vehicle, limit_s)
+        stats = RouterStats()
+        wanted = sorted({self.network.index[int(s)] for s in sources})
+        cols = None
+        if targets is not None:
+            cols = np.unique(
+                np.array([self.network.index[int(t)] for t in targets], dtype=np.int64)
+            )
+        result = {s: entry.rows[s] for s in wanted if s in entry.rows}
+        stats.cached = len(result)
+        whole, partial = self._classify_reuse(entry, [s for s in wanted if s not in result], cols)
+        if entry.parent_rows is not None:
+            for s in whole:  # valid for every target: keep it for this version
+                entry.rows[s] = result[s] = entry.parent_rows[s]
+            for s in partial:  # valid for these targets only: don't keep it
+                result[s] = entry.parent_rows[s]
+        stats.reused = len(whole) + len(partial)
+        missing = [s for s in wanted if s not in result]
+        if missing:
+            matrix = self.compile(state, vehicle).matrix
+            # In blocks: scipy allocates full (block x n) arrays, and small blocks
+            # that are freed again are far cheaper than one huge allocation.
+            for start in range(0, len(missing), _BLOCK):
+                block = missing[start : start + _BLOCK]
+                dist, pred = dijkstra(
+                    matrix,
+                    directed=True,
+                    indices=block,
+                    return_predecessors=True,
+                    limit=np.inf if limit_s is None else limit_s,
+                )
+                for k, s in enumerate(block):
+                    entry.rows[s] = result[s] = Tree(dist[k], pred[k])
+            stats.computed = len(missing)
+        self.last_stats = stats
+        return result
+
+    def travel_matrix(
+        self,
+        state: RoadState,
+        sources: Sequence[int],
+        targets: Sequence[int],
+        vehicle: Vehicle = Vehicle(),
+        limit_s: float | None = None,
+    ) -> TravelMatrix:
+        """Seconds from each source node to each target node; ``inf`` if unreachable.
+
+        ``limit_s`` bounds the search: anything farther counts as unreachable.
+        """
+        trees = self.trees(state, sources, vehicle, limit_s, targets)
+        return TravelMatrix(self.network, sources, targets, trees)
+
+    def route(
+        self, state: RoadState, source: int, target: int, vehicle: Vehicle = Vehicle()
+    ) -> Route | None:
+        """The fastest route between two nodes, or None when there is none."""
+        return self.travel_matrix(state, [source], [target], vehicle).route(source, target)
+
+
+def _paths_avoid(
+    preds: NDArray[np.int32],
+    targets: NDArray[np.int64],
+    heads_on_tree: NDArray[np.bool_],
+    heads: NDArray[np.int32],
+) -> NDArray[np.bool_]:
+    """For each tree (row of ``preds``), whether no path to a target enters a closed edge.
+
+    ``heads_on_tree[k, e]`` says closed edge ``e`` is a tree edge of row ``k``
+    (entering node ``heads[e]``). All rows walk up from all targets together,
+    one tree level per numpy step, each (row, node) visited at most once.
+    """
+    k, n = preds.shape
+    flat_pred = preds.astype(np.int64).ravel()
+    marked = np.zeros(k * n, dtype=bool)
+    rows, cols = np.nonzero(heads_on_tree)
+    marked[rows * n + heads[cols]] = True
+    seen = np.zeros(k * n, dtype=bool)
+    slot = np.zeros(k * n, dtype=np.int64)  # scratch for sort-free de-duplication
+    clean = np.ones(k, dtype=bool)
+    frontier = (np.arange(k)[:, None] * n + targets[None, :]).ravel()
+    while frontier.size:
+        hit = marked[frontier]
+        if hit.any():
+            clean[frontier[hit] // n] = False
+        seen[frontier] = True
+        parents = flat_pred[frontier]
+        ok = parents >= 0
+        frontier = parents[ok] + (frontier[ok] // n) * n
+        frontier = frontier[~seen[frontier]]
+        order = np.arange(frontier.size)
+        slot[frontier] = order
+        frontier = frontier[slot[frontier] == order]
+    return clean
+
+
+def route_uses_closed_edge(state: RoadState, route: Route) -> bool:
+    """True when any step of the route runs on a closed edge (a consistency check)."""
+    net = state.network
+    closed = state.closed_edges
+    return any(bool(closed[net.edge_index[(a, b)]]) for a, b in itertools.pairwise(route.nodes))

@@ -1,0 +1,216 @@
+"""People-to-need matching: exact against greedy and scipy's assignment solver."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+from geo.assignment import (
+    SHORT_REASONS,
+    WALK_OR_RIDE,
+    AssignmentResult,
+    AssignOptions,
+    Candidate,
+    Need,
+    assign,
+    assign_people,
+    eligibility,
+    preferred_mask,
+    travel_times_to,
+)
+from geo.network import RoadState
+from geo.planning import cost_of
+from geo.routing import Router
+
+SKILLS = ("first_aid", "driving", "lifting")
+COMMUNITIES = ("C1", "C2", "C3")
+
+
+@st.composite
+def instances(
+    draw: st.DrawFn, singles: bool = False
+) -> tuple[list[Need], list[Candidate], np.ndarray, AssignOptions]:
+    k = draw(st.integers(1, 5))
+    m = draw(st.integers(1, 8))
+    skill_sets = st.frozensets(st.sampled_from(SKILLS), max_size=2)
+    needs = [
+        Need(
+            f"N{j}",
+            draw(st.sampled_from(COMMUNITIES)),
+            1 if singles else draw(st.integers(0, 4)),
+            draw(skill_sets),
+            draw(st.sampled_from([1.0, 2.0, 4.0])),
+        )
+        for j in range(k)
+    ]
+    candidates = []
+    for i in range(m):
+        team = not singles and draw(st.booleans())
+        candidates.append(
+            Candidate(
+                f"P{i}",
+                "team" if team else "person",
+                draw(st.integers(2, 4)) if team else 1,
+                draw(st.frozensets(st.sampled_from(SKILLS), max_size=3)),
+                draw(st.sampled_from((*COMMUNITIES, None))),
+                draw(st.frozensets(st.sampled_from(COMMUNITIES), max_size=1)),
+                draw(st.sampled_from([0.0, 3.0, 6.0, 7.5])),
+            )
+        )
+    cell = st.one_of(st.just(math.inf), st.floats(10.0, 3000.0))
+    travel = np.array(
+        draw(st.lists(st.lists(cell, min_size=k, max_size=k), min_size=m, max_size=m))
+    )
+    options = AssignOptions(max_travel_s=draw(st.sampled_from([None, 2000.0])))
+    return needs, candidates, travel, options
+
+
+def _check_feasible(
+    result: AssignmentResult,
+    needs: list[Need],
+    candidates: list[Candidate],
+    travel: np.ndarray,
+    options: AssignOptions,
+) -> None:
+    skilled, in_hours, reach = eligibility(needs, candidates, travel, options)
+    ok = skilled & in_hours & reach
+    n_index = {n.id: j for j, n in enumerate(needs)}
+    c_index = {c.id: i for i, c in enumerate(candidates)}
+    used: dict[str, int] = defaultdict(int)
+    staffed: dict[str, int] = defaultdict(int)
+    for a in result.assignments:
+        i, j = c_index[a.candidate_id], n_index[a.need_id]
+        assert ok[i, j] and a.people > 0
+        assert needs[j].skills <= candidates[i].skills
+        assert candidates[i].hours_worked + needs[j].duration_h <= options.hours_limit
+        used[a.candidate_id] += a.people
+        staffed[a.need_id] += a.people
+    for c in candidates:
+        assert used[c.id] <= c.size
+    short = {s.need_id: s for s in result.short}
+    for n in needs:
+        assert staffed[n.id] <= n.people
+        if staffed[n.id] < n.people:
+            assert short[n.id].missing == n.people - staffed[n.id]
+            assert short[n.id].reason in SHORT_REASONS and short[n.id].explanation
+        else:
+            assert n.id not in short
+    assert result.staffed == sum(staffed.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(instances())
+def test_exact_is_never_worse_than_greedy(
+    inst: tuple[list[Need], list[Candidate], np.ndarray, AssignOptions],
+) -> None:
+    needs, candidates, travel, options = inst
+    exact = assign(needs, candidates, travel, options)
+    greedy = assign(
+        needs, candidates, travel, AssignOptions(**{**options.__dict__, "policy": "greedy"})
+    )
+    _check_feasible(exact, needs, candidates, travel, options)
+    _check_feasible(greedy, needs, candidates, travel, options)
+    assert exact.objective <= greedy.objective
+    assert assign(needs, candidates, travel, options).assignments == exact.assignments
+
+
+def _lsa_objective(
+    needs: list[Need], candidates: list[Candidate], travel: np.ndarray, options: AssignOptions
+) -> tuple[int, int, int]:
+    skilled, in_hours, reach = eligibility(needs, candidates, travel, options)
+    ok = skilled & in_hours & reach
+    non_pref = ~preferred_mask(needs, candidates)
+    t = np.where(ok, np.floor(np.where(np.isfinite(travel), travel, 0) + 0.5), 0).astype(np.int64)
+    big = int(t.max(initial=0)) * min(len(needs), len(candidates)) + 1
+    cost = non_pref.astype(np.int64) * big + t
+    huge = (int(cost.max(initial=0)) + 1) * (min(len(needs), len(candidates)) + 1)
+    rows, cols = linear_sum_assignment(np.where(ok, cost, huge))
+    pairs = [(i, j) for i, j in zip(rows, cols, strict=True) if ok[i, j]]
+    return (
+        -len(pairs),
+        int(sum(non_pref[i, j] for i, j in pairs)),
+        int(sum(cost_of(float(travel[i, j])) for i, j in pairs)),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(instances(singles=True))
+def test_exact_matches_linear_sum_assignment_on_one_person_needs(
+    inst: tuple[list[Need], list[Candidate], np.ndarray, AssignOptions],
+) -> None:
+    needs, candidates, travel, options = inst
+    exact = assign(needs, candidates, travel, options)
+    assert exact.objective == _lsa_objective(needs, candidates, travel, options)
+
+
+def test_short_reasons() -> None:
+    needs = [
+        Need("medic", "C1", 1, frozenset({"medical"})),
+        Need("tired", "C1", 1, frozenset({"lifting"}), duration_h=4.0),
+        Need("far", "C2", 1, frozenset({"driving"})),
+        Need("busy", "C1", 3, frozenset({"first_aid"})),
+    ]
+    candidates = [
+        Candidate("lifter", skills=frozenset({"lifting"}), hours_worked=6.0),
+        Candidate("driver", skills=frozenset({"driving"})),
+        Candidate("aider", skills=frozenset({"first_aid"})),
+    ]
+    travel = np.array(
+        [[10.0, 10.0, 10.0, 10.0], [10.0, 10.0, math.inf, 10.0], [10.0, 10.0, 10.0, 10.0]]
+    )
+    result = assign(needs, candidates, travel)
+    reasons = {s.need_id: s for s in result.short}
+    assert reasons["medic"].reason == "no_skill"
+    assert "no one with skill medical" in reasons["medic"].explanation
+    assert reasons["tired"].reason == "over_hours"
+    assert "over hours" in reasons["tired"].explanation
+    assert reasons["far"].reason == "unreachable"
+    assert "no one with driving within reach" in reasons["far"].explanation
+    assert reasons["busy"].reason == "all_assigned" and reasons["busy"].missing == 2
+
+
+def test_paired_and_residents_are_preferred_over_nearer_strangers() -> None:
+    needs = [Need("n", "C1", 2)]
+    candidates = [
+        Candidate("stranger", community="C9"),
+        Candidate("paired-team", "team", 1, paired_communities=frozenset({"C1"})),
+        Candidate("resident", community="C1"),
+    ]
+    travel = np.array([[60.0], [900.0], [600.0]])
+    result = assign(needs, candidates, travel)
+    assert {a.candidate_id for a in result.assignments} == {"paired-team", "resident"}
+    assert {a.preferred for a in result.assignments} == {"paired", "resident"}
+    assert "paired with the community" in next(
+        a.explanation for a in result.assignments if a.candidate_id == "paired-team"
+    )
+    # Staffing comes first: with three needed, the stranger goes too.
+    more = assign([Need("n", "C1", 3)], candidates, travel)
+    assert more.staffed == 3 and more.non_preferred == 1
+
+
+def test_assign_people_on_dongcheng(
+    router: Router, base_state: RoadState, community_nodes: dict[str, int]
+) -> None:
+    codes = sorted(community_nodes)
+    needs = [Need(f"n{k}", codes[k * 7], 2, frozenset({"first_aid"}), 2.0) for k in range(10)]
+    candidates = [
+        Candidate(f"p{k}", skills=frozenset({"first_aid", "driving"}), community=codes[k * 3])
+        for k in range(40)
+    ]
+    result = assign_people(needs, candidates, base_state, router, community_nodes=community_nodes)
+    assert result.staffed == 20 and not result.short
+    assert set(result.timings) >= {"matrix_s", "solve_s", "total_s"}
+    # The reverse search gives the same times as forward searches from each person.
+    sources = [community_nodes[codes[k * 3]] for k in range(5)]
+    targets = [community_nodes[codes[k * 7]] for k in range(4)]
+    back = travel_times_to(base_state, router, sources, targets)
+    forward = router.travel_matrix(base_state, sources, targets, WALK_OR_RIDE).times_s
+    np.testing.assert_allclose(back, forward, rtol=1e-9)
+    with pytest.raises(ValueError, match="needs a node"):
+        assign_people([Need("x", "nowhere", 1)], candidates, base_state, router)

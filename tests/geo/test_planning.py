@@ -1,0 +1,420 @@
+"""Transfer planning: exactness against networkx, priorities, floors, lots, reasons."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import date, timedelta
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.network import Closure, RoadState, Snapper
+from geo.planning import (
+    PRIORITIES,
+    PRIORITY_RANK,
+    REASONS,
+    Demand,
+    DepotRecord,
+    Plan,
+    PlanOptions,
+    ReserveFloor,
+    StockLine,
+    cost_of,
+    plan_features,
+    plan_transfers,
+    solve_transfers,
+)
+from geo.routing import Route, Router, route_uses_closed_edge
+from tests.geo.conftest import read_rows
+
+NOW = date(2024, 7, 30)
+ITEMS = ("SANDBAG", "WATER")
+
+
+# ---------------------------------------------------------------------------
+# Random instances
+# ---------------------------------------------------------------------------
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> dict[str, object]:
+    m = draw(st.integers(1, 4))
+    k = draw(st.integers(1, 6))
+    depots = [
+        DepotRecord(
+            f"D{i}",
+            node=i,
+            is_district_reserve=draw(st.booleans()),
+            out=draw(st.sampled_from([False, False, False, True])),
+        )
+        for i in range(m)
+    ]
+    stock = []
+    for i in range(m):
+        for item in ITEMS:
+            for lot in range(draw(st.integers(0, 2))):
+                offset = draw(st.one_of(st.none(), st.integers(-30, 300)))
+                stock.append(
+                    StockLine(
+                        f"D{i}",
+                        item,
+                        f"L{i}{item[0]}{lot}",
+                        draw(st.integers(0, 30)),
+                        None if offset is None else NOW + timedelta(days=offset),
+                    )
+                )
+    floors = [
+        ReserveFloor(f"D{i}", item, draw(st.integers(0, 15)))
+        for i in range(m)
+        for item in ITEMS
+        if draw(st.booleans())
+    ]
+    demands = [
+        Demand(
+            f"R{j}",
+            f"C{j % 3}",
+            draw(st.sampled_from(ITEMS)),
+            draw(st.integers(0, 40)),
+            draw(st.sampled_from(PRIORITIES)),
+            draw(st.one_of(st.none(), st.integers(600, 1500).map(float))),
+            node=100 + j,
+        )
+        for j in range(k)
+    ]
+    cell = st.one_of(st.just(math.inf), st.integers(1, 900).map(float), st.floats(1.0, 900.0))
+    times = np.array(draw(st.lists(st.lists(cell, min_size=k, max_size=k), min_size=m, max_size=m)))
+    options = PlanOptions(
+        emergency=draw(st.booleans()),
+        deliver_late=draw(st.booleans()),
+        now=NOW,
+        handling_minutes=10.0,
+    )
+    return {
+        "depots": depots,
+        "stock": stock,
+        "floors": floors,
+        "demands": demands,
+        "times": times,
+        "options": options,
+    }
+
+
+def _available(inst: dict[str, object]) -> dict[tuple[int, str], int]:
+    """What each depot may send per item, computed independently of the planner."""
+    depots: list[DepotRecord] = inst["depots"]  # type: ignore[assignment]
+    options: PlanOptions = inst["options"]  # type: ignore[assignment]
+    on_hand: dict[tuple[int, str], int] = defaultdict(int)
+    for line in inst["stock"]:  # type: ignore[attr-defined]
+        if line.expires is None or line.expires >= NOW:
+            on_hand[(int(line.depot[1:]), line.item)] += line.quantity
+    floor = {(int(f.depot[1:]), f.item): f.minimum for f in inst["floors"]}  # type: ignore[attr-defined]
+    out = {}
+    for i, d in enumerate(depots):
+        for item in ITEMS:
+            keep = 0 if d.is_district_reserve or options.emergency else floor.get((i, item), 0)
+            out[(i, item)] = 0 if d.out else max(0, on_hand[(i, item)] - keep)
+    return out
+
+
+def _allowed(inst: dict[str, object], i: int, j: int) -> bool:
+    times: np.ndarray = inst["times"]  # type: ignore[assignment]
+    demand: Demand = inst["demands"][j]  # type: ignore[index]
+    options: PlanOptions = inst["options"]  # type: ignore[assignment]
+    t = float(times[i, j])
+    if not math.isfinite(t):
+        return False
+    if not options.deliver_late and demand.need_by_s is not None:
+        return t + options.handling_s <= demand.need_by_s
+    return True
+
+
+def _oracle_level(
+    inst: dict[str, object],
+    item: str,
+    priority: str,
+    left: dict[tuple[int, str], int],
+    served: dict[str, int],
+) -> tuple[int, int]:
+    """Max flow at min cost for one level with networkx's network simplex."""
+    demands: list[Demand] = inst["demands"]  # type: ignore[assignment]
+    times: np.ndarray = inst["times"]  # type: ignore[assignment]
+    g = nx.DiGraph()
+    g.add_nodes_from(["s", "t"])
+    for i in range(times.shape[0]):
+        g.add_edge("s", ("d", i), capacity=left[(i, item)], weight=0)
+    for j, d in enumerate(demands):
+        if d.item != item or d.priority != priority:
+            continue
+        g.add_edge(("r", j), "t", capacity=d.quantity - served[d.id], weight=0)
+        for i in range(times.shape[0]):
+            if _allowed(inst, i, j):
+                g.add_edge(("d", i), ("r", j), weight=cost_of(float(times[i, j])))
+    flow = nx.max_flow_min_cost(g, "s", "t")
+    value = sum(flow["s"].values())
+    return value, int(nx.cost_of_flow(g, flow))
+
+
+def _plan(inst: dict[str, object], **changes: object) -> Plan:
+    options: PlanOptions = inst["options"]  # type: ignore[assignment]
+    for key, value in changes.items():
+        options = PlanOptions(**{**options.__dict__, key: value})
+    return solve_transfers(
+        inst["depots"],  # type: ignore[arg-type]
+        inst["stock"],  # type: ignore[arg-type]
+        inst["floors"],  # type: ignore[arg-type]
+        inst["demands"],  # type: ignore[arg-type]
+        inst["times"],  # type: ignore[arg-type]
+        options,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances())
+def test_optimal_plan_matches_networkx_level_by_level(inst: dict[str, object]) -> None:
+    plan = _plan(inst)
+    demands: list[Demand] = inst["demands"]  # type: ignore[assignment]
+    left = _available(inst)
+    served: dict[str, int] = defaultdict(int)
+    total = 0
+    for item in ITEMS:
+        for priority in PRIORITIES:
+            if not any(d.item == item and d.priority == priority for d in demands):
+                continue
+            want = _oracle_level(inst, item, priority, left, served)
+            assert plan.level_costs[(item, priority)] == want
+            total += want[1]
+            for t in plan.transfers:  # carry this plan's own choice to the next level
+                if t.item == item and t.priority == priority:
+                    left[(int(t.depot[1:]), item)] -= t.quantity
+                    served[t.demand_id] += t.quantity
+    assert plan.objective_cost == total
+    assert plan.objective_cost == sum(t.quantity * cost_of(t.travel_s) for t in plan.transfers)
+    assert plan.objective_s == pytest.approx(sum(t.quantity * t.travel_s for t in plan.transfers))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(), st.sampled_from(["optimal", "nearest"]))
+def test_plan_invariants(inst: dict[str, object], policy: str) -> None:
+    plan = _plan(inst, policy=policy)
+    demands: list[Demand] = inst["demands"]  # type: ignore[assignment]
+    by_id = {d.id: (j, d) for j, d in enumerate(demands)}
+    avail = _available(inst)
+    sent: dict[tuple[int, str], int] = defaultdict(int)
+    served: dict[str, int] = defaultdict(int)
+    for t in plan.transfers:
+        i = int(t.depot[1:])
+        j, d = by_id[t.demand_id]
+        assert t.quantity > 0 and _allowed(inst, i, j)
+        assert (t.item, t.priority, t.community) == (d.item, d.priority, d.community)
+        sent[(i, t.item)] += t.quantity
+        served[t.demand_id] += t.quantity
+        assert sum(q for _, q in t.lots) == t.quantity
+        assert t.late == (d.need_by_s is not None and t.eta_s > d.need_by_s)
+    # No depot sends more than its stock above the floor (or any stock when out).
+    for key, q in sent.items():
+        assert q <= avail[key]
+    # Every unit is either sent or unmet with a reason.
+    unmet = {u.demand_id: u for u in plan.unmet}
+    for d in demands:
+        missing = d.quantity - served[d.id]
+        assert missing >= 0
+        if missing:
+            assert unmet[d.id].quantity == missing and unmet[d.id].reason in REASONS
+            assert unmet[d.id].explanation.startswith(f"needs {missing} more {d.item}")
+        else:
+            assert d.id not in unmet
+    # Strict priorities: a depot serving a lower priority has nothing left that a
+    # higher-priority demand it can reach still lacks.
+    for t in plan.transfers:
+        i = int(t.depot[1:])
+        for j, d in enumerate(demands):
+            higher = PRIORITY_RANK[d.priority] < PRIORITY_RANK[t.priority]
+            if d.item == t.item and higher and _allowed(inst, i, j):
+                assert served[d.id] == d.quantity, (t, d)
+    # Late units are reported, only when deliveries are allowed to be late.
+    late_units = sum(t.quantity for t in plan.transfers if t.late)
+    assert sum(line.quantity for line in plan.late) == late_units
+    options: PlanOptions = inst["options"]  # type: ignore[assignment]
+    if not options.deliver_late:
+        assert late_units == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances())
+def test_optimal_is_never_worse_than_nearest(inst: dict[str, object]) -> None:
+    nearest = _plan(inst, policy="nearest")
+    optimal = _plan(inst)
+    # The first level is a plain max-flow-min-cost: more filled, or as much for less time.
+    for key, (flow, cost) in optimal.level_costs.items():
+        if key[1] == "critical":
+            n_flow, n_cost = nearest.level_costs[key]
+            assert flow >= n_flow
+            if flow == n_flow:
+                assert cost <= n_cost
+    # On the same demands filled, as one priority level, optimal's total time is never
+    # larger than nearest's plan (which is one feasible way to fill them). Across
+    # priorities the lexicographic optimum may trade time between levels, so the
+    # comparison is made on a single level.
+    filled: dict[str, int] = defaultdict(int)
+    for t in nearest.transfers:
+        filled[t.demand_id] += t.quantity
+    demands: list[Demand] = inst["demands"]  # type: ignore[assignment]
+    same = [
+        Demand(d.id, d.community, d.item, filled[d.id], "high", d.need_by_s, node=d.node)
+        for d in demands
+    ]
+    base = {**inst, "demands": same}
+    optimal_same = _plan(base)
+    assert optimal_same.delivered_units == nearest.delivered_units == sum(filled.values())
+    assert optimal_same.objective_cost <= nearest.objective_cost
+
+
+@settings(max_examples=50, deadline=None)
+@given(instances())
+def test_plans_are_deterministic(inst: dict[str, object]) -> None:
+    assert _plan(inst).transfers == _plan(inst).transfers
+
+
+# ---------------------------------------------------------------------------
+# Rules, one at a time
+# ---------------------------------------------------------------------------
+
+TWO_DEPOTS = [DepotRecord("DR", node=0, is_district_reserve=True), DepotRecord("DS", node=1)]
+
+
+def _solve(
+    stock: list[StockLine],
+    demands: list[Demand],
+    times: list[list[float]],
+    floors: tuple[ReserveFloor, ...] = (),
+    depots: list[DepotRecord] = TWO_DEPOTS,
+    **options: object,
+) -> Plan:
+    return solve_transfers(
+        depots,
+        stock,
+        list(floors),
+        demands,
+        np.array(times),
+        PlanOptions(now=NOW, **options),  # type: ignore[arg-type]
+    )
+
+
+def test_fefo_lots_and_expired_excluded() -> None:
+    stock = [
+        StockLine("DS", "WATER", "never", 10, None),
+        StockLine("DS", "WATER", "late", 10, NOW + timedelta(days=90)),
+        StockLine("DS", "WATER", "soon", 5, NOW + timedelta(days=3)),
+        StockLine("DS", "WATER", "gone", 50, NOW - timedelta(days=1)),
+    ]
+    plan = _solve(stock, [Demand("r", "c", "WATER", 22)], [[math.inf], [60.0]])
+    (t,) = plan.transfers
+    assert t.lots == (("soon", 5), ("late", 10), ("never", 7))
+    plan = _solve(stock, [Demand("r", "c", "WATER", 40)], [[math.inf], [60.0]])
+    assert plan.delivered_units == 25 and plan.unmet[0].reason == "no_stock"
+
+
+def test_floors_hold_street_depots_but_not_the_district_reserve() -> None:
+    stock = [StockLine("DR", "SANDBAG", "a", 30), StockLine("DS", "SANDBAG", "b", 30)]
+    floors = (ReserveFloor("DR", "SANDBAG", 30), ReserveFloor("DS", "SANDBAG", 20))
+    demand = [Demand("r", "c", "SANDBAG", 50, "critical")]
+    plan = _solve(stock, demand, [[600.0], [60.0]], floors)
+    sent = {t.depot: t.quantity for t in plan.transfers}
+    assert sent == {"DR": 30, "DS": 10}
+    (unmet,) = plan.unmet
+    assert unmet.reason == "held_by_reserve_floor" and unmet.quantity == 10
+    assert "DS" in unmet.explanation and "emergency release of 10" in unmet.needed
+    emergency = _solve(stock, demand, [[600.0], [60.0]], floors, emergency=True)
+    assert emergency.delivered_units == 50 and not emergency.unmet
+
+
+def test_unreachable_and_out_and_late() -> None:
+    stock = [StockLine("DR", "SANDBAG", "a", 30), StockLine("DS", "SANDBAG", "b", 30)]
+    plan = _solve(stock, [Demand("r", "c", "SANDBAG", 5)], [[math.inf], [math.inf]])
+    assert plan.unmet[0].reason == "unreachable"
+    out = [TWO_DEPOTS[0], DepotRecord("DS", node=1, out=True)]
+    plan = _solve(stock, [Demand("r", "c", "SANDBAG", 5)], [[math.inf], [10.0]], depots=out)
+    assert plan.unmet[0].reason == "unreachable"
+    only_out = [StockLine("DS", "SANDBAG", "b", 30)]
+    plan = _solve(only_out, [Demand("r", "c", "SANDBAG", 5)], [[1.0], [10.0]], depots=out)
+    assert plan.unmet[0].reason == "no_stock" and "DS out of service" in plan.unmet[0].explanation
+    late = [Demand("r", "c", "SANDBAG", 5, need_by_s=700.0)]
+    plan = _solve(stock, late, [[900.0], [math.inf]], deliver_late=False)
+    assert plan.unmet[0].reason == "late" and "need_by" in plan.unmet[0].needed
+    plan = _solve(stock, late, [[900.0], [math.inf]])
+    assert plan.delivered_units == 5 and plan.late[0].reason == "late"
+    assert plan.late[0].eta_s == pytest.approx(900.0 + 600.0)
+    plan = _solve([], [Demand("r", "c", "SANDBAG", 5)], [[1.0], [1.0]])
+    assert plan.unmet[0].reason == "no_stock"
+
+
+def test_priorities_are_strict() -> None:
+    stock = [StockLine("DS", "WATER", "a", 10)]
+    demands = [
+        Demand("n", "near", "WATER", 10, "normal"),
+        Demand("c", "far", "WATER", 8, "critical"),
+    ]
+    plan = _solve(stock, demands, [[math.inf, math.inf], [10.0, 2000.0]])
+    sent = {t.demand_id: t.quantity for t in plan.transfers}
+    assert sent == {"c": 8, "n": 2}
+    assert plan.transfers[0].demand_id == "c"
+
+
+def test_explanations_compare_with_the_next_best_depot() -> None:
+    stock = [StockLine("DR", "WATER", "a", 10), StockLine("DS", "WATER", "b", 10)]
+    plan = _solve(stock, [Demand("r", "c", "WATER", 5)], [[300.0], [120.0]])
+    (t,) = plan.transfers
+    assert t.depot == "DS" and t.next_best_depot == "DR" and t.next_best_s == 300.0
+    assert t.explanation == "DS is 2.0 min away; next best DR 5.0 min (+3.0 min)"
+
+
+# ---------------------------------------------------------------------------
+# On the Dongcheng network
+# ---------------------------------------------------------------------------
+
+
+def test_plan_on_dongcheng_avoids_closures(
+    base_state: RoadState, snapper: Snapper, community_nodes: dict[str, int]
+) -> None:
+    depots = [
+        DepotRecord(
+            r["code"],
+            lat=float(r["lat"]),
+            lon=float(r["lon"]),
+            is_district_reserve=r["kind"] == "district_reserve",
+        )
+        for r in read_rows("depots.csv")
+    ]
+    stock = [StockLine(d.code, "SANDBAG", "L1", 200) for d in depots]
+    communities = read_rows("communities.csv")[::10]
+    demands = [
+        Demand(
+            f"r{c['code']}",
+            c["code"],
+            "SANDBAG",
+            150,
+            "high",
+            lat=float(c["lat"]),
+            lon=float(c["lon"]),
+        )
+        for c in communities
+    ]
+    cut = communities[0]
+    lat, lon = base_state.network.latlon(community_nodes[cut["code"]])
+    state = base_state.with_closure(Closure.circle(lat, lon, 250.0))
+    state = state.with_closure(Closure.circle(39.93, 116.41, 300.0)).with_depot_out("D110101002")
+    router = Router(base_state.network)
+    plan = plan_transfers(depots, stock, [], demands, state, router, snapper=snapper)
+    assert {u.demand_id: u.reason for u in plan.unmet}[f"r{cut['code']}"] == "unreachable"
+    assert all(t.depot != "D110101002" for t in plan.transfers)
+    for t in plan.transfers:
+        assert (t.route and t.route_length_m > 0) or t.travel_s < 1
+    for t in plan.transfers:
+        assert not route_uses_closed_edge(state, Route(t.route, t.route_length_m, t.travel_s))
+    features = plan_features(plan, state)
+    assert len(features["features"]) == sum(1 for t in plan.transfers if t.route)
+    assert set(plan.timings) == {"matrix_s", "solve_s", "routes_s", "total_s"}

@@ -1,0 +1,201 @@
+"""Travel matrices and routes: correctness against networkx, closures, incremental replans."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.network import Closure, RoadNetwork, RoadState, Vehicle, vehicle_allowed
+from geo.routing import Router, route_uses_closed_edge
+
+
+def _seconds(d: dict[str, float], vehicle: Vehicle) -> float:
+    return d["length_m"] / (min(d["speed_kmh"], vehicle.speed_kmh) / 3.6)
+
+
+@st.composite
+def small_graphs(draw: st.DrawFn) -> nx.DiGraph:
+    n = draw(st.integers(min_value=2, max_value=12))
+    g = nx.DiGraph()
+    for i in range(n):
+        g.add_node(i, lat=39.9 + 0.001 * (i % 4), lon=116.4 + 0.001 * (i // 4))
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1]),
+            max_size=3 * n,
+            unique=True,
+        )
+    )
+    for u, v in pairs:
+        g.add_edge(
+            u,
+            v,
+            length_m=draw(st.floats(min_value=1.0, max_value=500.0)),
+            road_class="collector",
+            speed_kmh=draw(st.sampled_from([10.0, 15.0, 30.0, 40.0])),
+            oneway=True,
+            max_vehicle=draw(st.sampled_from([None, None, None, "car", 2.5])),
+        )
+    return g
+
+
+@settings(max_examples=150, deadline=None)
+@given(small_graphs(), st.data())
+def test_matrix_matches_networkx_dijkstra(g: nx.DiGraph, data: st.DataObject) -> None:
+    net = RoadNetwork(g)
+    vehicle = Vehicle()
+    state = RoadState(net)
+    edges = sorted(g.edges)
+    if edges:
+        closed = data.draw(st.lists(st.sampled_from(edges), max_size=3, unique=True))
+        for u, v in closed:
+            state = state.with_closure(Closure.edge(u, v))
+    closed_pairs = {
+        (int(net.node_ids[net.edge_u[i]]), int(net.node_ids[net.edge_v[i]]))
+        for i in np.flatnonzero(state.closed_edges)
+    }
+    ref = nx.DiGraph()
+    ref.add_nodes_from(g.nodes)
+    for u, v, d in g.edges(data=True):
+        if (u, v) not in closed_pairs and vehicle_allowed(d["max_vehicle"], vehicle):
+            ref.add_edge(u, v, w=_seconds(d, vehicle))
+    nodes = sorted(g.nodes)
+    matrix = Router(net).travel_matrix(state, nodes, nodes, vehicle)
+    for i, s in enumerate(nodes):
+        lengths = nx.single_source_dijkstra_path_length(ref, s, weight="w")
+        for j, t in enumerate(nodes):
+            want = lengths.get(t, math.inf)
+            got = matrix.times_s[i, j]
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-5)
+            route = matrix.route(s, t)
+            if math.isinf(want):
+                assert route is None
+            else:
+                assert route is not None and route.nodes[0] == s and route.nodes[-1] == t
+                assert not route_uses_closed_edge(state, route)
+                assert sum(
+                    ref.edges[a, b]["w"] for a, b in zip(route.nodes, route.nodes[1:], strict=False)
+                ) == pytest.approx(want, abs=1e-5)
+
+
+def test_every_community_and_depot_is_reachable(
+    router: Router,
+    base_state: RoadState,
+    depot_nodes: dict[str, int],
+    community_nodes: dict[str, int],
+) -> None:
+    places = sorted(set(depot_nodes.values()) | set(community_nodes.values()))
+    matrix = router.travel_matrix(base_state, sorted(set(depot_nodes.values())), places)
+    assert np.isfinite(matrix.times_s).all()
+    assert matrix.times_s.max() < 3600  # the district is crossed in well under an hour
+
+
+def test_cut_off_community_is_unreachable(
+    router: Router,
+    base_state: RoadState,
+    depot_nodes: dict[str, int],
+    community_nodes: dict[str, int],
+) -> None:
+    dongcheng = base_state.network
+    target = community_nodes["110101001001"]
+    lat, lon = dongcheng.latlon(target)
+    state = base_state.with_closure(Closure.circle(lat, lon, 250.0))
+    depots = sorted(set(depot_nodes.values()))
+    matrix = router.travel_matrix(state, depots, [target, community_nodes["110101016001"]])
+    assert np.isinf(matrix.times_s[:, 0]).all()
+    assert np.isfinite(matrix.times_s[:, 1]).all()
+    assert all(matrix.route(d, target) is None for d in depots)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=39.88, max_value=39.96),
+            st.floats(min_value=116.39, max_value=116.44),
+            st.floats(min_value=20.0, max_value=400.0),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_incremental_replans_match_a_fresh_router(
+    dongcheng: RoadNetwork,
+    depot_nodes: dict[str, int],
+    community_nodes: dict[str, int],
+    circles: list[tuple[float, float, float]],
+    reopen_first: bool,
+) -> None:
+    depots = sorted(set(depot_nodes.values()))
+    targets = sorted(set(community_nodes.values()))
+    router = Router(dongcheng)
+    state = RoadState(dongcheng)
+    router.travel_matrix(state, depots, targets)
+    reused = 0
+    for lat, lon, radius in circles:
+        state = state.with_closure(Closure.circle(lat, lon, radius))
+        incremental = router.travel_matrix(state, depots, targets)
+        reused += router.last_stats.reused
+        fresh = Router(dongcheng).travel_matrix(state, depots, targets)
+        np.testing.assert_array_equal(incremental.times_s, fresh.times_s)
+        for d in depots[:3]:
+            for t in targets[::40]:
+                route = incremental.route(d, t)
+                assert route is None or not route_uses_closed_edge(state, route)
+                fresh_route = fresh.route(d, t)
+                assert (route is None) == (fresh_route is None)
+    if reopen_first:
+        # Reopening may only reuse trees of a version whose closures are all still in force.
+        state = state.reopen(sorted(state.closures)[0])
+        reopened = router.travel_matrix(state, depots, targets)
+        fresh = Router(dongcheng).travel_matrix(state, depots, targets)
+        np.testing.assert_array_equal(reopened.times_s, fresh.times_s)
+
+
+def test_small_closure_reuses_trees(
+    dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
+) -> None:
+    depots = sorted(set(depot_nodes.values()))
+    targets = sorted(set(community_nodes.values()))
+    router = Router(dongcheng)
+    state = RoadState(dongcheng)
+    router.travel_matrix(state, depots, targets)
+    assert router.last_stats.computed == len(depots)
+    router.travel_matrix(state, depots, targets)
+    assert router.last_stats.cached == len(depots)
+    # A short hutong lane: few trees use it, none on the way to a community.
+    lane = next(
+        (u, v)
+        for u, v, d in sorted(dongcheng.graph.edges(data=True))
+        if d["road_class"] == "hutong" and not d["oneway"] and u not in targets and v not in targets
+    )
+    router.travel_matrix(state.with_closure(Closure.edge(*lane)), depots, targets)
+    assert router.last_stats.reused == len(depots)
+    assert router.last_stats.computed == 0
+
+
+def test_route_feature_and_limit(
+    router: Router,
+    base_state: RoadState,
+    depot_nodes: dict[str, int],
+    community_nodes: dict[str, int],
+) -> None:
+    source, target = depot_nodes["D110101001"], community_nodes["110101017001"]
+    route = router.route(base_state, source, target)
+    assert route is not None and route.length_m > 1000
+    feature = route.feature(base_state.network, depot="D110101001")
+    assert feature["geometry"]["type"] == "LineString"
+    assert len(feature["geometry"]["coordinates"]) == len(route.nodes)
+    lon, lat = feature["geometry"]["coordinates"][0]
+    assert (lat, lon) == base_state.network.latlon(source)
+    assert feature["properties"]["time_s"] == round(route.time_s, 1)
+    limited = router.travel_matrix(base_state, [source], [target], limit_s=route.time_s / 2)
+    assert math.isinf(limited.times_s[0, 0])
+    with pytest.raises(KeyError):
+        limited.time(source, source)
