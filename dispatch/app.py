@@ -29,7 +29,7 @@ from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
-from dispatch.live import channels_publisher, make_channels
+from dispatch.live import live_feed, make_feed
 from dispatch.places.controllers import PlacesController
 from dispatch.settings import Settings, get_settings
 
@@ -63,7 +63,6 @@ class Metrics(PrometheusController):
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
-    channels = make_channels(settings.redis_url)
     prometheus = PrometheusConfig(
         app_name="dispatch", prefix="dispatch", group_path=True, exclude=["^/metrics"]
     )
@@ -72,12 +71,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()
         await db.start_connection_pool(min_size=settings.pool_min, max_size=settings.pool_max)
-        set_publisher(channels_publisher(channels))
+        feed = make_feed(settings.redis_url, settings.redis_prefix)
+        app.state.feed = feed
+        set_publisher(feed.publish)
         try:
             await purge_expired()
             yield
         finally:
             set_publisher(None)
+            await feed.close()
             await db.close_connection_pool()
 
     return Litestar(
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             UserController,
             AuditController,
             PlacesController,
+            live_feed,
         ],
         dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
         middleware=[
@@ -96,7 +99,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             IdempotencyMiddleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        plugins=[channels],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Dongcheng emergency dispatch",

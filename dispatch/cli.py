@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -27,7 +28,7 @@ from dispatch.settings import get_settings
 app = typer.Typer(help="Dongcheng emergency supplies and volunteer dispatch.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # files get whole names
 T = TypeVar("T")
 
 

@@ -28,6 +28,7 @@ class Settings:
     database_url: str | None
     data_dir: Path
     redis_url: str | None
+    redis_prefix: str
     secret_key: str
     host: str
     port: int
@@ -65,6 +66,7 @@ def load_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or None,
         data_dir=data_dir,
         redis_url=os.environ.get("REDIS_URL") or None,
+        redis_prefix=os.environ.get("DISPATCH_REDIS_PREFIX", "dispatch"),
         secret_key=_secret_key(data_dir),
         host=os.environ.get("DISPATCH_HOST", "127.0.0.1"),
         port=_int("DISPATCH_PORT", 8000),

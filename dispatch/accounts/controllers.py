@@ -24,6 +24,8 @@ from dispatch.db import Ctx
 from dispatch.errors import Unauthorized
 from dispatch.settings import Settings
 
+LIVE_PATH = "/api/live"  # EventSource cannot send headers: its token may come in the query
+
 
 class TokenAuthentication(AbstractAuthenticationMiddleware):
     """Bearer access tokens; the user is re-read each request so disabling is immediate."""
@@ -32,6 +34,8 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
+        if not header and connection.scope["path"] == LIVE_PATH:
+            header = "Bearer " + connection.query_params.get("access_token", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing bearer token in the Authorization header")
