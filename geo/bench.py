@@ -45,6 +45,7 @@ from geo.planning import (
     PlanOptions,
     ReserveFloor,
     StockLine,
+    _cache_for,
     plan_transfers,
 )
 from geo.routing import Router
@@ -337,6 +338,7 @@ def run_case(case: Case, runs: int = RUNS) -> str:
     assert plan is not None
     closed = case.state.with_closure(case.closure)
     replan_times, matrix_times = [], []
+    levels_reused = levels_solved = 0
     replan: Plan | None = None
     for _ in range(runs):
         warm = Router(net)
@@ -350,6 +352,7 @@ def run_case(case: Case, runs: int = RUNS) -> str:
             case.options,
             snapper,
         )
+        hits_before, misses_before = _cache_for(warm).hits, _cache_for(warm).misses
         started = time.perf_counter()
         replan = plan_transfers(
             case.depots,
@@ -364,6 +367,8 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         replan_times.append(time.perf_counter() - started)
         matrix_times.append(replan.timings["matrix_s"])
         stats = warm.last_stats
+        cache = _cache_for(warm)
+        levels_reused, levels_solved = cache.hits - hits_before, cache.misses - misses_before
     assert replan is not None
     nearest = plan_transfers(
         case.depots,
@@ -389,11 +394,14 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         f"{len(case.depots)} depots; horizon "
         f"{'none' if case.options.max_travel_s is None else f'{case.options.max_travel_s:.0f} s'}",
         f"  matrix {_ms(med['matrix_s'])}   solve {_ms(med['solve_s'])}   routes "
-        f"{_ms(med['routes_s'])}   total {_ms(med['total_s'])}   (median of {runs})",
+        f"{_ms(med['routes_s'])}   total {_ms(med['total_s'])}   (median of {runs}; "
+        f"min total {_ms(min(timings['total_s'])).strip()})",
         f"  replan after closing {case.closure.radius_m:.0f} m around "
         f"({case.closure.lat:.4f}, {case.closure.lon:.4f}): {_ms(statistics.median(replan_times))}"
+        f" (min {_ms(min(replan_times)).strip()})"
         f" (of which matrix {_ms(statistics.median(matrix_times)).strip()}: trees reused "
-        f"{stats.reused}, recomputed {stats.computed})",
+        f"{stats.reused}, recomputed {stats.computed}; levels reused {levels_reused}, "
+        f"re-solved {levels_solved})",
         f"  delivered {plan.delivered_units} units, unmet {plan.unmet_units}, "
         f"{len(plan.transfers)} transfers, {len(plan.late)} late lines",
         f"  objective (unit-seconds): optimal {plan.objective_s:,.0f}   nearest "

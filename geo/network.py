@@ -327,7 +327,7 @@ class Snapper:
     def nearest_nodes(self, lats: Sequence[float], lons: Sequence[float]) -> list[int]:
         x, y = self.network.projection.to_xy(np.asarray(lats), np.asarray(lons))
         _, pos = self._tree.query(np.column_stack([x, y]))
-        return [int(self.node_ids[int(p)]) for p in np.atleast_1d(pos)]
+        return [int(n) for n in self.node_ids[np.atleast_1d(pos)].tolist()]
 
 
 # ---------------------------------------------------------------------------

@@ -37,8 +37,9 @@ explanation; every transfer says how its depot compares with the next best.
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections import defaultdict
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -220,6 +221,12 @@ class Plan:
         return sum(u.quantity for u in self.unmet)
 
 
+# Frozen records are built in bulk by filling their __dict__ with every field:
+# the same objects as calling the class, without its per-field setattr calls
+# (tests check that each such record equals the one its constructor builds).
+_NEW_RECORD = object.__new__
+
+
 def cost_of(seconds: float) -> int:
     """The integer arc cost of a travel time: seconds rounded half up (deterministic)."""
     return math.floor(seconds + 0.5)
@@ -236,59 +243,88 @@ def _lot_order(line: StockLine) -> tuple[bool, date, str]:
 
 @dataclass
 class _Supply:
-    """Usable stock per (depot index, item), its floor, and what has been sent."""
+    """Stock as arrays over (depot index, item index), lots in FEFO order, and what is sent.
 
-    lots: dict[tuple[int, str], list[StockLine]]
-    floor: dict[tuple[int, str], int]
-    usable: list[bool]
-    sent: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
-    totals: dict[tuple[int, str], int] = field(default_factory=dict)
+    ``lot_*`` list every usable lot sorted by key (``depot * n_items + item``)
+    and then first-expiry-first-out, so one key's lots are a contiguous run
+    starting at unit ``key_base[key]`` of the cumulative lot layout.
+    """
+
+    items: list[str]
+    on_hand: NDArray[np.int64]  # (depots, items)
+    floor: NDArray[np.int64]  # (depots, items), 0 where no floor applies
+    usable: NDArray[np.bool_]  # (depots,)
+    lot_names: list[str]
+    lot_end: NDArray[np.int64]  # cumulative units at the end of each lot
+    key_base: NDArray[np.int64]  # (depots * items,) unit where the key's first lot starts
+    sent: NDArray[np.int64] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.totals = {
-            key: sum(line.quantity for line in lines) for key, lines in self.lots.items()
-        }
+        self.sent = np.zeros_like(self.on_hand)
 
-    def on_hand(self, key: tuple[int, str]) -> int:
-        return self.totals.get(key, 0)
-
-    def available(self, key: tuple[int, str]) -> int:
+    def available(self) -> NDArray[np.int64]:
         """What may still be sent: on hand, minus the floor, minus what is planned."""
-        if not self.usable[key[0]]:
-            return 0
-        return max(0, self.on_hand(key) - self.floor.get(key, 0) - self.sent[key])
+        free = np.maximum(self.on_hand - self.floor, 0) - self.sent
+        return np.where(self.usable[:, None], np.maximum(free, 0), 0)
 
-    def held(self, key: tuple[int, str]) -> int:
+    def held(self) -> NDArray[np.int64]:
         """Units still on hand but kept back by the floor."""
-        left = self.on_hand(key) - self.sent[key]
-        return min(left, self.floor.get(key, 0)) if self.usable[key[0]] else 0
+        left = np.minimum(self.on_hand - self.sent, self.floor)
+        return np.where(self.usable[:, None], left, 0)
+
+    def stocked(self) -> NDArray[np.bool_]:
+        """Usable depots that hold the item at all (floor-held stock included)."""
+        return self.usable[:, None] & (self.on_hand > 0)
 
 
 def _build_supply(
     depots: Sequence[DepotRecord],
     stock: Sequence[StockLine],
     floors: Sequence[ReserveFloor],
+    items: list[str],
     options: PlanOptions,
     depots_out: frozenset[str],
 ) -> _Supply:
     index = {d.code: i for i, d in enumerate(depots)}
-    lots: dict[tuple[int, str], list[StockLine]] = defaultdict(list)
+    item_index = {item: a for a, item in enumerate(items)}
+    m, n = len(depots), len(items)
+    lines: list[tuple[int, tuple[bool, date, str], StockLine]] = []
+    now = options.now
     for line in stock:
-        if line.depot not in index or line.quantity <= 0:
+        i = index.get(line.depot)
+        a = item_index.get(line.item)
+        if i is None or a is None or line.quantity <= 0:
             continue
-        if options.now is not None and line.expires is not None and line.expires < options.now:
+        if now is not None and line.expires is not None and line.expires < now:
             continue  # expired: never issued, not counted as stock
-        lots[(index[line.depot], line.item)].append(line)
-    for key in lots:
-        lots[key].sort(key=_lot_order)
-    floor: dict[tuple[int, str], int] = {}
+        lines.append((i * n + a, _lot_order(line), line))
+    lines.sort(key=lambda x: (x[0], x[1]))
+    keys = np.array([k for k, _, _ in lines], dtype=np.int64)
+    qty = np.array([ln.quantity for _, _, ln in lines], dtype=np.int64)
+    on_hand = np.zeros(m * n, dtype=np.int64)
+    np.add.at(on_hand, keys, qty)
+    lot_end = np.cumsum(qty)
+    key_base = np.zeros(m * n, dtype=np.int64)
+    if lines:
+        first = np.searchsorted(keys, np.arange(m * n), side="left")
+        key_base = np.concatenate([[0], lot_end])[first]
+    floor = np.zeros((m, n), dtype=np.int64)
     for f in floors:
         i = index.get(f.depot)
-        if i is None or depots[i].is_district_reserve or options.emergency:
+        a = item_index.get(f.item)
+        if i is None or a is None or depots[i].is_district_reserve or options.emergency:
             continue
-        floor[(i, f.item)] = max(0, f.minimum)
-    usable = [not (d.out or d.code in depots_out) for d in depots]
-    return _Supply(dict(lots), floor, usable)
+        floor[i, a] = max(0, f.minimum)
+    usable = np.array([not (d.out or d.code in depots_out) for d in depots], dtype=bool)
+    return _Supply(
+        items,
+        on_hand.reshape(m, n),
+        floor,
+        usable.reshape(m),
+        [ln.lot for _, _, ln in lines],
+        lot_end,
+        key_base,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -298,68 +334,152 @@ def _build_supply(
 Allocation = tuple[int, int, int]  # (depot index, demand index, quantity)
 
 
-def _arc_allowed(
-    times: NDArray[np.float64], demands: Sequence[Demand], options: PlanOptions
-) -> NDArray[np.bool_]:
-    allowed = np.isfinite(times)
-    if not options.deliver_late:
-        for j, d in enumerate(demands):
-            if d.need_by_s is not None:
-                allowed[:, j] &= times[:, j] + options.handling_s <= d.need_by_s
-    return allowed
+class _Arcs:
+    """The finite entries of a (depots x columns) travel matrix, column by column.
 
-
-LevelBlock = tuple[Sequence[int], Sequence[int], NDArray[np.float64], NDArray[np.bool_]]
-
-
-def _solve_levels_optimal(blocks: Sequence[LevelBlock]) -> list[list[Allocation]]:
-    """Max flow at min cost for independent blocks (one per item) in a single solve.
-
-    Each block is (supply per depot row, wanted per demand column, times,
-    allowed). Blocks share only the super source and sink, whose arcs carry
-    each depot's and demand's own capacity, so the joint optimum is exactly
-    the union of the per-block optima; one solver call saves per-call overhead.
+    Rows are in depot-code order (the solver's stable processing order), so
+    each column's entries are contiguous: ``ptr[c]:ptr[c + 1]``.
     """
-    tails, heads, caps, costs, spans = [], [], [], [], []
-    source, sink, base, total, n_arcs = 0, 1, 2, 0, 0
-    for supply, wanted, times, allowed in blocks:
-        m, k = len(supply), len(wanted)
-        sup = np.asarray(supply, dtype=np.int64)
-        want = np.asarray(wanted, dtype=np.int64)
-        rows, cols = np.nonzero(allowed)
-        keep = (sup[rows] > 0) & (want[cols] > 0)
-        rows, cols = rows[keep], cols[keep]
-        spans.append((rows, cols, n_arcs + m))
-        n_arcs += m + rows.size + k
-        tails += [np.full(m, source), base + rows, base + m + np.arange(k)]
-        heads += [base + np.arange(m), base + m + cols, np.full(k, sink)]
-        caps += [sup, np.minimum(sup[rows], want[cols]), want]
-        costs += [
-            np.zeros(m, np.int64),
-            np.floor(times[rows, cols] + 0.5).astype(np.int64),
-            np.zeros(k, np.int64),
-        ]
-        base += m + k
-        total += int(min(sup.sum(), want.sum()))
-    if total == 0:
-        return [[] for _ in blocks]
+
+    def __init__(self, times: NDArray[np.float64], code_order: NDArray[np.int64]) -> None:
+        finite = np.isfinite(times[code_order])
+        cols, rows = np.nonzero(finite.T)
+        self.rows = rows  # position in code order
+        self.times = times[code_order[rows], cols]
+        self.costs = np.floor(self.times + 0.5).astype(np.int64)
+        counts = np.bincount(cols, minlength=times.shape[1])
+        self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def gather(self, cols: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Entry indices of the given columns, and for each its position in ``cols``."""
+        start = self.ptr[cols]
+        counts = self.ptr[cols + 1] - start
+        total = int(counts.sum())
+        owner = np.repeat(np.arange(len(cols)), counts)
+        offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        return start[owner] + offset, owner
+
+
+class SolveCache:
+    """The last solved min-cost-flow block of each (item, priority), for replans.
+
+    A hit needs the whole block to be identical (arcs, capacities, costs and
+    supply, compared element by element), so it returns exactly what solving
+    it again would: a replan re-solves only the levels whose inputs changed,
+    and its plan is the same as a cold one. Safe to share between threads.
+    """
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+        self._blocks: dict[tuple[str, str], tuple[tuple[NDArray[np.int64], ...], int]] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, slot: tuple[str, str], arrays: tuple[NDArray[np.int64], ...], total: int
+    ) -> NDArray[np.int64] | None:
+        with self._lock:
+            known = self._blocks.get(slot)
+            if (
+                known is not None
+                and known[1] == total
+                and all(
+                    a.shape == b.shape and np.array_equal(a, b)
+                    for a, b in zip(known[0], arrays, strict=False)
+                )
+            ):
+                self.hits += 1
+                return known[0][-1]
+            self.misses += 1
+            return None
+
+    def put(
+        self,
+        slot: tuple[str, str],
+        arrays: tuple[NDArray[np.int64], ...],
+        total: int,
+        flows: NDArray[np.int64],
+    ) -> None:
+        flows.setflags(write=False)
+        with self._lock:
+            self._blocks[slot] = ((*arrays, flows), total)
+
+
+# One cache per Router: a caller that keeps its router for replans (so that
+# unaffected shortest-path trees are reused) gets its unchanged levels reused
+# too, and a fresh router starts cold.
+_ROUTER_CACHES: weakref.WeakKeyDictionary[Router, SolveCache] = weakref.WeakKeyDictionary()
+_ROUTER_CACHES_LOCK = threading.Lock()
+
+
+def _cache_for(router: Router) -> SolveCache:
+    with _ROUTER_CACHES_LOCK:
+        cache = _ROUTER_CACHES.get(router)
+        if cache is None:
+            cache = _ROUTER_CACHES[router] = SolveCache()
+        return cache
+
+
+def _min_cost_max_flow(
+    tails: NDArray[np.int64],
+    heads: NDArray[np.int64],
+    caps: NDArray[np.int64],
+    costs: NDArray[np.int64],
+    total: int,
+    cache: SolveCache | None = None,
+    slot: tuple[str, str] = ("", ""),
+) -> NDArray[np.int64]:
+    """Flow on every arc of a max flow at min cost from node 0 to node 1.
+
+    ``total`` is an upper bound on the flow (node 0's supply). OR-Tools'
+    ``SimpleMinCostFlow`` is deterministic: the same arrays give the same flows.
+    """
+    arrays = (tails, heads, caps, costs)
+    if cache is not None:
+        hit = cache.get(slot, arrays, total)
+        if hit is not None:
+            return hit
     solver = min_cost_flow.SimpleMinCostFlow()
-    solver.add_arcs_with_capacity_and_unit_cost(
-        np.concatenate(tails), np.concatenate(heads), np.concatenate(caps), np.concatenate(costs)
-    )
-    solver.set_node_supply(source, total)
-    solver.set_node_supply(sink, -total)
+    solver.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    solver.set_node_supply(0, total)
+    solver.set_node_supply(1, -total)
     status = solver.solve_max_flow_with_min_cost()
     if status != solver.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
-    out = []
-    for rows, cols, first in spans:
-        flows = solver.flows(np.arange(first, first + rows.size))
-        hit = np.flatnonzero(flows > 0)
-        out.append(
-            list(zip(rows[hit].tolist(), cols[hit].tolist(), flows[hit].tolist(), strict=True))
-        )
-    return out
+    flows = np.asarray(solver.flows(np.arange(len(tails))), dtype=np.int64)
+    if cache is not None:
+        cache.put(slot, arrays, total, flows)
+    return flows
+
+
+def _solve_block_optimal(
+    supply: NDArray[np.int64],
+    wanted: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    owner: NDArray[np.int64],
+    costs: NDArray[np.int64],
+    cache: SolveCache | None = None,
+    slot: tuple[str, str] = ("", ""),
+) -> NDArray[np.int64]:
+    """Max flow at min cost of one level of one item: the flow on each given arc.
+
+    ``supply`` per depot (code order), ``wanted`` per demand of the level, and
+    the allowed arcs (depot row, demand position, integer cost), all with
+    positive supply and demand. One exact ``SimpleMinCostFlow`` per block:
+    items never share supply, and separate small solves are faster than one
+    joint one.
+    """
+    m, k = len(supply), len(wanted)
+    total = int(min(supply.sum(), wanted.sum()))
+    if rows.size == 0 or total == 0:
+        return np.zeros(rows.size, dtype=np.int64)
+    # Nodes: 0 source, 1 sink, 2.. depots, 2 + m.. demands.
+    tails = np.concatenate([np.zeros(m, np.int64), rows + 2, np.arange(m + 2, m + k + 2)])
+    heads = np.concatenate([np.arange(2, m + 2), owner + (m + 2), np.ones(k, np.int64)])
+    caps = np.concatenate([supply, np.minimum(supply[rows], wanted[owner]), wanted])
+    cost = np.concatenate([np.zeros(m, np.int64), costs, np.zeros(k, np.int64)])
+    flows = _min_cost_max_flow(tails, heads, caps, cost, total, cache, slot)
+    return flows[m : m + rows.size]
 
 
 def _solve_level_nearest(
@@ -396,127 +516,182 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def _masked_argmin(
-    values: NDArray[np.float64], mask: NDArray[np.bool_]
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Per column: the row of the smallest value where ``mask`` holds, and that value."""
-    masked = np.where(mask, values, np.inf)
-    rows = np.argmin(masked, axis=0) if masked.shape[0] else np.zeros(masked.shape[1], np.int64)
-    best = (
-        masked[rows, np.arange(masked.shape[1])]
-        if masked.shape[0]
-        else np.full(masked.shape[1], np.inf)
-    )
-    return rows, best
+class _Entries:
+    """The finite entries of a (depots x columns) matrix, sorted by (column, time, depot).
+
+    Per column, the first entry meeting a condition is the fastest depot
+    meeting it, ties to the lower depot index (as an argmin over depots).
+    """
+
+    def __init__(self, times: NDArray[np.float64]) -> None:
+        r, c = np.nonzero(np.isfinite(times))
+        t = times[r, c]
+        order = np.lexsort((r, t, c))
+        self.rows, self.cols, self.times = r[order], c[order], t[order]
+        counts = np.bincount(self.cols, minlength=times.shape[1])
+        self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def gather(self, cols: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Entry indices of the given columns, and for each its position in ``cols``."""
+        start = self.ptr[cols]
+        counts = self.ptr[cols + 1] - start
+        owner = np.repeat(np.arange(len(cols)), counts)
+        offset = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        return start[owner] + offset, owner
+
+
+def _first_where(cond: NDArray[np.bool_], owner: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """Per group (``owner`` non-decreasing): the first index where ``cond`` holds, else -1."""
+    out = np.full(n, -1, dtype=np.int64)
+    pos = np.flatnonzero(cond)
+    if pos.size:
+        group = owner[pos]
+        first = np.ones(pos.size, dtype=bool)
+        first[1:] = group[1:] != group[:-1]
+        out[group[first]] = pos[first]
+    return out
 
 
 def _next_best(
-    pairs: Sequence[tuple[int, int]],
-    times: NDArray[np.float64],
+    entries: _Entries,
+    dep: NDArray[np.int64],
+    item: NDArray[np.int64],
+    col: NDArray[np.int64],
     stocked: NDArray[np.bool_],
-) -> list[tuple[int, float]]:
-    """For each (depot, demand) of one item: the fastest other stocked depot and its time."""
-    if not pairs:
-        return []
-    rows = np.array([p[0] for p in pairs])
-    cols = np.array([p[1] for p in pairs])
-    col_times = times[:, cols]
-    mask = stocked[:, None] & np.isfinite(col_times)
-    mask[rows, np.arange(len(pairs))] = False
-    other, other_t = _masked_argmin(col_times, mask)
-    return list(zip(other.tolist(), other_t.tolist(), strict=True))
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Per transfer (depot, item, column): the fastest other stocked depot and its time.
+
+    Ties go to the lower depot index; ``-1`` / ``inf`` when there is none. The
+    two fastest stocked depots of each (item, column) are found once.
+    """
+    out_row = np.full(dep.size, -1, dtype=np.int64)
+    out_t = np.full(dep.size, np.inf)
+    if dep.size == 0:
+        return out_row, out_t
+    r, c, t = entries.rows, entries.cols, entries.times
+    best = np.full((stocked.shape[1], len(entries.ptr) - 1, 2), -1, dtype=np.int64)
+    for a in np.unique(item).tolist():
+        keep = np.flatnonzero(stocked[r, a])
+        if keep.size == 0:
+            continue
+        cc = c[keep]
+        first = np.searchsorted(cc, cc, side="left")
+        rank = np.arange(keep.size) - first
+        top = rank < 2
+        best[a, cc[top], rank[top]] = keep[top]
+    pick = best[item, col, 0]
+    pick = np.where((pick >= 0) & (r[np.maximum(pick, 0)] == dep), best[item, col, 1], pick)
+    found = pick >= 0
+    out_row[found] = r[pick[found]]
+    out_t[found] = t[pick[found]]
+    return out_row, out_t
 
 
 def _unmet_lines(
-    item: str,
-    missing: Mapping[int, int],
+    entries: _Entries,
+    missing: NDArray[np.int64],
+    short: NDArray[np.int64],
     demands: Sequence[Demand],
-    times: NDArray[np.float64],
-    supply: _Supply,
+    solved: _Solved,
     depots: Sequence[DepotRecord],
     options: PlanOptions,
 ) -> list[UnmetLine]:
-    """Reasons for one item's unmet demands (vectorised over the demands)."""
-    m = len(depots)
-    cols = np.array(sorted(missing))
-    holders = np.array([supply.usable[i] and supply.on_hand((i, item)) > 0 for i in range(m)])
-    held = np.array([supply.held((i, item)) for i in range(m)])
-    col_times = times[:, cols].reshape(m, len(cols))
-    reach = holders[:, None] & np.isfinite(col_times)
-    fastest, fastest_t = _masked_argmin(col_times, reach)
+    """Reasons for the unmet demands ``missing``, vectorised over (demand, reachable depot)."""
+    supply = solved.supply
+    k_all = missing.size
+    item_of = solved.item[missing]
+    holder_mat = supply.stocked()
+    held_mat = supply.held()
+    idx, owner = entries.gather(solved.col[missing])
+    rows, t = entries.rows[idx], entries.times[idx]
+    arc_item = item_of[owner]
+    reach = holder_mat[rows, arc_item]
+    held = held_mat[rows, arc_item]
     need_by = np.array(
-        [np.nan if demands[j].need_by_s is None else demands[j].need_by_s for j in cols]
+        [np.nan if demands[j].need_by_s is None else demands[j].need_by_s for j in missing.tolist()]
     )
-    on_time = reach & ~(col_times + options.handling_s > need_by[None, :])
+    on_time = reach & ~(t + options.handling_s > need_by[owner])
     late_applies = np.logical_and(not options.deliver_late, ~np.isnan(need_by))
-    candidates = np.where(late_applies[None, :], on_time, reach)
-    nearest_held, nearest_held_t = _masked_argmin(col_times, candidates & (held > 0)[:, None])
-    any_holder = bool(holders.any())
-    has_reach = [bool(x) for x in np.asarray(reach.any(axis=0)).ravel()]
-    has_on_time = [bool(x) for x in np.asarray(on_time.any(axis=0)).ravel()]
-    n_candidates: list[int] = list(candidates.sum(axis=0).tolist())
-    releasable: list[int] = list((held[:, None] * candidates).sum(axis=0).tolist())
-    late_rule: list[bool] = list(np.atleast_1d(late_applies).tolist())
-    out = []
-    for k, j in enumerate(cols.tolist()):
-        demand, n = demands[j], missing[j]
-        head = f"needs {n} more {item}"
-
-        def line(
-            reason: Reason, needed: str, why: str, d: Demand = demand, q: int = n, h: str = head
-        ) -> UnmetLine:
-            return UnmetLine(d.id, d.community, item, d.priority, q, reason, needed, f"{h}; {why}")
-
-        if not any_holder:
-            out_codes = [d.code for i, d in enumerate(depots) if supply.on_hand((i, item)) > 0]
+    candidates = np.where(late_applies[owner], on_time, reach)
+    fastest = _first_where(reach, owner, k_all)
+    nearest_held = _first_where(candidates & (held > 0), owner, k_all)
+    any_holder: list[bool] = np.asarray(holder_mat.any(axis=0)).tolist()
+    has_reach: list[bool] = np.asarray(np.bincount(owner[reach], minlength=k_all) > 0).tolist()
+    has_on_time: list[bool] = np.asarray(np.bincount(owner[on_time], minlength=k_all) > 0).tolist()
+    n_candidates: list[int] = np.bincount(owner[candidates], minlength=k_all).tolist()
+    released = np.zeros(k_all, dtype=np.int64)
+    np.add.at(released, owner[candidates], held[candidates])
+    releasable: list[int] = released.tolist()
+    late_rule: list[bool] = np.atleast_1d(late_applies).tolist()
+    rows_x = np.append(rows, -1)  # index -1: no such depot
+    t_x = np.append(t, np.inf)
+    fastest_l, fastest_tl = rows_x[fastest].tolist(), t_x[fastest].tolist()
+    held_l, held_tl = rows_x[nearest_held].tolist(), t_x[nearest_held].tolist()
+    need_l = need_by.tolist()
+    floor = supply.floor.tolist()
+    codes = [d.code for d in depots]
+    out: list[UnmetLine] = []
+    for k, (j, n, a) in enumerate(
+        zip(missing.tolist(), short.tolist(), item_of.tolist(), strict=True)
+    ):
+        demand = demands[j]
+        item = demand.item
+        head = f"needs {n} more {item}; "
+        if not any_holder[a]:
+            on_hand = supply.on_hand[:, a]
+            out_codes = [codes[i] for i in np.flatnonzero(on_hand > 0).tolist()]
             why = f"no usable depot holds {item}"
             if out_codes:
                 why += f" ({', '.join(out_codes)} out of service)"
-            out.append(
-                line("no_stock", f"{n} {item} at a depot that can reach {demand.community}", why)
-            )
+            reason: Reason = "no_stock"
+            needed = f"{n} {item} at a depot that can reach {demand.community}"
         elif not has_reach[k]:
-            names = [depots[i].code for i in np.flatnonzero(holders)[:5]]
-            out.append(
-                line(
-                    "unreachable",
-                    f"an open route from a depot holding {item} (e.g. {names[0]})",
-                    f"{int(holders.sum())} depots hold {item} ({', '.join(names)}) but none can "
-                    f"reach {demand.community}: roads closed or beyond the planning horizon",
-                )
+            stocked = np.flatnonzero(holder_mat[:, a])
+            names = [codes[i] for i in stocked[:5].tolist()]
+            reason = "unreachable"
+            needed = f"an open route from a depot holding {item} (e.g. {names[0]})"
+            why = (
+                f"{stocked.size} depots hold {item} ({', '.join(names)}) but none can "
+                f"reach {demand.community}: roads closed or beyond the planning horizon"
             )
         elif late_rule[k] and not has_on_time[k]:
-            eta = float(fastest_t[k]) + options.handling_s
-            out.append(
-                line(
-                    "late",
-                    f"need_by of at least {_minutes(eta)}",
-                    f"the fastest depot {depots[int(fastest[k])].code} would arrive in "
-                    f"{_minutes(eta)}, after need_by {_minutes(float(need_by[k]))}",
-                )
+            eta = fastest_tl[k] + options.handling_s
+            reason = "late"
+            needed = f"need_by of at least {_minutes(eta)}"
+            why = (
+                f"the fastest depot {codes[fastest_l[k]]} would arrive in "
+                f"{_minutes(eta)}, after need_by {_minutes(need_l[k])}"
             )
-        elif math.isfinite(nearest_held_t[k]):
-            i = int(nearest_held[k])
-            release = min(n, int(releasable[k]))
-            out.append(
-                line(
-                    "held_by_reserve_floor",
-                    f"an emergency release of {release} {item} from {depots[i].code} "
-                    "(or nearby depots)",
-                    f"nearest depot with stock {depots[i].code} "
-                    f"({_minutes(float(nearest_held_t[k]))}) is held by its reserve floor "
-                    f"({supply.floor.get((i, item), 0)} kept)",
-                )
+        elif math.isfinite(held_tl[k]):
+            i = held_l[k]
+            release = min(n, releasable[k])
+            reason = "held_by_reserve_floor"
+            needed = f"an emergency release of {release} {item} from {codes[i]} (or nearby depots)"
+            why = (
+                f"nearest depot with stock {codes[i]} ({_minutes(held_tl[k])}) is held by its "
+                f"reserve floor ({floor[i][a]} kept)"
             )
         else:
-            out.append(
-                line(
-                    "no_stock",
-                    f"{n} more {item} within reach of {demand.community}",
-                    f"all {item} within reach ({n_candidates[k]} depots) is assigned to other "
-                    "demands of equal or higher priority",
-                )
+            reason = "no_stock"
+            needed = f"{n} more {item} within reach of {demand.community}"
+            why = (
+                f"all {item} within reach ({n_candidates[k]} depots) is assigned to other "
+                "demands of equal or higher priority"
             )
+        line = _NEW_RECORD(UnmetLine)
+        line.__dict__.update(
+            {
+                "demand_id": demand.id,
+                "community": demand.community,
+                "item": item,
+                "priority": demand.priority,
+                "quantity": n,
+                "reason": reason,
+                "needed": needed,
+                "explanation": head + why,
+            }
+        )
+        out.append(line)
     return out
 
 
@@ -526,6 +701,21 @@ def _unmet_lines(
 
 
 RouteFor = Callable[[int, int], tuple[tuple[int, ...], float]]
+
+
+@dataclass
+class _Solved:
+    """What the allocation decided, as arrays over transfers in their final order."""
+
+    dep: NDArray[np.int64]
+    dem: NDArray[np.int64]
+    qty: NDArray[np.int64]
+    travel: NDArray[np.float64]
+    served: NDArray[np.int64]
+    level_costs: dict[tuple[str, str], tuple[int, int]]
+    supply: _Supply
+    item: NDArray[np.int64]  # item index per demand
+    col: NDArray[np.int64]  # matrix column per demand
 
 
 def solve_transfers(
@@ -546,97 +736,156 @@ def solve_transfers(
     """
     started = time.perf_counter()
     times = np.asarray(times, dtype=float).reshape(len(depots), len(demands))
-    _check_inputs(depots, demands)
-    supply = _build_supply(depots, stock, floors, options, depots_out)
-    served, allocations, level_costs = _allocate(depots, demands, times, supply, options)
+    solved = _solve(
+        depots, stock, floors, demands, times, np.arange(len(demands)), options, depots_out
+    )
     allocated = time.perf_counter()
-    routes: dict[tuple[int, int], tuple[tuple[int, ...], float]] = {}
+    routes: list[tuple[tuple[int, ...], float]] | None = None
     if route_for is not None:
-        for i, j, _ in allocations:
-            if (i, j) not in routes:
-                routes[(i, j)] = route_for(i, j)
+        by_pair: dict[tuple[int, int], tuple[tuple[int, ...], float]] = {}
+        routes = []
+        for pair in zip(solved.dep.tolist(), solved.dem.tolist(), strict=True):
+            if pair not in by_pair:
+                by_pair[pair] = route_for(*pair)
+            routes.append(by_pair[pair])
     routed = time.perf_counter()
-    transfers = _make_transfers(allocations, depots, demands, times, supply, options, routes)
-    short: dict[str, dict[int, int]] = defaultdict(dict)
-    for j, d in enumerate(demands):
-        if d.quantity > served[j]:
-            short[d.item][j] = d.quantity - served[j]
-    unmet_by_demand = {
-        line.demand_id: line
-        for item in sorted(short)
-        for line in _unmet_lines(item, short[item], demands, times, supply, depots, options)
-    }
-    unmet = tuple(unmet_by_demand[d.id] for d in demands if d.id in unmet_by_demand)
-    late = _late_lines(transfers, demands)
+    plan = _finish(solved, depots, demands, times, options, routes)
     done = time.perf_counter()
-    return Plan(
-        policy=options.policy,
-        transfers=transfers,
-        unmet=unmet,
-        late=late,
-        objective_s=float(sum(t.quantity * t.travel_s for t in transfers)),
-        objective_cost=sum(c for _, c in level_costs.values()),
+    return replace(
+        plan,
         runtime_s=done - started,
         timings={
             "solve_s": (allocated - started) + (done - routed),
             "routes_s": routed - allocated,
         },
-        level_costs=level_costs,
     )
 
 
-def _allocate(
+def _solve(
     depots: Sequence[DepotRecord],
+    stock: Sequence[StockLine],
+    floors: Sequence[ReserveFloor],
     demands: Sequence[Demand],
     times: NDArray[np.float64],
-    supply: _Supply,
+    demand_col: NDArray[np.int64],
     options: PlanOptions,
-) -> tuple[list[int], list[Allocation], dict[tuple[str, str], tuple[int, int]]]:
-    """Run the policy level by level: (units served per demand, allocations, level costs).
+    depots_out: frozenset[str],
+    cache: SolveCache | None = None,
+) -> _Solved:
+    """Run the policy level by level on ``times`` (depots x columns).
 
-    Items never share supply, so each priority level is solved for all items
-    at once; levels run strictly in priority order.
+    Demand ``j`` reads column ``demand_col[j]``, so demands at one place share
+    a column. Items never share supply, so each (priority, item) level is its
+    own problem; levels run strictly in priority order. The arcs of all items
+    of a priority are gathered at once, then each item's block is solved.
     """
+    _check_inputs(depots, demands)
+    m, n_dem = len(depots), len(demands)
+    items = sorted({d.item for d in demands})
+    n_items = max(len(items), 1)
+    item_index = {item: a for a, item in enumerate(items)}
+    d_item = np.array([item_index[d.item] for d in demands], dtype=np.int64)
+    d_rank = np.array([PRIORITY_RANK[d.priority] for d in demands], dtype=np.int64)
+    d_qty = np.array([d.quantity for d in demands], dtype=np.int64)
+    d_need = np.array([np.nan if d.need_by_s is None else d.need_by_s for d in demands])
+    supply = _build_supply(depots, stock, floors, items, options, depots_out)
     codes = [d.code for d in depots]
-    allowed = _arc_allowed(times, demands, options)
-    served = [0] * len(demands)
-    allocations: list[Allocation] = []
+    # Stable processing order: depots by code, demands by (priority, item, input order).
+    code_order = np.array(sorted(range(m), key=codes.__getitem__), dtype=np.int64)
+    code_pos = np.empty(m, dtype=np.int64)
+    code_pos[code_order] = np.arange(m)
+    optimal = options.policy == "optimal"
+    arcs = _Arcs(times, code_order) if optimal else None
+    served = np.zeros(n_dem, dtype=np.int64)
     level_costs: dict[tuple[str, str], tuple[int, int]] = {}
-    # Stable processing order: depots by code, demands by (priority, input order).
-    depot_order = sorted(range(len(depots)), key=lambda i: codes[i])
-    order_codes = [codes[i] for i in depot_order]
-    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for j, d in enumerate(demands):
-        groups[(d.item, PRIORITY_RANK[d.priority])].append(j)
-    for rank, priority in enumerate(PRIORITIES):
-        items = sorted(item for item, r in groups if r == rank)
-        blocks: list[LevelBlock] = []
-        for item in items:
-            cols = groups[(item, rank)]
-            blocks.append(
-                (
-                    [supply.available((i, item)) for i in depot_order],
-                    [demands[j].quantity - served[j] for j in cols],
-                    times[np.ix_(depot_order, cols)],
-                    allowed[np.ix_(depot_order, cols)],
-                )
-            )
-        if options.policy == "optimal":
-            solved = _solve_levels_optimal(blocks)
+    parts: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
+    group = d_rank * n_items + d_item
+    by_group = np.argsort(group, kind="stable")
+    sorted_group = group[by_group]
+    for rank in np.unique(d_rank).tolist():
+        lo, hi = np.searchsorted(sorted_group, [rank * n_items, (rank + 1) * n_items])
+        level = by_group[lo:hi]
+        level_items = d_item[level]
+        present = np.unique(level_items)
+        item_lo = np.searchsorted(level_items, present, side="left").tolist()
+        item_hi = np.searchsorted(level_items, present, side="right").tolist()
+        wanted = d_qty[level] - served[level]
+        avail = supply.available()[code_order]  # (code order, items)
+        flow_of = np.zeros(n_items, dtype=np.int64)
+        cost_of_item = np.zeros(n_items, dtype=np.int64)
+        if arcs is not None:
+            idx, owner = arcs.gather(demand_col[level])
+            rows = arcs.rows[idx]
+            arc_item = level_items[owner]
+            keep = (avail[rows, arc_item] > 0) & (wanted[owner] > 0)
+            if not options.deliver_late:
+                need = d_need[level][owner]
+                keep &= np.isnan(need) | (arcs.times[idx] + options.handling_s <= need)
+            sel = np.flatnonzero(keep)
+            idx, owner, rows, arc_item = idx[sel], owner[sel], rows[sel], arc_item[sel]
+            costs = arcs.costs[idx]
+            flows = np.zeros(idx.size, dtype=np.int64)
+            # Arcs follow the level's demands, which are grouped by item.
+            arc_lo = np.searchsorted(owner, item_lo, side="left").tolist()
+            arc_hi = np.searchsorted(owner, item_hi, side="left").tolist()
+            for a, d0, d1, s0, s1 in zip(
+                present.tolist(), item_lo, item_hi, arc_lo, arc_hi, strict=True
+            ):
+                if s1 > s0:
+                    flows[s0:s1] = _solve_block_optimal(
+                        avail[:, a],
+                        wanted[d0:d1],
+                        rows[s0:s1],
+                        owner[s0:s1] - d0,
+                        costs[s0:s1],
+                        cache,
+                        (items[a], PRIORITIES[rank]),
+                    )
+            hit = np.flatnonzero(flows > 0)
+            dep, dem, q, a_of = code_order[rows[hit]], level[owner[hit]], flows[hit], arc_item[hit]
+            np.add.at(cost_of_item, a_of, q * costs[hit])
         else:
-            solved = [_solve_level_nearest(*block, order_codes) for block in blocks]
-        for item, level in zip(items, solved, strict=True):
-            cols = groups[(item, rank)]
-            flow = cost = 0
-            for a, b, q in level:
-                i, j = depot_order[a], cols[b]
-                supply.sent[(i, item)] += q
-                served[j] += q
-                allocations.append((i, j, q))
-                flow += q
-                cost += q * cost_of(float(times[i, j]))
-            level_costs[(item, priority)] = (flow, cost)
-    return served, allocations, level_costs
+            chunks = []
+            order_codes = [codes[i] for i in code_order.tolist()]
+            for a, d0, d1 in zip(present.tolist(), item_lo, item_hi, strict=True):
+                cols = level[d0:d1]
+                sub = times[np.ix_(code_order, demand_col[cols])]
+                allowed = np.isfinite(sub)
+                if not options.deliver_late:
+                    allowed &= ~(sub + options.handling_s > d_need[cols][None, :])
+                got = _solve_level_nearest(
+                    avail[:, a].tolist(), wanted[d0:d1].tolist(), sub, allowed, order_codes
+                )
+                arr = np.array(got, dtype=np.int64).reshape(-1, 3)
+                chunks.append(np.stack([arr[:, 0], arr[:, 1] + d0, arr[:, 2]], axis=1))
+            arr = np.concatenate(chunks)
+            dep, dem, q = code_order[arr[:, 0]], level[arr[:, 1]], arr[:, 2]
+            a_of = d_item[dem]
+            unit = np.floor(times[dep, demand_col[dem]] + 0.5).astype(np.int64)
+            np.add.at(cost_of_item, a_of, q * unit)
+        np.add.at(flow_of, a_of, q)
+        np.add.at(supply.sent, (dep, a_of), q)
+        np.add.at(served, dem, q)
+        for a in present.tolist():
+            level_costs[(items[a], PRIORITIES[rank])] = (int(flow_of[a]), int(cost_of_item[a]))
+        parts.append((dep, dem, q))
+    dep = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    dem = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    qty = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
+    travel = times[dep, demand_col[dem]]
+    # Transfers by (priority, time, demand, depot code); each (depot, demand) is one arc.
+    order = np.lexsort((code_pos[dep], dem, travel, d_rank[dem]))
+    return _Solved(
+        dep[order],
+        dem[order],
+        qty[order],
+        travel[order],
+        served,
+        level_costs,
+        supply,
+        d_item,
+        demand_col,
+    )
 
 
 def _check_inputs(depots: Sequence[DepotRecord], demands: Sequence[Demand]) -> None:
@@ -644,102 +893,121 @@ def _check_inputs(depots: Sequence[DepotRecord], demands: Sequence[Demand]) -> N
         raise ValueError("depot codes must be unique")
     if len({d.id for d in demands}) != len(demands):
         raise ValueError("demand ids must be unique")
-    for d in demands:
+    priorities = {d.priority for d in demands}
+    if priorities <= PRIORITY_RANK.keys() and min((d.quantity for d in demands), default=0) >= 0:
+        return
+    for d in demands:  # find the first bad line, for the message
         if d.priority not in PRIORITY_RANK:
             raise ValueError(f"demand {d.id}: unknown priority {d.priority!r}")
         if d.quantity < 0:
             raise ValueError(f"demand {d.id}: quantity must be >= 0")
 
 
-def _make_transfers(
-    allocations: Sequence[Allocation],
+def _lots_of(solved: _Solved) -> list[tuple[tuple[str, int], ...]]:
+    """Each transfer's lots, first-expiry-first-out per (depot, item) in transfer order.
+
+    A transfer's units are a run of its key's cumulative lot layout, starting
+    after what earlier transfers of the key took; cumulative sums place it.
+    """
+    supply = solved.supply
+    n = len(supply.items)
+    if solved.qty.size == 0:
+        return []
+    key = solved.dep * n + solved.item[solved.dem]
+    q = solved.qty
+    by_key = np.argsort(key, kind="stable")
+    sk, sq = key[by_key], q[by_key]
+    before = np.cumsum(sq) - sq
+    group_first = np.searchsorted(sk, sk, side="left")
+    start = np.empty_like(q)
+    start[by_key] = supply.key_base[sk] + before - before[group_first]
+    first = np.searchsorted(supply.lot_end, start, side="right")
+    last = np.searchsorted(supply.lot_end, start + q - 1, side="right")
+    names = supply.lot_names
+    lot_end = supply.lot_end.tolist()
+    out: list[tuple[tuple[str, int], ...]] = []
+    for s, qq, f, g in zip(start.tolist(), q.tolist(), first.tolist(), last.tolist(), strict=True):
+        if f == g:
+            out.append(((names[f], qq),))
+            continue
+        taken = []
+        pos, end = s, s + qq
+        for lot in range(f, g + 1):
+            stop = min(end, lot_end[lot])
+            taken.append((names[lot], stop - pos))
+            pos = stop
+        out.append(tuple(taken))
+    return out
+
+
+def _finish(
+    solved: _Solved,
     depots: Sequence[DepotRecord],
     demands: Sequence[Demand],
     times: NDArray[np.float64],
-    supply: _Supply,
     options: PlanOptions,
-    routes: Mapping[tuple[int, int], tuple[tuple[int, ...], float]],
-) -> tuple[Transfer, ...]:
-    """Merge allocations per (depot, demand), then issue lots first-expiry-first-out."""
-    merged: dict[tuple[int, int], int] = defaultdict(int)
-    for i, j, q in allocations:
-        merged[(i, j)] += q
-    pair_time = {p: float(times[p]) for p in merged}
-    order = sorted(
-        merged,
-        key=lambda p: (
-            PRIORITY_RANK[demands[p[1]].priority],
-            pair_time[p],
-            p[1],
-            depots[p[0]].code,
-        ),
-    )
+    routes: Sequence[tuple[tuple[int, ...], float]] | None,
+) -> Plan:
+    """Transfers with lots and explanations, unmet and late lines, the objective."""
+    supply = solved.supply
+    dep, dem, qty, travel = solved.dep, solved.dem, solved.qty, solved.travel
     codes = [d.code for d in depots]
-    next_best: dict[tuple[int, int], tuple[int, float]] = {}
-    by_item: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for p in order:
-        by_item[demands[p[1]].item].append(p)
-    for item, pairs in by_item.items():
-        stocked = np.array(
-            [supply.usable[k] and supply.on_hand((k, item)) > 0 for k in range(len(depots))]
+    lots = _lots_of(solved)
+    entries = _Entries(times)
+    other, other_t = _next_best(entries, dep, solved.item[dem], solved.col[dem], supply.stocked())
+    # Per-transfer columns, then one pass that builds the records.
+    by_dem = [demands[j] for j in dem.tolist()]
+    eta = travel + options.handling_s
+    need = np.array([np.nan if d.need_by_s is None else d.need_by_s for d in by_dem])
+    late = eta > need  # False where there is no need_by (nan)
+    code_of = np.array([*codes, None], dtype=object)  # index -1: no next best depot
+    next_s = other_t.astype(object)
+    next_s[other < 0] = None
+    if routes is None:
+        routes = [((), 0.0)] * len(by_dem)
+    transfers: list[Transfer] = []
+    append = transfers.append
+    new = _NEW_RECORD
+    for d, depot, q, lot, t, e, is_late, nb, nb_s, (route, length) in zip(
+        by_dem,
+        code_of[dep].tolist(),
+        qty.tolist(),
+        lots,
+        travel.tolist(),
+        eta.tolist(),
+        late.tolist(),
+        code_of[other].tolist(),
+        next_s.tolist(),
+        routes,
+        strict=True,
+    ):
+        # A frozen dataclass built in bulk: the fields are set directly, giving
+        # the same object as Transfer(...) without its per-field setattr calls.
+        obj = new(Transfer)
+        obj.__dict__.update(
+            {
+                "depot": depot,
+                "demand_id": d.id,
+                "community": d.community,
+                "item": d.item,
+                "priority": d.priority,
+                "quantity": q,
+                "lots": lot,
+                "travel_s": t,
+                "eta_s": e,
+                "late": is_late,
+                "next_best_depot": nb,
+                "next_best_s": nb_s,
+                "route": route,
+                "route_length_m": length,
+            }
         )
-        next_best.update(zip(pairs, _next_best(pairs, times, stocked), strict=True))
-    cursor: dict[tuple[int, str], list[list[Any]]] = {}
-    out: list[Transfer] = []
-    for i, j in order:
-        demand, q = demands[j], merged[(i, j)]
-        key = (i, demand.item)
-        lots = cursor.get(key)
-        if lots is None:
-            lots = cursor[key] = [[ln.lot, ln.quantity] for ln in supply.lots[key]]
-        travel = pair_time[(i, j)]
-        eta = travel + options.handling_s
-        other, other_t = next_best[(i, j)]
-        has_other = math.isfinite(other_t)
-        route, route_length = routes.get((i, j), ((), 0.0))
-        out.append(
-            Transfer(
-                depot=codes[i],
-                demand_id=demand.id,
-                community=demand.community,
-                item=demand.item,
-                priority=demand.priority,
-                quantity=q,
-                lots=_take_lots(lots, q),
-                travel_s=travel,
-                eta_s=eta,
-                late=demand.need_by_s is not None and eta > demand.need_by_s,
-                next_best_depot=codes[other] if has_other else None,
-                next_best_s=other_t if has_other else None,
-                route=route,
-                route_length_m=route_length,
-            )
-        )
-    return tuple(out)
-
-
-def _take_lots(lots: list[list[Any]], quantity: int) -> tuple[tuple[str, int], ...]:
-    """Take ``quantity`` from FEFO-ordered [lot, remaining] pairs, updating them."""
-    taken: list[tuple[str, int]] = []
-    for lot in lots:
-        if quantity == 0:
-            break
-        take = min(quantity, lot[1])
-        if take:
-            lot[1] -= take
-            quantity -= take
-            taken.append((lot[0], take))
-    return tuple(taken)
-
-
-def _late_lines(transfers: Sequence[Transfer], demands: Sequence[Demand]) -> tuple[LateLine, ...]:
-    by_id = {d.id: d for d in demands}
-    out = []
-    for t in transfers:
-        need_by = by_id[t.demand_id].need_by_s
-        if not t.late or need_by is None:
-            continue
-        out.append(
+        append(obj)
+    late_lines: list[LateLine] = []
+    for k in np.flatnonzero(late).tolist():
+        t = transfers[k]
+        need_by = float(need[k])
+        late_lines.append(
             LateLine(
                 t.demand_id,
                 t.community,
@@ -752,7 +1020,20 @@ def _late_lines(transfers: Sequence[Transfer], demands: Sequence[Demand]) -> tup
                 f"{_minutes(t.eta_s - need_by)} after need_by; sent anyway (late beats none)",
             )
         )
-    return tuple(out)
+    quantity = np.array([d.quantity for d in demands], dtype=np.int64)
+    short = quantity - solved.served
+    missing = np.flatnonzero(short > 0)  # in input order, as the unmet lines are
+    unmet = _unmet_lines(entries, missing, short[missing], demands, solved, depots, options)
+    return Plan(
+        policy=options.policy,
+        transfers=tuple(transfers),
+        unmet=tuple(unmet),
+        late=tuple(late_lines),
+        objective_s=float(np.dot(qty, travel)) if qty.size else 0.0,
+        objective_cost=sum(c for _, c in solved.level_costs.values()),
+        runtime_s=0.0,
+        level_costs=solved.level_costs,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -766,23 +1047,28 @@ def _nodes_of(
     vehicle: Vehicle,
     snapper: Snapper | None,
 ) -> list[int]:
-    """Road nodes of depots or demands: their own node, else their lat/lon snapped (batched)."""
+    """Road nodes of depots or demands: their own node, else their lat/lon snapped (batched).
+
+    Many demand lines share a place, so each distinct position is snapped once.
+    """
     nodes: list[int | None] = [r.node for r in records]
     todo = [k for k, n in enumerate(nodes) if n is None]
     if todo:
-        for k in todo:
-            r = records[k]
-            if r.lat is None or r.lon is None:
+        points = [(records[k].lat, records[k].lon) for k in todo]
+        for k, (lat, lon) in zip(todo, points, strict=True):
+            if lat is None or lon is None:
+                r = records[k]
                 name = r.code if isinstance(r, DepotRecord) else r.id
                 raise ValueError(f"{name} needs a node or lat/lon")
+        places = list(dict.fromkeys(points))
         if snapper is None:
             snapper = Snapper(state.network, state.network.usable_nodes(vehicle))
         snapped = snapper.nearest_nodes(
-            [float(records[k].lat or 0.0) for k in todo],
-            [float(records[k].lon or 0.0) for k in todo],
+            [float(p[0] or 0.0) for p in places], [float(p[1] or 0.0) for p in places]
         )
-        for k, n in zip(todo, snapped, strict=True):
-            nodes[k] = n
+        node_at = dict(zip(places, snapped, strict=True))
+        for k, point in zip(todo, points, strict=True):
+            nodes[k] = node_at[point]
     return [int(n) for n in nodes if n is not None]
 
 
@@ -811,26 +1097,32 @@ def plan_transfers(
     matrix = router.travel_matrix(state, sources, targets, vehicle, options.max_travel_s)
     row = {n: k for k, n in enumerate(sources)}
     col = {n: k for k, n in enumerate(targets)}
-    times = matrix.times_s[np.ix_([row[n] for n in depot_nodes], [col[n] for n in demand_nodes])]
+    # Depots x places (not x demand lines): demands at one place share a column.
+    times = matrix.times_s[[row[n] for n in depot_nodes]]
+    demand_col = np.array([col[n] for n in demand_nodes], dtype=np.int64)
     matrix_done = time.perf_counter()
-
-    by_nodes: dict[tuple[int, int], tuple[tuple[int, ...], float]] = {}
-
-    def route_for(i: int, j: int) -> tuple[tuple[int, ...], float]:
-        pair = (depot_nodes[i], demand_nodes[j])
-        if pair not in by_nodes:  # many demand lines share a community node
-            route = matrix.route(*pair)
-            by_nodes[pair] = (route.nodes, route.length_m) if route is not None else ((), 0.0)
-        return by_nodes[pair]
-
-    plan = solve_transfers(
-        depots, stock, floors, demands, times, options, state.depots_out, route_for
+    cache = _cache_for(router)
+    solved = _solve(
+        depots, stock, floors, demands, times, demand_col, options, state.depots_out, cache
     )
+    allocated = time.perf_counter()
+    # One route per (source, target) pair: many transfers share one.
+    pair_key = (
+        np.array([row[n] for n in depot_nodes], dtype=np.int64)[solved.dep] * len(targets)
+        + solved.col[solved.dem]
+    )
+    keys, which = np.unique(pair_key, return_inverse=True)
+    paths = matrix.paths(
+        [(sources[k // len(targets)], targets[k % len(targets)]) for k in keys.tolist()]
+    )
+    routes = [paths[k] for k in np.asarray(which).ravel().tolist()]
+    routed = time.perf_counter()
+    plan = _finish(solved, depots, demands, times, options, routes)
     done = time.perf_counter()
     timings = {
         "matrix_s": matrix_done - started,
-        "solve_s": plan.timings["solve_s"],
-        "routes_s": plan.timings["routes_s"],
+        "solve_s": (allocated - matrix_done) + (done - routed),
+        "routes_s": routed - allocated,
         "total_s": done - started,
     }
     return replace(plan, runtime_s=done - started, timings=timings)

@@ -87,10 +87,15 @@ class Tree:
     (and of the source) read as -9999, as in scipy.
     """
 
-    __slots__ = ("_dist", "_nodes", "_pred", "_pred_map", "n")
+    __slots__ = ("_dist", "_nodes", "_pred", "_pred_map", "_row", "_walk", "n", "paths")
 
     def __init__(self, dist: NDArray[np.float64], pred: NDArray[np.int32]) -> None:
         self.n = len(dist)
+        # Routes already walked on this tree, by target index: (node ids, metres).
+        # A tree never changes, so they stay valid wherever the tree is reused.
+        self.paths: dict[int, tuple[tuple[int, ...], float]] = {}
+        self._row: tuple[bytes, NDArray[np.float64]] | None = None  # last dist_row()
+        self._walk: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
         reached = np.flatnonzero(np.isfinite(dist))
         self._pred_map: NDArray[np.int32] | None = None
         if reached.size * 4 >= self.n:
@@ -119,6 +124,17 @@ class Tree:
             return pos, np.zeros(np.shape(idx), dtype=bool)
         return pos, self._nodes[pos] == idx
 
+    def dist_row(self, idx: NDArray[np.int64], key: bytes) -> NDArray[np.float64]:
+        """``dist_at(idx)``, remembered for the last ``key`` (the bytes of ``idx``).
+
+        A tree reused by a replan is asked for the same targets again.
+        """
+        if self._row is not None and self._row[0] == key:
+            return self._row[1]
+        row = self.dist_at(idx)
+        self._row = (key, row)
+        return row
+
     def dist_of(self, i: int) -> float:
         return float(self.dist_at(np.array([i]))[0])
 
@@ -127,6 +143,25 @@ class Tree:
         if self._pred_map is None:
             self._pred_map = self.dense_pred()
         return self._pred_map
+
+    def reached(self) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+        """Sorted node indices this tree covers (all of them when dense), and their predecessors."""
+        if self._nodes is None:
+            return np.arange(self.n, dtype=np.int64), self._pred
+        return self._nodes, self._pred
+
+    def walk_table(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(sorted node indices covered, position of each one's predecessor among them).
+
+        The source's (and unreached nodes') predecessor position is -1. Walking
+        positions needs no search per step; built once per tree.
+        """
+        if self._walk is None:
+            nodes, pred = self.reached()
+            pred64 = pred.astype(np.int64)
+            pos = pred64 if self._nodes is None else np.searchsorted(nodes, pred64)
+            self._walk = (nodes, np.where(pred64 < 0, -1, pos))
+        return self._walk
 
     def dense_pred(self) -> NDArray[np.int32]:
         if self._nodes is None:
@@ -169,8 +204,9 @@ class TravelMatrix:
         self._col = {t: k for k, t in enumerate(self.targets)}
         cols = np.array([network.index[t] for t in self.targets], dtype=np.int64)
         self.times_s: NDArray[np.float64] = np.empty((len(self.sources), len(cols)))
+        key = cols.tobytes()
         for i, s in enumerate(self.sources):
-            self.times_s[i] = trees[network.index[s]].dist_at(cols)
+            self.times_s[i] = trees[network.index[s]].dist_row(cols, key)
 
     def _check(self, target: int) -> None:
         if target not in self._target_set:
@@ -181,15 +217,112 @@ class TravelMatrix:
         return self._trees[self.network.index[source]].dist_of(self.network.index[target])
 
     def routes(self, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Route | None]:
-        """Routes for many (source, target) pairs; shared tree prefixes are walked once."""
-        by_source: dict[int, set[int]] = {}
-        for s, t in pairs:
-            self._check(t)
-            by_source.setdefault(s, set()).add(t)
+        """Routes for many (source, target) pairs, walked together (see :meth:`paths`)."""
+        unique = list(dict.fromkeys((int(s), int(t)) for s, t in pairs))
         out: dict[tuple[int, int], Route | None] = {}
-        for s, targets in by_source.items():
-            for t in sorted(targets):
-                out[(s, t)] = self.route(s, t)
+        for pair, (nodes, length) in zip(unique, self.paths(unique), strict=True):
+            time_s = float(self.times_s[self._row[pair[0]], self._col[pair[1]]])
+            out[pair] = Route(nodes, length, time_s) if nodes else None
+        return out
+
+    def paths(self, pairs: Sequence[tuple[int, int]]) -> list[tuple[tuple[int, ...], float]]:
+        """(node ids, metres) of the route of each (source, target) pair; ``((), 0.0)`` if none.
+
+        The same routes as :meth:`route`, for many pairs at once: all pairs walk
+        up their trees together, one tree level per numpy step, and each route's
+        length is summed from source to target exactly as :meth:`route` does.
+        """
+        net = self.network
+        n = net.n_nodes
+        out: list[tuple[tuple[int, ...], float]] = [((), 0.0)] * len(pairs)
+        if not pairs:
+            return out
+        for _, t in pairs:
+            self._check(t)
+        index = net.index
+        src = np.array([index[s] for s, _ in pairs], dtype=np.int64)
+        cur = np.array([index[t] for _, t in pairs], dtype=np.int64)
+        rows = np.array([self._row[s] for s, _ in pairs], dtype=np.int64)
+        cols = np.array([self._col[t] for _, t in pairs], dtype=np.int64)
+        ok = np.flatnonzero(np.isfinite(self.times_s[rows, cols]))
+        if ok.size == 0:
+            return out
+        trees = self._trees
+        walk = []
+        for k, s, t in zip(ok.tolist(), src[ok].tolist(), cur[ok].tolist(), strict=True):
+            known = trees[s].paths.get(t)
+            if known is None:
+                walk.append(k)
+            else:
+                out[k] = known
+        ok = np.array(walk, dtype=np.int64)
+        if ok.size == 0:
+            return out
+        src, cur = src[ok], cur[ok]
+        # The used trees' walk tables end to end: a pair walks positions in them.
+        used, tree_of = np.unique(src, return_inverse=True)
+        tree_of = np.asarray(tree_of, dtype=np.int64).ravel()
+        tables = [trees[s].walk_table() for s in used.tolist()]
+        sizes = np.array([len(nodes) for nodes, _ in tables], dtype=np.int64)
+        base = np.cumsum(sizes) - sizes
+        all_nodes = np.concatenate([nodes for nodes, _ in tables])
+        parent_at = np.concatenate(
+            [
+                np.where(pos < 0, -1, pos + b)
+                for (_, pos), b in zip(tables, base.tolist(), strict=True)
+            ]
+        )
+        start = np.empty(ok.size, dtype=np.int64)
+        by_tree = np.argsort(tree_of, kind="stable")
+        bounds = np.searchsorted(tree_of[by_tree], np.arange(len(tables) + 1))
+        for k, (nodes, _) in enumerate(tables):
+            these = by_tree[bounds[k] : bounds[k + 1]]
+            start[these] = np.searchsorted(nodes, cur[these]) + base[k]
+        # Walk from the targets up to the sources, recording (pair, step, node).
+        step_pair, step_level, step_node = [], [], []
+        at = parent_at[start]
+        pair = np.flatnonzero(at >= 0)
+        at = at[pair]
+        level = 0
+        while pair.size:
+            level += 1
+            step_pair.append(pair)
+            step_level.append(np.full(pair.size, level))
+            step_node.append(all_nodes[at])
+            up = parent_at[at]
+            going = up >= 0
+            pair, at = pair[going], up[going]
+        depth = np.ones(ok.size, dtype=np.int64)
+        offset = np.cumsum(depth) - depth
+        lengths = np.zeros(ok.size)
+        if step_pair:
+            sp_ = np.concatenate(step_pair)
+            sl = np.concatenate(step_level)
+            sn = np.concatenate(step_node)
+            depth += np.bincount(sp_, minlength=ok.size)
+            offset = np.cumsum(depth) - depth
+            # Lay each path out from source to target: position = depth - 1 - level.
+            pos = depth[sp_] - 1 - sl
+            flat = np.empty(int(depth.sum()), dtype=np.int64)
+            flat[offset + depth - 1] = cur
+            flat[offset[sp_] + pos] = sn
+            # Edge e (0-based from the source) runs from position e to e + 1; its
+            # length is summed in that order, as route() does.
+            child = flat[offset[sp_] + pos + 1]
+            edge = np.searchsorted(net.edge_key, sn * n + child)
+            grid = np.zeros((level, ok.size))
+            grid[pos, sp_] = net.edge_length_m[edge]
+            for row in grid:
+                lengths += row
+        else:
+            flat = cur.copy()
+        ids = net.node_ids[flat].tolist()
+        ends = (offset + depth).tolist()
+        starts = offset.tolist()
+        for k, s, t, a, b, length in zip(
+            ok.tolist(), src.tolist(), cur.tolist(), starts, ends, lengths.tolist(), strict=True
+        ):
+            out[k] = trees[s].paths[t] = (tuple(ids[a:b]), length)
         return out
 
     def route(self, source: int, target: int) -> Route | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from datetime import date, timedelta
@@ -23,6 +24,7 @@ from geo.planning import (
     PlanOptions,
     ReserveFloor,
     StockLine,
+    _cache_for,
     cost_of,
     plan_features,
     plan_transfers,
@@ -418,3 +420,63 @@ def test_plan_on_dongcheng_avoids_closures(
     features = plan_features(plan, state)
     assert len(features["features"]) == sum(1 for t in plan.transfers if t.route)
     assert set(plan.timings) == {"matrix_s", "solve_s", "routes_s", "total_s"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances(), st.sampled_from(["optimal", "nearest"]))
+def test_records_built_in_bulk_equal_constructed_ones(inst: dict[str, object], policy: str) -> None:
+    plan = _plan(inst, policy=policy)
+    for record in (*plan.transfers, *plan.unmet, *plan.late):
+        names = [f.name for f in dataclasses.fields(record)]
+        assert list(vars(record)) == names
+        rebuilt = type(record)(**{name: getattr(record, name) for name in names})
+        assert rebuilt == record and hash(rebuilt) == hash(record)
+
+
+def test_replan_with_a_warm_router_equals_a_cold_plan(
+    base_state: RoadState, snapper: Snapper, community_nodes: dict[str, int]
+) -> None:
+    depots = [
+        DepotRecord(r["code"], lat=float(r["lat"]), lon=float(r["lon"]))
+        for r in read_rows("depots.csv")
+    ]
+    stock = [
+        StockLine(d.code, item, f"{d.code}-{item}", 40 + 7 * k, NOW + timedelta(days=k))
+        for k, d in enumerate(depots)
+        for item in ITEMS
+    ]
+    floors = [ReserveFloor(d.code, "WATER", 20) for d in depots[::2]]
+    communities = read_rows("communities.csv")
+    demands = [
+        Demand(
+            f"{c['code']}-{item}",
+            c["code"],
+            item,
+            5 + (k * 7) % 30,
+            PRIORITIES[k % 3],
+            lat=float(c["lat"]),
+            lon=float(c["lon"]),
+        )
+        for k, c in enumerate(communities)
+        for item in ITEMS
+    ]
+    lat, lon = base_state.network.latlon(community_nodes[communities[40]["code"]])
+    closed = base_state.with_closure(Closure.circle(lat, lon, 300.0))
+    options = PlanOptions(now=NOW)
+    warm = Router(base_state.network)
+    args = (depots, stock, floors, demands)
+    plan_transfers(*args, base_state, warm, options, snapper)
+    replan = plan_transfers(*args, closed, warm, options, snapper)
+    cold = plan_transfers(*args, closed, Router(base_state.network), options, snapper)
+    assert replan.transfers == cold.transfers
+    assert (replan.unmet, replan.late, replan.level_costs) == (
+        cold.unmet,
+        cold.late,
+        cold.level_costs,
+    )
+    # Planning the same state again reuses every level's solution, and changes nothing.
+    cache = _cache_for(warm)
+    hits, misses = cache.hits, cache.misses
+    again = plan_transfers(*args, closed, warm, options, snapper)
+    assert again.transfers == cold.transfers and again.level_costs == cold.level_costs
+    assert cache.misses == misses and cache.hits > hits  # every solved level was a hit

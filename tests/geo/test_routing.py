@@ -81,6 +81,13 @@ def test_matrix_matches_networkx_dijkstra(g: nx.DiGraph, data: st.DataObject) ->
                 assert sum(
                     ref.edges[a, b]["w"] for a, b in zip(route.nodes, route.nodes[1:], strict=False)
                 ) == pytest.approx(want, abs=1e-5)
+    # Bulk paths (all pairs walked together) are exactly the single routes.
+    pairs = [(s, t) for s in nodes for t in nodes]
+    for (s, t), (path, length) in zip(pairs, matrix.paths(pairs), strict=True):
+        route = matrix.route(s, t)
+        assert (path, length) == (((), 0.0) if route is None else (route.nodes, route.length_m))
+    assert matrix.paths(pairs[::-1]) == matrix.paths(pairs)[::-1]  # cached on the trees
+    assert matrix.routes(pairs) == {(s, t): matrix.route(s, t) for s, t in pairs}
 
 
 def test_every_community_and_depot_is_reachable(
