@@ -28,21 +28,29 @@ from dispatch.accounts.policy import Actor
 from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
+from dispatch.exercises.controllers import ExerciseController
+from dispatch.exercises.service import resolve_exercise
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
+from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
 from dispatch.live import live_feed, make_feed
+from dispatch.people.controllers import CONTROLLERS as PEOPLE_CONTROLLERS
 from dispatch.places.controllers import PlacesController
+from dispatch.planning.controllers import PlanController
 from dispatch.settings import Settings, get_settings
+from dispatch.stock.controllers import StockController, TransferController
 
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
 
 
-def provide_context(request: Request[Any, Any, Any]) -> Context:
-    """The command context of a request: its user, the app's clock and its world."""
+async def provide_context(request: Request[Any, Any, Any]) -> Context:
+    """The command context of a request: its user, the app's clock and its world (an
+    `X-Exercise: <id>` header must name an active exercise: its schema is the world)."""
     actor = request.scope.get("user")
     if not isinstance(actor, Actor):
         raise Unauthorized("this operation needs a logged-in user")
-    exercise = request.headers.get(EXERCISE_HEADER.decode())
-    return Context(actor=actor, clock=request.app.state.clock, exercise=exercise or None)
+    header = request.headers.get(EXERCISE_HEADER.decode())
+    exercise = await resolve_exercise(actor, header) if header else None
+    return Context(actor=actor, clock=request.app.state.clock, exercise=exercise)
 
 
 @get("/health", exclude_from_auth=True, tags=["ops"], security=[])
@@ -90,9 +98,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             UserController,
             AuditController,
             PlacesController,
+            *PEOPLE_CONTROLLERS,
+            StockController,
+            TransferController,
+            IncidentController,
+            ClosureController,
+            TaskController,
+            PlanController,
+            ExerciseController,
             live_feed,
         ],
-        dependencies={"ctx": Provide(provide_context, sync_to_thread=False)},
+        dependencies={"ctx": Provide(provide_context)},
         middleware=[
             prometheus.middleware,
             DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS),

@@ -28,6 +28,10 @@ from dispatch.settings import get_settings
 app = typer.Typer(help="Dongcheng emergency supplies and volunteer dispatch.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+bench_app = typer.Typer(help="Benchmarks (not tests).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+scenario_app = typer.Typer(help="Scenario files (dispatch-scenario/1).", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
 console = Console(width=None if sys.stdout.isatty() else 160)  # files get whole names
 T = TypeVar("T")
 
@@ -66,20 +70,51 @@ def migrate() -> None:
 def load_reference(
     folder: Annotated[Path | None, typer.Argument(help="reference folder")] = None,
 ) -> None:
-    """Load streets, communities and depots; a second run changes nothing and says so."""
+    """Load streets, communities, depots, items and reserve standards; a second run changes
+    nothing and says so."""
     from dispatch.places.service import load_reference as load
+    from dispatch.stock.service import load_catalogue
 
-    report = _run(load(system_context(), folder or get_settings().reference_dir))
+    source = folder or get_settings().reference_dir
+    report = _run(load(system_context(), source))
+    stock = _run(load_catalogue(system_context(), source))
     table = Table("table", "created", "updated", "unchanged")
-    for name in report.created:
-        table.add_row(
-            name,
-            str(report.created[name]),
-            str(report.updated[name]),
-            str(report.unchanged[name]),
-        )
+    for part in (report, stock):
+        for name in part.created:
+            table.add_row(
+                name,
+                str(part.created[name]),
+                str(part.updated[name]),
+                str(part.unchanged[name]),
+            )
     console.print(table)
-    console.print(f"{report.changes} changes")
+    console.print(f"{report.changes + stock.changes} changes")
+
+
+@app.command("load-roads")
+def load_roads(
+    file: Annotated[Path, typer.Argument(help="OSMnx GraphML, or an OSMnx nodes CSV", exists=True)],
+    edges: Annotated[
+        Path | None, typer.Option(help="the edges CSV, when FILE is a nodes CSV", exists=True)
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="a name shown in the pages")] = None,
+) -> None:
+    """Load a real road network (e.g. an OpenStreetMap extract via OSMnx) and route on it."""
+    from dispatch.places.service import load_roads as load
+    from geo.network import load_graphml, load_osmnx_csv
+
+    if file.suffix.lower() == ".graphml":
+        graph = load_graphml(file)
+    elif edges is not None:
+        graph = load_osmnx_csv(file, edges)
+    else:
+        console.print("[red]give a .graphml file, or a nodes CSV with --edges EDGES.csv")
+        raise typer.Exit(code=2)
+    report = _run(load(system_context(), graph, name or file.stem, str(file), False))
+    state = "loaded and active" if report.changed else "already active: 0 changes"
+    console.print(
+        f"road network {report.name}: {report.nodes} nodes, {report.edges} edges, {state}"
+    )
 
 
 @users_app.command("create")
@@ -190,6 +225,56 @@ async def _demo_users() -> list[tuple[str, str, str]]:
     return made
 
 
+def _demo_people() -> None:
+    """The synthetic population, loaded only into empty people tables; then per street the
+    on-duty counts per community and how many communities have a pairing in force."""
+    from dispatch.people.service import (
+        load_synthetic,
+        on_duty_by_community,
+        pairings_by_community,
+        people_tables_empty,
+    )
+
+    ctx = system_context()
+    if _run(people_tables_empty(ctx)):
+        loaded = _run(load_synthetic(ctx))
+        console.print(
+            f"people (synthetic): {loaded.units} partner units, {loaded.pairings} pairings, "
+            f"{loaded.people} people, {loaded.squads} street squads, "
+            f"{loaded.care_households} care households, {loaded.checked_in} checked in"
+        )
+    else:
+        console.print("people: tables hold data already (synthetic district not loaded)")
+    duty = _run(on_duty_by_community(ctx))
+    pairings = {p.community: p for p in _run(pairings_by_community(ctx))}
+    names = {s.code: s.name for s in _run(_streets())}
+    table = Table("street", "communities", "paired", "on duty", "on duty per community")
+    for street in sorted(names):
+        rows = [c for c in duty if c.street == street]
+        paired = sum(1 for c in rows if pairings[c.community].counting > 0)
+        counts = " ".join(str(c.on_duty) for c in rows)
+        table.add_row(
+            names[street],
+            str(len(rows)),
+            f"{paired}/{len(rows)}",
+            str(sum(c.on_duty for c in rows)),
+            counts,
+        )
+    console.print(table)
+    covered = sum(1 for p in pairings.values() if p.counting > 0)
+    console.print(
+        f"pairings in force cover {covered}/{len(pairings)} communities; "
+        f"{sum(c.on_duty for c in duty)} people on duty now. Per community: "
+        "GET /api/duty/on-duty and GET /api/pairings/by-community"
+    )
+
+
+async def _streets() -> list[Any]:
+    from dispatch.places.service import list_streets
+
+    return list(await list_streets(system_context()))
+
+
 @app.command()
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
@@ -201,6 +286,13 @@ def demo(
     asyncio.run(migrate_database())
     report = _run(load(system_context(), get_settings().reference_dir))
     console.print(f"reference data: {report.changes} changes")
+    from dispatch.stock.service import load_catalogue, seed_demo_stock
+
+    catalogue = _run(load_catalogue(system_context(), get_settings().reference_dir))
+    console.print(f"catalogue and reserve standards: {catalogue.changes} changes")
+    seeded = _run(seed_demo_stock(system_context()))
+    console.print(f"demo stock: {seeded} receipts" if seeded else "demo stock: ledger not empty")
+    _demo_people()
     made = _run(_demo_users())
     if made:
         table = Table("username", "role", "password (shown once)")
@@ -211,6 +303,109 @@ def demo(
         console.print("demo users exist already (passwords were printed when they were made)")
     if serve_after:
         serve(host=None, port=None, workers=1)
+
+
+@bench_app.command("stock")
+def bench_stock(
+    clients: Annotated[int, typer.Option(min=1, max=500, help="concurrent clients")] = 50,
+    ops: Annotated[int, typer.Option(min=1, help="one-unit issues per run")] = 2000,
+    url: Annotated[
+        str | None, typer.Option(help="a running server; default: start one on a throwaway DB")
+    ] = None,
+    username: Annotated[str, typer.Option(help="a commander on --url")] = "bench",
+    password: Annotated[str | None, typer.Option(help="their password (with --url)")] = None,
+) -> None:
+    """Movements per second and p50/p99 latency of the stock API under N concurrent clients,
+    beside raw asyncpg doing the same guarded update + ledger insert, and their ratio."""
+    from dispatch import bench
+
+    settings = get_settings()
+    if url is not None:
+        if password is None:
+            raise typer.BadParameter("--password is needed with --url")
+        if settings.database_url is None:
+            raise typer.BadParameter("set DATABASE_URL to the --url server's database")
+        token = bench.login(url, username, password)
+        bench.stock_lines_via_api(url, token, ops)
+        runs = [
+            asyncio.run(bench.http_run(url, token, clients, ops)),
+            asyncio.run(bench.raw_run(settings.database_url, clients, ops)),
+        ]
+    else:
+        server, database = bench.throwaway_database()
+        os.environ["DATABASE_URL"] = database
+        get_settings.cache_clear()
+        try:
+            secret = asyncio.run(bench.prepare_database(database, ops))
+            log = settings.data_dir / "bench-server.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with bench.serving(database, log) as base_url:
+                token = bench.login(base_url, "bench", secret)
+                runs = [asyncio.run(bench.http_run(base_url, token, clients, ops))]
+            runs.append(asyncio.run(bench.raw_run(database, clients, ops)))
+        finally:
+            bench.drop_database(server, database)
+    table = Table("run", "ops", "ok", "seconds", "movements/s", "p50 ms", "p99 ms")
+    for row in bench.summarise(runs):
+        table.add_row(*row)
+    console.print(f"stock bench: {clients} clients, {ops} one-unit issues of one hot line")
+    console.print(table)
+    http, raw = runs
+    ratio = http.per_second / raw.per_second if raw.per_second else 0.0
+    console.print(f"HTTP / raw throughput: {ratio:.2f} ({1 / ratio if ratio else 0:.1f}x slower)")
+
+
+@bench_app.command("planning")
+def bench_planning(
+    case: Annotated[
+        list[str] | None, typer.Argument(help="dongcheng and/or city (default: both)")
+    ] = None,
+) -> None:
+    """Matrix, solve, routes and replan times of transfer planning, against an independent
+    exact solver (the geo library's benchmark)."""
+    from geo.bench import run_planning_bench
+
+    console.print(run_planning_bench(tuple(case or ("dongcheng", "city"))), markup=False)
+
+
+@bench_app.command("matching")
+def bench_matching(
+    needs: Annotated[int, typer.Option(min=1)] = 500,
+    people: Annotated[int, typer.Option(min=1)] = 3000,
+) -> None:
+    """People-to-need matching: exact vs greedy objective and time."""
+    from geo.bench import run_matching_bench
+
+    console.print(run_matching_bench(needs, people), markup=False)
+
+
+@scenario_app.command("check")
+def scenario_check(
+    file: Annotated[Path, typer.Argument(help="a scenario YAML file", exists=True, dir_okay=False)],
+    reference: Annotated[
+        Path | None, typer.Option(help="reference folder (default: Dongcheng's)")
+    ] = None,
+) -> None:
+    """Validate a scenario file: a summary, or every problem with its line (exit 2)."""
+    from dispatch.exercises.scenario import ScenarioError, format_duration, load_scenario
+    from dispatch.exercises.scenario import load_reference as scenario_reference
+
+    ref = scenario_reference(reference or get_settings().reference_dir)
+    try:
+        scenario = load_scenario(file, ref)
+    except ScenarioError as exc:
+        console.print(f"[red]{file}: {len(exc.problems)} problem(s)[/red]", highlight=False)
+        for problem in exc.problems:
+            console.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from exc
+    console.print(
+        f"{scenario.name}: {len(scenario.events)} events over "
+        f"{format_duration(scenario.duration)} from {scenario.start.isoformat()}, "
+        f"seed {scenario.seed}, planner {scenario.policy.planner}, "
+        f"{len(scenario.expect)} expect bound(s)",
+        highlight=False,
+        markup=False,
+    )
 
 
 def main() -> None:

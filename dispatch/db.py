@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -178,14 +179,29 @@ async def _enter_world(connection: asyncpg.Connection, exercise: str | None) -> 
     await connection.execute(f"SET LOCAL search_path TO {exercise}, public")
 
 
+_current_command: ContextVar[Command | None] = ContextVar("current_command", default=None)
+
+
 @asynccontextmanager
 async def command(ctx: Context) -> AsyncIterator[Command]:
-    """One command: one transaction; events are published only once it has committed."""
+    """One command: one transaction; events are published only once it has committed.
+
+    A command issued inside another (plan approval creating transfers and tasks) joins the
+    outer one: same transaction, its audit rows and events go with the outer command's.
+    """
+    outer = _current_command.get()
+    if outer is not None:
+        yield outer
+        return
     async with engine().transaction() as txn:
         connection: asyncpg.Connection = txn.connection
         await _enter_world(connection, ctx.exercise)
         cmd = Command(ctx, connection)
-        yield cmd
+        token = _current_command.set(cmd)
+        try:
+            yield cmd
+        finally:
+            _current_command.reset(token)
     if cmd.events:
         await _publisher(cmd.events)
 

@@ -6,6 +6,8 @@ import logging
 import re
 from typing import Any
 
+import asyncpg
+from asyncpg.exceptions._base import DataError as ClientDataError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -63,10 +65,17 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
-def problem(status: int, title: str, detail: str, **members: Any) -> Response[dict[str, Any]]:
+RESERVED = frozenset({"type", "title", "status", "detail"})
+
+
+def problem(
+    status: int, title: str, detail: str, members: dict[str, Any] | None = None
+) -> Response[dict[str, Any]]:
+    """A problem-details response; extra members never overwrite the standard ones."""
+    members = members or {}
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
-    body.update({k: v for k, v in members.items() if v is not None})
+    body.update({k: v for k, v in members.items() if v is not None and k not in RESERVED})
     headers = {}
     if "retry_after" in members:
         headers["Retry-After"] = str(members["retry_after"])
@@ -94,25 +103,35 @@ def _field_of(error: dict[str, Any]) -> str | None:
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return problem(exc.status, exc.title, exc.detail, field=exc.field, **exc.extra)
+    return problem(exc.status, exc.title, exc.detail, {"field": exc.field, **exc.extra})
 
 
 def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = [e for e in (exc.extra or []) if isinstance(e, dict)]
     fields = [f for f in (_field_of(e) for e in errors) if f]
     detail = "; ".join(str(e.get("message")) for e in errors) or str(exc.detail)
-    return problem(
-        400,
-        "Invalid request",
-        detail,
-        field=fields[0] if fields else None,
-        errors=[{"field": _field_of(e), "message": str(e.get("message"))} for e in errors] or None,
-    )
+    listed = [{"field": _field_of(e), "message": str(e.get("message"))} for e in errors]
+    members = {"field": fields[0] if fields else None, "errors": listed or None}
+    return problem(400, "Invalid request", detail, members)
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     title = exc.__class__.__name__.replace("Exception", "") or "Error"
     return problem(exc.status_code, title, str(exc.detail))
+
+
+def database_input_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Text PostgreSQL cannot store (a NUL character) or a number out of a column's range:
+    bad input the schemas let through, so a 400 and not a 500."""
+    detail = str(exc).split("\n", 1)[0]
+    log.warning("refused input the database could not take: %s", detail)
+    if isinstance(
+        exc,
+        asyncpg.exceptions.CharacterNotInRepertoireError
+        | asyncpg.exceptions.UntranslatableCharacterError,
+    ):
+        detail = "text may not contain NUL or untranslatable characters"
+    return problem(400, "Invalid request", detail)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -129,5 +148,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
+    asyncpg.exceptions.DataError: database_input_handler,  # PostgreSQL refused the value
+    ClientDataError: database_input_handler,  # asyncpg could not encode it (out of range)
     Exception: unexpected_error_handler,
 }

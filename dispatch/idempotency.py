@@ -161,8 +161,9 @@ async def _store(
         for k, v in headers
         if k.lower() not in (b"content-length", b"set-cookie")
     ]
+    private = any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in headers)
     async with engine().transaction() as txn:
-        if status >= 500:
+        if status >= 500 or private:  # nothing committed, or an answer never to be kept
             await txn.connection.execute(
                 "DELETE FROM idempotency_record WHERE user_id = $1 AND world = $2 AND key = $3",
                 user_id,
@@ -184,6 +185,17 @@ async def _store(
             json.dumps(kept),
             body,
         )
+
+
+def _response_of(messages: list[Message]) -> tuple[int, list[Any], bytes]:
+    status, headers, chunks = 500, [], []
+    for message in messages:
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+    return status, headers, b"".join(chunks)
 
 
 async def _replay(send: Send, record: dict[str, Any]) -> None:
@@ -248,29 +260,20 @@ class IdempotencyMiddleware:
         if record is not None:
             await self._answer_retry(send, record, digest)
             return
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+        held: list[Message] = []
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))
-            await send(message)
+        async def hold(message: Message) -> None:
+            held.append(message)
 
         try:
-            await self.app(scope, _replaying(body, receive), capture)
+            await self.app(scope, _replaying(body, receive), hold)
         finally:
-            await asyncio.shield(
-                _store(
-                    user_id,
-                    key,
-                    world[:63],
-                    captured["status"],
-                    captured["headers"],
-                    b"".join(captured["body"]),
-                )
-            )
+            # Store first, answer second: a retry sent the moment the answer arrives must
+            # find the stored answer, not a key that still looks "running".
+            status, headers, content = _response_of(held)
+            await asyncio.shield(_store(user_id, key, world[:63], status, headers, content))
+        for message in held:
+            await send(message)
 
     @staticmethod
     async def _answer_retry(send: Send, record: dict[str, Any], digest: str) -> None:

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Annotated, Any, Protocol
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from dispatch.accounts.policy import Actor, Target
@@ -232,8 +232,10 @@ async def subscription(
 async def live_feed(
     request: Request[Any, Any, Any],
     ctx: Ctx,
-    last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=40)] = None,
-    after: Annotated[str | None, Parameter(query="after", max_length=40)] = None,
+    last_event_id: Annotated[
+        str | None, HeaderParameter(name="Last-Event-ID", max_length=40)
+    ] = None,
+    after: Annotated[str | None, QueryParameter(max_length=40)] = None,
 ) -> ServerSentEvent:
     """Server-sent events after commit, in order, filtered by scope; resume with Last-Event-ID.
 

@@ -6,8 +6,21 @@ from piccolo.conf.apps import AppConfig
 
 from dispatch.accounts.tables import AppUser, LoginFailure
 from dispatch.audit import AuditEntry
+from dispatch.exercises.tables import EXERCISE_TABLES
 from dispatch.idempotency import IdempotencyRecord
-from dispatch.places.tables import Community, Depot, District, Street
+from dispatch.incidents.tables import INCIDENT_TABLES
+from dispatch.people.tables import PEOPLE_TABLES
+from dispatch.places.tables import (
+    Community,
+    Depot,
+    District,
+    RoadEdge,
+    RoadNetworkRecord,
+    RoadNode,
+    Street,
+)
+from dispatch.planning.tables import PLANNING_TABLES
+from dispatch.stock.tables import STOCK_TABLES
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,10 +32,18 @@ APP_CONFIG = AppConfig(
         Street,
         Community,
         Depot,
+        RoadNetworkRecord,
+        RoadNode,
+        RoadEdge,
         AppUser,
         LoginFailure,
         AuditEntry,
         IdempotencyRecord,
+        *PEOPLE_TABLES,
+        *INCIDENT_TABLES,
+        *PLANNING_TABLES,
+        *STOCK_TABLES,
+        *EXERCISE_TABLES,
     ],
     migration_dependencies=[],
     commands=[],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,11 @@ from dispatch.db import Context
 
 PASSWORD = "correct-horse-battery"
 LOGS = Path(__file__).resolve().parent.parent / ".dispatch" / "test" / "logs"
+
+# Synthetic phone numbers start with 100; a whole one in a response or a log line is a leak.
+UNMASKED_PHONE = re.compile(rb"(?<!\d)100\d{8}(?!\d)")
+PHONE_LEAKS: list[str] = []  # responses of this run that carried a whole phone number
+SERVER_LOGS: list[Path] = []  # log files of the servers this run started
 T = TypeVar("T")
 
 
@@ -45,6 +51,7 @@ def running_server(extra_env: dict[str, str] | None = None, workers: int = 1) ->
     cmd += ["--workers", str(workers)]
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"server-{port}.log"  # a file, not a pipe: a full pipe would stall it
+    SERVER_LOGS.append(log_path)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -102,7 +109,12 @@ def client(base_url: str, username: str | None = None, address: str | None = Non
     """A client from its own address (so login throttling of one test never hits another)."""
     fake = f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"  # a header, never dialled
     headers = {"X-Forwarded-For": address or fake}
-    http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+    http = httpx.Client(
+        base_url=base_url,
+        headers=headers,
+        timeout=30,
+        event_hooks={"response": [_record_phone_leak]},
+    )
     if username is not None:
         response = httpx.post(
             base_url + "/api/auth/login",
@@ -124,3 +136,29 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
 
 def sql(statement: str, *args: Any) -> list[dict[str, Any]]:
     return run(fetch(statement, *args))
+
+
+def _record_phone_leak(response: httpx.Response) -> None:
+    """Remember any response carrying a whole phone number; reveal endpoints are the one
+    place meant to return them."""
+    if response.request.url.path.endswith("/reveal"):
+        return
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return  # a live feed never ends; reading it here would block its reader
+    response.read()
+    found = UNMASKED_PHONE.search(response.content)
+    if found:
+        request = response.request
+        PHONE_LEAKS.append(f"{request.method} {request.url.path}: {found.group().decode()}")
+
+
+def phone_leaks() -> list[str]:
+    """Responses and server log lines of this run holding an unmasked phone number."""
+    leaks = list(PHONE_LEAKS)
+    for path in SERVER_LOGS:
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if UNMASKED_PHONE.search(line):
+                leaks.append(f"{path.name}:{number}: {line[:200].decode(errors='replace')}")
+    return leaks

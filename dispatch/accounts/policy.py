@@ -68,9 +68,72 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "places.read": EVERYONE,
     "places.correct_coordinates": frozenset({Role.COMMANDER}),
     "places.load_reference": frozenset({Role.COMMANDER}),
+    "places.load_roads": frozenset({Role.COMMANDER}),
     "users.read": frozenset({Role.COMMANDER}),
     "users.manage": frozenset({Role.COMMANDER}),
     "audit.read": frozenset({Role.COMMANDER}),
+    # stock (scope: the depot's street; the district reserve has none, so district roles only)
+    "stock.catalogue": EVERYONE,
+    "stock.read": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.TRAINER, Role.VIEWER}),
+    "stock.read_transfers": EVERYONE,  # community-scoped roles: deliveries to their community
+    "stock.receive": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.issue": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.adjust": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.count": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.reverse": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.transfer.create": frozenset({Role.COMMANDER}),
+    "stock.transfer.dispatch": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.transfer.receive": frozenset(
+        {Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}
+    ),
+    "stock.transfer.cancel": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "stock.standards": frozenset({Role.COMMANDER}),
+    "stock.load_catalogue": frozenset({Role.COMMANDER}),
+    "stock.demo": frozenset({Role.COMMANDER}),
+    # people (scope: the person's street/community; partner units are district level)
+    "skills.read": EVERYONE,
+    "skills.manage": frozenset({Role.COMMANDER}),
+    "units.read": EVERYONE - {Role.VOLUNTEER},
+    "units.manage": frozenset({Role.COMMANDER}),
+    "pairings.read": EVERYONE - {Role.VOLUNTEER},
+    "pairings.manage": frozenset({Role.COMMANDER}),
+    "people.read": frozenset(
+        {Role.COMMANDER, Role.TRAINER, Role.VIEWER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}
+    ),
+    "people.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "people.reveal": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "people.suggest": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "people.import": frozenset({Role.COMMANDER}),
+    "people.export": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "teams.read": EVERYONE - {Role.VOLUNTEER},
+    "teams.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "duty.read": EVERYONE,
+    "duty.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "duty.check_in": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    # care households: the most sensitive data; every read is audited
+    "care.read": frozenset({Role.COMMANDER, Role.COMMUNITY_WORKER}),
+    "care.manage": frozenset({Role.COMMANDER, Role.COMMUNITY_WORKER}),
+    "care.reveal": frozenset({Role.COMMANDER, Role.COMMUNITY_WORKER}),
+    "care.export": frozenset({Role.COMMANDER}),
+    # incidents, requests, tasks (scope: the request's or task's street and community)
+    "incidents.read": EVERYONE,
+    "incidents.manage": frozenset({Role.COMMANDER}),
+    "requests.read": EVERYONE,
+    "requests.create": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "tasks.read": EVERYONE,
+    "tasks.create": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "tasks.assign": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "tasks.work": frozenset(
+        {Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER, Role.VOLUNTEER}
+    ),
+    # plans: the command center's
+    "plans.read": frozenset({Role.COMMANDER, Role.TRAINER, Role.VIEWER}),
+    "plans.create": frozenset({Role.COMMANDER}),
+    "plans.approve": frozenset({Role.COMMANDER}),
+    # exercises (drill sandboxes): trainers and commanders manage them; anyone may act in one
+    "exercises.read": frozenset({Role.COMMANDER, Role.TRAINER}),
+    "exercises.manage": frozenset({Role.COMMANDER, Role.TRAINER}),
+    "exercises.join": EVERYONE,
 }
 
 

@@ -15,6 +15,7 @@ from dispatch.places.schemas import (
     CoordinateCorrection,
     DepotView,
     DistrictView,
+    RoadNetworkView,
     StreetView,
 )
 
@@ -62,6 +63,11 @@ class PlacesController(Controller):
         self, ctx: Ctx, street: Annotated[str | None, Parameter(max_length=9)] = None
     ) -> list[DepotView]:
         return await service.list_depots(ctx, street)
+
+    @get("/roads")
+    async def roads(self, ctx: Ctx) -> RoadNetworkView:
+        """The road network routing uses (the shipped one is synthetic: `synthetic: true`)."""
+        return await service.road_network_info(ctx)
 
     @get("/depots/{code:str}")
     async def depot(self, ctx: Ctx, code: DepotCode) -> DepotView:

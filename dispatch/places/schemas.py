@@ -77,3 +77,14 @@ class LoadReport(msgspec.Struct):
     @property
     def changes(self) -> int:
         return sum(self.created.values()) + sum(self.updated.values())
+
+
+class RoadNetworkView(msgspec.Struct):
+    id: int
+    name: str
+    source: str
+    synthetic: bool
+    graph_id: str
+    nodes: int
+    edges: int
+    loaded_at: datetime

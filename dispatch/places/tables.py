@@ -1,6 +1,6 @@
 """Places as stored. Official codes are the keys: they are what people and files use."""
 
-from piccolo.columns import Boolean, DoublePrecision, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, DoublePrecision, Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -46,3 +46,35 @@ class Depot(Table, tablename="depot"):
     community = Varchar(length=12, null=True)
     lat = DoublePrecision()
     lon = DoublePrecision()
+
+
+class RoadNetworkRecord(Table, tablename="road_network"):
+    """One loaded road network; exactly one is active and used for routing."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=100)
+    source = Varchar(length=300)
+    synthetic = Boolean()
+    graph_id = Varchar(length=32)
+    nodes = Integer()
+    edges = Integer()
+    active = Boolean(default=False)
+    loaded_at = Timestamptz()
+
+
+class RoadNode(Table, tablename="road_node"):
+    network = Integer(primary_key=True)
+    id = BigInt()
+    lat = DoublePrecision()
+    lon = DoublePrecision()
+
+
+class RoadEdge(Table, tablename="road_edge"):
+    network = Integer(primary_key=True)
+    u = BigInt()
+    v = BigInt()
+    length_m = DoublePrecision()
+    road_class = Varchar(length=20)
+    speed_kmh = DoublePrecision()
+    oneway = Boolean()
+    max_vehicle = Varchar(length=20, null=True)

@@ -89,3 +89,36 @@ def test_audit_rows_are_in_the_same_transaction_as_the_change() -> None:
     with pytest.raises(RuntimeError):
         run(failing())
     assert _count() == before
+
+
+def test_nested_commands_share_one_transaction_and_publish_after_commit() -> None:
+    """A command inside another joins it: nothing is published until the outer commits."""
+    from dispatch.db import Event, command, set_publisher
+    from tests.support import system_context
+
+    published: list[str] = []
+
+    async def record(events: list[Event]) -> None:
+        published.extend(e.kind for e in events)
+
+    async def nested(fail: bool) -> None:
+        async with command(system_context()) as outer:
+            outer.emit("outer", {})
+            async with command(system_context()) as inner:
+                assert inner is outer
+                inner.emit("inner", {})
+                await inner.audit("test.nested", "nothing", None, None, {"fail": fail})
+            assert published == []
+            if fail:
+                raise RuntimeError("roll back both")
+
+    set_publisher(record)
+    try:
+        before = _count()
+        with pytest.raises(RuntimeError):
+            run(nested(fail=True))
+        assert published == [] and _count() == before
+        run(nested(fail=False))
+        assert published == ["outer", "inner"] and _count() == before + 1
+    finally:
+        set_publisher(None)

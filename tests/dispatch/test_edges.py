@@ -68,3 +68,17 @@ def test_bad_query_parameter_names_it(server: str, commander: str) -> None:
         response = http.get("/api/audit", params={"limit": "many"})
     assert response.status_code == 400
     assert response.json()["field"] == "limit"
+
+
+def test_nul_character_is_a_400_and_changes_nothing(server: str, commander: str) -> None:
+    from tests.support import sql
+
+    before = sql("SELECT lat, coord_source FROM community WHERE code='110101001002'")[0]
+    with client(server, commander) as http:
+        response = http.put(
+            "/api/communities/110101001002/coordinates",
+            json={"lat": 39.9181, "lon": 116.3999, "note": "积水\u0000"},
+        )
+    assert response.status_code == 400, response.text
+    assert "NUL" in response.json()["detail"]
+    assert sql("SELECT lat, coord_source FROM community WHERE code='110101001002'")[0] == before

@@ -198,3 +198,19 @@ def test_expired_last_event_id_says_reset(server: str, commander: str) -> None:
         _move(h, _communities("110101008", 1)[0], 5)
         first = sub.take(1)[0]
     assert first.event == "reset"
+
+
+@pytest.mark.e2e
+def test_serve_with_two_workers_shares_one_feed(commander: str) -> None:
+    """`dispatch serve --workers 2`: whichever worker answers, subscribers hear every event."""
+    if not _redis_available():
+        pytest.skip(f"no Redis at {REDIS_URL}: several workers need one")
+    env = {"REDIS_URL": REDIS_URL, "DISPATCH_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}
+    places = _communities("110101012", 6)
+    with running_server(env, workers=2) as base, subscribed(base, commander) as sub:
+        with client(base, commander) as http:
+            for step, place in enumerate(places):
+                with httpx.Client(base_url=base, headers=dict(http.headers)) as fresh:
+                    _move(fresh, place, 30 + step)  # new connections: either worker answers
+        got = sub.take(6)
+    assert [m.data["data"]["code"] for m in got] == [p["code"] for p in places]

@@ -53,6 +53,318 @@ SCOPE_CASES: dict[tuple[str, str], Case] = {
 }
 
 
+# --- stock: the other street's depot (D110101002) ------------------------------------
+OTHER_DEPOT = "D110101002"
+
+
+def _other_movement() -> int:
+    from tests.dispatch.stock.helpers import receive
+
+    return receive(OTHER_DEPOT, "SANDBAG", "SCOPE-1", 5)[0]
+
+
+def _other_transfer(dest: str = "D110101001", source: str = OTHER_DEPOT) -> int:
+    from dispatch.stock.schemas import PickLine, TransferCreate
+    from dispatch.stock.service import create_transfer
+    from tests.support import run, system_context
+
+    body = TransferCreate(source=source, dest_depot=dest, lines=[PickLine("SANDBAG", 1)])
+    return run(create_transfer(system_context(), body)).id
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/stock/receipts"): lambda: (
+            "/api/stock/receipts",
+            {"depot": OTHER_DEPOT, "lines": [{"item": "SANDBAG", "lot": "S1", "qty": 1}]},
+        ),
+        ("POST", "/api/stock/issues"): lambda: (
+            "/api/stock/issues",
+            {
+                "depot": OTHER_DEPOT,
+                "community": _other_community(),
+                "purpose": "scope",
+                "lines": [{"item": "SANDBAG", "qty": 1}],
+            },
+        ),
+        ("POST", "/api/stock/adjustments"): lambda: (
+            "/api/stock/adjustments",
+            {"depot": OTHER_DEPOT, "item": "SANDBAG", "lot": "S1", "qty": 1, "reason": "found"},
+        ),
+        ("POST", "/api/stock/movements/{movement_id:int}/reversal"): lambda: (
+            f"/api/stock/movements/{_other_movement()}/reversal",
+            {},
+        ),
+        ("POST", "/api/stock/stocktakes"): lambda: (
+            "/api/stock/stocktakes",
+            {"depot": OTHER_DEPOT, "lines": [{"item": "SANDBAG", "lot": "S1", "counted": 0}]},
+        ),
+        ("PUT", "/api/stock/standards/{depot:str}/{item:str}"): lambda: (
+            f"/api/stock/standards/{OTHER_DEPOT}/SANDBAG",
+            {"minimum": 1},
+        ),
+        ("POST", "/api/stock/imports/receipts"): lambda: (
+            "/api/stock/imports/receipts",
+            {"__files__": {"data": ("d.csv", f"depot,item,lot,qty\n{OTHER_DEPOT},CONE,A,1\n")}},
+        ),
+        ("POST", "/api/stock/transfers"): lambda: (
+            "/api/stock/transfers",
+            {
+                "source": OTHER_DEPOT,
+                "dest_depot": "D110101003",
+                "lines": [{"item": "CONE", "qty": 1}],
+            },
+        ),
+        ("POST", "/api/stock/transfers/{transfer_id:int}/dispatch"): lambda: (
+            f"/api/stock/transfers/{_other_transfer()}/dispatch",
+            {},
+        ),
+        ("POST", "/api/stock/transfers/{transfer_id:int}/receive"): lambda: (
+            f"/api/stock/transfers/{_other_transfer(dest=OTHER_DEPOT, source='D110101003')}"
+            "/receive",
+            {},
+        ),
+        ("POST", "/api/stock/transfers/{transfer_id:int}/cancel"): lambda: (
+            f"/api/stock/transfers/{_other_transfer()}/cancel",
+            {"reason": "scope"},
+        ),
+    }
+)
+
+
+# --- incidents, requests, tasks and plans: another street's, or commander-only -----------
+
+
+def _incident() -> int:
+    from tests.dispatch.incidents.helpers import incident
+
+    return incident([_other_community()])
+
+
+def _other_request() -> int:
+    from tests.dispatch.incidents.helpers import request
+
+    return request(_incident(), _other_community())
+
+
+def _other_task() -> int:
+    from tests.dispatch.incidents.helpers import task
+
+    return int(task(_incident(), _other_community())["id"])
+
+
+def _plan() -> int:
+    from dispatch.planning.schemas import PlanCreate
+    from dispatch.planning.service import create_plan
+    from tests.support import run, system_context
+
+    return run(create_plan(system_context(), _incident(), PlanCreate())).id
+
+
+def _closure() -> int:
+    from dispatch.incidents.schemas import ClosureCreate
+    from dispatch.incidents.service import close_road
+    from tests.support import run, system_context
+
+    body = ClosureCreate(near=[39.95, 116.40], radius_m=10)
+    return run(close_road(system_context(), _incident(), body)).id
+
+
+def _outage() -> int:
+    from dispatch.incidents.schemas import DepotOutageCreate
+    from dispatch.incidents.service import depot_out
+    from tests.support import run, system_context
+
+    outage = run(depot_out(system_context(), _incident(), DepotOutageCreate(depot="D110101017")))
+    return outage.id
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/incidents"): lambda: (
+            "/api/incidents",
+            {"type": "fire", "level": "IV", "title": "x", "communities": [_other_community()]},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/respond"): lambda: (
+            f"/api/incidents/{_incident()}/respond",
+            {},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/stand-down"): lambda: (
+            f"/api/incidents/{_incident()}/stand-down",
+            {},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/close"): lambda: (
+            f"/api/incidents/{_incident()}/close",
+            {},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/closures"): lambda: (
+            f"/api/incidents/{_incident()}/closures",
+            {"near": [39.93, 116.41], "radius_m": 50},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/depots-out"): lambda: (
+            f"/api/incidents/{_incident()}/depots-out",
+            {"depot": OTHER_DEPOT},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/requests"): lambda: (
+            f"/api/incidents/{_incident()}/requests",
+            {"community": _other_community(), "item": "WATER", "quantity": 1},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/tasks"): lambda: (
+            f"/api/incidents/{_incident()}/tasks",
+            {"kind": "guard", "community": _other_community(), "people": 1},
+        ),
+        ("POST", "/api/closures/{closure_id:int}/reopen"): lambda: (
+            f"/api/closures/{_closure()}/reopen",
+            {},
+        ),
+        ("POST", "/api/depot-outages/{outage_id:int}/back"): lambda: (
+            f"/api/depot-outages/{_outage()}/back",
+            {},
+        ),
+        ("POST", "/api/requests/{request_id:int}/cancel"): lambda: (
+            f"/api/requests/{_other_request()}/cancel",
+            {"reason": "scope"},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/assign"): lambda: (
+            f"/api/tasks/{_other_task()}/assign",
+            {"version": 1, "people": [1]},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/accept"): lambda: (
+            f"/api/tasks/{_other_task()}/accept",
+            {"version": 1},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/start"): lambda: (
+            f"/api/tasks/{_other_task()}/start",
+            {"version": 1},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/complete"): lambda: (
+            f"/api/tasks/{_other_task()}/complete",
+            {"version": 1},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/fail"): lambda: (
+            f"/api/tasks/{_other_task()}/fail",
+            {"version": 1, "reason": "scope"},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/cancel"): lambda: (
+            f"/api/tasks/{_other_task()}/cancel",
+            {"version": 1, "reason": "scope"},
+        ),
+        ("POST", "/api/tasks/{task_id:int}/notes"): lambda: (
+            f"/api/tasks/{_other_task()}/notes",
+            {"version": 1, "note": "scope"},
+        ),
+        ("POST", "/api/incidents/{incident_id:int}/plans"): lambda: (
+            f"/api/incidents/{_incident()}/plans",
+            {},
+        ),
+        ("POST", "/api/plans/{plan_id:int}/approve"): lambda: (f"/api/plans/{_plan()}/approve", {}),
+        ("POST", "/api/plans/{plan_id:int}/reject"): lambda: (f"/api/plans/{_plan()}/reject", {}),
+    }
+)
+
+
+# --- people: the other street's people, pairings, teams, households ---------------------
+
+
+def _people_row(table: str) -> int:
+    from tests.dispatch.people.seed import ensure_district
+
+    ensure_district()
+    return int(sql(f"SELECT min(id) AS i FROM {table} WHERE street=$1", OTHER)[0]["i"])
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/skills"): lambda: ("/api/skills", {"code": "scope_x", "name": "x"}),
+        ("POST", "/api/partner-units"): lambda: (
+            "/api/partner-units",
+            {"code": "SCOPE", "name": "x", "kind": "municipal"},
+        ),
+        ("POST", "/api/pairings"): lambda: (
+            "/api/pairings",
+            {
+                "unit_id": 1,
+                "community": _other_community(),
+                "signed_on": "2026-01-01",
+                "valid_from": "2026-01-01",
+                "valid_until": "2027-01-01",
+            },
+        ),
+        ("PUT", "/api/pairings/{pairing_id:int}/status"): lambda: (
+            f"/api/pairings/{_people_row('pairing')}/status",
+            {"status": "suspended"},
+        ),
+        ("POST", "/api/people"): lambda: (
+            "/api/people",
+            {
+                "code": "SCOPE",
+                "name": "x",
+                "kind": "community_worker",
+                "community": _other_community(),
+            },
+        ),
+        ("PATCH", "/api/people/{person_id:int}"): lambda: (
+            f"/api/people/{_people_row('person')}",
+            {"name": "x"},
+        ),
+        ("POST", "/api/people/{person_id:int}/reveal"): lambda: (
+            f"/api/people/{_people_row('person')}/reveal",
+            {},
+        ),
+        ("POST", "/api/people/suggest"): lambda: (
+            "/api/people/suggest",
+            {"community": _other_community(), "people": 1},
+        ),
+        ("POST", "/api/teams"): lambda: (
+            "/api/teams",
+            {"name": "x", "kind": "street_squad", "street": OTHER},
+        ),
+        ("PUT", "/api/teams/{team_id:int}/members"): lambda: (
+            f"/api/teams/{_people_row('team')}/members",
+            {"member_ids": []},
+        ),
+        ("POST", "/api/duty/shifts"): lambda: (
+            "/api/duty/shifts",
+            {
+                "community": _other_community(),
+                "starts_at": "2026-12-01T08:00:00+08:00",
+                "ends_at": "2026-12-01T12:00:00+08:00",
+            },
+        ),
+        ("POST", "/api/duty/check-in"): lambda: (
+            "/api/duty/check-in",
+            {"person_id": _people_row("person")},
+        ),
+        ("POST", "/api/duty/check-out"): lambda: (
+            "/api/duty/check-out",
+            {"person_id": _people_row("person")},
+        ),
+        ("POST", "/api/care-households"): lambda: (
+            "/api/care-households",
+            {"code": "SCOPE", "kind": "student", "community": _other_community(), "head_name": "x"},
+        ),
+        ("POST", "/api/care-households/{household_id:int}/reveal"): lambda: (
+            f"/api/care-households/{_people_row('care_household')}/reveal",
+            {},
+        ),
+        ("POST", "/api/imports/{what:str}"): lambda: ("/api/imports/people", {}),
+    }
+)
+
+
+# --- exercises: trainers and commanders only (403 comes before any lookup) -----------------
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/exercises"): lambda: ("/api/exercises", {"name": "intruder drill"}),
+        ("POST", "/api/exercises/{exercise_id:int}/reset"): lambda: (
+            "/api/exercises/999999/reset",
+            {},
+        ),
+        ("DELETE", "/api/exercises/{exercise_id:int}"): lambda: ("/api/exercises/999999", {}),
+    }
+)
+
+
 def _mutating_routes() -> set[tuple[str, str]]:
     from dispatch.app import create_app
 
@@ -85,6 +397,7 @@ def test_street_leader_cannot_touch_another_street(
     path, body = SCOPE_CASES[route]()
     audit_before = sql("SELECT count(*) AS n FROM audit_entry")[0]["n"]
     with client(server, leader) as http:
-        response = http.request(method, path, json=body)
+        files = body.pop("__files__", None)  # a multipart upload (spreadsheet import)
+        response = http.request(method, path, json=None if files else body, files=files)
     assert response.status_code == 403, response.text
     assert sql("SELECT count(*) AS n FROM audit_entry")[0]["n"] == audit_before

@@ -54,7 +54,13 @@ def test_unknown_place_is_404(server: str, commander: str) -> None:
 def test_second_load_changes_nothing() -> None:
     report = run(load_reference(system_context(), get_settings().reference_dir))
     assert report.changes == 0
-    assert report.unchanged == {"district": 1, "street": 17, "community": 169, "depot": 18}
+    assert report.unchanged == {
+        "district": 1,
+        "street": 17,
+        "community": 169,
+        "depot": 18,
+        "road_network": 1,
+    }
 
 
 def test_commander_corrects_a_point_from_gcj02_and_it_is_audited(

@@ -1,0 +1,1 @@
+"""Exercises: drill sandboxes (a schema per exercise) and scenario files."""

@@ -1,0 +1,50 @@
+"""HTTP edge of exercises: trainers and commanders create, list, reset and delete drills.
+
+Acting inside an exercise is not a route of its own: any request carrying
+`X-Exercise: <id>` runs in that exercise's sandbox (see `dispatch.app.provide_context`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK
+
+from dispatch.db import Ctx
+from dispatch.exercises import service
+from dispatch.exercises.schemas import ExerciseCreate, ExerciseStatus, ExerciseView
+
+ExerciseId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+
+
+class ExerciseController(Controller):
+    path = "/api/exercises"
+    tags = ["exercises"]
+
+    @post("/")
+    async def create(self, ctx: Ctx, data: JSONBody[ExerciseCreate]) -> ExerciseView:
+        """A new drill (or replay) with its own copy of the world; send `X-Exercise: <id>`
+        with later requests to act inside it."""
+        return await service.create_exercise(ctx, data)
+
+    @get("/")
+    async def index(
+        self, ctx: Ctx, status: FromQuery[ExerciseStatus | None] = None
+    ) -> list[ExerciseView]:
+        return await service.list_exercises(ctx, status)
+
+    @get("/{exercise_id:int}")
+    async def one(self, ctx: Ctx, exercise_id: ExerciseId) -> ExerciseView:
+        return await service.get_exercise(ctx, exercise_id)
+
+    @post("/{exercise_id:int}/reset", status_code=HTTP_200_OK)
+    async def reset(self, ctx: Ctx, exercise_id: ExerciseId) -> ExerciseView:
+        """Drop the exercise's world and copy the real one again."""
+        return await service.reset_exercise(ctx, exercise_id)
+
+    @delete("/{exercise_id:int}", status_code=HTTP_200_OK)
+    async def remove(self, ctx: Ctx, exercise_id: ExerciseId) -> ExerciseView:
+        """Drop the exercise's schema; the exercise stays listed as deleted."""
+        return await service.delete_exercise(ctx, exercise_id)

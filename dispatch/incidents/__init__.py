@@ -1,0 +1,1 @@
+"""Incidents: requests from communities, closures, depot outages and field tasks."""

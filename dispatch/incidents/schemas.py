@@ -1,0 +1,275 @@
+"""Bodies of the incidents API: incidents, closures, outages, requests and tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+
+CommunityCode = Annotated[str, msgspec.Meta(pattern=r"^\d{12}$")]
+DepotCode = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+ItemCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+SkillCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+Note = Annotated[str, msgspec.Meta(max_length=500)]
+Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class IncidentType(StrEnum):
+    RAINSTORM = "rainstorm"
+    FIRE = "fire"
+    EARTHQUAKE = "earthquake"
+    HEATWAVE = "heatwave"
+    SNOW_ICE = "snow_ice"
+    PUBLIC_HEALTH = "public_health"
+    UTILITY_OUTAGE = "utility_outage"
+    BUILDING_COLLAPSE = "building_collapse"
+
+
+class Level(StrEnum):
+    I = "I"  # noqa: E741  (the national scale's own name)
+    II = "II"
+    III = "III"
+    IV = "IV"
+
+
+class IncidentStatus(StrEnum):
+    DECLARED = "declared"
+    RESPONDING = "responding"
+    STOOD_DOWN = "stood_down"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    PLANNED = "planned"
+    PARTIALLY_FULFILLED = "partially_fulfilled"
+    FULFILLED = "fulfilled"
+    UNMET = "unmet"
+    CANCELLED = "cancelled"
+
+
+class RequestSource(StrEnum):
+    COMMUNITY = "community"
+    HOTLINE = "hotline"  # 12345, entered by a worker
+
+
+class TaskKind(StrEnum):
+    DELIVERY = "delivery"
+    DOOR_CHECK = "door_check"
+    EVACUATION = "evacuation"
+    GUARD = "guard"
+    DELIVERY_SUPPORT = "delivery_support"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    EN_ROUTE = "en_route"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class IncidentCreate(msgspec.Struct, forbid_unknown_fields=True):
+    type: IncidentType
+    level: Level
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    communities: Annotated[list[CommunityCode], msgspec.Meta(min_length=1, max_length=200)]
+    door_checks: bool = False  # create door-check tasks for the communities' care households
+
+
+class IncidentView(msgspec.Struct):
+    id: int
+    type: IncidentType
+    level: Level
+    title: str
+    status: IncidentStatus
+    communities: list[str]
+    declared_at: datetime
+    responding_at: datetime | None
+    stood_down_at: datetime | None
+    closed_at: datetime | None
+    declared_by: str
+    summary: dict[str, Any] | None
+
+
+class ClosureCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A circle (`near` [lat, lon] with `radius_m`) or one road (`edge` [node, node])."""
+
+    near: Annotated[list[float], msgspec.Meta(min_length=2, max_length=2)] | None = None
+    radius_m: Annotated[float, msgspec.Meta(gt=0, le=5000)] | None = None
+    edge: Annotated[list[int], msgspec.Meta(min_length=2, max_length=2)] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+
+
+class ClosureView(msgspec.Struct):
+    id: int
+    incident: int | None
+    kind: str
+    lat: float | None
+    lon: float | None
+    radius_m: float | None
+    u: int | None
+    v: int | None
+    note: str | None
+    closed_at: datetime
+    opened_at: datetime | None
+    rerouted_tasks: list[int] = []
+
+
+class DepotOutageCreate(msgspec.Struct, forbid_unknown_fields=True):
+    depot: DepotCode
+    reason: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+
+
+class DepotOutageView(msgspec.Struct):
+    id: int
+    incident: int | None
+    depot: str
+    reason: str | None
+    out_at: datetime
+    back_at: datetime | None
+
+
+class RequestCreate(msgspec.Struct, forbid_unknown_fields=True):
+    community: CommunityCode
+    item: ItemCode
+    quantity: Quantity
+    priority: Priority = Priority.NORMAL
+    need_by: datetime | None = None
+    source: RequestSource = RequestSource.COMMUNITY
+    note: Note | None = None
+
+
+class RequestView(msgspec.Struct):
+    id: int
+    incident: int
+    community: str
+    street: str
+    item: str
+    quantity: int
+    priority: Priority
+    need_by: datetime | None
+    source: RequestSource
+    note: str | None
+    status: RequestStatus
+    planned_qty: int
+    delivered_qty: int
+    unmet_reason: str | None
+    created_at: datetime
+    created_by: str
+    fulfilled_at: datetime | None
+
+
+class RequestCancel(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+
+
+class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
+    kind: TaskKind
+    community: CommunityCode
+    people: Annotated[int, msgspec.Meta(ge=1, le=500)]
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=10080)] = 60
+    skills: Annotated[list[SkillCode], msgspec.Meta(max_length=9)] = []
+    note: Note | None = None
+
+
+class TaskView(msgspec.Struct):
+    id: int
+    incident: int
+    kind: TaskKind
+    community: str
+    street: str
+    people_needed: int
+    skills: list[str]
+    minutes: int
+    status: TaskStatus
+    version: int
+    transfer: int | None
+    request: int | None
+    route: dict[str, Any] | None
+    households: list[int]
+    households_checked: int
+    delivered_qty: int | None
+    failed_reason: str | None
+    note: str | None
+    assignees: list[int]
+    created_at: datetime
+    assigned_at: datetime | None
+    accepted_at: datetime | None
+    en_route_at: datetime | None
+    finished_at: datetime | None
+
+
+class TaskAssign(msgspec.Struct, forbid_unknown_fields=True):
+    version: Version
+    people: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(min_length=1, max_length=500)
+    ]
+    note: Note | None = None
+
+
+class TaskStep(msgspec.Struct, forbid_unknown_fields=True):
+    """accept / pick up (en route): only the version the client saw."""
+
+    version: Version
+    note: Note | None = None
+
+
+class TaskComplete(msgspec.Struct, forbid_unknown_fields=True):
+    """Done: a delivery says how much arrived (the transfer is received with it); a door
+    check says how many households were checked."""
+
+    version: Version
+    delivered: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
+    shortfall_reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    households_checked: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    note: Note | None = None
+
+
+class TaskFail(msgspec.Struct, forbid_unknown_fields=True):
+    version: Version
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class TaskNote(msgspec.Struct, forbid_unknown_fields=True):
+    version: Version
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class ProgressView(msgspec.Struct):
+    id: int
+    at: datetime
+    actor: str
+    event: str
+    from_status: str | None
+    to_status: str | None
+    quantity: int | None
+    note: str | None
+
+
+class Summary(msgspec.Struct):
+    """The after-action figures of an incident (and of a replay)."""
+
+    requests: int
+    requested_units: int
+    delivered_units: int
+    fill_rate: float
+    fill_rate_by_priority: dict[str, float]
+    first_delivery_minutes: float | None
+    delivery_minutes: dict[str, float]
+    tasks: int
+    tasks_staffed: int
+    tasks_done: int
+    people_hours: float
+    unmet: list[dict[str, Any]]

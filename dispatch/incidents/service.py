@@ -1,0 +1,1166 @@
+"""Incidents: declare and run them; requests from communities; closures and outages; tasks
+with a state machine and versions so two tablets never silently overwrite each other."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from dispatch.accounts.policy import Actor, Role, Target, authorize
+from dispatch.clock import local
+from dispatch.db import Command, Context, command, query
+from dispatch.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from dispatch.incidents.schemas import (
+    ClosureCreate,
+    ClosureView,
+    DepotOutageCreate,
+    DepotOutageView,
+    IncidentCreate,
+    IncidentStatus,
+    IncidentView,
+    ProgressView,
+    RequestCancel,
+    RequestCreate,
+    RequestView,
+    Summary,
+    TaskAssign,
+    TaskComplete,
+    TaskCreate,
+    TaskFail,
+    TaskKind,
+    TaskNote,
+    TaskStatus,
+    TaskStep,
+    TaskView,
+)
+
+ACTIVE_INCIDENT = ("declared", "responding")
+NEXT_STATUS = {
+    IncidentStatus.RESPONDING: ("declared", "responding_at"),
+    IncidentStatus.STOOD_DOWN: ("responding", "stood_down_at"),
+    IncidentStatus.CLOSED: ("stood_down", "closed_at"),
+}
+DOOR_CHECK_GROUP = 8  # households per door-check task
+
+
+# --- incidents -----------------------------------------------------------------------------
+
+
+async def _incident(
+    conn: asyncpg.Connection, incident_id: int, lock: bool = False
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT * FROM incident WHERE id=$1" + (" FOR UPDATE" if lock else ""), incident_id
+    )
+    if row is None:
+        raise NotFound(f"no incident {incident_id}", field="incident_id")
+    return row
+
+
+async def _incident_view(conn: asyncpg.Connection, row: asyncpg.Record) -> IncidentView:
+    communities = await conn.fetch(
+        "SELECT community FROM incident_community WHERE incident=$1 ORDER BY community", row["id"]
+    )
+    return IncidentView(
+        id=row["id"],
+        type=row["type"],
+        level=row["level"],
+        title=row["title"],
+        status=row["status"],
+        communities=[r["community"] for r in communities],
+        declared_at=local(row["declared_at"]) or row["declared_at"],
+        responding_at=local(row["responding_at"]),
+        stood_down_at=local(row["stood_down_at"]),
+        closed_at=local(row["closed_at"]),
+        declared_by=row["declared_by"],
+        summary=None if row["summary"] is None else json.loads(row["summary"]),
+    )
+
+
+async def _community_streets(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch("SELECT code, street FROM community WHERE code = ANY($1)", list(codes))
+    found = {r["code"]: r["street"] for r in rows}
+    for i, code in enumerate(codes):
+        if code not in found:
+            raise InvalidInput(f"unknown community {code}", field=f"communities[{i}]")
+    return found
+
+
+async def declare_incident(ctx: Context, data: IncidentCreate) -> IncidentView:
+    authorize(ctx.actor, "incidents.manage")
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        streets = await _community_streets(conn, data.communities)
+        incident_id: int = await conn.fetchval(
+            """
+            INSERT INTO incident (type, level, title, status, declared_at, declared_by)
+            VALUES ($1, $2, $3, 'declared', $4, $5) RETURNING id
+            """,
+            data.type.value,
+            data.level.value,
+            data.title,
+            cmd.now,
+            ctx.actor.username,
+        )
+        await conn.executemany(
+            "INSERT INTO incident_community (incident, community, street) VALUES ($1, $2, $3)",
+            [(incident_id, code, street) for code, street in sorted(streets.items())],
+        )
+        row = await _incident(conn, incident_id)
+        view = await _incident_view(conn, row)
+        await cmd.audit(
+            "incidents.declare",
+            "incident",
+            incident_id,
+            None,
+            {
+                "type": view.type,
+                "level": view.level,
+                "title": view.title,
+                "communities": view.communities,
+            },
+        )
+        cmd.emit(
+            "incident.declared",
+            {
+                "incident": incident_id,
+                "title": data.title,
+                "type": data.type.value,
+                "level": data.level.value,
+            },
+        )
+        for code, street in sorted(streets.items()):
+            cmd.emit(
+                "incident.community",
+                {"incident": incident_id, "community": code},
+                street=street,
+                community=code,
+            )
+        if data.door_checks:
+            await create_door_checks(cmd, incident_id, sorted(streets))
+    return view
+
+
+async def advance_incident(ctx: Context, incident_id: int, target: IncidentStatus) -> IncidentView:
+    """declared -> responding -> stood_down -> closed, each step timed and audited."""
+    authorize(ctx.actor, "incidents.manage")
+    if target not in NEXT_STATUS:
+        raise InvalidInput(f"an incident cannot be moved to {target.value}", field="status")
+    expected, stamp = NEXT_STATUS[target]
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        row = await _incident(conn, incident_id, lock=True)
+        if row["status"] != expected:
+            raise Conflict(
+                f"incident {incident_id} is {row['status']}; {target.value} follows {expected}",
+                field="status",
+            )
+        if target is IncidentStatus.STOOD_DOWN:
+            await _close_open_requests(cmd, incident_id)
+        summary = None
+        if target is IncidentStatus.CLOSED:
+            summary = await incident_summary(conn, incident_id)
+        await conn.execute(
+            f"UPDATE incident SET status=$2, {stamp}=$3, summary=COALESCE($4::jsonb, summary) "
+            "WHERE id=$1",
+            incident_id,
+            target.value,
+            cmd.now,
+            None if summary is None else json.dumps(_summary_dict(summary), ensure_ascii=False),
+        )
+        await cmd.audit(
+            f"incidents.{target.value}",
+            "incident",
+            incident_id,
+            {"status": row["status"]},
+            {"status": target.value},
+        )
+        cmd.emit(f"incident.{target.value}", {"incident": incident_id})
+        return await _incident_view(conn, await _incident(conn, incident_id))
+
+
+async def _close_open_requests(cmd: Command, incident_id: int) -> None:
+    """Standing down closes what was never planned as unmet, so the summary says so."""
+    rows = await cmd.connection.fetch(
+        """
+        UPDATE supply_request SET status='unmet', unmet_reason='incident stood down'
+        WHERE incident=$1 AND status='open' RETURNING id, street, community
+        """,
+        incident_id,
+    )
+    for r in rows:
+        cmd.emit(
+            "request.unmet",
+            {"request": r["id"], "reason": "incident stood down"},
+            street=r["street"],
+            community=r["community"],
+        )
+
+
+async def list_incidents(ctx: Context, status: str | None = None) -> list[IncidentView]:
+    authorize(ctx.actor, "incidents.read")
+    async with query(ctx) as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM incident WHERE $1::varchar IS NULL OR status=$1 ORDER BY id DESC",
+            status,
+        )
+        return [await _incident_view(conn, r) for r in rows]
+
+
+async def get_incident(ctx: Context, incident_id: int) -> IncidentView:
+    authorize(ctx.actor, "incidents.read")
+    async with query(ctx) as conn:
+        return await _incident_view(conn, await _incident(conn, incident_id))
+
+
+# --- closures and depot outages ----------------------------------------------------------------
+
+
+def _closure_view(row: asyncpg.Record, rerouted: list[int] | None = None) -> ClosureView:
+    return ClosureView(
+        id=row["id"],
+        incident=row["incident"],
+        kind=row["kind"],
+        lat=row["lat"],
+        lon=row["lon"],
+        radius_m=row["radius_m"],
+        u=row["u"],
+        v=row["v"],
+        note=row["note"],
+        closed_at=local(row["closed_at"]) or row["closed_at"],
+        opened_at=local(row["opened_at"]),
+        rerouted_tasks=rerouted or [],
+    )
+
+
+def _closure_shape(data: ClosureCreate) -> tuple[str, list[Any]]:
+    if (data.near is None) == (data.edge is None):
+        raise InvalidInput(
+            "give either near [lat, lon] with radius_m, or edge [u, v]", field="near"
+        )
+    if data.near is not None:
+        lat, lon = data.near
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise InvalidInput("near must be [lat, lon] in degrees", field="near")
+        if data.radius_m is None:
+            raise InvalidInput("a circle closure needs radius_m", field="radius_m")
+        return "circle", [lat, lon, data.radius_m, None, None]
+    assert data.edge is not None
+    return "edge", [None, None, None, data.edge[0], data.edge[1]]
+
+
+async def close_road(ctx: Context, incident_id: int, data: ClosureCreate) -> ClosureView:
+    """Close roads; deliveries in transit whose route crosses the closure are rerouted."""
+    authorize(ctx.actor, "incidents.manage")
+    kind, values = _closure_shape(data)
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        row = await _incident(conn, incident_id)
+        if row["status"] not in ACTIVE_INCIDENT:
+            raise Conflict(f"incident {incident_id} is {row['status']}", field="incident_id")
+        closure = await conn.fetchrow(
+            """
+            INSERT INTO road_closure (incident, kind, lat, lon, radius_m, u, v, note, closed_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *
+            """,
+            incident_id,
+            kind,
+            *values,
+            data.note,
+            cmd.now,
+        )
+        rerouted = await reroute_in_transit(ctx, cmd)
+        await cmd.audit(
+            "incidents.close_road",
+            "road_closure",
+            closure["id"],
+            None,
+            {"kind": kind, "values": values, "rerouted": rerouted},
+        )
+        cmd.emit(
+            "road.closed",
+            {
+                "closure": closure["id"],
+                "incident": incident_id,
+                "kind": kind,
+                "lat": values[0],
+                "lon": values[1],
+                "radius_m": values[2],
+                "u": values[3],
+                "v": values[4],
+            },
+        )
+        return _closure_view(closure, rerouted)
+
+
+async def reroute_in_transit(ctx: Context, cmd: Command) -> list[int]:
+    from dispatch.planning.service import reroute, road_state
+
+    conn = cmd.connection
+    state = await road_state(ctx, conn)
+    moving = await conn.fetch(
+        "SELECT id, route, street, community FROM task WHERE kind='delivery' AND route IS NOT "
+        "NULL AND status IN ('open', 'assigned', 'accepted', 'en_route') ORDER BY id FOR UPDATE"
+    )
+    rerouted = []
+    for task in moving:
+        new = reroute(state, json.loads(task["route"]))
+        if new is None:
+            continue
+        await conn.execute(
+            "UPDATE task SET route=$2::jsonb, version=version+1 WHERE id=$1",
+            task["id"],
+            json.dumps(new),
+        )
+        await _progress(cmd, task["id"], "rerouted", None, None, None, "road closed on route")
+        cmd.emit(
+            "task.rerouted",
+            {"task": task["id"], "route": new},
+            street=task["street"],
+            community=task["community"],
+        )
+        rerouted.append(task["id"])
+    return rerouted
+
+
+async def reopen_road(ctx: Context, closure_id: int) -> ClosureView:
+    authorize(ctx.actor, "incidents.manage")
+    async with command(ctx) as cmd:
+        row = await cmd.connection.fetchrow(
+            "UPDATE road_closure SET opened_at=$2 WHERE id=$1 AND opened_at IS NULL RETURNING *",
+            closure_id,
+            cmd.now,
+        )
+        if row is None:
+            exists = await cmd.connection.fetchval(
+                "SELECT 1 FROM road_closure WHERE id=$1", closure_id
+            )
+            if not exists:
+                raise NotFound(f"no closure {closure_id}", field="closure_id")
+            raise Conflict(f"closure {closure_id} is already open", field="closure_id")
+        await cmd.audit(
+            "incidents.reopen_road", "road_closure", closure_id, {"open": False}, {"open": True}
+        )
+        cmd.emit("road.opened", {"closure": closure_id})
+        return _closure_view(row)
+
+
+async def list_closures(ctx: Context, active: bool = True) -> list[ClosureView]:
+    authorize(ctx.actor, "incidents.read")
+    async with query(ctx) as conn:
+        rows = await conn.fetch(
+            "SELECT * FROM road_closure WHERE NOT $1 OR opened_at IS NULL ORDER BY id", active
+        )
+    return [_closure_view(r) for r in rows]
+
+
+def _outage_view(row: asyncpg.Record) -> DepotOutageView:
+    return DepotOutageView(
+        id=row["id"],
+        incident=row["incident"],
+        depot=row["depot"],
+        reason=row["reason"],
+        out_at=local(row["out_at"]) or row["out_at"],
+        back_at=local(row["back_at"]),
+    )
+
+
+async def depot_out(ctx: Context, incident_id: int, data: DepotOutageCreate) -> DepotOutageView:
+    authorize(ctx.actor, "incidents.manage")
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        await _incident(conn, incident_id)
+        depot = await conn.fetchrow("SELECT code, street FROM depot WHERE code=$1", data.depot)
+        if depot is None:
+            raise InvalidInput(f"unknown depot {data.depot}", field="depot")
+        if await conn.fetchval(
+            "SELECT 1 FROM depot_outage WHERE depot=$1 AND back_at IS NULL", data.depot
+        ):
+            raise Conflict(f"depot {data.depot} is already out", field="depot")
+        row = await conn.fetchrow(
+            "INSERT INTO depot_outage (incident, depot, reason, out_at) VALUES ($1,$2,$3,$4) "
+            "RETURNING *",
+            incident_id,
+            data.depot,
+            data.reason,
+            cmd.now,
+        )
+        await cmd.audit("incidents.depot_out", "depot", data.depot, None, {"reason": data.reason})
+        cmd.emit(
+            "depot.out", {"depot": data.depot, "incident": incident_id}, street=depot["street"]
+        )
+        return _outage_view(row)
+
+
+async def depot_back(ctx: Context, outage_id: int) -> DepotOutageView:
+    authorize(ctx.actor, "incidents.manage")
+    async with command(ctx) as cmd:
+        row = await cmd.connection.fetchrow(
+            "UPDATE depot_outage SET back_at=$2 WHERE id=$1 AND back_at IS NULL RETURNING *",
+            outage_id,
+            cmd.now,
+        )
+        if row is None:
+            raise NotFound(f"no open outage {outage_id}", field="outage_id")
+        await cmd.audit(
+            "incidents.depot_back", "depot", row["depot"], {"out": True}, {"out": False}
+        )
+        cmd.emit("depot.back", {"depot": row["depot"]})
+        return _outage_view(row)
+
+
+async def list_outages(ctx: Context) -> list[DepotOutageView]:
+    authorize(ctx.actor, "incidents.read")
+    async with query(ctx) as conn:
+        rows = await conn.fetch("SELECT * FROM depot_outage WHERE back_at IS NULL ORDER BY id")
+    return [_outage_view(r) for r in rows]
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+def _request_view(row: asyncpg.Record) -> RequestView:
+    return RequestView(
+        id=row["id"],
+        incident=row["incident"],
+        community=row["community"],
+        street=row["street"],
+        item=row["item"],
+        quantity=row["quantity"],
+        priority=row["priority"],
+        need_by=local(row["need_by"]),
+        source=row["source"],
+        note=row["note"],
+        status=row["status"],
+        planned_qty=row["planned_qty"],
+        delivered_qty=row["delivered_qty"],
+        unmet_reason=row["unmet_reason"],
+        created_at=local(row["created_at"]) or row["created_at"],
+        created_by=row["created_by"],
+        fulfilled_at=local(row["fulfilled_at"]),
+    )
+
+
+async def create_request(ctx: Context, incident_id: int, data: RequestCreate) -> RequestView:
+    """A community (or the 12345 hotline, entered by a worker) asks for supplies."""
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        incident = await _incident(conn, incident_id)
+        street = await conn.fetchval("SELECT street FROM community WHERE code=$1", data.community)
+        if street is None:
+            raise InvalidInput(f"unknown community {data.community}", field="community")
+        authorize(ctx.actor, "requests.create", Target(street, data.community))
+        if incident["status"] not in ACTIVE_INCIDENT:
+            raise Conflict(f"incident {incident_id} is {incident['status']}", field="incident_id")
+        if not await conn.fetchval("SELECT 1 FROM item WHERE code=$1", data.item):
+            raise InvalidInput(f"unknown item {data.item}", field="item")
+        await conn.execute(
+            "INSERT INTO incident_community (incident, community, street) VALUES ($1,$2,$3) "
+            "ON CONFLICT DO NOTHING",
+            incident_id,
+            data.community,
+            street,
+        )
+        row = await conn.fetchrow(
+            """
+            INSERT INTO supply_request (incident, community, street, item, quantity, priority,
+                need_by, source, note, status, created_at, created_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11) RETURNING *
+            """,
+            incident_id,
+            data.community,
+            street,
+            data.item,
+            data.quantity,
+            data.priority.value,
+            data.need_by,
+            data.source.value,
+            data.note,
+            cmd.now,
+            ctx.actor.username,
+        )
+        view = _request_view(row)
+        await cmd.audit(
+            "requests.create",
+            "supply_request",
+            view.id,
+            None,
+            {
+                "community": view.community,
+                "item": view.item,
+                "quantity": view.quantity,
+                "priority": view.priority,
+                "source": view.source,
+            },
+        )
+        cmd.emit(
+            "request.created",
+            {
+                "request": view.id,
+                "incident": incident_id,
+                "item": view.item,
+                "quantity": view.quantity,
+                "priority": view.priority,
+            },
+            street=street,
+            community=data.community,
+        )
+        return view
+
+
+async def cancel_request(ctx: Context, request_id: int, data: RequestCancel) -> RequestView:
+    async with command(ctx) as cmd:
+        row = await cmd.connection.fetchrow(
+            "SELECT * FROM supply_request WHERE id=$1 FOR UPDATE", request_id
+        )
+        if row is None:
+            raise NotFound(f"no request {request_id}", field="request_id")
+        authorize(ctx.actor, "requests.create", Target(row["street"], row["community"]))
+        if row["status"] != "open":
+            raise Conflict(
+                f"request {request_id} is {row['status']}; only open requests can be cancelled",
+                field="request_id",
+            )
+        updated = await cmd.connection.fetchrow(
+            "UPDATE supply_request SET status='cancelled', unmet_reason=$2 WHERE id=$1 RETURNING *",
+            request_id,
+            data.reason,
+        )
+        await cmd.audit(
+            "requests.cancel",
+            "supply_request",
+            request_id,
+            {"status": "open"},
+            {"status": "cancelled", "reason": data.reason},
+        )
+        cmd.emit(
+            "request.cancelled",
+            {"request": request_id},
+            street=row["street"],
+            community=row["community"],
+        )
+        return _request_view(updated)
+
+
+def _scope_clause(ctx: Context, args: list[Any]) -> str:
+    """Rows a scoped actor may see: their street's, or their community's."""
+    actor = ctx.actor
+    if actor.is_district_wide:
+        return "TRUE"
+    if actor.street is not None:
+        args.append(actor.street)
+        return f"street = ${len(args)}"
+    args.append(actor.community)
+    return f"community = ${len(args)}"
+
+
+async def list_requests(
+    ctx: Context, incident_id: int, status: str | None = None
+) -> list[RequestView]:
+    authorize(ctx.actor, "requests.read")
+    args: list[Any] = [incident_id, status]
+    where = _scope_clause(ctx, args)
+    async with query(ctx) as conn:
+        await _incident(conn, incident_id)
+        rows = await conn.fetch(
+            f"SELECT * FROM supply_request WHERE incident=$1 AND ($2::varchar IS NULL OR "
+            f"status=$2) AND {where} ORDER BY id",
+            *args,
+        )
+    return [_request_view(r) for r in rows]
+
+
+async def get_request(ctx: Context, request_id: int) -> RequestView:
+    authorize(ctx.actor, "requests.read")
+    async with query(ctx) as conn:
+        row = await conn.fetchrow("SELECT * FROM supply_request WHERE id=$1", request_id)
+    if row is None or not ctx.actor.covers(Target(row["street"], row["community"])):
+        raise NotFound(f"no request {request_id}", field="request_id")
+    return _request_view(row)
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+TASK_ACTIVE = ("open", "assigned", "accepted", "en_route")
+TRANSITIONS: dict[str, tuple[frozenset[str], TaskStatus | None]] = {
+    "assign": (frozenset({"open", "assigned"}), TaskStatus.ASSIGNED),
+    "accept": (frozenset({"assigned"}), TaskStatus.ACCEPTED),
+    "start": (frozenset({"accepted"}), TaskStatus.EN_ROUTE),
+    "complete": (frozenset({"accepted", "en_route"}), TaskStatus.DONE),
+    "fail": (frozenset(TASK_ACTIVE), TaskStatus.FAILED),
+    "cancel": (frozenset(TASK_ACTIVE), TaskStatus.CANCELLED),
+    "note": (frozenset(TASK_ACTIVE), None),
+}
+ACTION_PERMISSION = {
+    "assign": "tasks.assign",
+    "cancel": "tasks.assign",
+    "accept": "tasks.work",
+    "start": "tasks.work",
+    "complete": "tasks.work",
+    "fail": "tasks.work",
+    "note": "tasks.work",
+}
+STAMPS = {
+    TaskStatus.ASSIGNED: "assigned_at",
+    TaskStatus.ACCEPTED: "accepted_at",
+    TaskStatus.EN_ROUTE: "en_route_at",
+    TaskStatus.DONE: "finished_at",
+    TaskStatus.FAILED: "finished_at",
+    TaskStatus.CANCELLED: "finished_at",
+}
+
+
+async def _task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
+    people = await conn.fetch(
+        "SELECT person FROM task_assignee WHERE task=$1 ORDER BY person", row["id"]
+    )
+    return TaskView(
+        id=row["id"],
+        incident=row["incident"],
+        kind=row["kind"],
+        community=row["community"],
+        street=row["street"],
+        people_needed=row["people_needed"],
+        skills=list(row["skills"]),
+        minutes=row["minutes"],
+        status=row["status"],
+        version=row["version"],
+        transfer=row["transfer_id"],
+        request=row["request_id"],
+        route=None if row["route"] is None else json.loads(row["route"]),
+        households=list(row["households"]),
+        households_checked=row["households_checked"],
+        delivered_qty=row["delivered_qty"],
+        failed_reason=row["failed_reason"],
+        note=row["note"],
+        assignees=[r["person"] for r in people],
+        created_at=local(row["created_at"]) or row["created_at"],
+        assigned_at=local(row["assigned_at"]),
+        accepted_at=local(row["accepted_at"]),
+        en_route_at=local(row["en_route_at"]),
+        finished_at=local(row["finished_at"]),
+    )
+
+
+async def _insert_task(
+    cmd: Command,
+    incident: int,
+    kind: TaskKind,
+    community: str,
+    street: str,
+    people: int,
+    skills: Sequence[str],
+    minutes: int,
+    **extra: Any,
+) -> int:
+    columns = [
+        "incident",
+        "kind",
+        "community",
+        "street",
+        "people_needed",
+        "skills",
+        "minutes",
+        "status",
+        "created_at",
+        *extra,
+    ]
+    values = [
+        incident,
+        kind.value,
+        community,
+        street,
+        people,
+        list(skills),
+        minutes,
+        "open",
+        cmd.now,
+        *extra.values(),
+    ]
+    placeholders = ", ".join(f"${i + 1}" for i in range(len(values)))
+    task_id: int = await cmd.connection.fetchval(
+        f"INSERT INTO task ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id", *values
+    )
+    await _progress(cmd, task_id, "created", None, "open", None, None)
+    cmd.emit(
+        "task.created",
+        {"task": task_id, "incident": incident, "kind": kind.value, "status": "open"},
+        street=street,
+        community=community,
+    )
+    return task_id
+
+
+async def create_task(ctx: Context, incident_id: int, data: TaskCreate) -> TaskView:
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        incident = await _incident(conn, incident_id)
+        street = await conn.fetchval("SELECT street FROM community WHERE code=$1", data.community)
+        if street is None:
+            raise InvalidInput(f"unknown community {data.community}", field="community")
+        authorize(ctx.actor, "tasks.create", Target(street, data.community))
+        if incident["status"] not in ACTIVE_INCIDENT:
+            raise Conflict(f"incident {incident_id} is {incident['status']}", field="incident_id")
+        if data.kind is TaskKind.DELIVERY:
+            raise InvalidInput("delivery tasks come from approved plans", field="kind")
+        known = {r["code"] for r in await conn.fetch("SELECT code FROM skill")}
+        for i, skill in enumerate(data.skills):
+            if skill not in known:
+                raise InvalidInput(f"unknown skill {skill}", field=f"skills[{i}]")
+        task_id = await _insert_task(
+            cmd,
+            incident_id,
+            data.kind,
+            data.community,
+            street,
+            data.people,
+            data.skills,
+            data.minutes,
+            note=data.note,
+        )
+        await cmd.audit(
+            "tasks.create",
+            "task",
+            task_id,
+            None,
+            {"kind": data.kind.value, "community": data.community, "people": data.people},
+        )
+        return await _task_view(
+            conn, await conn.fetchrow("SELECT * FROM task WHERE id=$1", task_id)
+        )
+
+
+async def create_delivery_task(
+    cmd: Command, incident: int, line: asyncpg.Record, qty: int, transfer_id: int
+) -> int:
+    """One delivery task per approved transfer, for the receiving community's street."""
+    street = await cmd.connection.fetchval(
+        "SELECT street FROM community WHERE code=$1", line["community"]
+    )
+    task_id = await _insert_task(
+        cmd,
+        incident,
+        TaskKind.DELIVERY,
+        line["community"],
+        street,
+        2,
+        ["driving"],
+        max(30, math.ceil(float(line["eta_s"]) / 60) * 2),
+        transfer_id=transfer_id,
+        request_id=line["request"],
+        plan_line=line["id"],
+        route=line["route"],
+        note=f"{qty} x {line['item']} from {line['depot']}",
+    )
+    await cmd.connection.execute(
+        "UPDATE stock_transfer SET task_id=$2 WHERE id=$1", transfer_id, task_id
+    )
+    return task_id
+
+
+async def create_door_checks(cmd: Command, incident: int, communities: Sequence[str]) -> list[int]:
+    """Care households first: grouped door checks per community, nearest to the centre first;
+    elderly households need `elderly_care`, others `first_aid`."""
+    created = []
+    for community in communities:
+        rows = await cmd.connection.fetch(
+            "SELECT h.id, h.kind, h.street FROM care_household h WHERE h.community=$1 "
+            "ORDER BY h.kind = 'elderly_alone' DESC, h.id",
+            community,
+        )
+        for start in range(0, len(rows), DOOR_CHECK_GROUP):
+            group = rows[start : start + DOOR_CHECK_GROUP]
+            elderly = any(r["kind"] == "elderly_alone" for r in group)
+            task_id = await _insert_task(
+                cmd,
+                incident,
+                TaskKind.DOOR_CHECK,
+                community,
+                group[0]["street"],
+                2,
+                ["elderly_care"] if elderly else ["first_aid"],
+                15 * len(group),
+                households=[r["id"] for r in group],
+            )
+            created.append(task_id)
+    return created
+
+
+async def _progress(
+    cmd: Command,
+    task_id: int,
+    event: str,
+    from_status: str | None,
+    to_status: str | None,
+    quantity: int | None,
+    note: str | None,
+) -> None:
+    await cmd.connection.execute(
+        """
+        INSERT INTO task_progress (task, at, actor, event, from_status, to_status, quantity, note)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        """,
+        task_id,
+        cmd.now,
+        cmd.ctx.actor.username,
+        event,
+        from_status,
+        to_status,
+        quantity,
+        note,
+    )
+
+
+async def _locked_task(cmd: Command, task_id: int, action: str, version: int) -> asyncpg.Record:
+    """The task row, locked, after scope, version (412) and transition (409) checks."""
+    row = await cmd.connection.fetchrow("SELECT * FROM task WHERE id=$1 FOR UPDATE", task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id}", field="task_id")
+    authorize(cmd.ctx.actor, ACTION_PERMISSION[action], Target(row["street"], row["community"]))
+    if row["version"] != version:
+        raise PreconditionFailed(
+            f"task {task_id} changed since version {version}; it is at version "
+            f"{row['version']} ({row['status']}): reload and retry",
+            field="version",
+            current_version=row["version"],
+            task_status=row["status"],
+        )
+    allowed, _ = TRANSITIONS[action]
+    if row["status"] not in allowed:
+        raise Conflict(
+            f"a task that is {row['status']} cannot {action}",
+            field="status",
+            task_status=row["status"],
+        )
+    return row
+
+
+async def _move(
+    cmd: Command,
+    row: asyncpg.Record,
+    action: str,
+    remark: str | None,
+    quantity: int | None = None,
+    **sets: Any,
+) -> TaskView:
+    _, target = TRANSITIONS[action]
+    status = row["status"] if target is None else target.value
+    assignments = {"status": status, **sets}
+    if target is not None and target in STAMPS:
+        assignments[STAMPS[target]] = cmd.now
+    names = list(assignments)
+    clause = ", ".join(f"{n}=${i + 2}" for i, n in enumerate(names))
+    updated = await cmd.connection.fetchrow(
+        f"UPDATE task SET {clause}, version=version+1 WHERE id=$1 RETURNING *",
+        row["id"],
+        *assignments.values(),
+    )
+    await _progress(cmd, row["id"], action, row["status"], status, quantity, remark)
+    await cmd.audit(
+        f"tasks.{action}",
+        "task",
+        row["id"],
+        {"status": row["status"], "version": row["version"]},
+        {
+            "status": status,
+            "version": updated["version"],
+            **({"quantity": quantity} if quantity is not None else {}),
+        },
+    )
+    cmd.emit(
+        f"task.{status if target is not None else 'note'}",
+        {
+            "task": row["id"],
+            "incident": row["incident"],
+            "status": status,
+            "version": updated["version"],
+            "kind": row["kind"],
+        },
+        street=row["street"],
+        community=row["community"],
+    )
+    return await _task_view(cmd.connection, updated)
+
+
+async def assign_task(ctx: Context, task_id: int, data: TaskAssign) -> TaskView:
+    async with command(ctx) as cmd:
+        row = await _locked_task(cmd, task_id, "assign", data.version)
+        people = sorted(set(data.people))
+        found = await cmd.connection.fetch(
+            "SELECT id FROM person WHERE id = ANY($1::int[]) AND active", people
+        )
+        missing = sorted(set(people) - {r["id"] for r in found})
+        if missing:
+            raise InvalidInput(f"unknown or inactive people {missing}", field="people")
+        await cmd.connection.execute("DELETE FROM task_assignee WHERE task=$1", task_id)
+        await cmd.connection.executemany(
+            "INSERT INTO task_assignee (task, person, assigned_at) VALUES ($1, $2, $3)",
+            [(task_id, p, cmd.now) for p in people],
+        )
+        return await _move(cmd, row, "assign", data.note, len(people))
+
+
+async def step_task(ctx: Context, task_id: int, action: str, data: TaskStep) -> TaskView:
+    """accept (the assignee takes it on the tablet) or start (picked up, en route)."""
+    async with command(ctx) as cmd:
+        row = await _locked_task(cmd, task_id, action, data.version)
+        return await _move(cmd, row, action, data.note)
+
+
+async def complete_task(
+    ctx: Context, task_id: int, data: TaskComplete, key: str | None = None
+) -> TaskView:
+    """Done. A delivery receives its transfer with the delivered quantity and fulfils the
+    request by as much; a door check records the households checked."""
+    async with command(ctx) as cmd:
+        row = await _locked_task(cmd, task_id, "complete", data.version)
+        if row["kind"] == TaskKind.DELIVERY.value:
+            if row["status"] != "en_route":
+                raise Conflict(
+                    "a delivery is picked up (en route) before it is delivered",
+                    field="status",
+                    status=row["status"],
+                )
+            delivered = await _deliver(cmd, row, data, key)
+            return await _move(cmd, row, "complete", data.note, delivered, delivered_qty=delivered)
+        checked = data.households_checked
+        if checked is None:
+            checked = len(row["households"])
+        if row["households"] and checked > len(row["households"]):
+            raise InvalidInput(
+                f"the task has {len(row['households'])} households", field="households_checked"
+            )
+        return await _move(cmd, row, "complete", data.note, checked, households_checked=checked)
+
+
+async def _deliver(cmd: Command, row: asyncpg.Record, data: TaskComplete, key: str | None) -> int:
+    from dispatch.stock.schemas import ReceivedLine, TransferReceive
+    from dispatch.stock.service import receive_transfer
+
+    conn = cmd.connection
+    line = await conn.fetchrow(
+        "SELECT item, sum(qty_sent)::int AS sent FROM stock_transfer_pick WHERE transfer=$1 "
+        "GROUP BY item",
+        row["transfer_id"],
+    )
+    sent = int(line["sent"])
+    delivered = sent if data.delivered is None else data.delivered
+    if delivered > sent:
+        raise InvalidInput(f"only {sent} were sent", field="delivered")
+    if delivered < sent and not data.shortfall_reason:
+        raise InvalidInput(f"{sent - delivered} short: say why", field="shortfall_reason")
+    await receive_transfer(
+        cmd.ctx,
+        row["transfer_id"],
+        TransferReceive(
+            lines=[ReceivedLine(item=line["item"], qty=delivered)],
+            shortfall_reason=data.shortfall_reason if delivered < sent else None,
+        ),
+        f"{key}:receive" if key else None,
+    )
+    request = await conn.fetchrow(
+        """
+        UPDATE supply_request SET delivered_qty = delivered_qty + $2,
+            planned_qty = planned_qty - $3,
+            status = CASE WHEN delivered_qty + $2 >= quantity THEN 'fulfilled'
+                          ELSE 'partially_fulfilled' END,
+            fulfilled_at = CASE WHEN delivered_qty + $2 >= quantity THEN $4 ELSE fulfilled_at END
+        WHERE id=$1 RETURNING *
+        """,
+        row["request_id"],
+        delivered,
+        sent - delivered,
+        cmd.now,
+    )
+    cmd.emit(
+        "request.delivered",
+        {"request": request["id"], "delivered": delivered, "status": request["status"]},
+        street=request["street"],
+        community=request["community"],
+    )
+    return delivered
+
+
+async def fail_task(ctx: Context, task_id: int, data: TaskFail) -> TaskView:
+    async with command(ctx) as cmd:
+        row = await _locked_task(cmd, task_id, "fail", data.version)
+        await _release_delivery(cmd, row, data.reason)
+        return await _move(cmd, row, "fail", data.reason, failed_reason=data.reason)
+
+
+async def cancel_task(ctx: Context, task_id: int, data: TaskFail) -> TaskView:
+    async with command(ctx) as cmd:
+        row = await _locked_task(cmd, task_id, "cancel", data.version)
+        await _release_delivery(cmd, row, data.reason)
+        return await _move(cmd, row, "cancel", data.reason, failed_reason=data.reason)
+
+
+async def _release_delivery(cmd: Command, row: asyncpg.Record, reason: str) -> None:
+    """A delivery that will not arrive: its stock returns and its request is open again."""
+    if row["kind"] != TaskKind.DELIVERY.value or row["transfer_id"] is None:
+        return
+    from dispatch.stock.schemas import TransferCancel
+    from dispatch.stock.service import cancel_transfer
+
+    # The rule "a failed delivery returns its stock" acts, not the caller: a street leader
+    # may fail their street's delivery even when it came from the district reserve.
+    on_behalf = Context(
+        Actor(None, f"system:task-{row['id']}", Role.COMMANDER), cmd.ctx.clock, cmd.ctx.exercise
+    )
+    await cancel_transfer(on_behalf, row["transfer_id"], TransferCancel(reason=reason))
+    sent = await cmd.connection.fetchval(
+        "SELECT coalesce(sum(qty_sent), 0)::int FROM stock_transfer_pick WHERE transfer=$1",
+        row["transfer_id"],
+    )
+    await cmd.connection.execute(
+        "UPDATE supply_request SET planned_qty = greatest(planned_qty - $2, 0), status = CASE "
+        "WHEN delivered_qty > 0 THEN 'partially_fulfilled' ELSE 'open' END WHERE id=$1",
+        row["request_id"],
+        sent,
+    )
+
+
+async def note_task(ctx: Context, task_id: int, data: TaskNote) -> TaskView:
+    async with command(ctx) as cmd:
+        row = await _locked_task(cmd, task_id, "note", data.version)
+        return await _move(cmd, row, "note", data.note, note=data.note)
+
+
+async def list_tasks(
+    ctx: Context, incident_id: int | None = None, status: str | None = None
+) -> list[TaskView]:
+    authorize(ctx.actor, "tasks.read")
+    args: list[Any] = [incident_id, status]
+    where = _scope_clause(ctx, args)
+    async with query(ctx) as conn:
+        rows = await conn.fetch(
+            f"SELECT * FROM task WHERE ($1::bigint IS NULL OR incident=$1) AND "
+            f"($2::varchar IS NULL OR status=$2) AND {where} ORDER BY id",
+            *args,
+        )
+        return [await _task_view(conn, r) for r in rows]
+
+
+async def get_task(ctx: Context, task_id: int) -> TaskView:
+    authorize(ctx.actor, "tasks.read")
+    async with query(ctx) as conn:
+        row = await conn.fetchrow("SELECT * FROM task WHERE id=$1", task_id)
+        if row is None or not ctx.actor.covers(Target(row["street"], row["community"])):
+            raise NotFound(f"no task {task_id}", field="task_id")
+        return await _task_view(conn, row)
+
+
+async def task_history(ctx: Context, task_id: int) -> list[ProgressView]:
+    await get_task(ctx, task_id)
+    async with query(ctx) as conn:
+        rows = await conn.fetch("SELECT * FROM task_progress WHERE task=$1 ORDER BY id", task_id)
+    return [
+        ProgressView(
+            id=r["id"],
+            at=local(r["at"]) or r["at"],
+            actor=r["actor"],
+            event=r["event"],
+            from_status=r["from_status"],
+            to_status=r["to_status"],
+            quantity=r["quantity"],
+            note=r["note"],
+        )
+        for r in rows
+    ]
+
+
+# --- the after-action summary ----------------------------------------------------------------
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    k = (len(ordered) - 1) * q
+    low, high = math.floor(k), math.ceil(k)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (k - low), 1)
+
+
+async def incident_summary(conn: asyncpg.Connection, incident_id: int) -> Summary:
+    """Requests, fill rate (overall and by priority), times, people-hours, unmet and why."""
+    requests = await conn.fetch(
+        "SELECT * FROM supply_request WHERE incident=$1 AND status <> 'cancelled'", incident_id
+    )
+    deliveries = await conn.fetch(
+        """
+        SELECT t.finished_at, r.created_at FROM task t JOIN supply_request r ON r.id=t.request_id
+        WHERE t.incident=$1 AND t.kind='delivery' AND t.status='done' AND t.delivered_qty > 0
+        """,
+        incident_id,
+    )
+    tasks = await conn.fetch(
+        """
+        SELECT t.status, t.accepted_at, t.finished_at, count(a.person)::int AS people
+        FROM task t LEFT JOIN task_assignee a ON a.task=t.id WHERE t.incident=$1 GROUP BY t.id
+        """,
+        incident_id,
+    )
+    requested = sum(r["quantity"] for r in requests)
+    delivered = sum(r["delivered_qty"] for r in requests)
+    by_priority: dict[str, float] = {}
+    for priority in ("critical", "high", "normal"):
+        rows = [r for r in requests if r["priority"] == priority]
+        if rows:
+            asked = sum(r["quantity"] for r in rows)
+            by_priority[priority] = round(sum(r["delivered_qty"] for r in rows) / asked, 3)
+    minutes = [(d["finished_at"] - d["created_at"]).total_seconds() / 60 for d in deliveries]
+    first_request = min((r["created_at"] for r in requests), default=None)
+    first_delivery = min((d["finished_at"] for d in deliveries), default=None)
+    people_hours = sum(
+        t["people"] * (t["finished_at"] - t["accepted_at"]).total_seconds() / 3600
+        for t in tasks
+        if t["status"] == "done" and t["accepted_at"] and t["finished_at"]
+    )
+    return Summary(
+        requests=len(requests),
+        requested_units=requested,
+        delivered_units=delivered,
+        fill_rate=round(delivered / requested, 3) if requested else 1.0,
+        fill_rate_by_priority=by_priority,
+        first_delivery_minutes=None
+        if first_request is None or first_delivery is None
+        else round((first_delivery - first_request).total_seconds() / 60, 1),
+        delivery_minutes={
+            "p50": _percentile(minutes, 0.5),
+            "p90": _percentile(minutes, 0.9),
+            "max": round(max(minutes), 1) if minutes else 0.0,
+        },
+        tasks=len(tasks),
+        tasks_staffed=sum(1 for t in tasks if t["people"] > 0),
+        tasks_done=sum(1 for t in tasks if t["status"] == "done"),
+        people_hours=round(people_hours, 2),
+        unmet=[
+            {
+                "request": r["id"],
+                "community": r["community"],
+                "item": r["item"],
+                "quantity": r["quantity"] - r["delivered_qty"],
+                "reason": r["unmet_reason"] or r["status"],
+            }
+            for r in requests
+            if r["delivered_qty"] < r["quantity"]
+        ],
+    )
+
+
+def _summary_dict(summary: Summary) -> dict[str, Any]:
+    import msgspec
+
+    out: dict[str, Any] = msgspec.to_builtins(summary)
+    return out
+
+
+async def summary(ctx: Context, incident_id: int) -> Summary:
+    authorize(ctx.actor, "incidents.read")
+    async with query(ctx) as conn:
+        await _incident(conn, incident_id)
+        return await incident_summary(conn, incident_id)

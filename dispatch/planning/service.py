@@ -1,0 +1,519 @@
+"""Plans: read the database state, let `geo` compute who sends what where, store it, and on
+approval turn it into dispatched transfers and delivery tasks in one transaction.
+
+A plan carries the fingerprint of its inputs (stock by lot, floors, open demand, closures,
+depots out, the road network, the policy). Approval recomputes it: if anything changed
+since the plan was computed, the plan is refused (409) and must be recomputed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from dispatch.accounts.policy import authorize
+from dispatch.clock import SHANGHAI, local
+from dispatch.db import Context, command, query
+from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.places.service import active_road_network
+from dispatch.planning.schemas import (
+    LineEdit,
+    PlanApproval,
+    PlanCreate,
+    PlanDecision,
+    PlanLineView,
+    PlanView,
+)
+from geo.network import Closure, RoadNetwork, RoadState, Snapper, Vehicle
+from geo.planning import (
+    Demand,
+    DepotRecord,
+    PlanOptions,
+    ReserveFloor,
+    StockLine,
+    plan_transfers,
+)
+from geo.planning import Plan as GeoPlan
+from geo.routing import Route, Router
+
+VEHICLE_SPEED_KMH = 25.0
+HANDLING_MINUTES = 10.0
+DELIVERY_CREW = 2
+
+_ROUTERS: dict[str, tuple[Router, Snapper]] = {}
+
+
+def router_for(network: RoadNetwork) -> tuple[Router, Snapper]:
+    """One router (with its compiled graphs and cached trees) per network per process."""
+    found = _ROUTERS.get(network.graph_id)
+    if found is None:
+        found = (Router(network), Snapper(network, network.usable_nodes(Vehicle())))
+        _ROUTERS.clear()
+        _ROUTERS[network.graph_id] = found
+    return found
+
+
+def closure_of(row: asyncpg.Record) -> Closure:
+    if row["kind"] == "edge":
+        return Closure.edge(int(row["u"]), int(row["v"]))
+    return Closure.circle(float(row["lat"]), float(row["lon"]), float(row["radius_m"]))
+
+
+async def road_state(ctx: Context, conn: asyncpg.Connection) -> RoadState:
+    """Roads as they are now: every closure still in force, every depot out."""
+    network = await active_road_network(ctx)
+    closures = await conn.fetch("SELECT * FROM road_closure WHERE opened_at IS NULL ORDER BY id")
+    outages = await conn.fetch("SELECT depot FROM depot_outage WHERE back_at IS NULL")
+    return RoadState(
+        network,
+        frozenset(closure_of(r) for r in closures),
+        frozenset(r["depot"] for r in outages),
+    )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a plan is computed from, read in one snapshot; its fingerprint guards approval."""
+
+    depots: tuple[DepotRecord, ...]
+    stock: tuple[StockLine, ...]
+    floors: tuple[ReserveFloor, ...]
+    demands: tuple[Demand, ...]
+    state: RoadState
+    lot_ids: dict[str, int]
+    options: PlanOptions
+
+    @property
+    def fingerprint(self) -> str:
+        body = {
+            "depots": [(d.code, d.lat, d.lon, d.is_district_reserve, d.out) for d in self.depots],
+            "stock": [(s.depot, s.item, s.lot, s.quantity, str(s.expires)) for s in self.stock],
+            "floors": [(f.depot, f.item, f.minimum) for f in self.floors],
+            "demands": [
+                (d.id, d.community, d.item, d.quantity, d.priority, d.need_by_s)
+                for d in self.demands
+            ],
+            "roads": self.state.version,
+            "out": sorted(self.state.depots_out),
+            "policy": [self.options.policy, self.options.emergency],
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else (moment - now).total_seconds()
+
+
+async def read_inputs(
+    ctx: Context, conn: asyncpg.Connection, incident: int, policy: str, emergency: bool
+) -> Inputs:
+    now = ctx.now()
+    demand_rows = await conn.fetch(
+        """
+        SELECT r.id, r.community, r.item, r.quantity - r.planned_qty AS open_qty, r.priority,
+               r.need_by, c.lat, c.lon
+        FROM supply_request r JOIN community c ON c.code = r.community
+        WHERE r.incident = $1 AND r.status IN ('open', 'planned', 'partially_fulfilled')
+          AND r.quantity > r.planned_qty
+        ORDER BY r.id
+        """,
+        incident,
+    )
+    items = sorted({r["item"] for r in demand_rows})
+    stock_rows = await conn.fetch(
+        """
+        SELECT b.depot, b.item, b.lot, l.lot_number, l.expires_on, b.qty
+        FROM stock_balance b JOIN lot l ON l.id = b.lot
+        WHERE b.qty > 0 AND b.item = ANY($1::varchar[])
+        ORDER BY b.depot, b.item, l.lot_number
+        """,
+        items,
+    )
+    floor_rows = await conn.fetch(
+        "SELECT depot, item, minimum FROM reserve_standard WHERE item = ANY($1::varchar[]) "
+        "ORDER BY depot, item",
+        items,
+    )
+    depot_rows = await conn.fetch("SELECT code, kind, lat, lon FROM depot ORDER BY code")
+    state = await road_state(ctx, conn)
+    depots = tuple(
+        DepotRecord(
+            r["code"],
+            lat=r["lat"],
+            lon=r["lon"],
+            is_district_reserve=r["kind"] == "district_reserve",
+            out=r["code"] in state.depots_out,
+        )
+        for r in depot_rows
+    )
+    return Inputs(
+        depots=depots,
+        stock=tuple(
+            StockLine(r["depot"], r["item"], r["lot_number"], r["qty"], r["expires_on"])
+            for r in stock_rows
+        ),
+        floors=tuple(ReserveFloor(r["depot"], r["item"], r["minimum"]) for r in floor_rows),
+        demands=tuple(
+            Demand(
+                str(r["id"]),
+                r["community"],
+                r["item"],
+                r["open_qty"],
+                r["priority"],
+                _seconds_until(r["need_by"], now),
+                lat=r["lat"],
+                lon=r["lon"],
+            )
+            for r in demand_rows
+        ),
+        state=state,
+        lot_ids={f"{r['item']}/{r['lot_number']}": r["lot"] for r in stock_rows},
+        options=PlanOptions(
+            policy="nearest" if policy == "nearest" else "optimal",
+            vehicle_speed_kmh=VEHICLE_SPEED_KMH,
+            handling_minutes=HANDLING_MINUTES,
+            emergency=emergency,
+            now=now.astimezone(SHANGHAI).date(),
+        ),
+    )
+
+
+def compute(inputs: Inputs) -> GeoPlan:
+    router, snapper = router_for(inputs.state.network)
+    return plan_transfers(
+        inputs.depots,
+        inputs.stock,
+        inputs.floors,
+        inputs.demands,
+        inputs.state,
+        router,
+        inputs.options,
+        snapper,
+    )
+
+
+def route_json(
+    network: RoadNetwork, nodes: Sequence[int], length_m: float, time_s: float
+) -> dict[str, Any]:
+    coords = [
+        [float(network.lon[network.index[n]]), float(network.lat[network.index[n]])] for n in nodes
+    ]
+    return {"nodes": list(nodes), "coordinates": coords, "length_m": length_m, "time_s": time_s}
+
+
+async def _incident_row(conn: asyncpg.Connection, incident: int) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT * FROM incident WHERE id=$1", incident)
+    if row is None:
+        raise NotFound(f"no incident {incident}", field="incident")
+    return row
+
+
+def emergency_default(level: str) -> bool:
+    """Level I and II incidents may draw street depots below their reserve floor."""
+    return level in ("I", "II")
+
+
+async def create_plan(ctx: Context, incident: int, data: PlanCreate) -> PlanView:
+    """Compute a plan for the incident's open demand; older proposals are superseded."""
+    authorize(ctx.actor, "plans.create")
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        row = await _incident_row(conn, incident)
+        if row["status"] not in ("declared", "responding"):
+            raise Conflict(f"incident {incident} is {row['status']}", field="incident")
+        emergency = emergency_default(row["level"]) if data.emergency is None else data.emergency
+        inputs = await read_inputs(ctx, conn, incident, data.policy.value, emergency)
+        result = await asyncio.to_thread(compute, inputs)
+        await conn.execute(
+            "UPDATE plan SET status='superseded' WHERE incident=$1 AND status='proposed'", incident
+        )
+        unmet = [
+            {
+                "request": int(u.demand_id),
+                "community": u.community,
+                "item": u.item,
+                "priority": u.priority,
+                "quantity": u.quantity,
+                "reason": u.reason,
+                "needed": u.needed,
+                "explanation": u.explanation,
+            }
+            for u in result.unmet
+        ]
+        plan_id: int = await conn.fetchval(
+            """
+            INSERT INTO plan (incident, policy, emergency, status, fingerprint, objective,
+                              runtime_ms, unmet, created_at, created_by)
+            VALUES ($1, $2, $3, 'proposed', $4, $5, $6, $7::jsonb, $8, $9) RETURNING id
+            """,
+            incident,
+            data.policy.value,
+            emergency,
+            inputs.fingerprint,
+            result.objective_s,
+            result.runtime_s * 1000,
+            json.dumps(unmet, ensure_ascii=False),
+            cmd.now,
+            ctx.actor.username,
+        )
+        network = inputs.state.network
+        await conn.executemany(
+            """
+            INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
+                                   length_m, travel_s, eta_s, explanation)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
+            """,
+            [
+                (
+                    plan_id,
+                    int(t.demand_id),
+                    t.depot,
+                    t.community,
+                    t.item,
+                    t.quantity,
+                    json.dumps([[lot, qty] for lot, qty in t.lots]),
+                    json.dumps(route_json(network, t.route, t.route_length_m, t.travel_s)),
+                    t.route_length_m,
+                    t.travel_s,
+                    t.eta_s,
+                    t.explanation[:500],
+                )
+                for t in result.transfers
+            ],
+        )
+        await cmd.audit(
+            "plans.create",
+            "plan",
+            plan_id,
+            None,
+            {
+                "incident": incident,
+                "policy": data.policy.value,
+                "emergency": emergency,
+                "lines": len(result.transfers),
+                "unmet": len(unmet),
+                "objective_s": result.objective_s,
+            },
+        )
+        cmd.emit(
+            "plan.proposed",
+            {
+                "plan": plan_id,
+                "incident": incident,
+                "lines": len(result.transfers),
+                "unmet": len(unmet),
+            },
+        )
+        view = await _plan_view(conn, plan_id)
+    return view
+
+
+async def _plan_view(conn: asyncpg.Connection, plan_id: int) -> PlanView:
+    row = await conn.fetchrow("SELECT * FROM plan WHERE id=$1", plan_id)
+    if row is None:
+        raise NotFound(f"no plan {plan_id}", field="plan_id")
+    lines = await conn.fetch("SELECT * FROM plan_line WHERE plan=$1 ORDER BY id", plan_id)
+    return PlanView(
+        id=row["id"],
+        incident=row["incident"],
+        policy=row["policy"],
+        emergency=row["emergency"],
+        status=row["status"],
+        fingerprint=row["fingerprint"],
+        objective_s=row["objective"],
+        runtime_ms=row["runtime_ms"],
+        unmet=json.loads(row["unmet"]),
+        created_at=local(row["created_at"]) or row["created_at"],
+        created_by=row["created_by"],
+        decided_at=local(row["decided_at"]),
+        decided_by=row["decided_by"],
+        lines=[
+            PlanLineView(
+                id=r["id"],
+                request=r["request"],
+                depot=r["depot"],
+                community=r["community"],
+                item=r["item"],
+                quantity=r["quantity"],
+                lots=[(str(a), int(b)) for a, b in json.loads(r["lots"])],
+                route=json.loads(r["route"]),
+                length_m=r["length_m"],
+                travel_s=r["travel_s"],
+                eta_s=r["eta_s"],
+                explanation=r["explanation"],
+            )
+            for r in lines
+        ],
+    )
+
+
+async def get_plan(ctx: Context, plan_id: int) -> PlanView:
+    authorize(ctx.actor, "plans.read")
+    async with query(ctx) as conn:
+        return await _plan_view(conn, plan_id)
+
+
+async def list_plans(ctx: Context, incident: int) -> list[PlanView]:
+    authorize(ctx.actor, "plans.read")
+    async with query(ctx) as conn:
+        await _incident_row(conn, incident)
+        ids = await conn.fetch("SELECT id FROM plan WHERE incident=$1 ORDER BY id", incident)
+        return [await _plan_view(conn, r["id"]) for r in ids]
+
+
+def _edited_quantities(
+    lines: Sequence[asyncpg.Record], edits: Sequence[LineEdit]
+) -> dict[int, int]:
+    quantities = {r["id"]: r["quantity"] for r in lines}
+    for i, edit in enumerate(edits):
+        if edit.line not in quantities:
+            raise InvalidInput(f"line {edit.line} is not in this plan", field=f"lines[{i}].line")
+        planned = next(r["quantity"] for r in lines if r["id"] == edit.line)
+        if edit.quantity > planned:
+            raise InvalidInput(
+                f"line {edit.line} can send at most {planned}", field=f"lines[{i}].quantity"
+            )
+        quantities[edit.line] = edit.quantity
+    return quantities
+
+
+async def approve_plan(
+    ctx: Context, plan_id: int, data: PlanApproval, key: str | None = None
+) -> PlanView:
+    """Approve whole or with edited quantities: transfers dispatched and a delivery task each,
+    all in one transaction, or nothing if the world changed since the plan was computed."""
+    from dispatch.incidents.service import create_delivery_task
+    from dispatch.stock.schemas import PickLine, TransferCreate
+    from dispatch.stock.service import create_transfer, dispatch_transfer
+
+    authorize(ctx.actor, "plans.approve")
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        plan = await conn.fetchrow("SELECT * FROM plan WHERE id=$1 FOR UPDATE", plan_id)
+        if plan is None:
+            raise NotFound(f"no plan {plan_id}", field="plan_id")
+        if plan["status"] != "proposed":
+            raise Conflict(f"plan {plan_id} is {plan['status']}", field="plan_id")
+        await conn.execute(
+            "SELECT id FROM supply_request WHERE incident=$1 ORDER BY id FOR UPDATE",
+            plan["incident"],
+        )
+        current = await read_inputs(ctx, conn, plan["incident"], plan["policy"], plan["emergency"])
+        if current.fingerprint != plan["fingerprint"]:
+            raise Conflict(
+                "stock, requests or roads changed since this plan was computed; re-plan",
+                field="plan_id",
+            )
+        lines = await conn.fetch("SELECT * FROM plan_line WHERE plan=$1 ORDER BY id", plan_id)
+        quantities = _edited_quantities(lines, data.lines)
+        for line in lines:
+            qty = quantities[line["id"]]
+            if qty == 0:
+                continue
+            lots = _scaled_lots(json.loads(line["lots"]), qty)
+            transfer = await create_transfer(
+                ctx,
+                TransferCreate(
+                    source=line["depot"],
+                    dest_community=line["community"],
+                    lines=[PickLine(item=line["item"], qty=q, lot=lot) for lot, q in lots],
+                    incident=plan["incident"],
+                    request=line["request"],
+                    note=f"plan {plan_id} line {line['id']}",
+                ),
+            )
+            await dispatch_transfer(ctx, transfer.id, f"{key}:{line['id']}" if key else None)
+            await create_delivery_task(cmd, plan["incident"], line, qty, transfer.id)
+            await conn.execute(
+                "UPDATE supply_request SET planned_qty = planned_qty + $2, status = CASE "
+                "WHEN status = 'open' THEN 'planned' ELSE status END WHERE id=$1",
+                line["request"],
+                qty,
+            )
+        await conn.execute(
+            "UPDATE plan SET status='approved', decided_at=$2, decided_by=$3, decision_note=$4 "
+            "WHERE id=$1",
+            plan_id,
+            cmd.now,
+            ctx.actor.username,
+            data.note,
+        )
+        edited = {
+            k: v
+            for k, v in quantities.items()
+            if v != next(r["quantity"] for r in lines if r["id"] == k)
+        }
+        await cmd.audit(
+            "plans.approve",
+            "plan",
+            plan_id,
+            {"status": "proposed"},
+            {"status": "approved", "edited_lines": edited},
+        )
+        cmd.emit("plan.approved", {"plan": plan_id, "incident": plan["incident"]})
+        return await _plan_view(conn, plan_id)
+
+
+def _scaled_lots(lots: list[list[Any]], qty: int) -> list[tuple[str, int]]:
+    """An edited (smaller) line keeps the earliest-expiring lots of the planned ones."""
+    out: list[tuple[str, int]] = []
+    left = qty
+    for lot, planned in lots:
+        take = min(int(planned), left)
+        if take > 0:
+            out.append((str(lot), take))
+            left -= take
+    return out
+
+
+async def reject_plan(ctx: Context, plan_id: int, data: PlanDecision) -> PlanView:
+    authorize(ctx.actor, "plans.approve")
+    async with command(ctx) as cmd:
+        plan = await cmd.connection.fetchrow("SELECT * FROM plan WHERE id=$1 FOR UPDATE", plan_id)
+        if plan is None:
+            raise NotFound(f"no plan {plan_id}", field="plan_id")
+        if plan["status"] != "proposed":
+            raise Conflict(f"plan {plan_id} is {plan['status']}", field="plan_id")
+        await cmd.connection.execute(
+            "UPDATE plan SET status='rejected', decided_at=$2, decided_by=$3, decision_note=$4 "
+            "WHERE id=$1",
+            plan_id,
+            cmd.now,
+            ctx.actor.username,
+            data.note,
+        )
+        await cmd.audit(
+            "plans.reject",
+            "plan",
+            plan_id,
+            {"status": "proposed"},
+            {"status": "rejected", "note": data.note},
+        )
+        cmd.emit("plan.rejected", {"plan": plan_id, "incident": plan["incident"]})
+        return await _plan_view(cmd.connection, plan_id)
+
+
+def reroute(state: RoadState, route: dict[str, Any]) -> dict[str, Any] | None:
+    """A new route for a delivery whose route crosses a closure (None when unchanged or cut
+    off: a cut-off delivery keeps its route and the field reports what they find)."""
+    network = state.network
+    nodes: list[int] = [int(n) for n in route.get("nodes", [])]
+    if len(nodes) < 2:
+        return None
+    old = Route(tuple(nodes), float(route.get("length_m", 0)), float(route.get("time_s", 0)))
+    from geo.routing import route_uses_closed_edge
+
+    if not route_uses_closed_edge(state, old):
+        return None
+    router, _ = router_for(network)
+    new = router.route(state, nodes[0], nodes[-1])
+    if new is None:
+        return None
+    return route_json(network, new.nodes, new.length_m, new.time_s)

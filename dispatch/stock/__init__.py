@@ -1,0 +1,1 @@
+"""Stock: items, lots, the append-only ledger, balances, transfers, stocktakes and standards."""

@@ -1,0 +1,72 @@
+"""Seeding incidents, requests, stock and people through the services, for incident tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dispatch.incidents.schemas import (
+    IncidentCreate,
+    IncidentType,
+    Level,
+    RequestCreate,
+    TaskCreate,
+    TaskKind,
+)
+from dispatch.incidents.service import create_request, create_task, declare_incident
+from tests.support import run, sql, system_context
+
+
+def community_of(street: str, offset: int = 0) -> str:
+    rows = sql("SELECT code FROM community WHERE street=$1 ORDER BY code", street)
+    return str(rows[offset % len(rows)]["code"])
+
+
+def incident(communities: list[str], level: str = "III", kind: str = "rainstorm") -> int:
+    body = IncidentCreate(
+        type=IncidentType(kind),
+        level=Level(level),
+        title=f"test {uuid.uuid4().hex[:6]}",
+        communities=communities,
+    )
+    return run(declare_incident(system_context(), body)).id
+
+
+def request(incident_id: int, community: str, item: str = "WATER", qty: int = 5) -> int:
+    body = RequestCreate(community=community, item=item, quantity=qty)
+    return run(create_request(system_context(), incident_id, body)).id
+
+
+def task(incident_id: int, community: str, kind: str = "guard", people: int = 1) -> dict[str, Any]:
+    body = TaskCreate(kind=TaskKind(kind), community=community, people=people, minutes=30)
+    view = run(create_task(system_context(), incident_id, body))
+    return {"id": view.id, "version": view.version}
+
+
+def stock(depot: str, item: str, qty: int, expires: str | None = "2099-12-31") -> None:
+    from datetime import date
+
+    from dispatch.stock.schemas import ReceiptCreate, ReceiptLine
+    from dispatch.stock.service import receive
+
+    line = ReceiptLine(
+        item=item,
+        lot=f"T{uuid.uuid4().hex[:8]}",
+        qty=qty,
+        expires_on=date.fromisoformat(expires) if expires else None,
+    )
+    run(receive(system_context(), ReceiptCreate(depot=depot, lines=[line])))
+
+
+def person(street: str, skills: list[str] | None = None) -> int:
+    from dispatch.people.schemas import PersonCreate, PersonKind
+    from dispatch.people.service import create_person
+
+    body = PersonCreate(
+        code=f"P{uuid.uuid4().hex[:10]}",
+        name="测试队员",
+        kind=PersonKind.SQUAD_MEMBER,
+        street=street,
+        skills=skills or ["driving"],
+    )
+    return run(create_person(system_context(), body)).id
