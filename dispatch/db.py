@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dispatch.accounts.policy import Actor
 
 log = logging.getLogger("dispatch.db")
+T = TypeVar("T")
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -230,3 +231,14 @@ async def execute_script(sql: str) -> None:
         return
     async with db.transaction() as txn:
         await txn.connection.execute(sql)
+
+
+def view_of(struct: type[T], row: Mapping[str, Any], **overrides: Any) -> T:
+    """A response Struct from a row: same-named columns, times shown in Beijing time."""
+    from dispatch.clock import local
+
+    values: dict[str, Any] = {}
+    for name in struct.__struct_fields__:  # type: ignore[attr-defined]
+        value = overrides[name] if name in overrides else row[name]
+        values[name] = local(value) if isinstance(value, datetime) else value
+    return struct(**values)

@@ -98,16 +98,17 @@ CREATE TABLE audit_entry (
 CREATE INDEX audit_entry_entity ON audit_entry (entity, entity_id);
 CREATE INDEX audit_entry_at ON audit_entry (at);
 
-CREATE FUNCTION audit_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- one guard for every append-only table (the audit trail here, the stock ledger later)
+CREATE FUNCTION refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_entry is append-only: % refused', TG_OP
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 CREATE TRIGGER audit_entry_no_update BEFORE UPDATE OR DELETE ON audit_entry
-    FOR EACH ROW EXECUTE FUNCTION audit_is_append_only();
+    FOR EACH ROW EXECUTE FUNCTION refuse_rewrite();
 CREATE TRIGGER audit_entry_no_truncate BEFORE TRUNCATE ON audit_entry
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_rewrite();
 
 CREATE TABLE idempotency_record (
     id bigserial PRIMARY KEY,

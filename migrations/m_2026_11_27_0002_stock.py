@@ -133,16 +133,10 @@ CREATE INDEX stock_movement_line ON stock_movement (depot, item, id);
 CREATE INDEX stock_movement_lot ON stock_movement (lot);
 CREATE INDEX stock_movement_transfer ON stock_movement (transfer_id);
 
-CREATE FUNCTION stock_movement_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'stock_movement is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$;
 CREATE TRIGGER stock_movement_no_update BEFORE UPDATE OR DELETE ON stock_movement
-    FOR EACH ROW EXECUTE FUNCTION stock_movement_is_append_only();
+    FOR EACH ROW EXECUTE FUNCTION refuse_rewrite();
 CREATE TRIGGER stock_movement_no_truncate BEFORE TRUNCATE ON stock_movement
-    FOR EACH STATEMENT EXECUTE FUNCTION stock_movement_is_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_rewrite();
 """
 
 

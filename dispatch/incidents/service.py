@@ -12,7 +12,7 @@ import asyncpg
 
 from dispatch.accounts.policy import Actor, Role, Target, authorize
 from dispatch.clock import local
-from dispatch.db import Command, Context, command, query
+from dispatch.db import Command, Context, command, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from dispatch.incidents.schemas import (
     ClosureCreate,
@@ -221,20 +221,7 @@ async def get_incident(ctx: Context, incident_id: int) -> IncidentView:
 
 
 def _closure_view(row: asyncpg.Record, rerouted: list[int] | None = None) -> ClosureView:
-    return ClosureView(
-        id=row["id"],
-        incident=row["incident"],
-        kind=row["kind"],
-        lat=row["lat"],
-        lon=row["lon"],
-        radius_m=row["radius_m"],
-        u=row["u"],
-        v=row["v"],
-        note=row["note"],
-        closed_at=local(row["closed_at"]) or row["closed_at"],
-        opened_at=local(row["opened_at"]),
-        rerouted_tasks=rerouted or [],
-    )
+    return view_of(ClosureView, row, rerouted_tasks=rerouted or [])
 
 
 def _closure_shape(data: ClosureCreate) -> tuple[str, list[Any]]:
@@ -359,14 +346,7 @@ async def list_closures(ctx: Context, active: bool = True) -> list[ClosureView]:
 
 
 def _outage_view(row: asyncpg.Record) -> DepotOutageView:
-    return DepotOutageView(
-        id=row["id"],
-        incident=row["incident"],
-        depot=row["depot"],
-        reason=row["reason"],
-        out_at=local(row["out_at"]) or row["out_at"],
-        back_at=local(row["back_at"]),
-    )
+    return view_of(DepotOutageView, row)
 
 
 async def depot_out(ctx: Context, incident_id: int, data: DepotOutageCreate) -> DepotOutageView:
@@ -424,25 +404,7 @@ async def list_outages(ctx: Context) -> list[DepotOutageView]:
 
 
 def _request_view(row: asyncpg.Record) -> RequestView:
-    return RequestView(
-        id=row["id"],
-        incident=row["incident"],
-        community=row["community"],
-        street=row["street"],
-        item=row["item"],
-        quantity=row["quantity"],
-        priority=row["priority"],
-        need_by=local(row["need_by"]),
-        source=row["source"],
-        note=row["note"],
-        status=row["status"],
-        planned_qty=row["planned_qty"],
-        delivered_qty=row["delivered_qty"],
-        unmet_reason=row["unmet_reason"],
-        created_at=local(row["created_at"]) or row["created_at"],
-        created_by=row["created_by"],
-        fulfilled_at=local(row["fulfilled_at"]),
-    )
+    return view_of(RequestView, row)
 
 
 async def create_request(ctx: Context, incident_id: int, data: RequestCreate) -> RequestView:
@@ -618,31 +580,15 @@ async def _task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
     people = await conn.fetch(
         "SELECT person FROM task_assignee WHERE task=$1 ORDER BY person", row["id"]
     )
-    return TaskView(
-        id=row["id"],
-        incident=row["incident"],
-        kind=row["kind"],
-        community=row["community"],
-        street=row["street"],
-        people_needed=row["people_needed"],
+    return view_of(
+        TaskView,
+        row,
         skills=list(row["skills"]),
-        minutes=row["minutes"],
-        status=row["status"],
-        version=row["version"],
         transfer=row["transfer_id"],
         request=row["request_id"],
         route=None if row["route"] is None else json.loads(row["route"]),
         households=list(row["households"]),
-        households_checked=row["households_checked"],
-        delivered_qty=row["delivered_qty"],
-        failed_reason=row["failed_reason"],
-        note=row["note"],
         assignees=[r["person"] for r in people],
-        created_at=local(row["created_at"]) or row["created_at"],
-        assigned_at=local(row["assigned_at"]),
-        accepted_at=local(row["accepted_at"]),
-        en_route_at=local(row["en_route_at"]),
-        finished_at=local(row["finished_at"]),
     )
 
 
