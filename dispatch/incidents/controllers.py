@@ -31,6 +31,7 @@ from dispatch.incidents.schemas import (
     TaskStep,
     TaskView,
 )
+from dispatch.people.schemas import SuggestResponse
 
 Id = Annotated[int, Parameter(ge=1, le=2**62, examples=[Example(value=1)])]
 
@@ -161,6 +162,14 @@ class TaskController(Controller):
     @get("/{task_id:int}/history")
     async def history(self, ctx: Ctx, task_id: Id) -> list[ProgressView]:
         return await service.task_history(ctx, task_id)
+
+    @get("/{task_id:int}/suggestions")
+    async def suggestions(
+        self, ctx: Ctx, task_id: Id, on_duty_only: FromQuery[bool] = True
+    ) -> SuggestResponse:
+        """Who to send: exact matching on skills, hours, pairing, residence and travel."""
+        response: SuggestResponse = await service.suggest_for_task(ctx, task_id, on_duty_only)
+        return response
 
     @post("/{task_id:int}/assign", status_code=200)
     async def assign(self, ctx: Ctx, task_id: Id, data: JSONBody[TaskAssign]) -> TaskView:

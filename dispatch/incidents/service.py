@@ -1110,3 +1110,24 @@ async def summary(ctx: Context, incident_id: int) -> Summary:
     async with query(ctx) as conn:
         await _incident(conn, incident_id)
         return await incident_summary(conn, incident_id)
+
+
+async def suggest_for_task(ctx: Context, task_id: int, on_duty_only: bool = True) -> Any:
+    """People for a task from the exact matching (paired units and residents first, skills,
+    hours limit, travel on today's roads with their closures); the assigner picks."""
+    from dispatch.people.schemas import SuggestRequest
+    from dispatch.people.service import suggest_for_needs
+    from dispatch.planning.service import road_state
+
+    view = await get_task(ctx, task_id)
+    authorize(ctx.actor, "tasks.assign", Target(view.street, view.community))
+    async with query(ctx) as conn:
+        state = await road_state(ctx, conn)
+    need = SuggestRequest(
+        community=view.community,
+        people=min(view.people_needed, 200),
+        skills=view.skills,
+        duration_h=min(max(view.minutes / 60, 0.25), 12.0),
+        on_duty_only=on_duty_only,
+    )
+    return (await suggest_for_needs(ctx, [need], state))[0]

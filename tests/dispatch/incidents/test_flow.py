@@ -89,6 +89,15 @@ def test_rainstorm_from_requests_to_deliveries(
             assert tasks and {t["street"] for t in tasks} == {street}
             for t in tasks:
                 v = t["version"]
+                offered = squad.get(
+                    f"/api/tasks/{t['id']}/suggestions", params={"on_duty_only": "false"}
+                )
+                assert offered.status_code == 200, offered.text
+                assert offered.json()["wanted"] == t["people_needed"]
+                assert offered.json()["staffed"] == t["people_needed"]  # drivers exist
+                assert {s["person_id"] for s in offered.json()["suggestions"]} <= set(
+                    p["id"] for p in sql("SELECT id FROM person WHERE active")
+                )
                 t = squad.post(
                     f"/api/tasks/{t['id']}/assign", json={"version": v, "people": crews[street]}
                 ).json()
