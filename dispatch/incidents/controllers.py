@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.openapi.spec import Example
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 
 from dispatch.db import Ctx
 from dispatch.incidents import service
@@ -149,7 +149,7 @@ class TaskController(Controller):
     async def list_tasks(
         self,
         ctx: Ctx,
-        incident: Annotated[int | None, Parameter(query="incident", ge=1, le=2**62)] = None,
+        incident: Annotated[int | None, QueryParameter(ge=1, le=2**62)] = None,
         status: FromQuery[str | None] = None,
     ) -> list[TaskView]:
         """Tasks in the caller's scope (a street leader: their street's)."""

@@ -101,7 +101,13 @@ def test_tampered_token_is_401(server: str, commander: str) -> None:
     header, payload, signature = token.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     assert _me(server, f"{header}.{payload}.{flipped}") == 401
-    assert _me(server, jwt.encode({"sub": "1"}, "another-secret", algorithm="HS256")) == 401
+    assert (
+        _me(
+            server,
+            jwt.encode({"sub": "1"}, "another-secret-of-32-bytes-or-more!!", algorithm="HS256"),
+        )
+        == 401
+    )
 
 
 def test_alg_none_token_is_401(server: str, commander: str) -> None:
