@@ -72,6 +72,22 @@ from dispatch.people.schemas import (
 # --- personal data -----------------------------------------------------------------------
 
 
+# the person columns an import or the synthetic district writes, in one order
+PERSON_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "phone",
+    "address",
+    "street",
+    "community",
+    "party_branch",
+    "unit_id",
+    "skills",
+    "availability",
+)
+
+
 def mask_phone(phone: str | None) -> str | None:
     """`100****1234`: enough to tell two people apart on a call list, not to dial."""
     if not phone:
@@ -1761,22 +1777,7 @@ async def _upsert_rows(
                     availability=EXCLUDED.availability, updated_at=EXCLUDED.created_at
                 RETURNING (xmax = 0)
                 """,
-                *(
-                    row[c]
-                    for c in (
-                        "code",
-                        "name",
-                        "kind",
-                        "phone",
-                        "address",
-                        "street",
-                        "community",
-                        "party_branch",
-                        "unit_id",
-                        "skills",
-                        "availability",
-                    )
-                ),
+                *(row[c] for c in PERSON_FIELDS),
                 cmd.now,
             )
             keys.append(row["code"])
@@ -2069,21 +2070,7 @@ async def load_synthetic(
         )
         await conn.copy_records_to_table(
             "person",
-            columns=[
-                "code",
-                "name",
-                "kind",
-                "phone",
-                "address",
-                "street",
-                "community",
-                "party_branch",
-                "unit_id",
-                "skills",
-                "availability",
-                "active",
-                "created_at",
-            ],
+            columns=[*PERSON_FIELDS, "active", "created_at"],
             records=[
                 (
                     p["code"],
