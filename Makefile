@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit smoke serve clean bench
+.PHONY: demo test lint typecheck unit smoke serve clean bench browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/dispatch demo
 
-## make test: lint, format check, type check and the whole test suite
-test: lint typecheck unit
+## make test: lint, format check, type check and the whole test suite (with the browser tests)
+test: browser lint typecheck unit
+
+## the browser tests need Debian's chromium and the CJK fonts: installed where we may (root
+## with apt-get); elsewhere those tests are skipped and say why
+browser:
+	@if [ -x /usr/bin/chromium ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and fonts-noto-cjk for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else \
+		echo "chromium or fonts-noto-cjk missing and cannot be installed here: browser tests will be skipped"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

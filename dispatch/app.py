@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -17,8 +18,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
+from litestar.template.config import TemplateConfig
 
 from dispatch.accounts.controllers import (
+    LIVE_PATH,
     AuditController,
     AuthController,
     TokenAuthentication,
@@ -38,17 +41,21 @@ from dispatch.places.controllers import PlacesController
 from dispatch.planning.controllers import PlanController
 from dispatch.settings import Settings, get_settings
 from dispatch.stock.controllers import StockController, TransferController
+from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
 
-PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
 
 
 async def provide_context(request: Request[Any, Any, Any]) -> Context:
     """The command context of a request: its user, the app's clock and its world (an
-    `X-Exercise: <id>` header must name an active exercise: its schema is the world)."""
+    `X-Exercise: <id>` header must name an active exercise: its schema is the world; the live
+    feed also takes it as `?exercise=`)."""
     actor = request.scope.get("user")
     if not isinstance(actor, Actor):
         raise Unauthorized("this operation needs a logged-in user")
     header = request.headers.get(EXERCISE_HEADER.decode())
+    if header is None and request.scope["path"] == LIVE_PATH:
+        header = request.query_params.get("exercise")  # EventSource cannot send headers
     exercise = await resolve_exercise(actor, header) if header else None
     return Context(actor=actor, clock=request.app.state.clock, exercise=exercise)
 
@@ -107,7 +114,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             PlanController,
             ExerciseController,
             live_feed,
+            PagesController,
+            *static_routers(),
         ],
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         dependencies={"ctx": Provide(provide_context)},
         middleware=[
             prometheus.middleware,

@@ -198,16 +198,18 @@ async def _with_heartbeat(items: AsyncIterator[FeedItem]) -> AsyncIterator[FeedI
             pending.cancel()
 
 
-def _message(item: FeedItem) -> ServerSentEventMessage:
+def _message(item: FeedItem, named: bool = True) -> ServerSentEventMessage:
+    """`named`: the SSE event name is the kind; unnamed messages all reach a browser's
+    `onmessage` (the kind is in the data either way), so a page need not list every kind."""
     return ServerSentEventMessage(
         data=json.dumps(item.payload, ensure_ascii=False, default=str),
-        event=str(item.payload["kind"]),
+        event=str(item.payload["kind"]) if named else None,
         id=item.id,
     )
 
 
 async def subscription(
-    feed: Feed, actor: Actor, exercise: str | None, after: str | None
+    feed: Feed, actor: Actor, exercise: str | None, after: str | None, named: bool = True
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Replay what was missed since `after`, then follow, filtered to the subscriber's view."""
     yield ServerSentEventMessage(data=None, comment="dispatch live feed", retry=3000)
@@ -220,12 +222,12 @@ async def subscription(
             for item in missed:
                 after = item.id
                 if visible_to(actor, item.payload, exercise):
-                    yield _message(item)
+                    yield _message(item, named)
     async for beat in _with_heartbeat(feed.follow(after)):
         if beat is None:
             yield ServerSentEventMessage(data=None, comment="keep-alive")
         elif visible_to(actor, beat.payload, exercise):
-            yield _message(beat)
+            yield _message(beat, named)
 
 
 @get("/api/live", tags=["live"], include_in_schema=True)
@@ -236,10 +238,13 @@ async def live_feed(
         str | None, HeaderParameter(name="Last-Event-ID", max_length=40)
     ] = None,
     after: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    named: Annotated[bool, QueryParameter(description="false: no SSE event names")] = True,
 ) -> ServerSentEvent:
     """Server-sent events after commit, in order, filtered by scope; resume with Last-Event-ID.
 
-    Browsers' EventSource cannot send headers: it may pass `access_token` in the query.
+    Browsers' EventSource cannot send headers: it may pass `access_token` (and the drill's
+    `exercise`) in the query, and `named=false` so every message reaches `onmessage`.
     """
     feed: Feed = request.app.state.feed
-    return ServerSentEvent(subscription(feed, ctx.actor, ctx.exercise, last_event_id or after))
+    stream = subscription(feed, ctx.actor, ctx.exercise, last_event_id or after, named)
+    return ServerSentEvent(stream)

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,8 +34,17 @@ T = TypeVar("T")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Seed or inspect through the services from a sync test (own loop, own connections)."""
-    return asyncio.run(coro)
+    """Seed or inspect through the services from a sync test (own loop, own connections).
+
+    Playwright's sync API keeps an event loop running in the test's thread, so there the
+    coroutine gets a thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def free_port() -> int:

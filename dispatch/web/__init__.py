@@ -1,0 +1,1 @@
+"""Pages: the squad tablet, the command center, the drill view, admin and about."""

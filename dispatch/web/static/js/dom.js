@@ -1,0 +1,67 @@
+// Small DOM helpers: elements are built, never assembled from HTML strings, so names and
+// notes typed by users can never inject markup.
+import { t } from "/static/js/i18n.js";
+
+/** h("td", {class: "num"}, 12) — attributes starting with "on" become listeners. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value == null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") el.addEventListener(name.slice(2), value);
+    else if (name === "class") el.className = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function clear(el) {
+  while (el.firstChild) el.firstChild.remove();
+  return el;
+}
+
+/** A table with a header row; `rows` are arrays of cells (text or nodes). */
+export function table(headers, rows, { caption, numeric = [] } = {}) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      {},
+      caption ? h("caption", { class: "note" }, caption) : null,
+      h("thead", {}, h("tr", {}, headers.map((head, i) => h("th", { scope: "col", class: numeric.includes(i) ? "num" : null }, head)))),
+      h(
+        "tbody",
+        {},
+        rows.length
+          ? rows.map((row) => h("tr", {}, row.map((cell, i) => h("td", { class: numeric.includes(i) ? "num" : null }, cell))))
+          : h("tr", {}, h("td", { colspan: headers.length, class: "note" }, t("common.none"))),
+      ),
+    ),
+  );
+}
+
+let toastTimer = null;
+
+/** A short message at the bottom of the screen; `bad` for refusals. */
+export function toast(message, { bad = false, ms = 4000 } = {}) {
+  const box = document.getElementById("toast");
+  if (!box) return;
+  box.textContent = message;
+  box.classList.toggle("bad", bad);
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    box.hidden = true;
+  }, ms);
+}
+
+/** The message to show for a refused or failed request (the field it names, if any). */
+export function problemText(error) {
+  if (error?.field) return `${error.message} (${error.field})`;
+  return error?.message || t("common.error");
+}
