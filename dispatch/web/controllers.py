@@ -79,6 +79,26 @@ class PagesController(Controller):
     async def login(self, request: Request[Any, Any, Any]) -> Template:
         return render(request, "login")
 
+    @get("/squad", exclude_from_auth=True)
+    async def squad(self, request: Request[Any, Any, Any]) -> Template:
+        """The street squad's tablet app (works offline)."""
+        return render(request, "squad")
+
+    @get("/command", exclude_from_auth=True)
+    async def command(self, request: Request[Any, Any, Any]) -> Template:
+        """The district command center's wall screen."""
+        return render(request, "command")
+
+    @get("/drill", exclude_from_auth=True)
+    async def drill(self, request: Request[Any, Any, Any]) -> Template:
+        """Choose, create and play drills; the other pages then work inside the drill."""
+        return render(request, "drill")
+
+    @get("/admin", exclude_from_auth=True)
+    async def admin(self, request: Request[Any, Any, Any]) -> Template:
+        """A commander's administration: users, standards, units, coordinates, spreadsheets."""
+        return render(request, "admin")
+
     @get("/about", exclude_from_auth=True)
     async def about(self, request: Request[Any, Any, Any]) -> Template:
         return render(request, "about")
