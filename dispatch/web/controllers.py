@@ -22,19 +22,18 @@ from dispatch.web.i18n import COOKIE, language_of, messages_for, translator
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES = WEB_DIR / "templates"
 STATIC = WEB_DIR / "static"
+# path -> template: every page is a shell whose script fetches the data
+PAGES = {
+    "/": "home",
+    "/login": "login",
+    "/squad": "squad",  # the street squad's tablet app (works offline)
+    "/command": "command",  # the district command center's wall screen
+    "/drill": "drill",  # choose and play drills; the other pages then work inside one
+    "/admin": "admin",  # a commander's users, standards, units, coordinates, spreadsheets
+    "/about": "about",
+}
 # paths the token middleware lets through: the shells, their files and the worker
-PAGE_PATHS = [
-    "^/$",
-    "^/login",
-    "^/squad",
-    "^/command",
-    "^/drill",
-    "^/admin",
-    "^/about",
-    "^/static/",
-    "^/sw.js",
-    "^/favicon.ico",
-]
+PAGE_PATHS = [f"^{path}$" for path in PAGES] + ["^/static/", "^/sw.js$", "^/favicon.ico$"]
 
 
 def leaflet_dir() -> Path:
@@ -71,37 +70,9 @@ class PagesController(Controller):
     path = "/"
     include_in_schema = False
 
-    @get("/", exclude_from_auth=True)
-    async def home(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "home")
-
-    @get("/login", exclude_from_auth=True)
-    async def login(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "login")
-
-    @get("/squad", exclude_from_auth=True)
-    async def squad(self, request: Request[Any, Any, Any]) -> Template:
-        """The street squad's tablet app (works offline)."""
-        return render(request, "squad")
-
-    @get("/command", exclude_from_auth=True)
-    async def command(self, request: Request[Any, Any, Any]) -> Template:
-        """The district command center's wall screen."""
-        return render(request, "command")
-
-    @get("/drill", exclude_from_auth=True)
-    async def drill(self, request: Request[Any, Any, Any]) -> Template:
-        """Choose, create and play drills; the other pages then work inside the drill."""
-        return render(request, "drill")
-
-    @get("/admin", exclude_from_auth=True)
-    async def admin(self, request: Request[Any, Any, Any]) -> Template:
-        """A commander's administration: users, standards, units, coordinates, spreadsheets."""
-        return render(request, "admin")
-
-    @get("/about", exclude_from_auth=True)
-    async def about(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "about")
+    @get(list(PAGES), exclude_from_auth=True)
+    async def page(self, request: Request[Any, Any, Any]) -> Template:
+        return render(request, PAGES[request.scope["path"]])
 
     @get("/favicon.ico", exclude_from_auth=True)
     async def favicon(self) -> Redirect:
