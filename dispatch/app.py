@@ -31,7 +31,7 @@ from dispatch.accounts.policy import Actor
 from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
-from dispatch.exercises.controllers import ExerciseController
+from dispatch.exercises.controllers import ExerciseController, ScenarioController
 from dispatch.exercises.service import resolve_exercise
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -76,6 +76,23 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
+async def _demo_drill() -> None:
+    """DISPATCH_DEMO_DRILL=<file in scenarios/>: serve with that scenario playing live in
+    the exercise 演示演练 (`dispatch demo` sets it); a drill that can't start is logged."""
+    import logging
+    import os
+
+    file = os.environ.get("DISPATCH_DEMO_DRILL", "").strip()
+    if not file:
+        return
+    from dispatch.exercises.replay import start_demo_drill
+
+    try:
+        await start_demo_drill(file, float(os.environ.get("DISPATCH_DEMO_DRILL_SPEED") or 60))
+    except Exception as exc:  # the demo serves anyway
+        logging.getLogger("dispatch.demo").warning("demo drill not started: %s", exc)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     prometheus = PrometheusConfig(
@@ -91,8 +108,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         set_publisher(feed.publish)
         try:
             await purge_expired()
+            await _demo_drill()
             yield
         finally:
+            from dispatch.exercises.replay import stop_plays
+
+            await stop_plays()
             set_publisher(None)
             await feed.close()
             await db.close_connection_pool()
@@ -113,6 +134,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             TaskController,
             PlanController,
             ExerciseController,
+            ScenarioController,
             live_feed,
             PagesController,
             *static_routers(),

@@ -408,6 +408,217 @@ def scenario_check(
     )
 
 
+# --- scenario replay (dispatch/exercises/replay.py) -------------------------------------------
+
+REPORT_FIGURES = (
+    "requests",
+    "requested_units",
+    "delivered_units",
+    "fill_rate",
+    "fill_rate_by_priority.critical",
+    "fill_rate_by_priority.high",
+    "fill_rate_by_priority.normal",
+    "unmet",
+    "first_delivery_minutes",
+    "delivery_minutes.p50",
+    "delivery_minutes.p90",
+    "delivery_minutes.max",
+    "delivery_minutes.mean",
+    "deliveries",
+    "tasks",
+    "tasks_staffed",
+    "people_hours",
+    "plans",
+    "wall_seconds",
+)
+
+
+def _load_or_exit(file: Path) -> Any:
+    """The scenario, or every problem with its line and exit 2 (before any sandbox exists)."""
+    from dispatch.exercises.replay import reference
+    from dispatch.exercises.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(file, reference())
+    except ScenarioError as exc:
+        console.print(f"[red]{file}: {len(exc.problems)} problem(s)[/red]", highlight=False)
+        for problem in exc.problems:
+            console.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from exc
+
+
+def _replay_runs(scenario: Any, policies: list[str], live: bool, speed: float, keep: bool) -> Any:
+    """Each policy's report, with a progress bar once a run takes longer than a second."""
+    import time as _time
+    from functools import partial
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dispatch.exercises.replay import Options, replay, with_pool
+    from dispatch.exercises.schemas import ExerciseKind
+
+    reports = []
+    for policy in policies:
+        began = _time.monotonic()
+        bar = Progress(
+            TextColumn(f"{scenario.name} ({policy})"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        state: dict[str, Any] = {"task": None}
+
+        def progress(
+            fraction: float, steps: int, bar: Any = bar, began: float = began, state: Any = state
+        ) -> None:
+            if state["task"] is None:
+                if _time.monotonic() - began < 1.0:
+                    return
+                bar.start()
+                state["task"] = bar.add_task("replay", total=1.0)
+            bar.update(state["task"], completed=min(fraction, 1.0))
+
+        options = Options(
+            policy=policy,
+            speed=speed if live else None,
+            keep=keep or live,
+            kind=ExerciseKind.DRILL if live else ExerciseKind.REPLAY,
+        )
+        try:
+            report = _run(with_pool(partial(replay, scenario, options, progress), live=live))
+        finally:
+            if state["task"] is not None:
+                bar.stop()
+        reports.append(report)
+    return reports
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _print_reports(reports: list[Any]) -> None:
+    from dispatch.exercises.replay import figure
+
+    table = Table("figure", *[f"{r['policy']}" for r in reports], title=reports[0]["scenario"])
+    for name in REPORT_FIGURES:
+        table.add_row(name, *[_show(figure(r, name)) for r in reports])
+    table.add_row("history_sha256", *[r["history_sha256"][:16] + "…" for r in reports])
+    console.print(table)
+    for r in reports:
+        for u in r["unmet"][:10]:
+            console.print(
+                f"  [{r['policy']}] unmet {u['quantity']} {u['item']} → "
+                f"{u['community_name'] or u['community']}: {u['reason']}",
+                highlight=False,
+                markup=False,
+            )
+        if len(r["unmet"]) > 10:
+            console.print(f"  [{r['policy']}] … {len(r['unmet']) - 10} more unmet", markup=False)
+        if r["kept"]:
+            console.print(
+                f"  sandbox kept: exercise {r['exercise']} (send X-Exercise: {r['exercise']})"
+            )
+
+
+@app.command("replay")
+def replay_command(
+    file: Annotated[Path, typer.Argument(help="a scenario YAML file", exists=True, dir_okay=False)],
+    policy: Annotated[
+        str | None, typer.Option(help="optimal or nearest (default: the file's planner)")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the JSON report")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="write the HTML report")] = None,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="run two policies side by side, e.g. --compare optimal nearest"),
+    ] = None,
+    live: Annotated[
+        bool, typer.Option(help="play into a drill sandbox at --speed times wall time")
+    ] = False,
+    speed: Annotated[float, typer.Option(min=0.01, help="with --live: simulated/wall")] = 60.0,
+    keep: Annotated[bool, typer.Option(help="keep the sandbox (always with --live)")] = False,
+) -> None:
+    """Replay a scenario in a fresh sandbox on a simulated clock; exit 1 if an expect bound
+    fails (and say which), 2 if the file is refused."""
+    from dispatch.exercises.replay import failed_bounds
+    from dispatch.exercises.scenario import PLANNERS
+
+    policies = list(compare) if compare else [policy] if policy else [None]
+    for p in policies:
+        if p is not None and p not in PLANNERS:
+            raise typer.BadParameter(f"policy must be optimal or nearest, not {p!r}")
+    scenario = _load_or_exit(file)
+    reports = _replay_runs(
+        scenario, [p or scenario.policy.planner for p in policies], live, speed, keep
+    )
+    _print_reports(reports)
+    if json_out is not None:
+        import json as _json
+
+        body = reports[0] if len(reports) == 1 else {"compare": reports}
+        json_out.write_text(_json.dumps(body, ensure_ascii=False, indent=2), encoding="utf-8")
+        console.print(f"JSON report: {json_out}")
+    if html_out is not None:
+        from dispatch.exercises.report import render_html
+
+        html_out.write_text(render_html(reports), encoding="utf-8")
+        console.print(f"HTML report: {html_out}")
+    failed = False
+    for r in reports:
+        for bound in failed_bounds(r):
+            failed = True
+            console.print(
+                f"[red]expect failed ({r['policy']}): {bound['bound']} "
+                f"(got {_show(bound['actual'])})[/red]",
+                highlight=False,
+            )
+    if failed:
+        raise typer.Exit(code=1)
+    if scenario.expect:
+        console.print(f"all {len(scenario.expect)} expect bound(s) hold")
+
+
+@bench_app.command("replay")
+def bench_replay(
+    events: Annotated[int, typer.Option(min=10, help="events in the generated scenario")] = 2000,
+    seed: Annotated[int, typer.Option()] = 1,
+    policy: Annotated[str, typer.Option(help="optimal or nearest")] = "optimal",
+) -> None:
+    """Replay a generated 24-hour scenario with EVENTS events; prints wall time and events/s."""
+    from dispatch.exercises.bench import generated_scenario
+    from dispatch.exercises.replay import Options, replay, with_pool
+
+    scenario = generated_scenario(events, seed)
+    console.print(
+        f"generated scenario: {len(scenario.events)} events over 24h, seed {seed}, {policy}"
+    )
+    options = Options(policy=policy)
+    report = _run(with_pool(lambda: replay(scenario, options)))
+    wall = report["wall_seconds"]
+    table = Table("events", "agenda steps", "plans", "deliveries", "wall s", "plan s", "events/s")
+    table.add_row(
+        str(report["events"]),
+        str(report["agenda_steps"]),
+        str(report["plans"]),
+        str(report["deliveries"]),
+        f"{wall:.1f}",
+        f"{report['plan_seconds']:.1f}",
+        f"{report['events'] / wall:.1f}" if wall else "-",
+    )
+    console.print(table)
+    console.print(
+        f"fill rate {report['fill_rate']}, history {report['history_sha256'][:16]}…",
+        highlight=False,
+    )
+
+
 def main() -> None:
     app()
 

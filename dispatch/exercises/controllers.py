@@ -10,11 +10,18 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.params import FromQuery, JSONBody, Parameter
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from dispatch.db import Ctx
-from dispatch.exercises import service
-from dispatch.exercises.schemas import ExerciseCreate, ExerciseStatus, ExerciseView
+from dispatch.exercises import replay, service
+from dispatch.exercises.schemas import (
+    ExerciseCreate,
+    ExerciseStatus,
+    ExerciseView,
+    PlayRequest,
+    PlayView,
+    ScenarioInfo,
+)
 
 ExerciseId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
@@ -48,3 +55,30 @@ class ExerciseController(Controller):
     async def remove(self, ctx: Ctx, exercise_id: ExerciseId) -> ExerciseView:
         """Drop the exercise's schema; the exercise stays listed as deleted."""
         return await service.delete_exercise(ctx, exercise_id)
+
+    @post("/{exercise_id:int}/play", status_code=HTTP_202_ACCEPTED)
+    async def play(
+        self, ctx: Ctx, exercise_id: ExerciseId, data: JSONBody[PlayRequest]
+    ) -> PlayView:
+        """Play a scenario of `scenarios/` into the exercise live (reset first), at `speed`
+        times wall time, in this server process: its events reach this server's live feed
+        (`GET /api/live` with `X-Exercise`). Audited in the real trail."""
+        result: PlayView = await replay.start_play(ctx, exercise_id, data)
+        return result
+
+    @get("/{exercise_id:int}/play")
+    async def progress(self, ctx: Ctx, exercise_id: ExerciseId) -> PlayView:
+        """The live replay's progress (idle when nothing was played here)."""
+        result: PlayView = await replay.play_status(ctx, exercise_id)
+        return result
+
+
+class ScenarioController(Controller):
+    path = "/api/scenarios"
+    tags = ["exercises"]
+
+    @get("/")
+    async def index(self, ctx: Ctx) -> list[ScenarioInfo]:
+        """The scenario files that can be played (name, description, duration, events)."""
+        result: list[ScenarioInfo] = await replay.list_scenario_files(ctx)
+        return result

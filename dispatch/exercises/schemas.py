@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -41,3 +41,63 @@ class ExerciseView(msgspec.Struct):
     reset_at: datetime | None
     deleted_at: datetime | None
     header: str  # what to send to act inside it, e.g. "X-Exercise: 7"
+
+
+class Planner(StrEnum):
+    OPTIMAL = "optimal"
+    NEAREST = "nearest"
+
+
+class PlayStatus(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class PlayRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Play a file of `scenarios/` into the exercise, live, at `speed` x wall time."""
+
+    scenario: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+\.ya?ml$")
+    ]
+    speed: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 60.0
+    policy: Planner | None = None  # default: the file's planner
+    loop: bool = False  # start again (after a reset of the exercise) when it ends
+
+
+class PlayView(msgspec.Struct):
+    exercise: int
+    status: PlayStatus
+    scenario: str | None = None  # file name
+    title: str | None = None  # the scenario's name
+    speed: float | None = None
+    policy: str | None = None
+    loop: bool = False
+    loops: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    sim_time: datetime | None = None  # the drill's simulated clock
+    offset_minutes: float = 0.0
+    duration_minutes: float = 0.0
+    progress: float = 0.0  # 0..1 of the scenario's time
+    events_done: int = 0
+    events_total: int = 0
+    steps: int = 0
+    deliveries: int = 0
+    plans: int = 0
+    report: dict[str, Any] | None = None  # the figures, once finished (no timeline)
+    error: str | None = None
+
+
+class ScenarioInfo(msgspec.Struct):
+    name: str  # file name in scenarios/, what `POST .../play` takes
+    title: str
+    description: str
+    duration: str  # e.g. "12h"
+    duration_minutes: float
+    events: int
+    start: datetime
+    planner: str
+    expect: list[str]

@@ -112,7 +112,13 @@ def _seconds_until(moment: datetime | None, now: datetime) -> float | None:
 
 
 async def read_inputs(
-    ctx: Context, conn: asyncpg.Connection, incident: int, policy: str, emergency: bool
+    ctx: Context,
+    conn: asyncpg.Connection,
+    incident: int,
+    policy: str,
+    emergency: bool,
+    vehicle_speed_kmh: float = VEHICLE_SPEED_KMH,
+    handling_minutes: float = HANDLING_MINUTES,
 ) -> Inputs:
     now = ctx.now()
     demand_rows = await conn.fetch(
@@ -177,8 +183,8 @@ async def read_inputs(
         lot_ids={f"{r['item']}/{r['lot_number']}": r["lot"] for r in stock_rows},
         options=PlanOptions(
             policy="nearest" if policy == "nearest" else "optimal",
-            vehicle_speed_kmh=VEHICLE_SPEED_KMH,
-            handling_minutes=HANDLING_MINUTES,
+            vehicle_speed_kmh=vehicle_speed_kmh,
+            handling_minutes=handling_minutes,
             emergency=emergency,
             now=now.astimezone(SHANGHAI).date(),
         ),
@@ -220,8 +226,15 @@ def emergency_default(level: str) -> bool:
     return level in ("I", "II")
 
 
-async def create_plan(ctx: Context, incident: int, data: PlanCreate) -> PlanView:
-    """Compute a plan for the incident's open demand; older proposals are superseded."""
+async def create_plan(
+    ctx: Context,
+    incident: int,
+    data: PlanCreate,
+    vehicle_speed_kmh: float = VEHICLE_SPEED_KMH,
+    handling_minutes: float = HANDLING_MINUTES,
+) -> PlanView:
+    """Compute a plan for the incident's open demand; older proposals are superseded.
+    (Scenario replay passes its policy's vehicle speed and handling time.)"""
     authorize(ctx.actor, "plans.create")
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -229,7 +242,9 @@ async def create_plan(ctx: Context, incident: int, data: PlanCreate) -> PlanView
         if row["status"] not in ("declared", "responding"):
             raise Conflict(f"incident {incident} is {row['status']}", field="incident")
         emergency = emergency_default(row["level"]) if data.emergency is None else data.emergency
-        inputs = await read_inputs(ctx, conn, incident, data.policy.value, emergency)
+        inputs = await read_inputs(
+            ctx, conn, incident, data.policy.value, emergency, vehicle_speed_kmh, handling_minutes
+        )
         result = await asyncio.to_thread(compute, inputs)
         await conn.execute(
             "UPDATE plan SET status='superseded' WHERE incident=$1 AND status='proposed'", incident
