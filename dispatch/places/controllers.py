@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, put
+from litestar import Controller, Request, get, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.response import Response
 
 from dispatch.db import Ctx
 from dispatch.places import service
@@ -16,8 +18,10 @@ from dispatch.places.schemas import (
     DepotView,
     DistrictView,
     RoadNetworkView,
+    RoadsMap,
     StreetView,
 )
+from dispatch.settings import get_settings
 
 CommunityCode = Annotated[str, Parameter(max_length=12, examples=[Example(value="110101001001")])]
 DepotCode = Annotated[str, Parameter(max_length=16, examples=[Example(value="D110101001")])]
@@ -68,6 +72,32 @@ class PlacesController(Controller):
     async def roads(self, ctx: Ctx) -> RoadNetworkView:
         """The road network routing uses (the shipped one is synthetic: `synthetic: true`)."""
         return await service.road_network_info(ctx)
+
+    @get("/map/boundary", media_type="application/geo+json")
+    async def map_boundary(self, ctx: Ctx) -> dict[str, Any]:
+        """The district outline as GeoJSON (WGS-84), for maps drawn without tiles."""
+        return await service.map_boundary(ctx, get_settings().reference_dir)
+
+    @get(
+        "/map/roads",
+        media_type="application/geo+json",
+        responses={200: ResponseSpec(RoadsMap, description="one MultiLineString per class")},
+    )
+    async def map_roads(self, request: Request[Any, Any, Any], ctx: Ctx) -> Response[bytes]:
+        """The active road network as GeoJSON lines per road class, with `network.synthetic`
+        (gzip when the client takes it; the same ETag until another network is loaded)."""
+        encoded = await service.map_roads(ctx)
+        headers = {
+            "ETag": encoded.etag,
+            "Cache-Control": "private, max-age=300",
+            "Vary": "Accept-Encoding",
+        }
+        if request.headers.get("if-none-match") == encoded.etag:
+            return Response(b"", status_code=304, headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(encoded.gzipped, headers=headers, media_type="application/geo+json")
+        return Response(encoded.body, headers=headers, media_type="application/geo+json")
 
     @get("/depots/{code:str}")
     async def depot(self, ctx: Ctx, code: DepotCode) -> DepotView:

@@ -88,3 +88,39 @@ class RoadNetworkView(msgspec.Struct):
     nodes: int
     edges: int
     loaded_at: datetime
+
+
+class MapNetwork(msgspec.Struct):
+    """Which road network a map draws: a synthetic one must be labelled as such."""
+
+    name: str
+    source: str
+    synthetic: bool
+    graph_id: str
+    nodes: int
+    edges: int
+
+
+class RoadClassGeometry(msgspec.Struct):
+    type: str  # "MultiLineString"
+    coordinates: list[list[tuple[float, float]]]
+
+
+class RoadClassProperties(msgspec.Struct):
+    road_class: str
+    segments: int  # road segments (both directions of a two-way road count once)
+
+
+class RoadClassFeature(msgspec.Struct):
+    type: str  # "Feature"
+    properties: RoadClassProperties
+    geometry: RoadClassGeometry
+
+
+class RoadsMap(msgspec.Struct):
+    """GeoJSON FeatureCollection: one MultiLineString per road class (minor classes first,
+    so they draw beneath), with the network it came from as a foreign member."""
+
+    type: str  # "FeatureCollection"
+    network: MapNetwork
+    features: list[RoadClassFeature]
