@@ -337,16 +337,20 @@ Allocation = tuple[int, int, int]  # (depot index, demand index, quantity)
 class _Arcs:
     """The finite entries of a (depots x columns) travel matrix, column by column.
 
-    Rows are in depot-code order (the solver's stable processing order), so
-    each column's entries are contiguous: ``ptr[c]:ptr[c + 1]``.
+    Each column's entries are contiguous (``ptr[c]:ptr[c + 1]``) and sorted by
+    (integer cost, depot code): the solver's stable processing order, and the
+    order :func:`_cover_prune` needs.
     """
 
     def __init__(self, times: NDArray[np.float64], code_order: NDArray[np.int64]) -> None:
         finite = np.isfinite(times[code_order])
         cols, rows = np.nonzero(finite.T)
-        self.rows = rows  # position in code order
-        self.times = times[code_order[rows], cols]
-        self.costs = np.floor(self.times + 0.5).astype(np.int64)
+        t = times[code_order[rows], cols]
+        costs = np.floor(t + 0.5).astype(np.int64)
+        order = np.lexsort((rows, costs, cols))
+        self.rows = rows[order]  # position in code order
+        self.times = t[order]
+        self.costs = costs[order]
         counts = np.bincount(cols, minlength=times.shape[1])
         self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
@@ -450,6 +454,34 @@ def _min_cost_max_flow(
     if cache is not None:
         cache.put(slot, arrays, total, flows)
     return flows
+
+
+def _cover_prune(
+    owner: NDArray[np.int64], supply: NDArray[np.int64], bound: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """Which arcs an optimal plan needs: per demand, only its cheapest depots until they
+    hold ``bound`` units (each arc's block's maximum flow, min(supply, wanted)).
+
+    Arcs come grouped by demand (``owner``) and cost-sorted in each group;
+    ``supply`` is each arc's depot's supply. An arc is dropped when the
+    cheaper arcs of its demand already reach depots holding ``bound`` units.
+    This is exact: if an optimal flow sent a unit of demand ``j`` on a dropped
+    arc from depot ``q``, the cheaper depots ``S`` of ``j`` ship at most
+    ``bound - 1`` units in all yet hold at least ``bound``, so one of them has
+    a unit to spare (and its arc to ``j`` is not saturated, as ``j`` still
+    takes a unit from ``q``); moving the unit there keeps the flow and costs
+    no more. Repeating gives an optimal flow on the kept arcs alone: same
+    maximum flow, same minimum cost.
+    """
+    if owner.size == 0:
+        return np.zeros(0, dtype=bool)
+    before = np.cumsum(supply) - supply
+    first = np.ones(owner.size, dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    start = np.flatnonzero(first)
+    group_base = np.repeat(before[start], np.diff(np.append(start, owner.size)))
+    keep: NDArray[np.bool_] = (before - group_base) < bound
+    return keep
 
 
 def _solve_block_optimal(
@@ -569,18 +601,18 @@ def _next_best(
     if dep.size == 0:
         return out_row, out_t
     r, c, t = entries.rows, entries.cols, entries.times
-    best = np.full((stocked.shape[1], len(entries.ptr) - 1, 2), -1, dtype=np.int64)
-    for a in np.unique(item).tolist():
-        keep = np.flatnonzero(stocked[r, a])
-        if keep.size == 0:
-            continue
-        cc = c[keep]
-        first = np.searchsorted(cc, cc, side="left")
-        rank = np.arange(keep.size) - first
-        top = rank < 2
-        best[a, cc[top], rank[top]] = keep[top]
-    pick = best[item, col, 0]
-    pick = np.where((pick >= 0) & (r[np.maximum(pick, 0)] == dep), best[item, col, 1], pick)
+    used, slot = np.unique(item, return_inverse=True)
+    slot = np.asarray(slot, dtype=np.int64).ravel()
+    best = np.full((used.size, len(entries.ptr) - 1, 2), -1, dtype=np.int64)
+    # Rank of each stocked entry among its column's stocked entries, all items at once.
+    held = stocked[r][:, used]  # (entries, items used)
+    counted = np.zeros((r.size + 1, used.size), dtype=np.int64)
+    np.cumsum(held, axis=0, out=counted[1:])
+    rank = counted[1:] - counted[entries.ptr[c]] - 1
+    e, a = np.nonzero(held & (rank < 2))
+    best[a, c[e], rank[e, a]] = e
+    pick = best[slot, col, 0]
+    pick = np.where((pick >= 0) & (r[np.maximum(pick, 0)] == dep), best[slot, col, 1], pick)
     found = pick >= 0
     out_row[found] = r[pick[found]]
     out_t[found] = t[pick[found]]
@@ -607,9 +639,7 @@ def _unmet_lines(
     arc_item = item_of[owner]
     reach = holder_mat[rows, arc_item]
     held = held_mat[rows, arc_item]
-    need_by = np.array(
-        [np.nan if demands[j].need_by_s is None else demands[j].need_by_s for j in missing.tolist()]
-    )
+    need_by = solved.need_by[missing]
     on_time = reach & ~(t + options.handling_s > need_by[owner])
     late_applies = np.logical_and(not options.deliver_late, ~np.isnan(need_by))
     candidates = np.where(late_applies[owner], on_time, reach)
@@ -716,6 +746,8 @@ class _Solved:
     supply: _Supply
     item: NDArray[np.int64]  # item index per demand
     col: NDArray[np.int64]  # matrix column per demand
+    quantity: NDArray[np.int64]  # per demand
+    need_by: NDArray[np.float64]  # per demand, nan where there is none
 
 
 def solve_transfers(
@@ -823,6 +855,12 @@ def _solve(
                 keep &= np.isnan(need) | (arcs.times[idx] + options.handling_s <= need)
             sel = np.flatnonzero(keep)
             idx, owner, rows, arc_item = idx[sel], owner[sel], rows[sel], arc_item[sel]
+            # Only the arcs an optimal plan may need (exact, see _cover_prune).
+            want_of_item = np.zeros(n_items, dtype=np.int64)
+            np.add.at(want_of_item, level_items, wanted)
+            bound = np.minimum(avail.sum(axis=0), want_of_item)
+            sel = np.flatnonzero(_cover_prune(owner, avail[rows, arc_item], bound[arc_item]))
+            idx, owner, rows, arc_item = idx[sel], owner[sel], rows[sel], arc_item[sel]
             costs = arcs.costs[idx]
             flows = np.zeros(idx.size, dtype=np.int64)
             # Arcs follow the level's demands, which are grouped by item.
@@ -885,6 +923,8 @@ def _solve(
         supply,
         d_item,
         demand_col,
+        d_qty,
+        d_need,
     )
 
 
@@ -925,18 +965,20 @@ def _lots_of(solved: _Solved) -> list[tuple[tuple[str, int], ...]]:
     last = np.searchsorted(supply.lot_end, start + q - 1, side="right")
     names = supply.lot_names
     lot_end = supply.lot_end.tolist()
-    out: list[tuple[tuple[str, int], ...]] = []
-    for s, qq, f, g in zip(start.tolist(), q.tolist(), first.tolist(), last.tolist(), strict=True):
-        if f == g:
-            out.append(((names[f], qq),))
-            continue
+    # Most transfers take one lot: build those in one pass, then fix up the rest.
+    out: list[tuple[tuple[str, int], ...]] = [
+        ((names[f], qq),) for f, qq in zip(first.tolist(), q.tolist(), strict=True)
+    ]
+    for k in np.flatnonzero(first != last).tolist():
+        f, g = int(first[k]), int(last[k])
+        pos = int(start[k])
+        end = pos + int(q[k])
         taken = []
-        pos, end = s, s + qq
         for lot in range(f, g + 1):
             stop = min(end, lot_end[lot])
             taken.append((names[lot], stop - pos))
             pos = stop
-        out.append(tuple(taken))
+        out[k] = tuple(taken)
     return out
 
 
@@ -958,7 +1000,7 @@ def _finish(
     # Per-transfer columns, then one pass that builds the records.
     by_dem = [demands[j] for j in dem.tolist()]
     eta = travel + options.handling_s
-    need = np.array([np.nan if d.need_by_s is None else d.need_by_s for d in by_dem])
+    need = solved.need_by[dem]
     late = eta > need  # False where there is no need_by (nan)
     code_of = np.array([*codes, None], dtype=object)  # index -1: no next best depot
     next_s = other_t.astype(object)
@@ -1020,8 +1062,7 @@ def _finish(
                 f"{_minutes(t.eta_s - need_by)} after need_by; sent anyway (late beats none)",
             )
         )
-    quantity = np.array([d.quantity for d in demands], dtype=np.int64)
-    short = quantity - solved.served
+    short = solved.quantity - solved.served
     missing = np.flatnonzero(short > 0)  # in input order, as the unmet lines are
     unmet = _unmet_lines(entries, missing, short[missing], demands, solved, depots, options)
     return Plan(

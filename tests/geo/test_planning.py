@@ -20,11 +20,15 @@ from geo.planning import (
     REASONS,
     Demand,
     DepotRecord,
+    LateLine,
     Plan,
     PlanOptions,
     ReserveFloor,
     StockLine,
+    Transfer,
+    UnmetLine,
     _cache_for,
+    _cover_prune,
     cost_of,
     plan_features,
     plan_transfers,
@@ -43,9 +47,15 @@ ITEMS = ("SANDBAG", "WATER")
 
 
 @st.composite
-def instances(draw: st.DrawFn) -> dict[str, object]:
-    m = draw(st.integers(1, 4))
-    k = draw(st.integers(1, 6))
+def instances(
+    draw: st.DrawFn,
+    max_depots: int = 4,
+    max_demands: int = 6,
+    max_lot: int = 30,
+    max_want: int = 40,
+) -> dict[str, object]:
+    m = draw(st.integers(1, max_depots))
+    k = draw(st.integers(1, max_demands))
     depots = [
         DepotRecord(
             f"D{i}",
@@ -65,7 +75,7 @@ def instances(draw: st.DrawFn) -> dict[str, object]:
                         f"D{i}",
                         item,
                         f"L{i}{item[0]}{lot}",
-                        draw(st.integers(0, 30)),
+                        draw(st.integers(0, max_lot)),
                         None if offset is None else NOW + timedelta(days=offset),
                     )
                 )
@@ -80,7 +90,7 @@ def instances(draw: st.DrawFn) -> dict[str, object]:
             f"R{j}",
             f"C{j % 3}",
             draw(st.sampled_from(ITEMS)),
-            draw(st.integers(0, 40)),
+            draw(st.integers(0, max_want)),
             draw(st.sampled_from(PRIORITIES)),
             draw(st.one_of(st.none(), st.integers(600, 1500).map(float))),
             node=100 + j,
@@ -177,6 +187,54 @@ def _plan(inst: dict[str, object], **changes: object) -> Plan:
 @settings(max_examples=300, deadline=None)
 @given(instances())
 def test_optimal_plan_matches_networkx_level_by_level(inst: dict[str, object]) -> None:
+    _check_against_networkx(inst)
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(max_depots=8, max_demands=8, max_lot=200, max_want=25))
+def test_optimal_plan_matches_networkx_when_stock_is_plentiful(inst: dict[str, object]) -> None:
+    # Plenty of stock near small demands: the planner drops most arcs before solving
+    # (see geo.planning._cover_prune); the optimum must not change.
+    _check_against_networkx(inst)
+
+
+def test_cover_prune_keeps_the_cheapest_depots_that_cover_the_block() -> None:
+    # Two demands, arcs cost-sorted per demand; the block can move at most 5 units.
+    owner = np.array([0, 0, 0, 1, 1])
+    supply = np.array([3, 4, 10, 6, 1])
+    keep = _cover_prune(owner, supply, np.full(5, 5))
+    assert keep.tolist() == [True, True, False, True, False]
+
+
+def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.planning
+
+    dropped = []
+
+    def counting(*args: np.ndarray) -> np.ndarray:
+        keep = _cover_prune(*args)
+        dropped.append(int((~keep).sum()))
+        return keep
+
+    monkeypatch.setattr(geo.planning, "_cover_prune", counting)
+    rng = np.random.default_rng(5)
+    m, k = 8, 12
+    inst: dict[str, object] = {
+        "depots": [DepotRecord(f"D{i}", node=i) for i in range(m)],
+        "stock": [StockLine(f"D{i}", item, f"L{i}{item}", 60) for i in range(m) for item in ITEMS],
+        "floors": [],
+        "demands": [
+            Demand(f"R{j}", f"C{j}", ITEMS[j % 2], 5 + j, PRIORITIES[j % 3], node=100 + j)
+            for j in range(k)
+        ],
+        "times": rng.integers(60, 900, size=(m, k)).astype(float),
+        "options": PlanOptions(now=NOW),
+    }
+    _check_against_networkx(inst)
+    assert sum(dropped) > 0
+
+
+def _check_against_networkx(inst: dict[str, object]) -> None:
     plan = _plan(inst)
     demands: list[Demand] = inst["demands"]  # type: ignore[assignment]
     left = _available(inst)
@@ -426,7 +484,9 @@ def test_plan_on_dongcheng_avoids_closures(
 @given(instances(), st.sampled_from(["optimal", "nearest"]))
 def test_records_built_in_bulk_equal_constructed_ones(inst: dict[str, object], policy: str) -> None:
     plan = _plan(inst, policy=policy)
-    for record in (*plan.transfers, *plan.unmet, *plan.late):
+    Record = Transfer | UnmetLine | LateLine
+    records: tuple[Record, ...] = (*plan.transfers, *plan.unmet, *plan.late)
+    for record in records:
         names = [f.name for f in dataclasses.fields(record)]
         assert list(vars(record)) == names
         rebuilt = type(record)(**{name: getattr(record, name) for name in names})
