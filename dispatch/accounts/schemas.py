@@ -8,12 +8,11 @@ from typing import Annotated, Any
 import msgspec
 
 from dispatch.accounts.policy import Role
+from dispatch.fields import CommunityCode, StreetCode
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 NewPassword = Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
-StreetCode = Annotated[str, msgspec.Meta(pattern=r"^\d{9}$")]
-CommunityCode = Annotated[str, msgspec.Meta(pattern=r"^\d{12}$")]
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -8,11 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-CommunityCode = Annotated[str, msgspec.Meta(pattern=r"^\d{12}$")]
-DepotCode = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-ItemCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-SkillCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
-Note = Annotated[str, msgspec.Meta(max_length=500)]
+from dispatch.fields import CommunityCode, DepotCode, ItemCode, Note, SkillCode
+
 Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 

@@ -9,17 +9,14 @@ from typing import Annotated
 import msgspec
 
 from dispatch.accounts.schemas import CommunityCode, StreetCode
+from dispatch.fields import Latitude, Longitude, Note, SkillCode
 
-SkillCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_\-]+$")]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^1\d{10}$", description="11-digit mobile number")]
 PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 Address = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Note = Annotated[str, msgspec.Meta(max_length=500)]
 Id = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Skills = Annotated[list[SkillCode], msgspec.Meta(max_length=20)]
-Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
-Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 
 
 class UnitKind(StrEnum):

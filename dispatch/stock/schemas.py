@@ -8,15 +8,12 @@ from typing import Annotated
 
 import msgspec
 
-TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it here, as a 400
-DepotCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_\-]{1,16}$")]
-ItemCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9_]{1,20}$")]
-CommunityCode = Annotated[str, msgspec.Meta(pattern=r"^\d{12}$")]
+from dispatch.fields import TEXT, CommunityCode, DepotCode, ItemCode, Note
+
 LotNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=TEXT)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
 Delta = Annotated[int, msgspec.Meta(ge=-10_000_000, le=10_000_000)]
-Note = Annotated[str, msgspec.Meta(max_length=500, pattern=TEXT)]
 RefId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 
 
