@@ -668,7 +668,7 @@ class Replay:
             delivery = self.deliveries[task_id]
             view = await get_task(self._context(), task_id)
             old = float(delivery.route.get("time_s", 0.0))
-            new = float((view.route or {}).get("time_s", old))
+            new = await self._route_time(view.route or {}, old)
             delivery.route = view.route or delivery.route
             delivery.version = view.version
             delivery.rerouted += 1
@@ -677,6 +677,23 @@ class Replay:
             self.record(
                 "reroute", delivery.number, round(new - old, 1), self.offset(delivery.arrives)
             )
+
+    async def _route_time(self, route: dict[str, Any], default: float) -> float:
+        """The rerouted path's time at the scenario's vehicle speed (the service stores it
+        at the default speed), on the roads as they are now."""
+        from dispatch.planning.service import road_state, router_for
+        from geo.network import Vehicle
+
+        nodes = [int(n) for n in route.get("nodes", [])]
+        if len(nodes) < 2:
+            return default
+        ctx = self._context()
+        async with query(ctx) as conn:
+            state = await road_state(ctx, conn)
+        router, _ = router_for(state.network)
+        vehicle = Vehicle(speed_kmh=self.scenario.policy.vehicle_speed_kmh)
+        found = router.route(state, nodes[0], nodes[-1], vehicle)
+        return default if found is None else float(found.time_s)
 
     async def _open(self, closure: sc.Closure, index: int | None) -> None:
         from dispatch.incidents.service import reopen_road
@@ -1050,12 +1067,12 @@ class Replay:
             short = r["quantity"] - r["delivered_qty"]
             if short <= 0:
                 continue
-            if r["unmet_reason"]:
-                reason = str(r["unmet_reason"])
-            elif in_transit.get(r["id"]):
+            if in_transit.get(r["id"]):
                 reason = "still in transit when the scenario ended"
-            elif r["id"] in self.last_unmet:
+            elif r["id"] in self.last_unmet:  # the planner's reason says more than "stood down"
                 reason = self.last_unmet[r["id"]]
+            elif r["unmet_reason"]:
+                reason = str(r["unmet_reason"])
             elif not self.scenario.policy.auto_approve:
                 reason = "plan awaiting approval when the scenario ended"
             else:
