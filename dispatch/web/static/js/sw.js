@@ -1,19 +1,30 @@
 // The service worker: keeps the page shells, their scripts and the last answers of the API
 // reads, so a tablet that loses its network still opens its pages and shows what it last
 // saw. Mutations are never cached here: the page's outbox keeps and resends them.
-const VERSION = "dispatch-v1";
+//
+// A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
+// token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
+// never sees, online or offline, what the previous user's account was allowed to read.
+const VERSION = "dispatch-v2";
 const SHELL = [
   "/squad",
   "/login",
   "/static/css/app.css",
+  "/static/css/squad.css",
   "/static/js/api.js",
   "/static/js/dom.js",
   "/static/js/i18n.js",
   "/static/js/live.js",
   "/static/js/shell.js",
   "/static/js/login.js",
+  "/static/js/squad.js",
+  "/static/js/outbox.js",
   "/static/favicon.svg",
 ];
+// a slow network in the rain: after this long, the last answer is shown while the
+// request goes on (and refreshes the cache when it arrives)
+const SLOW_MS = 6000;
+const STORED_AT = "X-Dispatch-Stored-At";
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -33,17 +44,47 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-/** Network first; on failure the last good answer. Keyed by URL and drill, never by token. */
-async function networkFirst(request, cacheKey) {
-  const cache = await caches.open(VERSION);
+/** The user id inside a bearer token (read, not verified: it only partitions the cache). */
+function userOf(request) {
+  const header = request.headers.get("Authorization") || "";
+  const token = header.startsWith("Bearer ") ? header.slice(7) : "";
   try {
-    const response = await fetch(request);
-    if (response.ok) cache.put(cacheKey, response.clone());
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const sub = JSON.parse(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), "="))).sub;
+    return sub ? String(sub) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A copy of an answer stamped with when it was stored, so a page can say "as of 14:05". */
+async function stamped(response) {
+  const headers = new Headers(response.headers);
+  headers.set(STORED_AT, new Date().toISOString());
+  const body = await response.blob();
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** Network first; on failure (or a very slow answer) the last good one. */
+async function networkFirst(request, cacheKey, { stamp = false } = {}) {
+  const cache = await caches.open(VERSION);
+  const network = fetch(request).then(async (response) => {
+    if (response.ok) await cache.put(cacheKey, stamp ? await stamped(response.clone()) : response.clone());
     return response;
+  });
+  const cached = () => cache.match(cacheKey, { ignoreVary: true });
+  let timer;
+  const slow = new Promise((resolve) => {
+    timer = setTimeout(async () => resolve((await cached()) || network), SLOW_MS);
+  });
+  try {
+    return await Promise.race([network, slow]);
   } catch (error) {
-    const cached = await cache.match(cacheKey, { ignoreVary: true });
-    if (cached) return cached;
+    const last = await cached();
+    if (last) return last;
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -53,11 +94,25 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname === "/api/live" || url.pathname.startsWith("/api/auth/")) return;
   if (url.pathname.startsWith("/api/")) {
+    const user = userOf(request);
+    if (!user) return; // nobody logged in: nothing to keep
     // the same path in a drill and in the real world are different answers
     const drill = request.headers.get("X-Exercise") || "real";
-    const key = `${url.pathname}${url.search}${url.search ? "&" : "?"}__world=${drill}`;
-    event.respondWith(networkFirst(request, key));
+    const key = `${url.pathname}${url.search}${url.search ? "&" : "?"}__user=${user}&__world=${drill}`;
+    event.respondWith(networkFirst(request, key, { stamp: true }));
     return;
   }
   event.respondWith(networkFirst(request, url.pathname + url.search));
+});
+
+/** A page asks to forget every API answer (e.g. on logout from a shared tablet). */
+self.addEventListener("message", (event) => {
+  if (event.data?.type !== "forget-api") return;
+  event.waitUntil(
+    caches.open(VERSION).then(async (cache) => {
+      for (const request of await cache.keys()) {
+        if (new URL(request.url).pathname.startsWith("/api/")) await cache.delete(request);
+      }
+    }),
+  );
 });
