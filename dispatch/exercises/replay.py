@@ -285,7 +285,8 @@ class Replay:
 
     def _refused(self, what: str, exc: DomainError, index: int | None = None) -> None:
         self.refused.append({"at": self.offset(), "what": what, "detail": exc.detail})
-        self.record("refused", what, index, exc.detail)
+        # the detail may name database ids; the history keeps what and why in kind only
+        self.record("refused", what, index, type(exc).__name__, getattr(exc, "field", None))
 
     # --- the world before the clock starts ----------------------------------------------------
 
