@@ -261,6 +261,26 @@ class RoadNetwork:
         """Edge length by ``u_index * n_nodes + v_index``: fast lookups in Python loops."""
         return dict(zip(self.edge_key.tolist(), self.edge_length_m.tolist(), strict=True))
 
+    @cached_property
+    def in_edges(self) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(tail index, length) of each node's in-edges, as (nodes x max in-degree) tables.
+
+        Rows are padded with tail -1. The length of edge (u, v) is
+        ``lengths[v, k]`` where ``tails[v, k] == u``: a few comparisons per
+        lookup, for many edges at once (route lengths).
+        """
+        n = self.n_nodes
+        order = np.lexsort((self.edge_u, self.edge_v))
+        v = self.edge_v[order].astype(np.int64)
+        counts = np.bincount(v, minlength=n)
+        width = max(int(counts.max(initial=0)), 1)
+        slot = np.arange(v.size) - (np.cumsum(counts) - counts)[v]
+        tails = np.full((n, width), -1, dtype=np.int64)
+        tails[v, slot] = self.edge_u[order]
+        lengths = np.zeros((n, width))
+        lengths[v, slot] = self.edge_length_m[order]
+        return tails, lengths
+
     @property
     def n_nodes(self) -> int:
         return len(self.node_ids)

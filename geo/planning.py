@@ -484,34 +484,73 @@ def _cover_prune(
     return keep
 
 
-def _solve_block_optimal(
-    supply: NDArray[np.int64],
+def _solve_level_optimal(
+    avail: NDArray[np.int64],
     wanted: NDArray[np.int64],
     rows: NDArray[np.int64],
     owner: NDArray[np.int64],
     costs: NDArray[np.int64],
-    cache: SolveCache | None = None,
-    slot: tuple[str, str] = ("", ""),
+    blocks: Sequence[tuple[int, int, int, int, int]],
+    cache: SolveCache | None,
+    priority: str,
+    items: Sequence[str],
 ) -> NDArray[np.int64]:
-    """Max flow at min cost of one level of one item: the flow on each given arc.
+    """Max flow at min cost of each item of one priority level: the flow on each arc.
 
-    ``supply`` per depot (code order), ``wanted`` per demand of the level, and
-    the allowed arcs (depot row, demand position, integer cost), all with
-    positive supply and demand. One exact ``SimpleMinCostFlow`` per block:
-    items never share supply, and separate small solves are faster than one
-    joint one.
+    ``avail`` is (depots in code order x items); ``wanted`` per demand of the
+    level; arcs (depot row, demand position, integer cost) are grouped by item.
+    ``blocks`` lists ``(item, demands d0:d1, arcs s0:s1)``. Items never share
+    supply, so each is its own exact ``SimpleMinCostFlow`` (separate small
+    solves are faster than one joint one); the inputs of all of them are laid
+    out in one pass, block after block. Nodes of a block: 0 source, 1 sink,
+    2.. depots, 2 + m.. demands.
     """
-    m, k = len(supply), len(wanted)
-    total = int(min(supply.sum(), wanted.sum()))
-    if rows.size == 0 or total == 0:
-        return np.zeros(rows.size, dtype=np.int64)
-    # Nodes: 0 source, 1 sink, 2.. depots, 2 + m.. demands.
-    tails = np.concatenate([np.zeros(m, np.int64), rows + 2, np.arange(m + 2, m + k + 2)])
-    heads = np.concatenate([np.arange(2, m + 2), owner + (m + 2), np.ones(k, np.int64)])
-    caps = np.concatenate([supply, np.minimum(supply[rows], wanted[owner]), wanted])
-    cost = np.concatenate([np.zeros(m, np.int64), costs, np.zeros(k, np.int64)])
-    flows = _min_cost_max_flow(tails, heads, caps, cost, total, cache, slot)
-    return flows[m : m + rows.size]
+    flows = np.zeros(rows.size, dtype=np.int64)
+    m = avail.shape[0]
+    todo = [
+        b
+        for b in blocks
+        if b[4] > b[3] and min(int(avail[:, b[0]].sum()), int(wanted[b[1] : b[2]].sum())) > 0
+    ]
+    if not todo:
+        return flows
+    a, d0, d1, s0, s1 = (np.array(x, dtype=np.int64) for x in zip(*todo, strict=True))
+    n_arcs, n_dem = s1 - s0, d1 - d0
+    size = m + n_arcs + n_dem
+    base = np.cumsum(size) - size
+    length = int(size.sum())
+    tails = np.zeros(length, dtype=np.int64)
+    heads = np.ones(length, dtype=np.int64)
+    caps = np.empty(length, dtype=np.int64)
+    cost = np.zeros(length, dtype=np.int64)
+    # Source -> depot arcs.
+    depot = np.arange(m)
+    at = (base[:, None] + depot[None, :]).ravel()
+    heads[at] = np.tile(depot + 2, len(todo))
+    caps[at] = avail[:, a].T.ravel()
+    # Depot -> demand arcs.
+    block = np.repeat(np.arange(len(todo)), n_arcs)
+    arc = np.concatenate([np.arange(x, y) for x, y in zip(s0.tolist(), s1.tolist(), strict=True)])
+    at = base[block] + m + (arc - s0[block])
+    tails[at] = rows[arc] + 2
+    heads[at] = owner[arc] - d0[block] + (m + 2)
+    caps[at] = np.minimum(avail[rows[arc], a[block]], wanted[owner[arc]])
+    cost[at] = costs[arc]
+    # Demand -> sink arcs.
+    block = np.repeat(np.arange(len(todo)), n_dem)
+    dem = np.concatenate([np.arange(x, y) for x, y in zip(d0.tolist(), d1.tolist(), strict=True)])
+    local = dem - d0[block]
+    at = base[block] + m + n_arcs[block] + local
+    tails[at] = local + (m + 2)
+    caps[at] = wanted[dem]
+    for b, (item, lo, hi, first, last) in enumerate(todo):
+        o, e = int(base[b]), int(base[b] + size[b])
+        total = min(int(avail[:, item].sum()), int(wanted[lo:hi].sum()))
+        got = _min_cost_max_flow(
+            tails[o:e], heads[o:e], caps[o:e], cost[o:e], total, cache, (items[item], priority)
+        )
+        flows[first:last] = got[m : m + last - first]
+    return flows
 
 
 def _solve_level_nearest(
@@ -605,12 +644,12 @@ def _next_best(
     slot = np.asarray(slot, dtype=np.int64).ravel()
     best = np.full((used.size, len(entries.ptr) - 1, 2), -1, dtype=np.int64)
     # Rank of each stocked entry among its column's stocked entries, all items at once.
-    held = stocked[r][:, used]  # (entries, items used)
-    counted = np.zeros((r.size + 1, used.size), dtype=np.int64)
-    np.cumsum(held, axis=0, out=counted[1:])
-    rank = counted[1:] - counted[entries.ptr[c]] - 1
-    e, a = np.nonzero(held & (rank < 2))
-    best[a, c[e], rank[e, a]] = e
+    held = stocked.T[used][:, r]  # (items used, entries)
+    counted = np.zeros((used.size, r.size + 1), dtype=np.int32)
+    np.cumsum(held, axis=1, out=counted[:, 1:])
+    rank = counted[:, 1:] - counted[:, entries.ptr[c]] - 1
+    a, e = np.nonzero(held & (rank < 2))
+    best[a, c[e], rank[a, e]] = e
     pick = best[slot, col, 0]
     pick = np.where((pick >= 0) & (r[np.maximum(pick, 0)] == dep), best[slot, col, 1], pick)
     found = pick >= 0
@@ -862,23 +901,13 @@ def _solve(
             sel = np.flatnonzero(_cover_prune(owner, avail[rows, arc_item], bound[arc_item]))
             idx, owner, rows, arc_item = idx[sel], owner[sel], rows[sel], arc_item[sel]
             costs = arcs.costs[idx]
-            flows = np.zeros(idx.size, dtype=np.int64)
             # Arcs follow the level's demands, which are grouped by item.
             arc_lo = np.searchsorted(owner, item_lo, side="left").tolist()
             arc_hi = np.searchsorted(owner, item_hi, side="left").tolist()
-            for a, d0, d1, s0, s1 in zip(
-                present.tolist(), item_lo, item_hi, arc_lo, arc_hi, strict=True
-            ):
-                if s1 > s0:
-                    flows[s0:s1] = _solve_block_optimal(
-                        avail[:, a],
-                        wanted[d0:d1],
-                        rows[s0:s1],
-                        owner[s0:s1] - d0,
-                        costs[s0:s1],
-                        cache,
-                        (items[a], PRIORITIES[rank]),
-                    )
+            blocks = list(zip(present.tolist(), item_lo, item_hi, arc_lo, arc_hi, strict=True))
+            flows = _solve_level_optimal(
+                avail, wanted, rows, owner, costs, blocks, cache, PRIORITIES[rank], items
+            )
             hit = np.flatnonzero(flows > 0)
             dep, dem, q, a_of = code_order[rows[hit]], level[owner[hit]], flows[hit], arc_item[hit]
             np.add.at(cost_of_item, a_of, q * costs[hit])
@@ -1087,30 +1116,37 @@ def _nodes_of(
     state: RoadState,
     vehicle: Vehicle,
     snapper: Snapper | None,
-) -> list[int]:
+) -> NDArray[np.int64]:
     """Road nodes of depots or demands: their own node, else their lat/lon snapped (batched).
 
-    Many demand lines share a place, so each distinct position is snapped once.
+    Many demand lines share a place, so each distinct place (a node, or a
+    lat/lon pair) is resolved once.
     """
-    nodes: list[int | None] = [r.node for r in records]
-    todo = [k for k, n in enumerate(nodes) if n is None]
-    if todo:
-        points = [(records[k].lat, records[k].lon) for k in todo]
-        for k, (lat, lon) in zip(todo, points, strict=True):
-            if lat is None or lon is None:
-                r = records[k]
-                name = r.code if isinstance(r, DepotRecord) else r.id
-                raise ValueError(f"{name} needs a node or lat/lon")
-        places = list(dict.fromkeys(points))
-        if snapper is None:
-            snapper = Snapper(state.network, state.network.usable_nodes(vehicle))
-        snapped = snapper.nearest_nodes(
-            [float(p[0] or 0.0) for p in places], [float(p[1] or 0.0) for p in places]
-        )
-        node_at = dict(zip(places, snapped, strict=True))
-        for k, point in zip(todo, points, strict=True):
-            nodes[k] = node_at[point]
-    return [int(n) for n in nodes if n is not None]
+    recs: Sequence[DepotRecord | Demand] = records
+    nodes = [r.node for r in recs]
+    if None not in nodes:
+        return np.array(nodes, dtype=np.int64)
+    place: dict[object, int] = {}
+    which = [
+        place.setdefault((r.lat, r.lon) if n is None else n, len(place))
+        for r, n in zip(recs, nodes, strict=True)
+    ]
+    keys = list(place)
+    points = [k for k in keys if isinstance(k, tuple)]
+    for lat, lon in points:
+        if lat is None or lon is None:
+            r = next(x for x in recs if x.node is None and (x.lat, x.lon) == (lat, lon))
+            name = r.code if isinstance(r, DepotRecord) else r.id
+            raise ValueError(f"{name} needs a node or lat/lon")
+    if snapper is None:
+        snapper = Snapper(state.network, state.network.usable_nodes(vehicle))
+    snapped = iter(
+        snapper.nearest_nodes([float(p[0]) for p in points], [float(p[1]) for p in points])
+    )
+    resolved = np.array(
+        [next(snapped) if isinstance(k, tuple) else k for k in keys], dtype=np.int64
+    )
+    return resolved[np.array(which, dtype=np.int64)]
 
 
 def plan_transfers(
@@ -1133,14 +1169,16 @@ def plan_transfers(
     vehicle = options.vehicle
     depot_nodes = _nodes_of(depots, state, vehicle, snapper)
     demand_nodes = _nodes_of(demands, state, vehicle, snapper)
-    sources = sorted(set(depot_nodes))
-    targets = sorted(set(demand_nodes))
-    matrix = router.travel_matrix(state, sources, targets, vehicle, options.max_travel_s)
-    row = {n: k for k, n in enumerate(sources)}
-    col = {n: k for k, n in enumerate(targets)}
+    source_nodes, depot_row = np.unique(depot_nodes, return_inverse=True)
+    target_nodes, demand_col = np.unique(demand_nodes, return_inverse=True)
+    depot_row = np.asarray(depot_row, dtype=np.int64).ravel()
+    demand_col = np.asarray(demand_col, dtype=np.int64).ravel()
+    targets: list[int] = target_nodes.tolist()
+    matrix = router.travel_matrix(
+        state, source_nodes.tolist(), targets, vehicle, options.max_travel_s
+    )
     # Depots x places (not x demand lines): demands at one place share a column.
-    times = matrix.times_s[[row[n] for n in depot_nodes]]
-    demand_col = np.array([col[n] for n in demand_nodes], dtype=np.int64)
+    times = matrix.times_s[depot_row]
     matrix_done = time.perf_counter()
     cache = _cache_for(router)
     solved = _solve(
@@ -1148,14 +1186,9 @@ def plan_transfers(
     )
     allocated = time.perf_counter()
     # One route per (source, target) pair: many transfers share one.
-    pair_key = (
-        np.array([row[n] for n in depot_nodes], dtype=np.int64)[solved.dep] * len(targets)
-        + solved.col[solved.dem]
-    )
+    pair_key = depot_row[solved.dep] * len(targets) + solved.col[solved.dem]
     keys, which = np.unique(pair_key, return_inverse=True)
-    paths = matrix.paths(
-        [(sources[k // len(targets)], targets[k % len(targets)]) for k in keys.tolist()]
-    )
+    paths = matrix.paths_at(keys // len(targets), keys % len(targets))
     routes = [paths[k] for k in np.asarray(which).ravel().tolist()]
     routed = time.perf_counter()
     plan = _finish(solved, depots, demands, times, options, routes)

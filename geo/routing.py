@@ -203,6 +203,8 @@ class TravelMatrix:
         self._row = {s: k for k, s in enumerate(self.sources)}
         self._col = {t: k for k, t in enumerate(self.targets)}
         cols = np.array([network.index[t] for t in self.targets], dtype=np.int64)
+        self._target_index = cols
+        self._source_index = np.array([network.index[s] for s in self.sources], dtype=np.int64)
         self.times_s: NDArray[np.float64] = np.empty((len(self.sources), len(cols)))
         key = cols.tobytes()
         for i, s in enumerate(self.sources):
@@ -232,32 +234,39 @@ class TravelMatrix:
         up their trees together, one tree level per numpy step, and each route's
         length is summed from source to target exactly as :meth:`route` does.
         """
-        net = self.network
-        n = net.n_nodes
-        out: list[tuple[tuple[int, ...], float]] = [((), 0.0)] * len(pairs)
         if not pairs:
-            return out
+            return []
         for _, t in pairs:
             self._check(t)
-        index = net.index
-        src = np.array([index[s] for s, _ in pairs], dtype=np.int64)
-        cur = np.array([index[t] for _, t in pairs], dtype=np.int64)
         rows = np.array([self._row[s] for s, _ in pairs], dtype=np.int64)
         cols = np.array([self._col[t] for _, t in pairs], dtype=np.int64)
+        return self.paths_at(rows, cols)
+
+    def paths_at(
+        self, rows: NDArray[np.int64], cols: NDArray[np.int64]
+    ) -> list[tuple[tuple[int, ...], float]]:
+        """:meth:`paths` of the pairs (``sources[rows[k]]``, ``targets[cols[k]]``)."""
+        net = self.network
+        out: list[tuple[tuple[int, ...], float]] = [((), 0.0)] * len(rows)
+        if not len(rows):
+            return out
+        src = self._source_index[rows]
+        cur = self._target_index[cols]
         ok = np.flatnonzero(np.isfinite(self.times_s[rows, cols]))
         if ok.size == 0:
             return out
         trees = self._trees
-        walk = []
-        for k, s, t in zip(ok.tolist(), src[ok].tolist(), cur[ok].tolist(), strict=True):
-            known = trees[s].paths.get(t)
-            if known is None:
-                walk.append(k)
-            else:
-                out[k] = known
-        ok = np.array(walk, dtype=np.int64)
-        if ok.size == 0:
-            return out
+        if any(trees[s].paths for s in np.unique(src[ok]).tolist()):
+            walk = []
+            for k, s, t in zip(ok.tolist(), src[ok].tolist(), cur[ok].tolist(), strict=True):
+                known = trees[s].paths.get(t)
+                if known is None:
+                    walk.append(k)
+                else:
+                    out[k] = known
+            ok = np.array(walk, dtype=np.int64)
+            if ok.size == 0:
+                return out
         src, cur = src[ok], cur[ok]
         # The used trees' walk tables end to end: a pair walks positions in them.
         used, tree_of = np.unique(src, return_inverse=True)
@@ -278,51 +287,47 @@ class TravelMatrix:
         for k, (nodes, _) in enumerate(tables):
             these = by_tree[bounds[k] : bounds[k + 1]]
             start[these] = np.searchsorted(nodes, cur[these]) + base[k]
-        # Walk from the targets up to the sources, recording (pair, step, node).
-        step_pair, step_level, step_node = [], [], []
-        at = parent_at[start]
-        pair = np.flatnonzero(at >= 0)
-        at = at[pair]
-        level = 0
-        while pair.size:
-            level += 1
-            step_pair.append(pair)
-            step_level.append(np.full(pair.size, level))
-            step_node.append(all_nodes[at])
-            up = parent_at[at]
-            going = up >= 0
-            pair, at = pair[going], up[going]
-        depth = np.ones(ok.size, dtype=np.int64)
-        offset = np.cumsum(depth) - depth
+        # Walk all pairs up their trees together, one level per step, into a
+        # (level x pair) grid of node indices: row 0 holds the targets, row l
+        # their l-th ancestors, -1 once a pair has passed its source. A
+        # sentinel position (its own parent, node -1) absorbs finished pairs.
+        sentinel = all_nodes.size
+        up_of = np.append(np.where(parent_at < 0, sentinel, parent_at), sentinel)
+        node_of = np.append(all_nodes, -1)
+        at = start
+        grid = [cur]
+        while True:
+            at = up_of[at]
+            if at.min() == sentinel:
+                break
+            grid.append(node_of[at])
+        walked = np.stack(grid)  # (levels, pairs)
+        depth = (walked >= 0).sum(axis=0)
+        # Edge lengths: the edge into row l's node from row l + 1's. Summed from
+        # the source down to the target, as route() does (padding adds 0.0).
         lengths = np.zeros(ok.size)
-        if step_pair:
-            sp_ = np.concatenate(step_pair)
-            sl = np.concatenate(step_level)
-            sn = np.concatenate(step_node)
-            depth += np.bincount(sp_, minlength=ok.size)
-            offset = np.cumsum(depth) - depth
-            # Lay each path out from source to target: position = depth - 1 - level.
-            pos = depth[sp_] - 1 - sl
-            flat = np.empty(int(depth.sum()), dtype=np.int64)
-            flat[offset + depth - 1] = cur
-            flat[offset[sp_] + pos] = sn
-            # Edge e (0-based from the source) runs from position e to e + 1; its
-            # length is summed in that order, as route() does.
-            child = flat[offset[sp_] + pos + 1]
-            edge = np.searchsorted(net.edge_key, sn * n + child)
-            grid = np.zeros((level, ok.size))
-            grid[pos, sp_] = net.edge_length_m[edge]
-            for row in grid:
+        if walked.shape[0] > 1:
+            child, parent = walked[:-1], walked[1:]
+            real = parent >= 0
+            c, p = child[real], parent[real]
+            tails, edge_lengths = net.in_edges
+            slot = (tails[c] == p[:, None]).argmax(axis=1)
+            steps = np.zeros(child.shape)
+            steps[real] = edge_lengths[c, slot]
+            for row in steps[::-1]:
                 lengths += row
-        else:
-            flat = cur.copy()
-        ids = net.node_ids[flat].tolist()
-        ends = (offset + depth).tolist()
-        starts = offset.tolist()
-        for k, s, t, a, b, length in zip(
-            ok.tolist(), src.tolist(), cur.tolist(), starts, ends, lengths.tolist(), strict=True
+        ids_of = np.append(net.node_ids, -1)
+        rows_ids = ids_of[walked.T].tolist()
+        for k, s, t, d, row, length in zip(
+            ok.tolist(),
+            src.tolist(),
+            cur.tolist(),
+            depth.tolist(),
+            rows_ids,
+            lengths.tolist(),
+            strict=True,
         ):
-            out[k] = trees[s].paths[t] = (tuple(ids[a:b]), length)
+            out[k] = trees[s].paths[t] = (tuple(row[d - 1 :: -1]), length)
         return out
 
     def route(self, source: int, target: int) -> Route | None:
