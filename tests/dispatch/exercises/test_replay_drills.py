@@ -1,0 +1,250 @@
+"""Live drills in a real server: every scenario played at once (`POST .../play`) while real
+requests (reads and writes) are served; the real operational tables are byte-for-byte what
+they were, less exactly the rows the real world was meant to get; the drills' events reach
+that server's live feed in their own world only; deleting the exercises drops every schema."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dispatch.accounts.policy import Role
+from dispatch.exercises.service import NOT_COPIED
+from tests.support import client, create_user, sql
+
+ROOT = Path(__file__).resolve().parents[3]
+SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
+READS = (
+    "/api/incidents",
+    "/api/stock/",
+    "/api/stock/totals?by=depot",
+    "/api/depots",
+    "/api/duty/on-duty",
+    "/api/exercises",
+)
+
+
+def operational_tables() -> list[str]:
+    rows = sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+    return [r["tablename"] for r in rows if r["tablename"] not in NOT_COPIED]
+
+
+def dump() -> dict[str, list[str]]:
+    """Every operational table's rows as JSON text, sorted: what "unchanged" is checked on."""
+    out = {}
+    for table in operational_tables():
+        rows = sql(f'SELECT row_to_json(t)::text AS r FROM public."{table}" t')
+        out[table] = sorted(r["r"] for r in rows)
+    return out
+
+
+def without(tables: dict[str, list[str]], incidents: set[int]) -> dict[str, list[str]]:
+    """The rows the real world was meant to get taken out: the exercises' management audit
+    rows, and what the test's own real mutations (incidents and their requests) wrote."""
+    requests = {
+        json.loads(r)["id"]
+        for r in tables.get("supply_request", [])
+        if json.loads(r)["incident"] in incidents
+    }
+
+    def expected(table: str, row: dict[str, Any]) -> bool:
+        if table == "audit_entry":
+            entity, entity_id = row["entity"], row["entity_id"]
+            return (
+                row["action"].startswith("exercises.")
+                or (entity == "incident" and int(entity_id) in incidents)
+                or (entity == "supply_request" and int(entity_id) in requests)
+            )
+        if table == "incident":
+            return row["id"] in incidents
+        if table in ("incident_community", "supply_request"):
+            return row["incident"] in incidents
+        return False
+
+    return {
+        table: [r for r in rows if not expected(table, json.loads(r))]
+        for table, rows in tables.items()
+    }
+
+
+def listen(
+    base_url: str, user: str, exercise: int | None, done: threading.Event
+) -> list[dict[str, Any]]:
+    """What a subscriber of /api/live hears (in a drill's world, or the real one) until
+    `done`, or until it has heard a drill plan its requests."""
+    heard: list[dict[str, Any]] = []
+    headers = {"X-Exercise": str(exercise)} if exercise is not None else {}
+    deadline = time.monotonic() + 120
+
+    def enough() -> bool:
+        kinds = {e["kind"] for e in heard}
+        return done.is_set() or (exercise is not None and "plan.approved" in kinds)
+
+    with client(base_url, user) as http:
+        while time.monotonic() < deadline and not enough():
+            try:
+                with http.stream(
+                    "GET", "/api/live", headers=headers, timeout=httpx.Timeout(5, read=2)
+                ) as stream:
+                    for line in stream.iter_lines():
+                        if line.startswith("data:"):
+                            heard.append(json.loads(line[5:]))
+                        if time.monotonic() > deadline or enough():
+                            break
+            except httpx.ReadTimeout:
+                continue
+    return heard
+
+
+@pytest.fixture(scope="module")
+def trainer() -> str:
+    return create_user(Role.TRAINER)
+
+
+@pytest.fixture(scope="module")
+def commander() -> str:
+    return create_user(Role.COMMANDER)
+
+
+@pytest.fixture(scope="module")
+def drills(server: str, trainer: str) -> Iterator[list[dict[str, Any]]]:
+    made = []
+    with client(server, trainer) as http:
+        for name in SCENARIOS:
+            response = http.post("/api/exercises", json={"name": f"演练 {name}", "kind": "drill"})
+            assert response.status_code == 201, response.text
+            made.append({**response.json(), "file": name})
+    yield made
+
+
+def test_scenarios_are_listed(server: str, trainer: str) -> None:
+    with client(server, trainer) as http:
+        listed = http.get("/api/scenarios").json()
+        assert http.get("/api/scenarios", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert [s["name"] for s in listed] == SCENARIOS
+    for s in listed:
+        assert s["title"] and s["description"] and s["events"] > 10
+        assert s["duration"] and s["duration_minutes"] > 0 and s["expect"]
+
+
+def test_play_refuses_bad_input(server: str, trainer: str, drills: list[dict[str, Any]]) -> None:
+    exercise = drills[0]["id"]
+    with client(server, trainer) as http:
+        bad_name = http.post(f"/api/exercises/{exercise}/play", json={"scenario": "../x.yaml"})
+        assert bad_name.status_code in (400, 422) and "scenario" in bad_name.text
+        missing = http.post(f"/api/exercises/{exercise}/play", json={"scenario": "nope.yaml"})
+        assert missing.status_code == 404 and missing.json()["field"] == "scenario"
+        assert (
+            http.post("/api/exercises/999999/play", json={"scenario": SCENARIOS[0]}).status_code
+            == 404
+        )
+        assert http.get(f"/api/exercises/{exercise}/play").json()["status"] == "idle"
+    viewer = create_user(Role.VIEWER)
+    with client(server, viewer) as http:
+        refused = http.post(f"/api/exercises/{exercise}/play", json={"scenario": SCENARIOS[0]})
+        assert refused.status_code == 403
+
+
+def test_drills_leave_the_real_world_untouched(
+    server: str, trainer: str, commander: str, drills: list[dict[str, Any]]
+) -> None:
+    before = dump()
+    first = drills[0]
+    heard: dict[str, list[dict[str, Any]]] = {}
+    done = threading.Event()
+    listeners = [
+        threading.Thread(
+            target=lambda: heard.__setitem__("drill", listen(server, trainer, first["id"], done))
+        ),
+        threading.Thread(
+            target=lambda: heard.__setitem__("real", listen(server, trainer, None, done))
+        ),
+    ]
+    for thread in listeners:
+        thread.start()
+    time.sleep(1.0)  # subscribed before the drills start
+    real_incidents: set[int] = set()
+    with client(server, trainer) as http, client(server, commander) as boss:
+        for drill in drills:
+            started = http.post(
+                f"/api/exercises/{drill['id']}/play",
+                json={"scenario": drill["file"], "speed": 200000, "policy": "optimal"},
+            )
+            assert started.status_code == 202, started.text
+            assert started.json()["status"] == "running"
+        again = http.post(f"/api/exercises/{first['id']}/play", json={"scenario": first["file"]})
+        assert again.status_code == 409
+        deadline = time.monotonic() + 150
+        states: dict[int, dict[str, Any]] = {}
+        with ThreadPoolExecutor(4) as pool:
+            while time.monotonic() < deadline:
+                # real reads, concurrently, and a real change now and then
+                codes = list(pool.map(lambda path: boss.get(path).status_code, READS))
+                assert codes == [200] * len(READS), codes
+                if len(real_incidents) < 4:
+                    made = boss.post(
+                        "/api/incidents",
+                        json={
+                            "type": "fire",
+                            "level": "IV",
+                            "title": f"真实事件 {len(real_incidents)}",
+                            "communities": ["110101006006"],
+                        },
+                    )
+                    assert made.status_code == 201, made.text
+                    real_incidents.add(made.json()["id"])
+                    asked = boss.post(
+                        f"/api/incidents/{made.json()['id']}/requests",
+                        json={"community": "110101006006", "item": "WATER", "quantity": 5},
+                    )
+                    assert asked.status_code == 201, asked.text
+                states = {
+                    d["id"]: http.get(f"/api/exercises/{d['id']}/play").json() for d in drills
+                }
+                if all(s["status"] != "running" for s in states.values()):
+                    break
+                time.sleep(0.3)
+    for drill in drills:
+        state = states[drill["id"]]
+        assert state["status"] == "finished", state
+        assert state["progress"] == 1.0 and state["events_done"] == state["events_total"]
+        assert state["report"]["scenario"] == state["title"]
+        assert all(b["ok"] for b in state["report"]["expect"]), state["report"]["expect"]
+    done.set()
+    for thread in listeners:
+        thread.join()
+    after = dump()
+    assert set(after) == set(before)
+    assert without(after, real_incidents) == without(before, real_incidents)
+    # the real mutations did land (so the comparison could see a change)
+    assert after["incident"] != before["incident"]
+    plays = sql(
+        "SELECT count(*) AS n FROM public.audit_entry WHERE action='exercises.play' "
+        "AND entity_id = ANY($1::varchar[])",
+        [str(d["id"]) for d in drills],
+    )
+    assert plays[0]["n"] == len(drills)
+    # events: the drill's subscriber heard the drill; the real one heard only the real world
+    drill_events, real_events = heard["drill"], heard["real"]
+    assert drill_events and {e["exercise"] for e in drill_events} == {first["schema_name"]}
+    assert {"request.created", "plan.proposed", "plan.approved"} <= {
+        e["kind"] for e in drill_events
+    }
+    assert real_events and all(e["exercise"] is None for e in real_events)
+    # deleting the exercises drops their schemas
+    with client(server, trainer) as http:
+        for drill in drills:
+            assert http.delete(f"/api/exercises/{drill['id']}").status_code == 200
+    schemas = sql(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ANY($1)",
+        [d["schema_name"] for d in drills],
+    )
+    assert schemas == []
