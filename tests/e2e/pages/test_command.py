@@ -1,0 +1,219 @@
+"""The command center in a real browser against a real server: an incident from declaration
+to a delivery's completion, watched live on the map and panels without reloading."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dispatch.accounts.policy import Role
+from tests.dispatch.incidents.helpers import community_of, person, stock
+from tests.e2e.pages.conftest import Watched, assert_accessible, login, shot, untranslated
+from tests.support import client, create_user, sql
+
+pytestmark = pytest.mark.e2e
+
+STREET = "110101003"
+RESERVE = "D110101000"
+
+
+@pytest.fixture(scope="module")
+def commander() -> str:
+    return create_user(Role.COMMANDER)
+
+
+@pytest.fixture(scope="module")
+def supplied() -> None:
+    """The district reserve holds the water every plan here sends."""
+    stock(RESERVE, "WATER", 500)
+
+
+def open_command(open_page: Callable[..., Watched], user: str, viewport: str = "wall") -> Any:
+    watched = open_page(viewport)
+    page = watched.page
+    login(page, user, next_path="/command")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("#cc-live[data-state=open]")
+    page.evaluate("window.__not_reloaded = true")
+    return watched
+
+
+def count(page: Any, selector: str) -> int:
+    return int(page.locator(selector).count())
+
+
+def wait_count(page: Any, selector: str, n: int) -> None:
+    page.wait_for_function(
+        "([s, n]) => document.querySelectorAll(s).length === n", arg=[selector, n]
+    )
+
+
+@pytest.mark.parametrize("viewport", ["wall", "tablet-landscape"])
+def test_command_center_renders_labelled_and_reachable(
+    open_page: Callable[..., Watched], commander: str, viewport: str
+) -> None:
+    page = open_command(open_page, commander, viewport).page
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    page.wait_for_selector("body[data-roads=synthetic]")
+    assert "合成路网" in page.locator(".map-note").inner_text()
+    assert count(page, ".leaflet-tile") == 0  # no tile server: vectors only
+    assert count(page, "path.cc-community") == 169
+    assert count(page, "path.cc-approximate") == 69  # drawn hollow, told apart
+    assert count(page, ".depot-icon") == 18
+    assert not untranslated(page)
+    shot(page, f"command-{viewport}")
+    assert_accessible(page)
+
+
+def test_command_flow_from_declaration_to_completed_delivery(
+    open_page: Callable[..., Watched], server: str, commander: str, supplied: None
+) -> None:
+    leader = create_user(Role.STREET_LEADER, street=STREET)
+    crew = [person(STREET), person(STREET)]
+    communities = [community_of(STREET, 0), community_of(STREET, 1)]
+    with client(server, leader) as squad:
+        for who in crew:
+            checked = squad.post(
+                "/api/duty/check-in", json={"person_id": who, "community": communities[0]}
+            )
+            assert checked.status_code == 201, checked.text
+    watched = open_command(open_page, commander)
+    page = watched.page
+
+    # declare on the page
+    if not page.locator("#cc-declare").evaluate("d => d.open"):  # open while none exist
+        page.locator("#cc-declare > summary").click()
+    page.get_by_label("事件类型").select_option("rainstorm")
+    page.get_by_label("响应级别").select_option("III")
+    page.get_by_label("事件名称").fill("暴雨内涝 指挥流程")
+    page.get_by_label("受影响社区（可多选）").select_option(communities)
+    page.get_by_role("button", name="宣布", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('#cc-incident').selectedOptions[0]"
+        "?.textContent.includes('暴雨内涝 指挥流程')"
+    )
+    incident = int(page.locator("#cc-incident").input_value())
+    assert count(page, "path.cc-request") == 0
+
+    # requests posted by another client appear on the map, live
+    with client(server, leader) as other:
+        for code, qty in zip(communities, (12, 30), strict=True):
+            made = other.post(
+                f"/api/incidents/{incident}/requests",
+                json={"community": code, "item": "WATER", "quantity": qty, "priority": "high"},
+            )
+            assert made.status_code == 201, made.text
+    wait_count(page, "path.cc-request", 2)
+    wait_count(page, "#requests tbody tr", 2)
+    assert "高 2" in page.locator("#fig-open").inner_text()
+
+    # plan and review the proposed routes: lines on the map, rows in the table
+    page.get_by_role("tab", name="调拨方案").click()
+    page.get_by_role("button", name="计算调拨方案").click()
+    page.wait_for_selector("#plan-lines")
+    wait_count(page, "path.cc-plan-route", 2)
+    wait_count(page, "#plan-lines tbody tr", 2)
+    assert "东城区应急物资储备库" in page.locator("#plan-lines").inner_text()
+    shot(page, "command-plan-wall")
+
+    page.get_by_role("button", name="批准全部").click()
+    page.wait_for_selector("#plan h2:has-text('已批准')")
+    wait_count(page, "path.cc-plan-route", 0)
+    wait_count(page, "path.cc-transfer", 2)  # two deliveries waiting at the depot
+
+    # the people panel: suggestions for the first delivery, assigned from the page
+    page.get_by_role("tab", name="人员调配").click()
+    wait_count(page, "#on-duty tbody tr", 2)  # the incident's communities, on duty or not
+    assert "驾驶 2" in page.locator("#on-duty").inner_text()
+    page.locator("#tasks-table tbody tr", has_text=_community_name(communities[0])).get_by_role(
+        "button", name="推荐人员"
+    ).click()
+    page.wait_for_selector("#suggestions input.pick-person")
+    assert count(page, "#suggestions input.pick-person:checked") == 2
+    page.get_by_role("button", name="指派所选人员").click()
+    page.wait_for_selector("#tasks-table tbody tr:has-text('已指派')")
+
+    # the street squad works the task through the API; the page hears it live
+    with client(server, leader) as squad:
+        (task,) = [
+            t
+            for t in squad.get("/api/tasks", params={"incident": incident}).json()
+            if t["community"] == communities[0]
+        ]
+        assert task["status"] == "assigned" and sorted(task["assignees"]) == sorted(crew)
+        task = squad.post(f"/api/tasks/{task['id']}/accept", json={"version": task["version"]})
+        task = squad.post(
+            f"/api/tasks/{task.json()['id']}/start", json={"version": task.json()["version"]}
+        ).json()
+        page.wait_for_selector("#tasks-table tbody tr:has-text('运送中')")
+        done = squad.post(f"/api/tasks/{task['id']}/complete", json={"version": task["version"]})
+        assert done.status_code == 200, done.text
+    page.wait_for_selector(f"#tasks-table tbody tr:has-text('#{task['id']}'):has-text('已完成')")
+    page.wait_for_selector(
+        f"#events li[data-kind='task.done']:has-text('#{task['id']}')", state="attached"
+    )
+    wait_count(page, "path.cc-transfer", 1)  # the other one is still out
+    page.wait_for_function("() => document.querySelector('#fig-tasks').textContent === '1/2'")
+    page.wait_for_function("() => document.querySelector('#fig-fill').textContent === '29%'")
+    assert page.evaluate("window.__not_reloaded") is True
+    shot(page, "command-flow-wall")
+
+
+def test_stale_plan_says_replan_and_edited_approval_and_closures(
+    open_page: Callable[..., Watched], server: str, commander: str, supplied: None
+) -> None:
+    community = community_of("110101004")
+    with client(server, commander) as boss:
+        incident = boss.post(
+            "/api/incidents",
+            json={
+                "type": "heatwave",
+                "level": "IV",
+                "title": "高温 复核",
+                "communities": [community],
+            },
+        ).json()["id"]
+        request = boss.post(
+            f"/api/incidents/{incident}/requests",
+            json={"community": community, "item": "WATER", "quantity": 20},
+        ).json()["id"]
+    watched = open_command(open_page, commander, "tablet-landscape")
+    watched.allow("409")  # the refused approval is logged by the browser
+    page = watched.page
+    page.locator("#cc-incident").select_option(str(incident))
+    page.get_by_role("tab", name="调拨方案").click()
+    page.get_by_role("button", name="计算调拨方案").click()
+    wait_count(page, "#plan-lines tbody tr", 1)
+    stock(RESERVE, "WATER", 3)  # the world moves on under the plan
+    page.get_by_role("button", name="批准全部").click()
+    page.wait_for_selector("#plan-stale:not([hidden])")
+    assert "请重新计算方案" in page.locator("#plan-stale").inner_text()
+    stale = page.locator("#plan").get_attribute("data-plan")
+    page.get_by_role("button", name="重新计算方案").click()
+    page.wait_for_function(
+        "(old) => !['', old].includes(document.querySelector('#plan').dataset.plan)", arg=stale
+    )
+    assert page.locator("#plan-stale").is_hidden()
+    page.get_by_label("第 1 条的数量").fill("8")
+    page.get_by_role("button", name="按修改批准").click()
+    page.wait_for_selector("#plan h2:has-text('已批准')")
+    with client(server, commander) as boss:
+        assert boss.get(f"/api/requests/{request}").json()["planned_qty"] == 8
+
+    # close roads by clicking the map, then reopen them
+    page.get_by_role("tab", name="需求与封路").click()
+    page.get_by_label("半径（米）").fill("200")
+    page.get_by_role("button", name="在地图上点选封路").click()
+    box = page.locator("#cc-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_count(page, "path.cc-closure", 1)
+    assert count(page, "path.cc-closed-road") == 1
+    page.wait_for_selector("#closures tbody tr:has-text('200')")
+    page.get_by_role("button", name="解除").click()
+    wait_count(page, "path.cc-closure", 0)
+
+
+def _community_name(code: str) -> str:
+    return str(sql("SELECT name FROM community WHERE code=$1", code)[0]["name"])
