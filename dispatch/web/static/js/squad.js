@@ -41,6 +41,7 @@ const state = {
   pending: [], // this user's outbox entries
   staleSince: null,
   dutyCommunity: null,
+  offers: new Map(), // task id -> people suggested for it, while the leader chooses
 };
 
 const $ = (id) => document.getElementById(id);
@@ -536,7 +537,36 @@ function cargo(task) {
   return match ? { qty: Number(match[1]), item: match[2], depot: match[3] } : null;
 }
 
+/** Re-draw a list without losing what the user was typing, which boxes are open, or focus
+ * (tasks re-render whenever the outbox sends or the live feed reports a change). */
+function preserving(container, draw) {
+  const saved = new Map();
+  for (const el of container.querySelectorAll("input[id], select[id], textarea[id]")) {
+    saved.set(el.id, el.type === "checkbox" ? el.checked : el.value);
+  }
+  const open = [...container.querySelectorAll("details[open][id]")].map((d) => d.id);
+  const errors = [...container.querySelectorAll(".error[id]:not([hidden])")].map((e) => [e.id, e.textContent]);
+  const focused = container.contains(document.activeElement) ? document.activeElement.id : null;
+  draw();
+  for (const [id, value] of saved) {
+    const el = document.getElementById(id);
+    if (!el) continue;
+    if (el.type === "checkbox") el.checked = value;
+    else el.value = value;
+  }
+  for (const id of open) document.getElementById(id)?.setAttribute("open", "");
+  for (const [id, text] of errors) {
+    const el = document.getElementById(id);
+    if (el) Object.assign(el, { textContent: text, hidden: false });
+  }
+  if (focused) document.getElementById(focused)?.focus();
+}
+
 function renderTasks() {
+  preserving($("panel-tasks"), drawTasks);
+}
+
+function drawTasks() {
   const active = [];
   const finished = [];
   for (const task of state.tasks) {
@@ -611,7 +641,7 @@ function completeForm(task, load) {
     delivery ? h("label", { for: reasonId }, t("squad.task.shortfall")) : null,
     delivery ? h("input", { id: reasonId, name: "reason", maxlength: 500 }) : null,
     h("button", { type: "submit", class: "btn btn-primary" }, delivery ? t("squad.task.complete") : t("squad.task.done")),
-    h("p", { class: "error", role: "alert", hidden: true }),
+    h("p", { class: "error", role: "alert", hidden: true, id: `complete-error-${task.id}` }),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -635,7 +665,7 @@ function failForm(task) {
     h("label", { for: id }, t("squad.task.fail_reason")),
     h("input", { id, name: "reason", maxlength: 500 }),
     h("button", { type: "submit", class: "btn btn-danger" }, t("squad.task.fail")),
-    h("p", { class: "error", role: "alert", hidden: true }),
+    h("p", { class: "error", role: "alert", hidden: true, id: `fail-error-${task.id}` }),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -643,16 +673,21 @@ function failForm(task) {
     if (!reason) return formError(form, t("squad.form.need", { field: t("squad.task.fail_reason") }));
     step(task, "fail", { reason }, t("squad.task.fail_label", { reason }));
   });
-  return h("details", { class: "fail-box" }, h("summary", {}, t("squad.task.cannot")), form);
+  return h("details", { class: "fail-box", id: `fail-box-${task.id}` }, h("summary", {}, t("squad.task.cannot")), form);
 }
 
 function assignForm(task) {
   const box = h("div", { class: "assign" });
+  if (state.offers.has(task.id)) {
+    box.append(assignChoices(task, state.offers.get(task.id)));
+    return box;
+  }
   const button = h("button", { type: "button", class: "btn btn-primary" }, t("squad.task.find_people"));
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
       const offer = await read(`/api/tasks/${task.id}/suggestions?on_duty_only=false`);
+      state.offers.set(task.id, offer);
       clear(box).append(assignChoices(task, offer));
     } catch (error) {
       button.disabled = false;
@@ -683,6 +718,7 @@ function assignChoices(task, offer) {
     event.preventDefault();
     const people = [...form.querySelectorAll("input:checked")].map((i) => Number(i.value));
     if (!people.length) return toast(t("squad.task.choose_someone"), { bad: true });
+    state.offers.delete(task.id);
     step(task, "assign", { people }, t("squad.task.assign_label", { n: people.length }));
   });
   return form;

@@ -1,0 +1,360 @@
+"""The squad tablet in a real browser: stock, recording, tasks, people on duty, and the
+offline outbox (actions recorded without network are sent once each when it returns)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dispatch.accounts.policy import PERMISSIONS, Role
+from tests.dispatch.incidents.helpers import community_of, person, stock
+from tests.e2e.pages.conftest import (
+    VIEWPORTS,
+    Watched,
+    assert_accessible,
+    login,
+    shot,
+    untranslated,
+)
+from tests.support import client, create_user, run, sql, system_context
+
+pytestmark = pytest.mark.e2e
+
+SQUAD_JS = Path(__file__).resolve().parents[3] / "dispatch" / "web" / "static" / "js" / "squad.js"
+# what the browser logs for requests the test makes fail on purpose
+OFFLINE = ("ERR_INTERNET_DISCONNECTED", "ERR_FAILED", "/api/live")
+
+
+def depot_of(street: str) -> str:
+    return f"D{street}"
+
+
+def open_squad(watched: Watched, username: str, tab: str = "stock") -> Any:
+    """Log in through the form, land on the tablet, wait until its data is on screen."""
+    page = watched.page
+    login(page, username, next_path="/squad")
+    page.wait_for_selector("body[data-ready=true]")
+    if tab != "stock":
+        page.click(f"#tab-{tab}")
+    return page
+
+
+def on_hand(page: Any, depot: str, item: str) -> str:
+    cell = page.locator(f"tr.item-row[data-depot='{depot}'][data-item='{item}'] .on-hand")
+    return str(cell.get_attribute("data-qty"))
+
+
+def wait_on_hand(page: Any, depot: str, item: str, qty: int) -> None:
+    page.wait_for_function(
+        "([depot, item, qty]) => document.querySelector("
+        "`tr.item-row[data-depot='${depot}'][data-item='${item}'] .on-hand`)"
+        "?.dataset.qty === String(qty)",
+        arg=[depot, item, qty],
+    )
+
+
+def record_issue(page: Any, community: str, item: str, qty: int, purpose: str = "防汛") -> None:
+    page.click("#tab-record")
+    page.select_option("#issue-community", community)
+    page.select_option("#issue-item", item)
+    page.fill("#issue-qty", str(qty))
+    page.fill("#issue-purpose", purpose)
+    page.get_by_role("button", name="登记发放").click()
+
+
+def controlled_by_worker(page: Any) -> None:
+    """The service worker installed, then a reload so it controls the page (and caches
+    the page's answers) before the network goes."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def test_squad_flow_offline_actions_are_sent_once_each(open_page: Callable[..., Watched]) -> None:
+    street = "110101014"
+    depot = depot_of(street)
+    community = community_of(street)
+    leader = create_user(Role.STREET_LEADER, street=street)
+    stock(depot, "WATER", 100)
+    watched = open_page("tablet")
+    for fragment in OFFLINE:
+        watched.allow(fragment)
+    page = open_squad(watched, leader)
+    controlled_by_worker(page)
+    assert on_hand(page, depot, "WATER") == "100"
+
+    record_issue(page, community, "WATER", 5)  # online: sent at once
+    page.click("#tab-stock")
+    wait_on_hand(page, depot, "WATER", 95)
+    assert page.locator("#outbox-count").inner_text() == "全部已发送"
+
+    watched.context.set_offline(True)
+    record_issue(page, community, "WATER", 3)
+    page.click("#tab-record")
+    page.select_option("#receipt-item", "WATER")
+    page.fill("#receipt-lot", "OFF-1")
+    page.fill("#receipt-expires", "2099-06-30")
+    page.fill("#receipt-qty", "7")
+    page.get_by_role("button", name="登记入库").click()
+    count = page.locator("#outbox-count")
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '2'")
+    assert count.inner_text() == "2 条待发送"
+    keys = page.locator("#outbox-waiting li[data-key]").evaluate_all(
+        "items => items.map(li => li.dataset.key)"
+    )
+    assert len(keys) == 2
+    page.click("#tab-stock")
+    delta = page.locator(f"tr.item-row[data-depot='{depot}'][data-item='WATER'] .pending-delta")
+    assert delta.inner_text() == "待发送 +4"  # -3 issued, +7 received, not yet sent
+    assert on_hand(page, depot, "WATER") == "95"
+
+    page.reload()  # the shell and the last answers come from the service worker's cache
+    page.wait_for_selector("body[data-ready=true]")
+    assert "离线中" in page.locator("#squad-stale").inner_text()
+    assert count.inner_text() == "2 条待发送"
+    assert on_hand(page, depot, "WATER") == "95"
+    moved = "SELECT count(*) AS n FROM stock_movement WHERE idempotency_key = ANY($1::text[])"
+    assert sql(moved, keys)[0]["n"] == 0
+
+    watched.context.set_offline(False)
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '0'")
+    assert count.inner_text() == "全部已发送"
+    wait_on_hand(page, depot, "WATER", 99)
+    per_key = sql(
+        "SELECT idempotency_key AS key, kind, qty FROM stock_movement "
+        "WHERE idempotency_key = ANY($1::text[]) ORDER BY id",
+        keys,
+    )
+    assert [(r["key"], r["kind"], r["qty"]) for r in per_key] == [
+        (keys[0], "issue", -3),
+        (keys[1], "receipt", 7),
+    ]
+    ledger = sql(
+        "SELECT kind, qty FROM stock_movement WHERE depot=$1 AND item='WATER' ORDER BY id",
+        depot,
+    )
+    assert [(r["kind"], r["qty"]) for r in ledger] == [
+        ("receipt", 100),
+        ("issue", -5),
+        ("issue", -3),
+        ("receipt", 7),
+    ]
+
+
+def test_a_refused_action_is_listed_with_its_reason(open_page: Callable[..., Watched]) -> None:
+    street = "110101015"
+    depot = depot_of(street)
+    leader = create_user(Role.STREET_LEADER, street=street)
+    stock(depot, "TENT", 4)
+    watched = open_page("tablet-landscape")
+    watched.allow("409")
+    page = open_squad(watched, leader)
+    record_issue(page, community_of(street), "TENT", 50)
+    refused = page.locator("#outbox-refused li")
+    refused.wait_for()
+    text = refused.inner_text()
+    assert "被拒绝" in text and "发放 50" in text
+    assert "可用 4" in text and "(409)" in text  # the shortage's figures, not retried
+    assert page.locator("#outbox-count").inner_text() == "全部已发送"
+    assert sql("SELECT count(*) AS n FROM stock_movement WHERE depot=$1", depot)[0]["n"] == 1
+    page.get_by_role("button", name="知道了").click()
+    refused.wait_for(state="detached")
+
+    # a count that finds one tent missing becomes a count adjustment
+    page.click("#tab-record")
+    page.select_option("#count-depot", depot)
+    page.get_by_label(re.compile(r"帐篷 · T")).fill("3")
+    page.get_by_role("button", name="提交盘点").click()
+    page.click("#tab-stock")
+    wait_on_hand(page, depot, "TENT", 3)
+    counted = sql("SELECT kind, reason, qty FROM stock_movement WHERE depot=$1 ORDER BY id", depot)
+    assert [(r["kind"], r["reason"], r["qty"]) for r in counted] == [
+        ("receipt", None, 4),
+        ("adjustment", "count", -1),
+    ]
+
+
+def _delivery_task(server: str, street: str) -> dict[str, Any]:
+    """A delivery for a community of `street`, planned and approved by a commander."""
+    community = community_of(street, 1)
+    stock("D110101000", "FOOD", 500)  # the district reserve may always be emptied
+    commander = create_user(Role.COMMANDER)
+    with client(server, commander) as boss:
+        incident = boss.post(
+            "/api/incidents",
+            json={
+                "type": "rainstorm",
+                "level": "III",
+                "title": f"平板测试 {uuid.uuid4().hex[:4]}",
+                "communities": [community],
+            },
+        ).json()["id"]
+        made = boss.post(
+            f"/api/incidents/{incident}/requests",
+            json={"community": community, "item": "FOOD", "quantity": 12},
+        )
+        assert made.status_code == 201, made.text
+        plan = boss.post(f"/api/incidents/{incident}/plans", json={}).json()
+        assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
+        (task,) = boss.get("/api/tasks", params={"incident": incident}).json()
+    return dict(task)
+
+
+def test_task_assign_accept_pick_up_and_deliver(
+    open_page: Callable[..., Watched], server: str
+) -> None:
+    street = "110101016"
+    leader = create_user(Role.STREET_LEADER, street=street)
+    crew = [person(street, ["driving"]), person(street, ["driving"])]
+    task = _delivery_task(server, street)
+    assert task["status"] == "open" and task["street"] == street
+    watched = open_page("tablet")
+    watched.allow("412")
+    page = open_squad(watched, leader, tab="tasks")
+    card = page.locator(f"#task-{task['id']}")
+    assert "12箱" in card.inner_text() and "待派人" in card.inner_text()
+
+    card.get_by_role("button", name="派人").click()
+    card.locator("fieldset input[type=checkbox]").first.wait_for()
+    checked = card.locator("fieldset input:checked").evaluate_all(
+        "boxes => boxes.map(b => Number(b.value))"
+    )
+    assert set(checked) <= set(crew) | {
+        r["id"] for r in sql("SELECT id FROM person WHERE street=$1", street)
+    }
+    card.get_by_role("button", name="确认派人").click()
+    page.wait_for_function(
+        f"document.getElementById('task-{task['id']}')?.dataset.status === 'assigned'"
+    )
+
+    sent = "document.getElementById('outbox-count').dataset.waiting === '0'"
+    page.wait_for_function(sent)  # shown at once (optimistic), then sent
+    # someone else accepts first: the tablet's accept is stale (412), it reloads and says so
+    current = sql("SELECT version FROM task WHERE id=$1", task["id"])[0]["version"]
+    with client(server, leader) as other:
+        taken = other.post(f"/api/tasks/{task['id']}/accept", json={"version": current})
+        assert taken.status_code == 200, taken.text
+    card.get_by_role("button", name="接受任务").click()
+    page.locator("#outbox-refused li").wait_for()
+    assert "(412)" in page.locator("#outbox-refused").inner_text()
+    page.wait_for_function(
+        f"document.getElementById('task-{task['id']}')?.dataset.status === 'accepted'"
+    )
+    page.get_by_role("button", name="知道了").click()
+
+    card.get_by_role("button", name="已取货出发").click()
+    page.wait_for_function(
+        f"document.getElementById('task-{task['id']}')?.dataset.status === 'en_route'"
+    )
+    page.wait_for_function(sent)
+    quantity = card.get_by_label("送达数量")
+    assert quantity.input_value() == "12"
+    quantity.fill("10")
+    card.get_by_role("button", name="确认送达").click()
+    error = card.locator(".complete-form .error")
+    assert "短缺原因" in error.inner_text()  # less than planned needs a reason
+    card.get_by_label("短缺原因").fill("两箱破损")
+    card.get_by_role("button", name="确认送达").click()
+    page.locator(f"#task-finished-list #task-{task['id']}").wait_for(state="attached")
+    row = sql("SELECT status, delivered_qty FROM task WHERE id=$1", task["id"])[0]
+    assert row == {"status": "done", "delivered_qty": 10}
+    assert page.locator("#outbox-count").inner_text() == "全部已发送"
+
+
+def _on_duty_with_phone(street: str) -> tuple[str, int]:
+    from dispatch.people.schemas import CheckInRequest, PersonCreate, PersonKind
+    from dispatch.people.service import check_in, create_person
+
+    community = community_of(street, 2)
+    number = f"100{uuid.uuid4().int % 10**8:08d}"
+    body = PersonCreate(
+        code=f"P{uuid.uuid4().hex[:10]}",
+        name="值班测试员",
+        kind=PersonKind.PARTY_MEMBER,
+        party_branch="测试单位党支部",
+        phone=number,
+        community=community,
+        skills=["first_aid"],
+    )
+    made = run(create_person(system_context(), body))
+    run(check_in(system_context(), CheckInRequest(person_id=made.id)))
+    return community, made.id
+
+
+MASKED = re.compile(r"^100\*{4}\d{4}$")
+
+
+def test_phones_are_masked_and_only_revealing_roles_can_call(
+    open_page: Callable[..., Watched],
+) -> None:
+    street = "110101017"
+    community, person_id = _on_duty_with_phone(street)
+    viewer = create_user(Role.VIEWER)
+    leader = create_user(Role.STREET_LEADER, street=street)
+
+    watched = open_page("tablet-landscape")
+    page = open_squad(watched, viewer)
+    page.select_option("#street-select", street)
+    page.click("#tab-people")
+    page.get_by_role("button", name=re.compile("查看 .* 在岗人员")).first.wait_for()
+    name = sql("SELECT name FROM community WHERE code=$1", community)[0]["name"]
+    page.get_by_role("button", name=f"查看 {name} 在岗人员").click()
+    phone = page.locator("#duty-people .phone").first
+    phone.wait_for()
+    assert MASKED.match(phone.inner_text())
+    assert page.locator("#duty-people .call, #duty-people a[href^='tel:']").count() == 0
+    assert_accessible(page)
+
+    watched = open_page("tablet")
+    page = open_squad(watched, leader, tab="people")
+    page.get_by_role("button", name=f"查看 {name} 在岗人员").click()
+    call = page.get_by_role("button", name="拨打 值班测试员 的电话")
+    call.click()
+    link = page.get_by_role("link", name="立即拨号给 值班测试员")
+    href = str(link.get_attribute("href"))
+    assert re.fullmatch(r"tel:100\d{8}", href)
+    assert href[4:] not in page.locator("body").inner_text()  # a link, never shown
+    audited = sql(
+        "SELECT count(*) AS n FROM audit_entry WHERE action='people.reveal' AND entity_id=$1",
+        str(person_id),
+    )
+    assert audited[0]["n"] == 1
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_squad_screens_are_labelled_reachable_and_translated(
+    open_page: Callable[..., Watched], viewport: str
+) -> None:
+    street = "110101013"
+    soon = (date.today() + timedelta(days=10)).isoformat()
+    stock(depot_of(street), "MASK", 30, expires=soon)  # near expiry
+    leader = create_user(Role.STREET_LEADER, street=street)
+    watched = open_page(viewport)
+    page = open_squad(watched, leader)
+    assert "临期" in page.locator("#stock-depots").inner_text()
+    assert not untranslated(page)
+    assert_accessible(page)
+    shot(page, f"squad-{viewport}")
+    page.click("#tab-record")
+    assert_accessible(page)
+    shot(page, f"squad-record-{viewport}")
+
+
+def test_the_page_mirrors_the_policy_table() -> None:
+    """squad.js hides what a role may never do; its table must say what policy.py says."""
+    source = SQUAD_JS.read_text(encoding="utf-8")
+    block = source[source.index("const POLICY = {") : source.index("};", source.index("POLICY"))]
+    mirrored = {
+        action: set(re.findall(r'"(\w+)"', roles))
+        for action, roles in re.findall(r'"([\w.]+)": \[([^\]]*)\]', block)
+    }
+    assert mirrored, "no POLICY table found in squad.js"
+    for action, roles in mirrored.items():
+        assert roles == {r.value for r in PERMISSIONS[action]}, action
