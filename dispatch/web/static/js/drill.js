@@ -160,7 +160,8 @@ $("join-form").addEventListener("submit", async (event) => {
     setExercise({ id, name });
     toast(t("drill.joined", { id }));
   } catch (error) {
-    fail(form, box, error.field === "X-Exercise" ? { ...error, field: "id", message: error.message } : error);
+    const unknown = error.status === 404 && error.field === "X-Exercise";
+    fail(form, box, unknown ? { field: "id", message: t("drill.no_such", { id }) } : error);
   }
 });
 

@@ -1,0 +1,172 @@
+"""The drill view in a real browser: choosing a drill marks every page and keeps real stock
+untouched; playing a scenario live shows its progress and its events."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from dispatch.accounts.policy import Role
+from tests.dispatch.stock.helpers import HOME, HOME_DEPOT, balances, in_days, new_item, receive
+from tests.e2e.pages.conftest import (
+    VIEWPORTS,
+    Watched,
+    assert_accessible,
+    login,
+    shot,
+    untranslated,
+)
+from tests.support import client, create_user, sql
+
+pytestmark = pytest.mark.e2e
+
+
+def _movements(schema: str, item: str) -> list[dict[str, Any]]:
+    return sql(
+        f"SELECT m.kind, m.qty, l.lot_number FROM {schema}.stock_movement m "
+        f"JOIN {schema}.lot l ON l.id = m.lot WHERE m.item = $1 ORDER BY m.id",
+        item,
+    )
+
+
+def _choose(page: Any, exercise_id: int) -> None:
+    page.get_by_role("button", name=f"进入演练 #{exercise_id}", exact=True).click()
+    page.locator("#drill-banner").wait_for(state="visible")
+
+
+def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
+    open_page: Callable[..., Watched],
+) -> None:
+    item = new_item()
+    receive(HOME_DEPOT, item, "REAL-1", 50, in_days(200))
+    real_before = balances(item)
+    real_ledger = _movements("public", item)
+    commander = create_user(Role.COMMANDER)
+    page = open_page("tablet").page
+    login(page, commander, next_path="/drill")
+    assert page.locator("#drill-banner").is_hidden()
+
+    name = f"东华门演练 {item[-4:]}"
+    page.get_by_label("演练名称").fill(name)
+    page.get_by_role("button", name="创建").click()
+    row = page.locator("#exercises tr", has_text=name)
+    row.wait_for()
+    exercise_id = int(row.locator("td").first.inner_text().lstrip("#"))
+    _choose(page, exercise_id)
+    banner = page.locator("#drill-banner")
+    assert "演练中" in banner.inner_text() and name in banner.inner_text()
+    assert "drill" in (page.locator("body").get_attribute("class") or "")
+    assert f"正在演练 #{exercise_id}" in page.locator("#current-text").inner_text()
+
+    # a drill action through the page: a receipt inside the sandbox
+    page.get_by_label("储备点").select_option(HOME_DEPOT)
+    page.get_by_label("物资").select_option(item)
+    page.get_by_label("批号").fill("DRILL-1")
+    page.get_by_label("数量").fill("7")
+    page.get_by_role("button", name="记录入库（演练）").click()
+    page.locator("#drill-stock tr", has_text="DRILL-1").wait_for()
+    shown = page.locator("#drill-stock").inner_text()
+    assert "DRILL-1" in shown and "REAL-1" in shown  # the drill started from the real stock
+    # its event arrives on the drill's own live feed
+    page.locator("#events-body tr.event", has_text="库存变动").first.wait_for()
+
+    schema = f"ex_{exercise_id}"
+    assert balances(item) == real_before == {(HOME_DEPOT, "REAL-1"): 50}
+    assert _movements("public", item) == real_ledger
+    assert [(m["kind"], m["qty"], m["lot_number"]) for m in _movements(schema, item)] == [
+        ("receipt", 50, "REAL-1"),
+        ("receipt", 7, "DRILL-1"),
+    ]
+
+    # every page of this browser is in the drill until it is left
+    page.goto("/about")
+    assert page.locator("#drill-banner").is_visible()
+    assert name in page.locator("#drill-name").inner_text()
+    page.locator("#drill-leave").click()
+    assert page.locator("#drill-banner").is_hidden()
+    assert "drill" not in (page.locator("body").get_attribute("class") or "")
+
+
+def test_play_a_scenario_live_and_watch_it(server: str, open_page: Callable[..., Watched]) -> None:
+    trainer = create_user(Role.TRAINER)
+    with client(server, trainer) as http:
+        scenarios = http.get("/api/scenarios").json()
+        assert scenarios, "no scenario file to play"
+        body = {"name": "情景回放演练", "kind": "replay"}
+        exercise = http.post("/api/exercises", json=body).json()
+    shortest = min(scenarios, key=lambda s: s["duration_minutes"])
+    page = open_page("wall").page
+    login(page, trainer, next_path="/drill")
+    _choose(page, exercise["id"])
+    # a trainer plays and watches, but records no stock
+    assert page.locator("#action-role").is_visible()
+    assert page.locator("#receive-form").is_hidden()
+    assert page.get_by_role("link", name="在指挥中心观看").get_attribute("href") == "/command"
+
+    page.get_by_label("情景文件").select_option(shortest["name"])
+    assert shortest["name"] in page.locator("#scenario-info").inner_text()
+    page.get_by_label("倍速（相对真实时间）").fill("100000")
+    page.get_by_role("button", name="开始播放").click()
+    status = page.locator("#play-status")
+    status.wait_for()
+    page.wait_for_function(
+        "() => ['已完成', '失败'].includes(document.getElementById('play-status')?.textContent)",
+        timeout=45_000,
+    )
+    assert status.inner_text() == "已完成", page.locator("#progress").inner_text()
+    progress = page.locator("#progress").inner_text()
+    assert "100%" in progress and "满足率" in progress
+    assert re.search(rf"{shortest['events']} / {shortest['events']}", progress)
+    # the drill's events arrived live, and only the drill's
+    events = page.locator("#events-body tr.event")
+    events.first.wait_for()
+    kinds = set(events.evaluate_all("rows => rows.map(r => r.dataset.kind)"))
+    assert kinds & {"incident.declared", "request.created", "plan.proposed", "task.created"}
+    assert not untranslated(page)
+    shot(page, "drill-playing-wall")
+
+
+def test_street_leader_joins_a_drill_by_number(
+    server: str, open_page: Callable[..., Watched]
+) -> None:
+    commander = create_user(Role.COMMANDER)
+    leader = create_user(Role.STREET_LEADER, street=HOME)
+    with client(server, commander) as http:
+        exercise = http.post("/api/exercises", json={"name": "街道联合演练"}).json()
+    watched = open_page("tablet")
+    watched.allow("404")  # the refused number below
+    page = watched.page
+    login(page, leader, next_path="/drill")
+    assert "需要培训员或指挥员权限" in page.locator("#need-role").inner_text()
+    assert page.locator("#exercises-panel").is_hidden()
+    page.get_by_label("演练编号").fill("999999")
+    page.get_by_role("button", name="加入").click()
+    expect(page.locator("#join-error")).to_have_text("没有编号为 999999 的进行中演练 (id)")
+    expect(page.get_by_label("演练编号")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("演练编号").fill(str(exercise["id"]))
+    page.get_by_role("button", name="加入").click()
+    page.locator("#drill-banner").wait_for(state="visible")
+    assert f"#{exercise['id']}" in page.locator("#drill-name").inner_text()
+    assert page.locator("#receive-form").is_visible()  # a leader may record in the drill
+
+
+def test_drill_view_at_every_size(open_page: Callable[..., Watched], server: str) -> None:
+    commander = create_user(Role.COMMANDER)
+    with client(server, commander) as http:
+        exercise = http.post("/api/exercises", json={"name": "截图演练"}).json()
+    page = open_page("tablet").page
+    login(page, commander, next_path="/drill")
+    page.locator("#exercises tbody tr").first.wait_for()
+    assert_accessible(page)
+    shot(page, "drill-tablet")
+    _choose(page, exercise["id"])
+    page.locator("#play-status").wait_for()
+    for name, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        assert not untranslated(page)
+        assert_accessible(page)
+        shot(page, f"drill-in-drill-{name}")
