@@ -275,6 +275,9 @@ async def _streets() -> list[Any]:
     return list(await list_streets(system_context()))
 
 
+DEMO_DRILL_FILE = "rainstorm_pingfang.yaml"
+
+
 @app.command()
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
@@ -302,6 +305,11 @@ def demo(
     else:
         console.print("demo users exist already (passwords were printed when they were made)")
     if serve_after:
+        # serve "with a live drill": the server plays this scenario into 演示演练, looping
+        # (DISPATCH_DEMO_DRILL= with no value serves without one)
+        drill = os.environ.setdefault("DISPATCH_DEMO_DRILL", DEMO_DRILL_FILE)
+        if drill:
+            console.print(f"live drill: {drill} in exercise 演示演练 (X-Exercise), 60x wall time")
         serve(host=None, port=None, workers=1)
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch.accounts.policy import Actor, Role
-from dispatch.clock import FixedClock, WallClock
+from dispatch.clock import FixedClock, WallClock, local
 from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, DomainError
 from dispatch.exercises import scenario as sc
@@ -1354,9 +1354,9 @@ def play_view(exercise_id: int) -> Any:
         policy=play.policy,
         loop=play.loop,
         loops=play.loops,
-        started_at=play.started_at,
-        finished_at=play.finished_at,
-        sim_time=sim,
+        started_at=local(play.started_at),
+        finished_at=local(play.finished_at),
+        sim_time=local(sim),
         offset_minutes=_minutes(offset),
         duration_minutes=_minutes(duration),
         progress=round(min(offset / duration, 1.0), 4) if duration else 1.0,

@@ -18,7 +18,7 @@ import pytest
 
 from dispatch.accounts.policy import Role
 from dispatch.exercises.service import NOT_COPIED
-from tests.support import client, create_user, sql
+from tests.support import client, create_user, run, running_server, sql, system_context
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
@@ -248,3 +248,25 @@ def test_drills_leave_the_real_world_untouched(
         [d["schema_name"] for d in drills],
     )
     assert schemas == []
+
+
+def test_demo_serves_with_a_live_drill(trainer: str) -> None:
+    """DISPATCH_DEMO_DRILL (what `dispatch demo` sets): the server plays the scenario into
+    the exercise 演示演练, looping, in its own process."""
+    from dispatch.exercises.service import delete_exercise
+
+    env = {"DISPATCH_DEMO_DRILL": "hutong_fire.yaml", "DISPATCH_DEMO_DRILL_SPEED": "100000"}
+    with running_server(env) as base_url, client(base_url, trainer) as http:
+        active = http.get("/api/exercises", params={"status": "active"}).json()
+        demo = [e for e in active if e["name"] == "演示演练"]
+        assert len(demo) == 1
+        deadline, state = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:
+            state = http.get(f"/api/exercises/{demo[0]['id']}/play").json()
+            if state["loops"] >= 1:
+                break
+            time.sleep(0.5)
+        assert state["scenario"] == "hutong_fire.yaml" and state["loop"] is True
+        assert state["loops"] >= 1 and state["status"] == "running", state
+        assert all(b["ok"] for b in state["report"]["expect"])
+    run(delete_exercise(system_context(), demo[0]["id"]))
