@@ -3,6 +3,7 @@ to a delivery's completion, watched live on the map and panels without reloading
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,18 @@ def test_command_center_renders_labelled_and_reachable(
     assert not untranslated(page)
     shot(page, f"command-{viewport}")
     assert_accessible(page)
+    started = time.monotonic()
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    roads = page.evaluate(
+        "() => performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/api/map/roads'))"
+        ".map(e => [e.encodedBodySize, e.decodedBodySize])[0]"
+    )
+    print(
+        f"\n/command {viewport}: ready {time.monotonic() - started:.2f} s after a reload; "
+        f"/api/map/roads {roads[0]} bytes on the wire, {roads[1]} decoded"
+    )
 
 
 def test_command_flow_from_declaration_to_completed_delivery(

@@ -153,8 +153,9 @@ let timer = null;
 /** Reload these views soon; bursts of events (a plan approval emits dozens) become one load. */
 function refresh(...names) {
   names.forEach((n) => pending.add(n));
-  clearTimeout(timer);
+  if (timer) return; // already due: a steady stream of events must not postpone it forever
   timer = setTimeout(async () => {
+    timer = null;
     const todo = [...pending];
     pending = new Set();
     if (todo.includes("incidents")) await run(loadIncidents);
@@ -436,7 +437,7 @@ function renderClosures() {
       : t("command.closure.edge", { u: c.u, v: c.v }),
     c.note || "",
     fmtTime(c.closed_at),
-    h("button", { type: "button", class: "btn btn-small", onclick: () => reopen(c.id) }, t("command.closure.reopen")),
+    h("button", { type: "button", class: "btn", onclick: () => reopen(c.id) }, t("command.closure.reopen")),
   ]);
   clear($("closures")).append(table(["#", t("command.closures"), t("command.closure.note"), "", ""], rows));
 }
@@ -600,7 +601,7 @@ function renderTasks() {
       `${task.assignees.length}/${task.people_needed}`,
       taskNote(task),
       task.status === "open" || task.status === "assigned"
-        ? h("button", { type: "button", class: "btn btn-small", onclick: () => suggest(task) }, t("command.task.suggest"))
+        ? h("button", { type: "button", class: "btn", onclick: () => suggest(task) }, t("command.task.suggest"))
         : "",
     ]);
   const wrap = table(["#", t("command.task.kind"), t("command.request.community"), t("command.task.status"), t("command.task.people"), t("command.closure.note"), ""], rows, { numeric: [4] });
