@@ -101,7 +101,13 @@ def test_command_flow_from_declaration_to_completed_delivery(
     page.get_by_label("事件类型").select_option("rainstorm")
     page.get_by_label("响应级别").select_option("III")
     page.get_by_label("事件名称").fill("暴雨内涝 指挥流程")
-    page.get_by_label("受影响社区（可多选）").select_option(communities)
+    page.get_by_label("受影响社区（可多选）").select_option(communities[1])
+    page.locator(f"path[data-community='{communities[0]}']").dispatch_event("click")  # on the map
+    assert sorted(
+        page.locator("#declare-communities").evaluate(
+            "s => [...s.selectedOptions].map(o => o.value)"
+        )
+    ) == sorted(communities)
     page.get_by_role("button", name="宣布", exact=True).click()
     page.wait_for_function(
         "() => document.querySelector('#cc-incident').selectedOptions[0]"
@@ -171,7 +177,10 @@ def test_command_flow_from_declaration_to_completed_delivery(
     page.wait_for_function("() => document.querySelector('#fig-tasks').textContent === '1/2'")
     page.wait_for_function("() => document.querySelector('#fig-fill').textContent === '29%'")
     assert page.evaluate("window.__not_reloaded") is True
+    assert not untranslated(page)
     shot(page, "command-flow-wall")
+    page.get_by_role("tab", name="实时动态").click()
+    assert not untranslated(page)
 
 
 def test_stale_plan_says_replan_and_edited_approval_and_closures(

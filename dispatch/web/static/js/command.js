@@ -190,17 +190,21 @@ function drawCommunities() {
   cc.clear("communities");
   cc.clear("duty");
   const involved = new Set(state.incident?.communities || []);
+  const chosen = declaring() ? new Set([...$("declare-communities").selectedOptions].map((o) => o.value)) : new Set();
   for (const c of state.communities.values()) {
+    const picked = chosen.has(c.code);
     const dot = L.circleMarker([c.lat, c.lon], {
-      radius: involved.has(c.code) ? 6 : 4,
-      color: "#1d4ed8",
-      weight: c.approximate ? 1.5 : 1,
-      fillColor: "#2563eb",
-      fillOpacity: c.approximate ? 0 : 0.85,
+      radius: picked ? 8 : involved.has(c.code) ? 6 : 4,
+      color: picked ? "#c2410c" : "#1d4ed8",
+      weight: c.approximate ? 1.5 : picked ? 3 : 1,
+      fillColor: picked ? "#fb923c" : "#2563eb",
+      fillOpacity: c.approximate && !picked ? 0 : 0.85,
       dashArray: c.approximate ? "2 2" : null,
       className: c.approximate ? "cc-community cc-approximate" : "cc-community",
     });
     tip(dot, [c.name, c.approximate ? t("command.approximate") : null, t("command.on_duty_n", { n: onDutyOf(c.code) })]);
+    dot.on("add", () => dot.getElement()?.setAttribute("data-community", c.code));
+    dot.on("click", () => declaring() && !state.picking && toggleDeclared(c.code));
     cc.layer("communities").addLayer(dot);
     if (involved.has(c.code)) {
       const label = L.marker([c.lat, c.lon], {
@@ -214,6 +218,16 @@ function drawCommunities() {
       cc.layer("duty").addLayer(label);
     }
   }
+}
+
+const declaring = () => $("cc-declare").open;
+
+/** While the declare form is open, a tap on a community adds it to the incident (or drops it). */
+function toggleDeclared(code) {
+  const option = [...$("declare-communities").options].find((o) => o.value === code);
+  if (!option) return;
+  option.selected = !option.selected;
+  drawCommunities();
 }
 
 /** Worst usable-stock percentage against standard of a depot's lines (null: no standard). */
@@ -851,6 +865,8 @@ function wire() {
   $("cc-respond").addEventListener("click", () => advance("respond"));
   $("cc-stand-down").addEventListener("click", () => advance("stand-down"));
   $("duty-scope").addEventListener("change", renderDuty);
+  $("declare-communities").addEventListener("change", drawCommunities);
+  $("cc-declare").addEventListener("toggle", drawCommunities);
   document.addEventListener("keydown", (e) => e.key === "Escape" && state.picking && setPicking(false));
 }
 
