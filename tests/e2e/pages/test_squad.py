@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dispatch.accounts.policy import PERMISSIONS, Role
-from tests.dispatch.incidents.helpers import community_of, person, stock
+from tests.dispatch.incidents.helpers import community_of, incident, person, stock, task
 from tests.e2e.pages.conftest import (
     VIEWPORTS,
     Watched,
@@ -146,6 +146,35 @@ def test_squad_flow_offline_actions_are_sent_once_each(open_page: Callable[..., 
         ("issue", -3),
         ("receipt", 7),
     ]
+
+
+def test_the_next_user_of_a_shared_tablet_never_sees_the_last_ones_answers(
+    open_page: Callable[..., Watched],
+) -> None:
+    first, second = "110101011", "110101012"
+    stock(depot_of(first), "QUILT", 9)
+    leader_a = create_user(Role.STREET_LEADER, street=first)
+    leader_b = create_user(Role.STREET_LEADER, street=second)
+    guard = task(incident([community_of(first)]), community_of(first), "guard")
+    watched = open_page("tablet")
+    for fragment in OFFLINE:
+        watched.allow(fragment)
+    page = open_squad(watched, leader_a)
+    controlled_by_worker(page)
+    assert on_hand(page, depot_of(first), "QUILT") == "9"
+    assert page.locator(f"#task-{guard['id']}").count() == 1  # A's task, cached for A
+    street_a = page.locator("#squad-street").inner_text()
+    page.get_by_role("button", name="退出登录").click()
+    page.wait_for_url("**/login")
+    login(page, leader_b, next_path="/about")
+
+    watched.context.set_offline(True)
+    page.goto("/squad")  # the shell from the cache; B's token finds none of A's answers
+    page.get_by_text("离线，且本机没有保存过这部分数据").first.wait_for()
+    body = page.locator("body").inner_text()
+    assert street_a not in body and depot_of(first) not in body
+    assert page.locator(f"#task-{guard['id']}").count() == 0
+    assert leader_b in page.locator("#who").inner_text()
 
 
 def test_a_refused_action_is_listed_with_its_reason(open_page: Callable[..., Watched]) -> None:

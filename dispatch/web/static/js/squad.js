@@ -94,7 +94,11 @@ function failed(box, error) {
 
 async function chooseStreet() {
   const user = state.user;
-  for (const street of await read("/api/streets")) state.streets.set(street.code, street);
+  try {
+    for (const street of await read("/api/streets")) state.streets.set(street.code, street);
+  } catch (error) {
+    if (user.role !== "street_leader") throw error; // a leader's street is known without it
+  }
   if (user.role === "street_leader") return user.street;
   if (user.community) {
     state.community = user.community;
@@ -855,8 +859,7 @@ async function loadAll() {
   try {
     await loadPlaces();
   } catch (error) {
-    failed($("stock-depots"), error);
-    return;
+    failed($("stock-depots"), error); // tasks and people may still have a copy
   }
   await Promise.all([loadStock(), loadTasks(), loadPeople()]);
   fillRecordForms();
@@ -872,12 +875,22 @@ function listen() {
   }, { onReset: () => loadAll() });
 }
 
+const LAST_USER = "dispatch.squad.last_user";
+
 async function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
   try {
     await navigator.serviceWorker.register("/sw.js", { scope: "/" });
   } catch (error) {
     console.warn("service worker not registered", error);
+    return;
+  }
+  // someone else used this tablet last: drop what their account was shown
+  const me = String(state.user.id);
+  if (localStorage.getItem(LAST_USER) !== me) {
+    const worker = (await navigator.serviceWorker.ready).active;
+    worker?.postMessage({ type: "forget-api", keep: me });
+    localStorage.setItem(LAST_USER, me);
   }
 }
 

@@ -105,13 +105,17 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(networkFirst(request, url.pathname + url.search));
 });
 
-/** A page asks to forget every API answer (e.g. on logout from a shared tablet). */
+/** A page forgets the API answers kept for anyone but `keep` (the user now logged in on a
+ * shared tablet), or every API answer when `keep` is absent. */
 self.addEventListener("message", (event) => {
   if (event.data?.type !== "forget-api") return;
+  const keep = event.data.keep == null ? null : String(event.data.keep);
   event.waitUntil(
     caches.open(VERSION).then(async (cache) => {
       for (const request of await cache.keys()) {
-        if (new URL(request.url).pathname.startsWith("/api/")) await cache.delete(request);
+        const url = new URL(request.url);
+        if (!url.pathname.startsWith("/api/")) continue;
+        if (keep === null || url.searchParams.get("__user") !== keep) await cache.delete(request);
       }
     }),
   );
