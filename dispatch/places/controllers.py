@@ -81,7 +81,13 @@ class PlacesController(Controller):
     @get(
         "/map/roads",
         media_type="application/geo+json",
-        responses={200: ResponseSpec(RoadsMap, description="one MultiLineString per class")},
+        responses={
+            200: ResponseSpec(
+                RoadsMap,
+                description="one MultiLineString per class",
+                media_type="application/geo+json",
+            )
+        },
     )
     async def map_roads(self, request: Request[Any, Any, Any], ctx: Ctx) -> Response[bytes]:
         """The active road network as GeoJSON lines per road class, with `network.synthetic`
