@@ -484,6 +484,28 @@ def _cover_prune(
     return keep
 
 
+def _one_depot(
+    supply: int, wanted: NDArray[np.int64], costs: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Max flow at min cost when one depot serves every arc: cheapest demands first.
+
+    With a single capacity and unit costs per demand, filling demands in
+    order of cost (ties in arc order) is optimal: any plan can swap a unit
+    from a dearer demand to a cheaper unfilled one without costing more.
+    """
+    order = np.argsort(costs, kind="stable")
+    want = wanted[order]
+    take = np.clip(supply - (np.cumsum(want) - want), 0, want)
+    out = np.empty_like(take)
+    out[order] = take
+    return out
+
+
+def _one_demand(supply: NDArray[np.int64], wanted: int) -> NDArray[np.int64]:
+    """Max flow at min cost for a single demand: its arcs (cost-sorted) filled in order."""
+    return np.clip(wanted - (np.cumsum(supply) - supply), 0, supply)
+
+
 def _solve_level_optimal(
     avail: NDArray[np.int64],
     wanted: NDArray[np.int64],
@@ -507,11 +529,20 @@ def _solve_level_optimal(
     """
     flows = np.zeros(rows.size, dtype=np.int64)
     m = avail.shape[0]
-    todo = [
-        b
-        for b in blocks
-        if b[4] > b[3] and min(int(avail[:, b[0]].sum()), int(wanted[b[1] : b[2]].sum())) > 0
-    ]
+    todo = []
+    for block in blocks:
+        item, lo, hi, first, last = block
+        if last <= first or min(int(avail[:, item].sum()), int(wanted[lo:hi].sum())) == 0:
+            continue
+        depots = rows[first:last]
+        if depots.min() == depots.max():
+            flows[first:last] = _one_depot(
+                int(avail[depots[0], item]), wanted[owner[first:last]], costs[first:last]
+            )
+        elif owner[first] == owner[last - 1]:
+            flows[first:last] = _one_demand(avail[depots, item], int(wanted[owner[first]]))
+        else:
+            todo.append(block)
     if not todo:
         return flows
     a, d0, d1, s0, s1 = (np.array(x, dtype=np.int64) for x in zip(*todo, strict=True))

@@ -379,10 +379,12 @@ class Router:
         open_edges = net.allowed_edges(vehicle) & ~state.closed_edges
         speed = np.minimum(net.edge_speed_kmh, vehicle.speed_kmh) / 3.6
         seconds = np.maximum(net.edge_length_m / speed, _MIN_EDGE_SECONDS)
-        matrix = sp.csr_matrix(
-            (seconds[open_edges], (net.edge_u[open_edges], net.edge_v[open_edges])),
-            shape=(net.n_nodes, net.n_nodes),
-        )
+        # Edges are sorted by (u, v): the open ones are CSR rows as they stand.
+        n = net.n_nodes
+        indptr = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(net.edge_u[open_edges], minlength=n), out=indptr[1:])
+        matrix = sp.csr_matrix((seconds[open_edges], net.edge_v[open_edges], indptr), shape=(n, n))
+        matrix.has_sorted_indices = True
         compiled = CompiledGraph(state.version, vehicle, matrix, open_edges)
         self._remember(self._compiled, key, compiled)
         return compiled

@@ -198,6 +198,14 @@ def test_optimal_plan_matches_networkx_when_stock_is_plentiful(inst: dict[str, o
     _check_against_networkx(inst)
 
 
+@settings(max_examples=200, deadline=None)
+@given(instances(max_depots=6, max_demands=16))
+def test_optimal_plan_matches_networkx_with_many_demands(inst: dict[str, object]) -> None:
+    # Small instances are mostly solved directly (one depot or one demand left in a
+    # level, see geo.planning._one_depot); more demands keep OR-Tools busy too.
+    _check_against_networkx(inst)
+
+
 def test_cover_prune_keeps_the_cheapest_depots_that_cover_the_block() -> None:
     # Two demands, arcs cost-sorted per demand; the block can move at most 5 units.
     owner = np.array([0, 0, 0, 1, 1])
