@@ -292,6 +292,7 @@ def test_task_assign_accept_pick_up_and_deliver(
     card.get_by_label("短缺原因").fill("两箱破损")
     card.get_by_role("button", name="确认送达").click()
     page.locator(f"#task-finished-list #task-{task['id']}").wait_for(state="attached")
+    page.wait_for_function(sent)
     row = sql("SELECT status, delivered_qty FROM task WHERE id=$1", task["id"])[0]
     assert row == {"status": "done", "delivered_qty": 10}
     assert page.locator("#outbox-count").inner_text() == "全部已发送"
