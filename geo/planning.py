@@ -560,18 +560,18 @@ def _solve_level_optimal(
     heads[at] = np.tile(depot + 2, len(todo))
     caps[at] = avail[:, a].T.ravel()
     # Depot -> demand arcs.
-    block = np.repeat(np.arange(len(todo)), n_arcs)
+    of_block = np.repeat(np.arange(len(todo)), n_arcs)
     arc = np.concatenate([np.arange(x, y) for x, y in zip(s0.tolist(), s1.tolist(), strict=True)])
-    at = base[block] + m + (arc - s0[block])
+    at = base[of_block] + m + (arc - s0[of_block])
     tails[at] = rows[arc] + 2
-    heads[at] = owner[arc] - d0[block] + (m + 2)
-    caps[at] = np.minimum(avail[rows[arc], a[block]], wanted[owner[arc]])
+    heads[at] = owner[arc] - d0[of_block] + (m + 2)
+    caps[at] = np.minimum(avail[rows[arc], a[of_block]], wanted[owner[arc]])
     cost[at] = costs[arc]
     # Demand -> sink arcs.
-    block = np.repeat(np.arange(len(todo)), n_dem)
+    of_block = np.repeat(np.arange(len(todo)), n_dem)
     dem = np.concatenate([np.arange(x, y) for x, y in zip(d0.tolist(), d1.tolist(), strict=True)])
-    local = dem - d0[block]
-    at = base[block] + m + n_arcs[block] + local
+    local = dem - d0[of_block]
+    at = base[of_block] + m + n_arcs[of_block] + local
     tails[at] = local + (m + 2)
     caps[at] = wanted[dem]
     for b, (item, lo, hi, first, last) in enumerate(todo):
