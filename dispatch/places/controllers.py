@@ -95,7 +95,7 @@ class PlacesController(Controller):
         encoded = await service.map_roads(ctx)
         headers = {
             "ETag": encoded.etag,
-            "Cache-Control": "private, max-age=300",
+            "Cache-Control": "private, no-cache",  # revalidated: a 304 until the network changes
             "Vary": "Accept-Encoding",
         }
         if request.headers.get("if-none-match") == encoded.etag:

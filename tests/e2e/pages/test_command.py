@@ -181,6 +181,7 @@ def test_command_flow_from_declaration_to_completed_delivery(
     shot(page, "command-flow-wall")
     page.get_by_role("tab", name="实时动态").click()
     assert not untranslated(page)
+    shot(page, "command-events-wall")
 
 
 def test_stale_plan_says_replan_and_edited_approval_and_closures(
