@@ -43,6 +43,12 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
 ) -> None:
     item = new_item()
     receive(HOME_DEPOT, item, "REAL-1", 50, in_days(200))
+    sql(
+        "INSERT INTO reserve_standard (depot, item, minimum, source) "
+        "VALUES ($1, $2, 30, 'reference')",
+        HOME_DEPOT,
+        item,
+    )
     real_before = balances(item)
     real_ledger = _movements("public", item)
     commander = create_user(Role.COMMANDER)
@@ -82,7 +88,18 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
         ("receipt", 7, "DRILL-1"),
     ]
 
-    # every page of this browser is in the drill until it is left
+    # every page of this browser is in the drill: an admin edit changes only the drill's copy
+    page.goto("/admin#standards")
+    expect(page.locator("#drill-note")).to_be_visible()
+    page.get_by_role("tabpanel", name="储备标准").get_by_label("储备点").select_option(HOME_DEPOT)
+    page.get_by_label(f"最低储备量 测试物资 ({item})").fill("45")
+    page.get_by_role("button", name=f"保存 测试物资 ({item})").click()
+    expect(page.locator("#toast")).to_contain_text("45")
+    standard = "SELECT minimum FROM {}.reserve_standard WHERE depot=$1 AND item=$2"
+    assert sql(standard.format("public"), HOME_DEPOT, item) == [{"minimum": 30}]
+    assert sql(standard.format(schema), HOME_DEPOT, item) == [{"minimum": 45}]
+
+    # until it is left
     page.goto("/about")
     assert page.locator("#drill-banner").is_visible()
     assert name in page.locator("#drill-name").inner_text()

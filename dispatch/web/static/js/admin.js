@@ -1,0 +1,749 @@
+// A commander's administration: users, reserve standards, partner units and pairings,
+// community coordinates (approximate ones marked), spreadsheet import and export.
+// Each tab loads its data when first shown; every refusal is shown with the field it names.
+import { api, currentExercise, me } from "/static/js/api.js";
+import { clear, h, problemText, table, toast } from "/static/js/dom.js";
+import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const TABS = ["users", "standards", "units", "coordinates", "imports", "exports"];
+const REAL = { exercise: false }; // accounts are shared by every world: never in a drill
+const COLUMNS = {
+  people: "code, name, kind, phone, address, community, street, party_branch, unit_code, skills, availability",
+  "partner-units": "code, name, kind, contact_name, contact_phone",
+  pairings: "unit_code, community, signed_on, valid_from, valid_until, pledged_people, pledged_skills, status, note",
+  receipts: "depot, item, lot, expires_on, qty（或 储备点, 物资编码, 批号, 有效期, 数量）",
+};
+
+const state = {
+  loaded: new Set(),
+  streets: [],
+  streetNames: new Map(),
+  communities: [],
+  communityNames: new Map(),
+  depots: [],
+  items: new Map(),
+  skills: [],
+  units: [],
+  editing: null,
+  me: null,
+  users: [],
+};
+
+// --- helpers ----------------------------------------------------------------------------
+
+/** Show a refusal under its form and mark the input the service named. */
+function fail(form, box, error) {
+  box.textContent = problemText(error);
+  box.hidden = false;
+  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  const name = error?.field && String(error.field).split(/[.[]/)[0];
+  const field = name && form?.elements.namedItem(name);
+  if (field && field.setAttribute) {
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  }
+}
+
+function ok(form, box) {
+  box.hidden = true;
+  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+}
+
+function required(form, box, name, labelKey) {
+  const value = form.elements.namedItem(name).value.trim();
+  if (!value) fail(form, box, { field: name, message: t("admin.required", { field: t(labelKey) }) });
+  return value;
+}
+
+function options(select, entries, { blank } = {}) {
+  clear(select);
+  if (blank) select.append(h("option", { value: "" }, blank));
+  for (const [value, label] of entries) select.append(h("option", { value }, label));
+}
+
+const itemName = (code) => {
+  const item = state.items.get(code);
+  return item ? `${lang === "zh" ? item.name_zh : item.name_en}` : code;
+};
+const itemLabel = (code) => (state.items.has(code) ? `${itemName(code)} (${code})` : code);
+
+function loadingInto(box) {
+  clear(box).append(h("p", { class: "note" }, t("common.loading")));
+}
+
+function errorInto(box, error) {
+  clear(box).append(h("p", { class: "error", role: "alert" }, problemText(error)));
+}
+
+async function reference() {
+  if (state.streets.length) return;
+  const [streets, communities, depots, items] = await Promise.all([
+    api("/api/streets"),
+    api("/api/communities"),
+    api("/api/depots"),
+    api("/api/stock/items"),
+  ]);
+  state.streets = streets;
+  state.communities = communities;
+  state.depots = depots;
+  for (const s of streets) state.streetNames.set(s.code, s.name);
+  for (const c of communities) state.communityNames.set(c.code, c.name);
+  for (const i of items) state.items.set(i.code, i);
+}
+
+const streetOptions = () => state.streets.map((s) => [s.code, `${s.name} (${s.code})`]);
+const communityOptions = (street) =>
+  state.communities
+    .filter((c) => !street || c.street === street)
+    .map((c) => [c.code, `${c.name} · ${state.streetNames.get(c.street) || c.street}`]);
+
+// --- tabs -------------------------------------------------------------------------------
+
+function tabButtons() {
+  return [...document.querySelectorAll("#tabs [role=tab]")];
+}
+
+async function show(tab, { focus = false } = {}) {
+  if (!TABS.includes(tab)) tab = TABS[0];
+  for (const button of tabButtons()) {
+    const on = button.dataset.tab === tab;
+    button.setAttribute("aria-selected", String(on));
+    button.tabIndex = on ? 0 : -1;
+    if (on && focus) button.focus();
+    $(button.getAttribute("aria-controls")).hidden = !on;
+  }
+  if (location.hash !== `#${tab}`) history.replaceState(null, "", `#${tab}`);
+  if (state.loaded.has(tab)) return;
+  state.loaded.add(tab);
+  try {
+    await reference();
+    await LOADERS[tab]();
+  } catch (error) {
+    state.loaded.delete(tab);
+    toast(problemText(error), { bad: true });
+  }
+}
+
+function wireTabs() {
+  const buttons = tabButtons();
+  buttons.forEach((button, i) => {
+    button.addEventListener("click", () => show(button.dataset.tab));
+    button.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (event.key === "Home" || event.key === "End" || step) {
+        event.preventDefault();
+        const next = event.key === "Home" ? 0 : event.key === "End" ? buttons.length - 1 : (i + step + buttons.length) % buttons.length;
+        show(buttons[next].dataset.tab, { focus: true });
+      }
+    });
+  });
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+}
+
+// --- users --------------------------------------------------------------------------------
+
+const USERS_SHOWN = 50;
+
+async function loadUsers() {
+  const box = $("users");
+  loadingInto(box);
+  try {
+    state.users = await api("/api/users", REAL);
+  } catch (error) {
+    errorInto(box, error);
+    return;
+  }
+  renderUsers();
+}
+
+function renderUsers() {
+  const box = $("users");
+  const q = $("u-search").value.trim().toLowerCase();
+  const roleName = (u) => t(`role.${u.role}`).toLowerCase();
+  const matching = state.users.filter(
+    (u) => !q || u.username.toLowerCase().includes(q) || u.display_name.toLowerCase().includes(q) || roleName(u).includes(q),
+  );
+  const users = matching.slice(0, USERS_SHOWN);
+  $("users-count").textContent = t("admin.users.count", { shown: users.length, n: matching.length });
+  const scope = (u) =>
+    u.community ? state.communityNames.get(u.community) || u.community : u.street ? state.streetNames.get(u.street) || u.street : t("admin.users.district");
+  const rows = users.map((u) => [
+    u.username,
+    u.display_name,
+    t(`role.${u.role}`),
+    scope(u),
+    h("span", { class: `badge ${u.disabled ? "bad" : "ok"}` }, t(u.disabled ? "admin.users.disabled" : "admin.users.enabled")),
+    fmtTime(u.created_at),
+    u.disabled || u.username === state.me?.username
+      ? ""
+      : h("button", { type: "button", class: "btn btn-danger", "aria-label": `${t("admin.users.disable")} ${u.username}`, onclick: () => disableUser(u) }, t("admin.users.disable")),
+  ]);
+  const headers = ["username", "name", "role", "scope", "state", "created", "actions"].map((c) => t(`admin.users.col.${c}`));
+  clear(box).append(table(headers, rows));
+}
+
+async function disableUser(user) {
+  if (!window.confirm(t("admin.users.confirm_disable", { name: user.username }))) return;
+  try {
+    await api(`/api/users/${user.id}/disable`, { ...REAL, method: "POST" });
+    toast(t("admin.users.disabled_done", { name: user.username }));
+  } catch (error) {
+    toast(problemText(error), { bad: true });
+  }
+  await loadUsers();
+}
+
+function generatePassword() {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(14));
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
+function wireUsers() {
+  const form = $("user-form");
+  $("u-search").addEventListener("input", renderUsers);
+  $("user-filter").addEventListener("submit", (event) => event.preventDefault());
+  $("u-generate").addEventListener("click", () => {
+    const input = $("u-password");
+    input.value = generatePassword();
+    input.type = "text";
+    $("u-generated").hidden = false;
+  });
+  $("u-street").addEventListener("change", () => {
+    options($("u-community"), communityOptions($("u-street").value), { blank: t("admin.none_option") });
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = $("user-error");
+    const username = required(form, box, "username", "admin.users.username");
+    if (!username) return;
+    const password = form.elements.namedItem("password").value;
+    if (password.length < 8) {
+      fail(form, box, { field: "password", message: t("admin.required", { field: t("admin.users.password") }) });
+      return;
+    }
+    const body = { username, password, role: form.elements.namedItem("role").value };
+    const display = form.elements.namedItem("display_name").value.trim();
+    if (display) body.display_name = display;
+    if ($("u-street").value) body.street = $("u-street").value;
+    if ($("u-community").value) body.community = $("u-community").value;
+    try {
+      const created = await api("/api/users", { ...REAL, method: "POST", body });
+      ok(form, box);
+      form.reset();
+      $("u-password").type = "password";
+      $("u-generated").hidden = true;
+      toast(t("admin.users.created", { name: created.username }));
+      await loadUsers();
+    } catch (error) {
+      fail(form, box, error);
+    }
+  });
+}
+
+async function initUsers() {
+  options($("u-street"), streetOptions(), { blank: t("admin.none_option") });
+  options($("u-community"), communityOptions(""), { blank: t("admin.none_option") });
+  await loadUsers();
+}
+
+// --- reserve standards -----------------------------------------------------------------------
+
+async function loadStandards() {
+  const box = $("standards");
+  const depot = $("std-depot").value;
+  loadingInto(box);
+  let standards;
+  try {
+    standards = await api(`/api/stock/standards?depot=${encodeURIComponent(depot)}`);
+  } catch (error) {
+    errorInto(box, error);
+    return;
+  }
+  const rows = standards.map((s) => {
+    const id = `std-${s.depot}-${s.item}`;
+    const input = h("input", {
+      id,
+      type: "number",
+      min: "0",
+      step: "1",
+      value: String(s.minimum),
+      class: "num-input",
+      "aria-label": `${t("admin.std.minimum")} ${itemLabel(s.item)}`,
+      dataset: { depot: s.depot, item: s.item },
+    });
+    const save = h(
+      "button",
+      { type: "button", class: "btn", "aria-label": `${t("admin.std.save")} ${itemLabel(s.item)}`, onclick: () => saveStandard(input) },
+      t("admin.std.save"),
+    );
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") saveStandard(input);
+    });
+    const source = t(`admin.std.source.${s.source}`);
+    return [
+      itemLabel(s.item),
+      h("span", { class: "row-actions" }, input, save),
+      source.startsWith("admin.") ? s.source : source,
+      fmtTime(s.updated_at),
+    ];
+  });
+  clear(box).append(table([t("admin.std.item"), t("admin.std.minimum"), t("admin.std.source"), t("admin.std.updated")], rows));
+}
+
+async function saveStandard(input) {
+  const box = $("std-error");
+  const { depot, item } = input.dataset;
+  const minimum = Number(input.value);
+  input.removeAttribute("aria-invalid");
+  if (input.value === "" || !Number.isInteger(minimum) || minimum < 0) {
+    input.setAttribute("aria-invalid", "true");
+    box.textContent = `${t("admin.required", { field: t("admin.std.minimum") })} (minimum)`;
+    box.hidden = false;
+    input.focus();
+    return;
+  }
+  try {
+    const saved = await api(`/api/stock/standards/${encodeURIComponent(depot)}/${encodeURIComponent(item)}`, { method: "PUT", body: { minimum } });
+    box.hidden = true;
+    toast(t("admin.std.saved", { depot, item: itemName(item), minimum: fmtNumber(saved.minimum) }));
+    await loadStandards();
+    $(`std-${depot}-${item}`)?.focus();
+  } catch (error) {
+    input.setAttribute("aria-invalid", "true");
+    box.textContent = problemText(error);
+    box.hidden = false;
+  }
+}
+
+async function initStandards() {
+  const chosen = $("std-depot").value;
+  options($("std-depot"), state.depots.map((d) => [d.code, `${d.name} (${d.code})`]));
+  if (chosen) $("std-depot").value = chosen;
+  await loadStandards();
+}
+
+// --- partner units and pairings -----------------------------------------------------------------
+
+async function loadUnits() {
+  const box = $("units");
+  loadingInto(box);
+  try {
+    state.units = await api("/api/partner-units");
+  } catch (error) {
+    errorInto(box, error);
+    return;
+  }
+  const rows = state.units.map((u) => [
+    u.code,
+    u.name,
+    t(`admin.kind.${u.kind}`),
+    u.contact_name || "",
+    u.contact_phone || "",
+    fmtNumber(u.pairings_counting),
+    fmtNumber(u.communities.length),
+  ]);
+  const headers = [
+    t("admin.units.code"),
+    t("admin.units.name"),
+    t("admin.units.kind"),
+    t("admin.units.contact_name"),
+    t("admin.units.contact_phone").replace(/[（(].*$/, ""),
+    t("admin.units.col.pairings"),
+    t("admin.units.col.communities"),
+  ];
+  clear(box).append(table(headers, rows, { numeric: [5, 6] }));
+  options(
+    $("pa-unit"),
+    state.units.map((u) => [String(u.id), `${u.code} ${u.name}`]),
+  );
+}
+
+async function loadPairings() {
+  const box = $("pairings");
+  const street = $("pf-street").value;
+  loadingInto(box);
+  let pairings;
+  try {
+    pairings = await api(`/api/pairings${street ? `?street=${street}` : ""}`);
+  } catch (error) {
+    errorInto(box, error);
+    return;
+  }
+  const rows = pairings.map((p) => {
+    const select = h(
+      "select",
+      { "aria-label": `${t("admin.pairings.status")} #${p.id}`, id: `ps-${p.id}` },
+      ["active", "suspended", "terminated"].map((s) => h("option", { value: s, selected: s === p.status }, t(`admin.pstatus.${s}`))),
+    );
+    const save = h(
+      "button",
+      { type: "button", class: "btn", "aria-label": `${t("admin.pairings.change")} #${p.id}`, onclick: () => savePairingStatus(p, select) },
+      t("common.save"),
+    );
+    const badge = { active: "ok", pending: "warn", expired: "bad", suspended: "warn", terminated: "bad" }[p.effective_status] || "";
+    return [
+      `#${p.id}`,
+      `${p.unit_code} ${p.unit_name}`,
+      p.community_name,
+      `${fmtDate(p.valid_from)} – ${fmtDate(p.valid_until)}`,
+      fmtNumber(p.pledged_people),
+      h("span", { class: `badge ${badge}` }, t(`admin.pstatus.${p.effective_status}`)),
+      t(p.counts ? "admin.yes" : "admin.no"),
+      h("span", { class: "row-actions" }, select, save),
+    ];
+  });
+  const headers = ["#", t("admin.pairings.unit"), t("admin.community"), t("admin.pairings.period"), t("admin.pairings.pledged_people"), t("admin.pairings.effective"), t("admin.pairings.counts"), t("admin.pairings.change")];
+  clear(box).append(table(headers, rows, { numeric: [4] }));
+}
+
+async function savePairingStatus(pairing, select) {
+  const box = $("pairing-list-error");
+  try {
+    await api(`/api/pairings/${pairing.id}/status`, { method: "PUT", body: { status: select.value } });
+    box.hidden = true;
+    toast(t("admin.pairings.status_saved", { id: pairing.id, status: t(`admin.pstatus.${select.value}`) }));
+    await loadPairings();
+  } catch (error) {
+    box.textContent = problemText(error);
+    box.hidden = false;
+  }
+}
+
+function wireUnits() {
+  const unitForm = $("unit-form");
+  unitForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = $("unit-error");
+    const code = required(unitForm, box, "code", "admin.units.code");
+    if (!code) return;
+    const name = required(unitForm, box, "name", "admin.units.name");
+    if (!name) return;
+    const body = { code, name, kind: unitForm.elements.namedItem("kind").value };
+    for (const key of ["contact_name", "contact_phone"]) {
+      const value = unitForm.elements.namedItem(key).value.trim();
+      if (value) body[key] = value;
+    }
+    try {
+      const created = await api("/api/partner-units", { method: "POST", body });
+      ok(unitForm, box);
+      unitForm.reset();
+      toast(t("admin.units.created", { name: created.name }));
+      await loadUnits();
+    } catch (error) {
+      fail(unitForm, box, error);
+    }
+  });
+  const form = $("pairing-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = $("pairing-error");
+    for (const [name, key] of [["signed_on", "admin.pairings.signed_on"], ["valid_from", "admin.pairings.valid_from"], ["valid_until", "admin.pairings.valid_until"]]) {
+      if (!required(form, box, name, key)) return;
+    }
+    const value = (name) => form.elements.namedItem(name).value;
+    const body = {
+      unit_id: Number(value("unit_id")),
+      community: value("community"),
+      signed_on: value("signed_on"),
+      valid_from: value("valid_from"),
+      valid_until: value("valid_until"),
+      pledged_people: Number(value("pledged_people") || 0),
+      pledged_skills: [...form.querySelectorAll("#pa-skills input:checked")].map((el) => el.value),
+    };
+    if (value("note").trim()) body.note = value("note").trim();
+    try {
+      const created = await api("/api/pairings", { method: "POST", body });
+      ok(form, box);
+      toast(t("admin.pairings.created", { id: created.id }));
+      await Promise.all([loadPairings(), loadUnits()]);
+    } catch (error) {
+      fail(form, box, error);
+    }
+  });
+  $("pf-street").addEventListener("change", loadPairings);
+}
+
+async function initUnits() {
+  options($("pf-street"), streetOptions());
+  options($("pa-community"), communityOptions(""));
+  state.skills = await api("/api/skills");
+  const skills = $("pa-skills");
+  skills.querySelectorAll("label").forEach((el) => el.remove());
+  for (const skill of state.skills) {
+    const id = `pa-skill-${skill.code}`;
+    skills.append(h("label", { class: "check", for: id }, h("input", { type: "checkbox", id, value: skill.code }), skill.name));
+  }
+  const today = new Date().toISOString().slice(0, 10);
+  const later = new Date(Date.now() + 3 * 365 * 86400 * 1000).toISOString().slice(0, 10);
+  $("pa-signed").value = today;
+  $("pa-from").value = today;
+  $("pa-until").value = later;
+  await Promise.all([loadUnits(), loadPairings()]);
+}
+
+// --- community coordinates ----------------------------------------------------------------------
+
+function coordText(lat, lon) {
+  return lat == null ? "" : `${Number(lat).toFixed(6)}, ${Number(lon).toFixed(6)}`;
+}
+
+async function loadCommunities() {
+  const box = $("communities");
+  const params = new URLSearchParams();
+  if ($("cf-street").value) params.set("street", $("cf-street").value);
+  if ($("cf-approximate").checked) params.set("approximate", "true");
+  loadingInto(box);
+  let rows;
+  try {
+    rows = await api(`/api/communities?${params}`);
+  } catch (error) {
+    errorInto(box, error);
+    return;
+  }
+  const approximate = rows.filter((c) => c.approximate).length;
+  $("coord-count").textContent = t("admin.coord.count", { n: rows.length, approx: approximate });
+  const cells = rows.map((c) => {
+    const source = t(`admin.coord.source.${c.coord_source}`);
+    return [
+      c.code,
+      h("span", {}, c.name, h("br"), h("small", { class: "note" }, state.streetNames.get(c.street) || c.street)),
+      coordText(c.lat, c.lon),
+      coordText(c.lat_gcj02, c.lon_gcj02),
+      source.startsWith("admin.") ? c.coord_source : source,
+      h("span", { class: `badge ${c.approximate ? "warn" : "ok"}` }, c.approximate ? `⚠ ${t("admin.coord.approximate")}` : t("admin.coord.verified")),
+      h("button", { type: "button", class: "btn", "aria-label": `${t("admin.coord.correct")} ${c.name}`, onclick: () => editCommunity(c) }, t("admin.coord.correct")),
+    ];
+  });
+  const headers = ["code", "name", "wgs84", "gcj02", "source", "state"].map((k) => t(`admin.coord.col.${k}`));
+  clear(box).append(table([...headers, t("admin.coord.correct")], cells));
+  for (const [i, c] of rows.entries()) {
+    if (c.approximate) box.querySelectorAll("tbody tr")[i]?.classList.add("approximate");
+  }
+}
+
+function editCommunity(community) {
+  state.editing = community;
+  const form = $("coord-form");
+  $("coord-form-title").textContent = t("admin.coord.form", { name: community.name, code: community.code });
+  // start from the point as stored, in GCJ-02 where known (what Chinese maps show)
+  const gcj = community.lat_gcj02 != null;
+  form.elements.namedItem("system").value = gcj ? "gcj02" : "wgs84";
+  form.elements.namedItem("lat").value = gcj ? community.lat_gcj02 : community.lat;
+  form.elements.namedItem("lon").value = gcj ? community.lon_gcj02 : community.lon;
+  form.elements.namedItem("note").value = "";
+  ok(form, $("coord-error"));
+  form.hidden = false;
+  form.elements.namedItem("lat").focus();
+}
+
+function wireCoordinates() {
+  const form = $("coord-form");
+  $("cf-street").addEventListener("change", loadCommunities);
+  $("cf-approximate").addEventListener("change", loadCommunities);
+  $("co-cancel").addEventListener("click", () => {
+    form.hidden = true;
+    state.editing = null;
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = $("coord-error");
+    const community = state.editing;
+    if (!community) return;
+    const lat = required(form, box, "lat", "admin.coord.lat");
+    if (!lat) return;
+    const lon = required(form, box, "lon", "admin.coord.lon");
+    if (!lon) return;
+    const body = { lat: Number(lat), lon: Number(lon), system: form.elements.namedItem("system").value };
+    const note = form.elements.namedItem("note").value.trim();
+    if (note) body.note = note;
+    try {
+      await api(`/api/communities/${community.code}/coordinates`, { method: "PUT", body });
+      ok(form, box);
+      form.hidden = true;
+      state.editing = null;
+      toast(t("admin.coord.saved", { name: community.name }));
+      await loadCommunities();
+    } catch (error) {
+      fail(form, box, error);
+    }
+  });
+}
+
+async function initCoordinates() {
+  options($("cf-street"), streetOptions(), { blank: t("admin.all_streets") });
+  await loadCommunities();
+}
+
+// --- spreadsheet import -----------------------------------------------------------------------------
+
+function showColumns() {
+  const what = $("im-what").value;
+  $("im-columns").textContent = t("admin.imp.columns", { columns: COLUMNS[what] });
+  $("im-dry").disabled = what === "receipts"; // receipts are all or none, without a check-only run
+  if (what === "receipts") $("im-dry").checked = false;
+}
+
+function showImportErrors(error) {
+  const problems = error.problem?.errors || [];
+  const rows = problems.map((p) => [p.row ?? "", p.column ?? p.field ?? "", p.message ?? ""]);
+  const box = clear($("import-result"));
+  box.append(h("p", { class: "error", role: "alert", id: "import-refused" }, `${t("admin.imp.refused")} ${problemText(error)}`));
+  if (rows.length) {
+    box.append(table([t("admin.imp.col.row"), t("admin.imp.col.column"), t("admin.imp.col.message")], rows, { numeric: [0] }));
+    box.querySelector("table").id = "import-errors";
+  }
+}
+
+function wireImports() {
+  $("im-what").addEventListener("change", showColumns);
+  const form = $("import-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const what = $("im-what").value;
+    const file = $("im-file").files[0];
+    const result = clear($("import-result"));
+    $("im-file").removeAttribute("aria-invalid");
+    if (!file) {
+      $("im-file").setAttribute("aria-invalid", "true");
+      result.append(h("p", { class: "error", role: "alert" }, `${t("admin.imp.need_file")} (file)`));
+      $("im-file").focus();
+      return;
+    }
+    const dry = $("im-dry").checked;
+    try {
+      if (what === "receipts") {
+        const body = new FormData();
+        body.append("data", file, file.name);
+        const done = await api("/api/stock/imports/receipts", { method: "POST", body });
+        result.append(h("p", { class: "ok-text", role: "status", id: "import-done" }, t("admin.imp.done_receipts", { rows: done.rows, movements: done.movements.length })));
+      } else {
+        const done = await api(`/api/imports/${what}${dry ? "?dry_run=true" : ""}`, { method: "POST", body: file });
+        const key = done.dry_run ? "admin.imp.checked" : "admin.imp.done";
+        result.append(h("p", { class: "ok-text", role: "status", id: "import-done" }, t(key, done)));
+        if (!done.dry_run) state.loaded.delete("units");
+      }
+    } catch (error) {
+      showImportErrors(error);
+    }
+  });
+}
+
+async function initImports() {
+  showColumns();
+}
+
+// --- export -----------------------------------------------------------------------------------------
+
+function filenameOf(response, fallback) {
+  const header = response.headers.get("content-disposition") || "";
+  const found = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header);
+  return found ? decodeURIComponent(found[1]) : fallback;
+}
+
+/** Downloads need the token, so they are fetched and saved as a Blob, not plain links. */
+async function download(path, fallback) {
+  const box = $("export-error");
+  box.hidden = true;
+  try {
+    const response = await api(path, { raw: true });
+    if (!response.ok) {
+      let problem = {};
+      try {
+        problem = await response.json();
+      } catch {
+        /* not problem+json */
+      }
+      throw Object.assign(new Error(problem.detail || `HTTP ${response.status}`), { field: problem.field || null });
+    }
+    const blob = await response.blob();
+    const name = filenameOf(response, fallback);
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    toast(t("admin.exp.downloaded", { name }));
+  } catch (error) {
+    box.textContent = problemText(error);
+    box.hidden = false;
+  }
+}
+
+function initExports() {
+  const box = clear($("exports"));
+  const entries = [
+    ...["people", "partner-units", "pairings", "care-households"].map((what) => [what, (fmt) => `/api/exports/${what}/${fmt}`]),
+    ...["stock", "summary"].map((what) => [what, (fmt) => `/api/stock/exports/${what}?format=${fmt}`]),
+  ];
+  for (const [what, pathOf] of entries) {
+    box.append(
+      h(
+        "div",
+        { class: "export-row" },
+        h("strong", {}, t(`admin.exp.${what}`)),
+        ["csv", "xlsx"].map((fmt) =>
+          h(
+            "button",
+            { type: "button", class: "btn", "aria-label": t("admin.exp.download", { what: t(`admin.exp.${what}`), format: fmt.toUpperCase() }), onclick: () => download(pathOf(fmt), `${what}.${fmt}`) },
+            fmt.toUpperCase(),
+          ),
+        ),
+      ),
+    );
+  }
+  options($("ex-depot"), state.depots.map((d) => [d.code, `${d.name} (${d.code})`]));
+  options($("ex-item"), [...state.items.values()].map((i) => [i.code, itemLabel(i.code)]));
+}
+
+function wireExports() {
+  $("card-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const fmt = event.submitter?.dataset.format || "csv";
+    const depot = $("ex-depot").value;
+    const item = $("ex-item").value;
+    download(`/api/stock/exports/card?depot=${encodeURIComponent(depot)}&item=${encodeURIComponent(item)}&format=${fmt}`, `card-${depot}-${item}.${fmt}`);
+  });
+}
+
+const LOADERS = {
+  users: initUsers,
+  standards: initStandards,
+  units: initUnits,
+  coordinates: initCoordinates,
+  imports: initImports,
+  exports: initExports,
+};
+
+// --- start ------------------------------------------------------------------------------------------
+
+async function start() {
+  const user = await me();
+  state.me = user;
+  if (user.role !== "commander") {
+    $("need-commander").hidden = false;
+    return;
+  }
+  $("admin").hidden = false;
+  const showDrillNote = () => {
+    $("drill-note").hidden = !currentExercise();
+  };
+  showDrillNote();
+  window.addEventListener("exercise-changed", () => {
+    showDrillNote();
+    state.loaded.clear(); // another world: reload what each tab shows
+    show(location.hash.slice(1));
+  });
+  wireTabs();
+  wireUsers();
+  wireUnits();
+  wireCoordinates();
+  wireImports();
+  wireExports();
+  $("std-depot").addEventListener("change", loadStandards);
+  await show(location.hash.slice(1));
+}
+
+start();
