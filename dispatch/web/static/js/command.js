@@ -756,6 +756,11 @@ function onEvent(event) {
   else if (kind.startsWith("road.")) refresh("closures");
   else if (kind.startsWith("stock.") || kind.startsWith("depot.")) refresh("stock");
   else if (kind.startsWith("duty.")) refresh("duty");
+  else if (kind === "community.moved" && state.communities.has(d.code)) {
+    Object.assign(state.communities.get(d.code), { lat: d.lat, lon: d.lon, approximate: false });
+    drawCommunities();
+    drawRequests();
+  }
   if (kind === "task.done") toast(t("command.task.done_event", { id: d.task }));
 }
 
