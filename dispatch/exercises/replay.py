@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch.accounts.policy import Actor, Role
-from dispatch.clock import FixedClock, WallClock, local
+from dispatch.clock import SHANGHAI, FixedClock, WallClock, local
 from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, DomainError
 from dispatch.exercises import scenario as sc
@@ -152,6 +152,7 @@ class Replay:
         # a periodic re-plan of an incident whose inputs did not change would repeat itself
         self.version = 0
         self.planned_version: dict[str, int] = {}
+        self._staffing_day: Any = None
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -266,7 +267,7 @@ class Replay:
         elif kind == "tick":
             self.replan_due = False
             await self._replan()
-            await self._staff_waiting()
+            await self._staff_waiting(new_day_only=True)
         elif kind == "replan_now":
             if self.replan_due:
                 self.replan_due = False
@@ -982,7 +983,7 @@ class Replay:
         if not people:
             if task_id not in self.unstaffed:
                 self.unstaffed.append(task_id)
-            self.record("unstaffed", task.key, [s.reason for s in suggested.short])
+                self.record("unstaffed", task.key, [s.reason for s in suggested.short])
             return
         if task_id in self.unstaffed:
             self.unstaffed.remove(task_id)
@@ -994,9 +995,15 @@ class Replay:
         self.push(self.now + timedelta(minutes=task.minutes), TASK_END, "task_end", task_id)
         self.record("staffed", task.key, sorted(self.codes.get(p, "?") for p in people))
 
-    async def _staff_waiting(self) -> None:
+    async def _staff_waiting(self, new_day_only: bool = False) -> None:
+        """Tasks left short, again: when people arrive or finish, and on a new day (the
+        8-hour limit counts per day); in between the matching would say the same."""
         if not self.scenario.policy.assign_people:
             return
+        day = self.now.astimezone(SHANGHAI).date()
+        if new_day_only and day == self._staffing_day:
+            return
+        self._staffing_day = day
         for task_id in list(self.unstaffed):
             await self._staff(task_id)
 

@@ -89,6 +89,8 @@ class Inputs:
     state: RoadState
     lot_ids: dict[str, int]
     options: PlanOptions
+    # each demand's need_by as a moment: the fingerprint must not change as the clock moves
+    deadlines: tuple[str | None, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -97,8 +99,8 @@ class Inputs:
             "stock": [(s.depot, s.item, s.lot, s.quantity, str(s.expires)) for s in self.stock],
             "floors": [(f.depot, f.item, f.minimum) for f in self.floors],
             "demands": [
-                (d.id, d.community, d.item, d.quantity, d.priority, d.need_by_s)
-                for d in self.demands
+                (d.id, d.community, d.item, d.quantity, d.priority, deadline)
+                for d, deadline in zip(self.demands, self.deadlines, strict=True)
             ],
             "roads": self.state.version,
             "out": sorted(self.state.depots_out),
@@ -181,6 +183,9 @@ async def read_inputs(
         ),
         state=state,
         lot_ids={f"{r['item']}/{r['lot_number']}": r["lot"] for r in stock_rows},
+        deadlines=tuple(
+            None if r["need_by"] is None else r["need_by"].isoformat() for r in demand_rows
+        ),
         options=PlanOptions(
             policy="nearest" if policy == "nearest" else "optimal",
             vehicle_speed_kmh=vehicle_speed_kmh,
