@@ -240,3 +240,27 @@ def test_stale_plan_says_replan_and_edited_approval_and_closures(
 
 def _community_name(code: str) -> str:
     return str(sql("SELECT name FROM community WHERE code=$1", code)[0]["name"])
+
+
+def test_map_module_places_deliveries_along_routes_and_finds_closed_roads(
+    open_page: Callable[..., Watched],
+) -> None:
+    page = open_page("wall").page
+    page.goto("/about")  # any page: map.js needs only Leaflet for createMap, not for these
+    found = page.evaluate(
+        """async () => {
+            const m = await import('/static/js/map.js');
+            const route = [[116.40, 39.90], [116.40, 39.91], [116.42, 39.91]];  // [lon, lat]
+            return {
+                start: m.along(route, 0), end: m.along(route, 1), half: m.along(route, 0.5),
+                leg: m.metres([39.90, 116.40], [39.91, 116.40]),
+                near: m.segmentMetres([39.905, 116.401], [39.90, 116.40], [39.91, 116.40]),
+            };
+        }"""
+    )
+    assert found["start"] == [39.90, 116.40] and found["end"] == [39.91, 116.42]
+    # the route is 1.11 km north then 1.71 km east: half way is 0.30 km into the east leg
+    assert found["half"][0] == pytest.approx(39.91)
+    assert found["half"][1] == pytest.approx(116.40 + 0.02 * (1411 - 1112) / 1707, abs=2e-4)
+    assert found["leg"] == pytest.approx(1112, rel=0.01)
+    assert found["near"] == pytest.approx(85.3, rel=0.02)  # 0.001 deg of longitude at 39.9 N
