@@ -283,6 +283,8 @@ def test_task_assign_accept_pick_up_and_deliver(
         f"document.getElementById('task-{task['id']}')?.dataset.status === 'en_route'"
     )
     page.wait_for_function(sent)
+    card.locator("summary").click()  # the "cannot complete" box, for the picture
+    shot(page, "squad-tasks-tablet")
     quantity = card.get_by_label("送达数量")
     assert quantity.input_value() == "12"
     quantity.fill("10")

@@ -42,6 +42,8 @@ const state = {
   staleSince: null,
   dutyCommunity: null,
   offers: new Map(), // task id -> people suggested for it, while the leader chooses
+  justSent: [], // stock actions sent but not yet in the balances on screen
+  allDepots: new Map(), // every depot's name (deliveries come from the district reserve too)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -52,7 +54,7 @@ const itemName = (code) => {
 };
 const unitOf = (code) => (state.items.has(code) ? label("squad.measure", state.items.get(code).unit) : "");
 const communityName = (code) => state.communities.get(code)?.name || code;
-const depotName = (code) => state.depots.find((d) => d.code === code)?.name || code;
+const depotName = (code) => state.allDepots.get(code)?.name || code;
 const label = (prefix, value) => {
   const key = `${prefix}.${value}`;
   const text = t(key);
@@ -118,10 +120,11 @@ async function chooseStreet() {
 async function loadPlaces() {
   const street = state.street;
   const [depots, communities, items] = await Promise.all([
-    read(`/api/depots?street=${street}`),
+    read("/api/depots"),
     read(`/api/communities?street=${street}`),
     read("/api/stock/items"),
   ]);
+  state.allDepots = new Map(depots.map((d) => [d.code, d]));
   state.depots = depots.filter((d) => d.street === street);
   state.communities = new Map(communities.map((c) => [c.code, c]));
   state.items = new Map(items.map((i) => [i.code, i]));
@@ -185,6 +188,12 @@ window.addEventListener("outbox-changed", (event) => {
   const { sent, refused, recorded } = event.detail || {};
   refreshOutbox();
   if (sent) {
+    // keep showing the sent action's effect until the reloaded view includes it
+    if (sent.kind === "task" && event.detail.result?.id) {
+      state.tasks = state.tasks.map((task) => (task.id === event.detail.result.id ? event.detail.result : task));
+    } else if (sent.ref?.depot) {
+      state.justSent.push({ ...sent, sentAt: Date.now() });
+    }
     toast(t("squad.outbox.sent_one", { label: sent.label }));
     reloadSoon();
   }
@@ -217,6 +226,7 @@ async function loadStock() {
   }
   try {
     const street = state.street;
+    const asked = Date.now();
     const [stock, alerts, summary] = await Promise.all([
       read(`/api/stock/?street=${street}`),
       read(`/api/stock/alerts?street=${street}`),
@@ -224,6 +234,7 @@ async function loadStock() {
     ]);
     state.stock = stock;
     state.alerts = alerts;
+    state.justSent = state.justSent.filter((e) => e.sentAt >= asked);
     renderStock();
     renderAlerts();
     renderSummary(summary);
@@ -236,7 +247,7 @@ async function loadStock() {
 /** What the waiting actions will do to a depot's item once sent (issues out, receipts in). */
 function pendingDelta(depot, item) {
   let delta = 0;
-  for (const e of state.pending) {
+  for (const e of [...state.pending, ...state.justSent]) {
     if (e.state !== "waiting" || e.ref.depot !== depot) continue;
     for (const line of e.body.lines || []) {
       if (line.item !== item) continue;
@@ -579,6 +590,7 @@ function drawTasks() {
   }
   clear($("task-list")).append(...(active.length ? active.map(taskCard) : [h("li", { class: "note" }, t("squad.tasks.none"))]));
   clear($("task-finished-list")).append(...finished.slice(-30).reverse().map(taskCard));
+  $("tasks-finished").hidden = finished.length === 0;
   const badge = $("tasks-badge");
   badge.textContent = String(active.length);
   badge.hidden = active.length === 0;
