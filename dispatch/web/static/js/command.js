@@ -293,10 +293,21 @@ function drawRequests() {
 
 const latlngs = (coordinates) => (coordinates || []).map(([lon, lat]) => [lat, lon]);
 
+const planRoutes = []; // polyline per plan line, in table order
+
+/** Pointing at (or focusing into) a plan row picks out its route on the map. */
+function highlightRoute(index, on) {
+  const route = planRoutes[index];
+  if (!route) return;
+  route.setStyle({ weight: on ? 10 : 5, opacity: on ? 1 : 0.85 });
+  if (on) route.bringToFront();
+}
+
 function drawPlan() {
   if (!cc) return;
   const L = window.L;
   cc.clear("plan");
+  planRoutes.length = 0;
   if (state.plan?.status !== "proposed") return;
   state.plan.lines.forEach((line, i) => {
     const route = L.polyline(latlngs(line.route.coordinates), {
@@ -308,6 +319,7 @@ function drawPlan() {
     });
     tip(route, [`${i + 1}. ${depotName(line.depot)} → ${communityName(line.community)}`, `${itemName(line.item)} × ${line.quantity}`, `${t("command.plan.eta")} ${minutes(line.eta_s)}`]);
     cc.layer("plan").addLayer(route);
+    planRoutes.push(route);
   });
 }
 
@@ -511,6 +523,12 @@ function renderPlan() {
   );
   lines.id = "plan-lines";
   box.append(lines);
+  lines.querySelectorAll("tbody tr").forEach((row, i) => {
+    row.addEventListener("mouseenter", () => highlightRoute(i, true));
+    row.addEventListener("mouseleave", () => highlightRoute(i, false));
+    row.addEventListener("focusin", () => highlightRoute(i, true));
+    row.addEventListener("focusout", () => highlightRoute(i, false));
+  });
   if (plan.unmet.length) {
     box.append(h("h3", {}, t("command.plan.unmet")));
     const unmet = table(

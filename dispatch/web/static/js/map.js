@@ -4,7 +4,9 @@
 //   await m.loadBase();                  // boundary + road network (marked when synthetic)
 //   m.layer("depots").addLayer(...);     // named layer groups, listed in the layer switch
 //   m.clear("depots"); m.onClick(({lat, lon}) => ...); m.along(coords, 0.5)
-// Leaflet itself comes from /static/leaflet/leaflet.js (a classic script, global `L`).
+// Leaflet itself comes from /static/leaflet/leaflet.js (a classic script, global `L`): load
+// it and /static/leaflet/leaflet.css before this module. Its labels are the `command.map.*`
+// messages (every page gets every message file).
 import { api } from "/static/js/api.js";
 import { t } from "/static/js/i18n.js";
 
