@@ -377,6 +377,13 @@ def test_squad_screens_are_labelled_reachable_and_translated(
     page.click("#tab-record")
     assert_accessible(page)
     shot(page, f"squad-record-{viewport}")
+    if viewport == "wall":
+        page.goto("/squad?lang=en")
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.locator("#outbox-count").inner_text() == "All sent"
+        assert "near expiry" in page.locator("#stock-depots").inner_text()
+        assert not untranslated(page)
+        shot(page, "squad-wall-en")
 
 
 def test_the_page_mirrors_the_policy_table() -> None:

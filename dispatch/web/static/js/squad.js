@@ -158,7 +158,7 @@ async function refreshOutbox() {
         h("strong", {}, e.label),
         h("span", { class: "reason" }, reasonText(e.problem)),
         h("span", { class: "row-actions" },
-          h("button", { type: "button", class: "btn btn-small", onclick: () => outbox.dismiss(e.key) }, t("squad.outbox.dismiss"))),
+          h("button", { type: "button", class: "btn", onclick: () => outbox.dismiss(e.key) }, t("squad.outbox.dismiss"))),
       ),
     ),
   );
