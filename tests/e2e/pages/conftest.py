@@ -87,12 +87,13 @@ def open_page(browser: Any, server: str) -> Iterator[Callable[..., Watched]]:
             if message.type == "error":
                 watched.errors.append(f"console: {message.text}")
 
+        def on_response(response: Any) -> None:
+            if response.status >= 500:
+                watched.errors.append(f"{response.status} {response.url}")
+
         page.on("console", on_console)
         page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
-        page.on(
-            "response",
-            lambda r: r.status >= 500 and watched.errors.append(f"{r.status} {r.url}"),
-        )
+        page.on("response", on_response)
         opened.append(watched)
         return watched
 
