@@ -130,6 +130,9 @@ def test_correct_an_approximate_community_from_gcj02(
     row = page.locator("#communities tr", has_text=code)
     expect(row).to_contain_text("近似")
     expect(page.get_by_label("只显示近似坐标")).to_be_checked()
+    # the same points on the map, approximate ones dashed
+    dashed = page.locator("#coord-map path.leaflet-interactive[stroke-dasharray]")
+    expect(dashed).to_have_count(page.locator("#communities tbody tr").count())
     page.get_by_role("button", name=f"更正 {name}", exact=True).click()
     form = page.locator("#coord-form")
     expect(form).to_contain_text(code)

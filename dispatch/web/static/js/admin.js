@@ -4,6 +4,7 @@
 import { api, currentExercise, me } from "/static/js/api.js";
 import { clear, h, problemText, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
+import { createMap, describe } from "/static/js/map.js";
 
 const $ = (id) => document.getElementById(id);
 const TABS = ["users", "standards", "units", "coordinates", "imports", "exports"];
@@ -28,6 +29,8 @@ const state = {
   editing: null,
   me: null,
   users: [],
+  coordMap: null,
+  pick: null,
 };
 
 // --- helpers ----------------------------------------------------------------------------
@@ -114,6 +117,7 @@ async function show(tab, { focus = false } = {}) {
     $(button.getAttribute("aria-controls")).hidden = !on;
   }
   if (location.hash !== `#${tab}`) history.replaceState(null, "", `#${tab}`);
+  if (tab === "coordinates") state.coordMap?.map.invalidateSize();
   if (state.loaded.has(tab)) return;
   state.loaded.add(tab);
   try {
@@ -521,6 +525,52 @@ async function loadCommunities() {
   for (const [i, c] of rows.entries()) {
     if (c.approximate) box.querySelectorAll("tbody tr")[i]?.classList.add("approximate");
   }
+  drawCommunities(rows);
+}
+
+// the map is an aid beside the table: without Leaflet (or the base layers) the table still works
+async function ensureMap() {
+  if (state.coordMap || !window.L) return state.coordMap;
+  state.coordMap = createMap($("coord-map"), { layers: [["communities", t("admin.coord.map_layer")]] });
+  state.coordMap.onClick(({ lat, lon }) => {
+    if (!state.editing) return;
+    const form = $("coord-form");
+    form.elements.namedItem("system").value = "wgs84"; // the map is drawn in WGS-84
+    form.elements.namedItem("lat").value = lat.toFixed(6);
+    form.elements.namedItem("lon").value = lon.toFixed(6);
+    showPick(lat, lon);
+  });
+  try {
+    await state.coordMap.loadBase();
+  } catch (error) {
+    toast(problemText(error), { bad: true });
+  }
+  return state.coordMap;
+}
+
+function drawCommunities(rows) {
+  const m = state.coordMap;
+  if (!m) return;
+  m.clear("communities");
+  const group = m.layer("communities");
+  for (const c of rows) {
+    const style = c.approximate
+      ? { radius: 8, color: "#b45309", weight: 2, dashArray: "3 3", fillColor: "#fde68a", fillOpacity: 0.35 }
+      : { radius: 6, color: "#1d4ed8", weight: 1, fillColor: "#1d4ed8", fillOpacity: 0.8 };
+    const marker = window.L.circleMarker([c.lat, c.lon], { ...style, bubblingMouseEvents: false });
+    describe(marker, c.approximate ? `${c.name} · ${t("admin.coord.approximate")}` : c.name);
+    marker.on("click", () => editCommunity(c));
+    marker.addTo(group);
+  }
+}
+
+function showPick(lat, lon) {
+  const m = state.coordMap;
+  if (!m) return;
+  if (!state.pick) {
+    state.pick = window.L.circleMarker([lat, lon], { radius: 10, color: "#b91c1c", weight: 3, fill: false, interactive: false });
+  }
+  state.pick.setLatLng([lat, lon]).addTo(m.map);
 }
 
 function editCommunity(community) {
@@ -536,6 +586,10 @@ function editCommunity(community) {
   ok(form, $("coord-error"));
   form.hidden = false;
   form.elements.namedItem("lat").focus();
+  if (state.coordMap) {
+    showPick(community.lat, community.lon);
+    state.coordMap.map.setView([community.lat, community.lon], 15);
+  }
 }
 
 function wireCoordinates() {
@@ -545,6 +599,7 @@ function wireCoordinates() {
   $("co-cancel").addEventListener("click", () => {
     form.hidden = true;
     state.editing = null;
+    state.pick?.remove();
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -563,6 +618,7 @@ function wireCoordinates() {
       ok(form, box);
       form.hidden = true;
       state.editing = null;
+      state.pick?.remove();
       toast(t("admin.coord.saved", { name: community.name }));
       await loadCommunities();
     } catch (error) {
@@ -573,6 +629,7 @@ function wireCoordinates() {
 
 async function initCoordinates() {
   options($("cf-street"), streetOptions(), { blank: t("admin.all_streets") });
+  await ensureMap();
   await loadCommunities();
 }
 
