@@ -69,7 +69,7 @@ async function read(path) {
   const body = type.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, body || {});
   const stored = response.headers.get("X-Dispatch-Stored-At");
-  if (stored && !navigator.onLine) noteStale(stored);
+  if (stored) noteStale(stored); // only copies from the worker's cache carry the stamp
   return body;
 }
 
@@ -179,6 +179,7 @@ let reloadTimer = null;
 function reloadSoon() {
   clearTimeout(reloadTimer);
   reloadTimer = setTimeout(() => {
+    if (navigator.onLine) clearStale();
     loadStock();
     loadTasks();
   }, 150);
@@ -519,7 +520,7 @@ async function loadTasks() {
       read("/api/stock/transfers?status=dispatched").catch(() => []),
       read("/api/incidents").catch(() => []),
     ]);
-    state.tasks = tasks;
+    state.tasks = tasks.filter((task) => task.street === state.street); // district roles: the chosen street
     state.transfers = new Map(transfers.map((x) => [x.id, x]));
     state.incidents = incidents.filter((i) => i.status === "declared" || i.status === "responding");
     if (can("stock.issue")) {
@@ -868,6 +869,7 @@ function wire() {
 }
 
 async function loadAll() {
+  if (navigator.onLine) clearStale();
   try {
     await loadPlaces();
   } catch (error) {
