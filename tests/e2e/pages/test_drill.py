@@ -187,3 +187,14 @@ def test_drill_view_at_every_size(open_page: Callable[..., Watched], server: str
         assert not untranslated(page)
         assert_accessible(page)
         shot(page, f"drill-in-drill-{name}")
+    # reset, then delete: the drill this browser was in is left with it
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"重置 #{exercise['id']}", exact=True).click()
+    expect(page.locator("#toast")).to_contain_text(f"演练 #{exercise['id']} 已重置")
+    page.get_by_role("button", name=f"删除 #{exercise['id']}", exact=True).click()
+    expect(page.locator("#drill-banner")).to_be_hidden()
+    expect(page.locator("#exercises tr", has_text="截图演练")).to_have_count(0)
+    schema = f"ex_{exercise['id']}"
+    assert not sql("SELECT 1 FROM information_schema.schemata WHERE schema_name=$1", schema)
+    page.get_by_label("显示已删除的演练").check()
+    expect(page.locator("#exercises tr", has_text="截图演练")).to_contain_text("已删除")
