@@ -145,6 +145,12 @@ def test_play_a_scenario_live_and_watch_it(server: str, open_page: Callable[...,
     assert kinds & {"incident.declared", "request.created", "plan.proposed", "task.created"}
     assert not untranslated(page)
     shot(page, "drill-playing-wall")
+    # watched on the command center, which then works in the drill
+    page.get_by_role("link", name="在指挥中心观看").click()
+    page.wait_for_url("**/command")
+    expect(page.locator("#drill-banner")).to_be_visible()
+    expect(page.locator("#drill-name")).to_contain_text(f"#{exercise['id']}")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bdrill\b"))
 
 
 def test_street_leader_joins_a_drill_by_number(
