@@ -24,6 +24,7 @@ const POLICY = {
 const DISTRICT_WIDE = ["commander", "trainer", "viewer"];
 const STREET_CHOICE = "dispatch.squad.street";
 const ACTIVE = ["open", "assigned", "accepted", "en_route"];
+const SEP = lang === "zh" ? "、" : ", ";
 
 const state = {
   user: null,
@@ -726,7 +727,7 @@ function assignChoices(task, offer) {
         "div",
         { class: "check" },
         h("input", { type: "checkbox", id, value: s.person_id, checked: true }),
-        h("label", { for: id }, `${s.name} · ${s.skills.map((k) => label("squad.skill", k)).join("、")} · ${t("squad.task.travel", { n: Math.round(s.travel_min) })}`),
+        h("label", { for: id }, `${s.name} · ${s.skills.map((k) => label("squad.skill", k)).join(SEP)} · ${t("squad.task.travel", { n: Math.round(s.travel_min) })}`),
       ),
     );
   });
@@ -752,9 +753,9 @@ async function loadPeople() {
       .map((c) => [
         c.name,
         fmtNumber(c.on_duty),
-        Object.entries(c.skills).map(([k, n]) => `${label("squad.skill", k)} ${n}`).join("、"),
+        Object.entries(c.skills).map(([k, n]) => `${label("squad.skill", k)} ${n}`).join(SEP),
         can("people.read") && c.on_duty
-          ? h("button", { type: "button", class: "btn btn-small", "aria-label": t("squad.duty.show_in", { name: c.name }), onclick: () => showOnDuty(c.community) }, t("squad.duty.show"))
+          ? h("button", { type: "button", class: "btn btn-small", "aria-label": t("squad.duty.show_in", { name: c.name }), onclick: () => showOnDuty(c.community, { reveal: true }) }, t("squad.duty.show"))
           : "",
       ]);
     clear($("duty-communities")).append(table([t("squad.col.community"), t("squad.col.on_duty"), t("squad.col.skills"), ""], rows, { numeric: [1] }));
@@ -783,7 +784,7 @@ async function loadPeople() {
   }
 }
 
-async function showOnDuty(community) {
+async function showOnDuty(community, { reveal = false } = {}) {
   state.dutyCommunity = community;
   $("duty-people-title").textContent = t("squad.duty.people_in", { name: communityName(community) });
   const box = $("duty-people");
@@ -796,7 +797,7 @@ async function showOnDuty(community) {
     const rows = people.map((p) => [
       p.name,
       label("squad.person", p.kind),
-      p.skills.map((k) => label("squad.skill", k)).join("、"),
+      p.skills.map((k) => label("squad.skill", k)).join(SEP),
       t("squad.duty.hours", { n: p.hours_today.toFixed(1) }),
       h("span", { class: "phone" }, phones.get(p.person_id) || t("squad.duty.no_phone")),
       can("people.reveal") && phones.get(p.person_id) ? callButton(p) : "",
@@ -804,6 +805,7 @@ async function showOnDuty(community) {
     clear(box).append(
       table([t("squad.col.name"), t("squad.col.kind"), t("squad.col.skills"), t("squad.col.hours"), t("squad.col.phone"), ""], rows),
     );
+    if (reveal) $("duty-people-title").scrollIntoView({ block: "start" }); // below the list on a tablet
   } catch (error) {
     failed(box, error);
   }
