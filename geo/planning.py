@@ -344,10 +344,10 @@ class _Arcs:
 
     def __init__(self, times: NDArray[np.float64], code_order: NDArray[np.int64]) -> None:
         finite = np.isfinite(times[code_order])
-        cols, rows = np.nonzero(finite.T)
+        cols, rows = np.nonzero(finite.T)  # by (column, row)
         t = times[code_order[rows], cols]
         costs = np.floor(t + 0.5).astype(np.int64)
-        order = np.lexsort((rows, costs, cols))
+        order = np.lexsort((costs, cols))  # stable: equal costs stay in row order
         self.rows = rows[order]  # position in code order
         self.times = t[order]
         self.costs = costs[order]
@@ -626,9 +626,9 @@ class _Entries:
     """
 
     def __init__(self, times: NDArray[np.float64]) -> None:
-        r, c = np.nonzero(np.isfinite(times))
+        c, r = np.nonzero(np.isfinite(times.T))  # by (column, row)
         t = times[r, c]
-        order = np.lexsort((r, t, c))
+        order = np.lexsort((t, c))  # stable: equal times stay in row order
         self.rows, self.cols, self.times = r[order], c[order], t[order]
         counts = np.bincount(self.cols, minlength=times.shape[1])
         self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

@@ -314,8 +314,8 @@ class TravelMatrix:
             slot = (tails[c] == p[:, None]).argmax(axis=1)
             steps = np.zeros(child.shape)
             steps[real] = edge_lengths[c, slot]
-            for row in steps[::-1]:
-                lengths += row
+            # A running sum over the levels, source first: the order route() adds in.
+            lengths = np.add.accumulate(steps[::-1], axis=0)[-1]
         ids_of = np.append(net.node_ids, -1)
         rows_ids = ids_of[walked.T].tolist()
         for k, s, t, d, row, length in zip(
