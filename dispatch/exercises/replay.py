@@ -292,7 +292,6 @@ class Replay:
     # --- the world before the clock starts ----------------------------------------------------
 
     async def _prepare_world(self) -> None:
-        ctx = self._context()
         policy = self.scenario.policy
         self.record(
             "scenario",
@@ -318,7 +317,6 @@ class Replay:
         for closure in world.closed_roads:
             await self._close(closure, None)
         self.record("world", len(world.stock), list(world.depots_out), len(world.closed_roads))
-        _ = ctx
 
     async def _lift_copied_state(self) -> None:
         """The copy's duty roster stands down (setup, in the sandbox only: the scenario says
