@@ -469,7 +469,7 @@ def _replay_runs(scenario: Any, policies: list[str], live: bool, speed: float, k
     for policy in policies:
         began = _time.monotonic()
         bar = Progress(
-            TextColumn(f"{scenario.name} ({policy})"),
+            TextColumn(f"replay {Path(scenario.source).name} ({policy})"),
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
