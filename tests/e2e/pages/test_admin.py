@@ -24,7 +24,7 @@ def commander_page(open_page: Callable[..., Watched]) -> Iterator[Watched]:
     commander = create_user(Role.COMMANDER)
     watched = open_page("wall")
     login(watched.page, commander, next_path="/admin")
-    watched.page.locator("#users tbody tr").first.wait_for()
+    watched.page.locator("main[data-ready]").wait_for(state="attached")
     yield watched
 
 

@@ -33,6 +33,12 @@ def _movements(schema: str, item: str) -> list[dict[str, Any]]:
     )
 
 
+def _open(page: Any, username: str) -> None:
+    """Log in through the form onto /drill and wait until it is drawn."""
+    login(page, username, next_path="/drill")
+    page.locator("main[data-ready]").wait_for(state="attached")
+
+
 def _choose(page: Any, exercise_id: int) -> None:
     page.get_by_role("button", name=f"进入演练 #{exercise_id}", exact=True).click()
     page.locator("#drill-banner").wait_for(state="visible")
@@ -53,7 +59,7 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
     real_ledger = _movements("public", item)
     commander = create_user(Role.COMMANDER)
     page = open_page("tablet").page
-    login(page, commander, next_path="/drill")
+    _open(page, commander)
     assert page.locator("#drill-banner").is_hidden()
 
     name = f"东华门演练 {item[-4:]}"
@@ -90,6 +96,7 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
 
     # every page of this browser is in the drill: an admin edit changes only the drill's copy
     page.goto("/admin#standards")
+    page.locator("main[data-ready]").wait_for(state="attached")
     expect(page.locator("#drill-note")).to_be_visible()
     page.get_by_role("tabpanel", name="储备标准").get_by_label("储备点").select_option(HOME_DEPOT)
     page.get_by_label(f"最低储备量 测试物资 ({item})").fill("45")
@@ -117,7 +124,7 @@ def test_play_a_scenario_live_and_watch_it(server: str, open_page: Callable[...,
         exercise = http.post("/api/exercises", json=body).json()
     shortest = min(scenarios, key=lambda s: s["duration_minutes"])
     page = open_page("wall").page
-    login(page, trainer, next_path="/drill")
+    _open(page, trainer)
     _choose(page, exercise["id"])
     # a trainer plays and watches, but records no stock
     assert page.locator("#action-role").is_visible()
@@ -163,7 +170,7 @@ def test_street_leader_joins_a_drill_by_number(
     watched = open_page("tablet")
     watched.allow("404")  # the refused number below
     page = watched.page
-    login(page, leader, next_path="/drill")
+    _open(page, leader)
     assert "需要培训员或指挥员权限" in page.locator("#need-role").inner_text()
     assert page.locator("#exercises-panel").is_hidden()
     page.get_by_label("演练编号").fill("999999")
@@ -182,8 +189,7 @@ def test_drill_view_at_every_size(open_page: Callable[..., Watched], server: str
     with client(server, commander) as http:
         exercise = http.post("/api/exercises", json={"name": "截图演练"}).json()
     page = open_page("tablet").page
-    login(page, commander, next_path="/drill")
-    page.locator("#exercises tbody tr").first.wait_for()
+    _open(page, commander)
     assert_accessible(page)
     shot(page, "drill-tablet")
     _choose(page, exercise["id"])

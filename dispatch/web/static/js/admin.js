@@ -71,6 +71,16 @@ const itemName = (code) => {
 };
 const itemLabel = (code) => (state.items.has(code) ? `${itemName(code)} (${code})` : code);
 
+const generations = new Map();
+
+/** A token for one load of a view; `current(token)` is false once a newer load started, so
+ * a slow answer to an old filter never overwrites the answer to the new one. */
+function begin(view) {
+  const token = (generations.get(view) || 0) + 1;
+  generations.set(view, token);
+  return { current: () => generations.get(view) === token };
+}
+
 function loadingInto(box) {
   clear(box).append(h("p", { class: "note" }, t("common.loading")));
 }
@@ -151,13 +161,17 @@ const USERS_SHOWN = 50;
 
 async function loadUsers() {
   const box = $("users");
+  const load = begin("users");
   loadingInto(box);
+  let users;
   try {
-    state.users = await api("/api/users", REAL);
+    users = await api("/api/users", REAL);
   } catch (error) {
-    errorInto(box, error);
+    if (load.current()) errorInto(box, error);
     return;
   }
+  if (!load.current()) return;
+  state.users = users;
   renderUsers();
 }
 
@@ -257,14 +271,16 @@ async function initUsers() {
 async function loadStandards() {
   const box = $("standards");
   const depot = $("std-depot").value;
+  const load = begin("standards");
   loadingInto(box);
   let standards;
   try {
     standards = await api(`/api/stock/standards?depot=${encodeURIComponent(depot)}`);
   } catch (error) {
-    errorInto(box, error);
+    if (load.current()) errorInto(box, error);
     return;
   }
+  if (!load.current()) return;
   const rows = standards.map((s) => {
     const id = `std-${s.depot}-${s.item}`;
     const input = h("input", {
@@ -332,13 +348,17 @@ async function initStandards() {
 
 async function loadUnits() {
   const box = $("units");
+  const load = begin("units");
   loadingInto(box);
+  let units;
   try {
-    state.units = await api("/api/partner-units");
+    units = await api("/api/partner-units");
   } catch (error) {
-    errorInto(box, error);
+    if (load.current()) errorInto(box, error);
     return;
   }
+  if (!load.current()) return;
+  state.units = units;
   const rows = state.units.map((u) => [
     u.code,
     u.name,
@@ -367,14 +387,16 @@ async function loadUnits() {
 async function loadPairings() {
   const box = $("pairings");
   const street = $("pf-street").value;
+  const load = begin("pairings");
   loadingInto(box);
   let pairings;
   try {
     pairings = await api(`/api/pairings${street ? `?street=${street}` : ""}`);
   } catch (error) {
-    errorInto(box, error);
+    if (load.current()) errorInto(box, error);
     return;
   }
+  if (!load.current()) return;
   const rows = pairings.map((p) => {
     const select = h(
       "select",
@@ -498,14 +520,16 @@ async function loadCommunities() {
   const params = new URLSearchParams();
   if ($("cf-street").value) params.set("street", $("cf-street").value);
   if ($("cf-approximate").checked) params.set("approximate", "true");
+  const load = begin("communities");
   loadingInto(box);
   let rows;
   try {
     rows = await api(`/api/communities?${params}`);
   } catch (error) {
-    errorInto(box, error);
+    if (load.current()) errorInto(box, error);
     return;
   }
+  if (!load.current()) return;
   const approximate = rows.filter((c) => c.approximate).length;
   $("coord-count").textContent = t("admin.coord.count", { n: rows.length, approx: approximate });
   const cells = rows.map((c) => {
@@ -801,6 +825,7 @@ async function start() {
   wireExports();
   $("std-depot").addEventListener("change", loadStandards);
   await show(location.hash.slice(1));
+  $("main").dataset.ready = "true"; // the first tab is drawn (browser tests wait for it)
 }
 
 start();

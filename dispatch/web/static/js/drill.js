@@ -45,15 +45,21 @@ function ok(form, box) {
 
 // --- exercises ---------------------------------------------------------------------------
 
+let listing = 0;
+
 async function loadExercises() {
   const box = $("exercises");
+  const mine = ++listing; // a slow answer to an older filter never overwrites a newer one
+  let exercises;
   try {
     const query = $("show-deleted").checked ? "" : "?status=active";
-    state.exercises = await api(`/api/exercises${query}`, REAL);
+    exercises = await api(`/api/exercises${query}`, REAL);
   } catch (error) {
-    clear(box).append(h("p", { class: "error" }, problemText(error)));
+    if (mine === listing) clear(box).append(h("p", { class: "error" }, problemText(error)));
     return;
   }
+  if (mine !== listing) return;
+  state.exercises = exercises;
   const drill = currentExercise();
   if (drill && !$("show-deleted").checked && !state.exercises.some((e) => e.id === drill.id)) {
     setExercise(null); // the drill this browser was in is gone
@@ -491,6 +497,7 @@ async function start() {
   if (manages()) loads.push(loadExercises(), loadScenarios());
   await Promise.all(loads);
   onExerciseChanged();
+  $("main").dataset.ready = "true"; // drawn once with everything loaded (tests wait for it)
 }
 
 start();
