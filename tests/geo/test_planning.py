@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 from collections import defaultdict
 from datetime import date, timedelta
@@ -548,3 +549,24 @@ def test_replan_with_a_warm_router_equals_a_cold_plan(
     again = plan_transfers(*args, closed, warm, options, snapper)
     assert again.transfers == cold.transfers and again.level_costs == cold.level_costs
     assert cache.misses == misses and cache.hits > hits  # every solved level was a hit
+
+
+def test_planning_leaves_the_garbage_collector_as_it_found_it(
+    base_state: RoadState, snapper: Snapper
+) -> None:
+    depots = [DepotRecord("D1", lat=39.93, lon=116.41)]
+    demands = [Demand("r", "c", "WATER", 3, lat=39.92, lon=116.42)]
+    stock = [StockLine("D1", "WATER", "L", 10)]
+    router = Router(base_state.network)
+    assert gc.isenabled()
+    plan = plan_transfers(depots, stock, [], demands, base_state, router, snapper=snapper)
+    assert plan.delivered_units == 3 and gc.isenabled()
+    gc.disable()
+    try:
+        plan_transfers(depots, stock, [], demands, base_state, router, snapper=snapper)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError, match="needs a node"):
+        plan_transfers(depots, stock, [], [Demand("x", "c", "WATER", 1)], base_state, router)
+    assert gc.isenabled()
