@@ -486,8 +486,23 @@ async function loadPlaces() {
   }
 }
 
+/** The stored drill may have been deleted elsewhere: then this browser leaves it. */
+async function checkStoredDrill() {
+  const drill = currentExercise();
+  if (!drill) return;
+  try {
+    await api("/api/auth/me", { exercise: drill });
+  } catch (error) {
+    if (error.status === 404 && error.field === "X-Exercise") {
+      setExercise(null);
+      toast(t("drill.left"));
+    }
+  }
+}
+
 async function start() {
   state.user = await me();
+  await checkStoredDrill();
   $("need-role").hidden = manages();
   $("exercises-panel").hidden = !manages();
   $("create-panel").hidden = !manages();
