@@ -116,6 +116,9 @@ class _Projection:
         span_x = (self.east - self.west) * self.k
         span_y = self.north - self.south
         self.scale = min((WIDTH - 2 * PAD) / span_x, (HEIGHT - 2 * PAD) / span_y)
+        # the drawing's own size: Dongcheng is tall and narrow
+        self.width = round(span_x * self.scale + 2 * PAD)
+        self.height = round(span_y * self.scale + 2 * PAD)
 
     def __call__(self, lon: float, lat: float) -> tuple[float, float]:
         x = PAD + (lon - self.west) * self.k * self.scale
@@ -161,7 +164,7 @@ def _map(reports: list[dict[str, Any]]) -> str:
     served = {d["community"] for r in reports for d in r["routes"]}
     out_depots = {t["data"][0] for r in reports for t in r["timeline"] if t["kind"] == "depot_out"}
     parts = [
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" class="map" role="img" '
+        f'<svg viewBox="0 0 {project.width} {project.height}" class="map" role="img" '
         'aria-label="东城区地图 · map of Dongcheng">'
     ]
     for ring in places["rings"]:
@@ -332,7 +335,7 @@ body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;m
 color:#1f2328;background:#f6f8fa}
 header{background:#0d1117;color:#fff;padding:14px 22px}header h1{margin:0;font-size:20px}
 header p{margin:4px 0 0;color:#c9d1d9;font-size:13px}
-main{display:grid;grid-template-columns:minmax(340px,1fr) minmax(340px,760px);gap:18px;
+main{display:grid;grid-template-columns:minmax(340px,1fr) minmax(300px,480px);gap:18px;
 padding:18px}
 section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px 16px;
 margin-bottom:16px}
@@ -344,7 +347,7 @@ tr.bad td{color:#cf222e}tr.ok td{color:#1a7f37}
 .timeline{font-size:12px}.timeline td:first-child{white-space:nowrap;color:#656d76}
 .timeline-box{max-height:520px;overflow:auto}
 tr.k-refused td,tr.k-failed td{color:#cf222e}tr.k-arrive td{color:#1a7f37}
-.map{width:100%;height:auto;background:#fbfdff}
+.map{width:100%;max-height:860px;height:auto;background:#fbfdff}
 .boundary{fill:#eef4fb;stroke:#57606a;stroke-width:1.5}
 .comm{fill:#8c959f}.served{fill:#1a7f37}.unmet{fill:#cf222e}
 .route{fill:none;stroke-width:2.2;opacity:.8}

@@ -94,6 +94,8 @@ def test_scenario_replays_deterministically_and_optimal_is_no_worse(
     # the scenario really exercises what the issue asks: closures or depot loss, priorities,
     # people, and the numbers add up
     kinds = {t["kind"] for t in optimal["timeline"]}
+    minutes = [t["minutes"] for t in optimal["timeline"]]
+    assert minutes == sorted(minutes)  # one agenda in time order
     assert kinds & {"close_road", "depot_out"} and "staffed" in kinds
     assert len({u for u in optimal["fill_rate_by_priority"]}) >= 2
     assert optimal["tasks"] >= 2 and optimal["tasks_staffed"] >= 2
