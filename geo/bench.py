@@ -341,6 +341,18 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         for key, value in plan.timings.items():
             timings[key].append(value)
     assert plan is not None
+    # The same roads again with the router kept (as the service keeps one per
+    # network): trees and walked routes are reused, every level is solved again.
+    same_total, same_cpu = [], []
+    kept = Router(net)
+    args = (case.depots, case.stock, case.floors, case.demands, case.state, kept)
+    plan_transfers(*args, case.options, snapper)
+    for _ in range(runs):
+        _cache_for(kept).clear()
+        started_cpu = time.thread_time()
+        same = plan_transfers(*args, case.options, snapper)
+        same_cpu.append(time.thread_time() - started_cpu)
+        same_total.append(same.timings["total_s"])
     closed = case.state.with_closure(case.closure)
     replan_times, replan_cpu, matrix_times = [], [], []
     levels_reused = levels_solved = 0
@@ -410,6 +422,10 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         f" (of which matrix {_ms(statistics.median(matrix_times)).strip()}: trees reused "
         f"{stats.reused}, recomputed {stats.computed}; levels reused {levels_reused}, "
         f"re-solved {levels_solved})",
+        f"  same roads again (router kept: trees and routes reused, every level re-solved): "
+        f"total {_ms(statistics.median(same_total)).strip()} (min "
+        f"{_ms(min(same_total)).strip()}; CPU median {_ms(statistics.median(same_cpu)).strip()}"
+        f", min {_ms(min(same_cpu)).strip()})",
         f"  delivered {plan.delivered_units} units, unmet {plan.unmet_units}, "
         f"{len(plan.transfers)} transfers, {len(plan.late)} late lines",
         f"  objective (unit-seconds): optimal {plan.objective_s:,.0f}   nearest "

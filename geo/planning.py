@@ -399,6 +399,11 @@ class SolveCache:
             self.misses += 1
             return None
 
+    def clear(self) -> None:
+        """Forget every solved block (the next plan solves every level again)."""
+        with self._lock:
+            self._blocks.clear()
+
     def put(
         self,
         slot: tuple[str, str],
@@ -1198,26 +1203,32 @@ def plan_transfers(
     the vehicle can use on the base network, so a place inside a closure stays
     where it is and shows up as unreachable instead of moving).
     """
-    with _gc_paused():
-        return _plan_on_network(depots, stock, floors, demands, state, router, options, snapper)
+    started = time.perf_counter()
+    with _gc_paused() as was_enabled:
+        plan = _plan_on_network(depots, stock, floors, demands, state, router, options, snapper)
+    if was_enabled:
+        # The plan's new objects, walked once now rather than at the caller's next
+        # allocation, so that the plan's time includes it.
+        gc.collect(0)
+    total = time.perf_counter() - started
+    return replace(plan, runtime_s=total, timings={**plan.timings, "total_s": total})
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a plan is built.
+def _gc_paused() -> Iterator[bool]:
+    """Pause Python's cyclic garbage collector while a plan is built; yield whether it ran.
 
     A plan creates thousands of records and route tuples, all of which it
     keeps (no cycles to find), and each collection triggered meanwhile would
     walk them again along with every long-lived object of the process (a road
     graph alone holds tens of thousands). Measured over many plans in a row,
-    the pause saves time per plan; the collector runs again once it ends. It
-    is process-wide, so a plan in another thread only re-enables it if it was
-    the one that paused it.
+    the pause saves time per plan. It is process-wide, so a plan in another
+    thread only re-enables it if it was the one that paused it.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        yield
+        yield was_enabled
     finally:
         if was_enabled:
             gc.enable()
