@@ -563,6 +563,11 @@ def replay_command(
         if p is not None and p not in PLANNERS:
             raise typer.BadParameter(f"policy must be optimal or nearest, not {p!r}")
     scenario = _load_or_exit(file)
+    if live and not get_settings().redis_url:
+        console.print(
+            "[yellow]no REDIS_URL: a server's live feed won't hear this drill (the server can "
+            "play it itself: POST /api/exercises/{id}/play)[/yellow]"
+        )
     reports = _replay_runs(
         scenario, [p or scenario.policy.planner for p in policies], live, speed, keep
     )
