@@ -3,6 +3,7 @@ canonical history text the hash is taken over."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import given
@@ -48,7 +49,10 @@ def test_expect_checks_each_bound_on_its_figure(
         Bound("delivery_minutes.p90", op, value),
         Bound("first_delivery_minutes", op, value),  # no delivery: a bound never holds
     )
-    scenario = Scenario(name="s", start=None, duration=None, events=(), expect=bounds)  # type: ignore[arg-type]
+    start = datetime(2024, 7, 30, 18, tzinfo=UTC)
+    scenario = Scenario(
+        name="s", start=start, duration=timedelta(hours=1), events=(), expect=bounds
+    )
     checked = check_expect(scenario, report)
     assert [c["ok"] for c in checked] == [
         bounds[0].holds(fill),
