@@ -539,7 +539,7 @@ def _solve_level_optimal(
     todo = []
     for block in blocks:
         item, lo, hi, first, last = block
-        if last <= first or min(int(avail[:, item].sum()), int(wanted[lo:hi].sum())) == 0:
+        if last <= first:  # an arc means supply and demand (zero ends have no arcs)
             continue
         depots = rows[first:last]
         if depots.min() == depots.max():
@@ -581,9 +581,11 @@ def _solve_level_optimal(
     at = base[of_block] + m + n_arcs[of_block] + local
     tails[at] = local + (m + 2)
     caps[at] = wanted[dem]
+    supply_of = avail.sum(axis=0).tolist()
+    wanted_before = np.concatenate([[0], np.cumsum(wanted)]).tolist()
     for b, (item, lo, hi, first, last) in enumerate(todo):
         o, e = int(base[b]), int(base[b] + size[b])
-        total = min(int(avail[:, item].sum()), int(wanted[lo:hi].sum()))
+        total = min(supply_of[item], wanted_before[hi] - wanted_before[lo])
         got = _min_cost_max_flow(
             tails[o:e], heads[o:e], caps[o:e], cost[o:e], total, cache, (items[item], priority)
         )
@@ -1207,8 +1209,8 @@ def plan_transfers(
     with _gc_paused() as was_enabled:
         plan = _plan_on_network(depots, stock, floors, demands, state, router, options, snapper)
     if was_enabled:
-        # The plan's new objects, walked once now rather than at the caller's next
-        # allocation, so that the plan's time includes it.
+        # The collection the pause held back (usually run by the collector itself as
+        # it resumes), made here so that the plan's time includes it.
         gc.collect(0)
     total = time.perf_counter() - started
     return replace(plan, runtime_s=total, timings={**plan.timings, "total_s": total})
