@@ -890,14 +890,14 @@ def _solve(
     own problem; levels run strictly in priority order. The arcs of all items
     of a priority are gathered at once, then each item's block is solved.
     """
-    _check_inputs(depots, demands)
     m, n_dem = len(depots), len(demands)
+    d_rank = np.array([PRIORITY_RANK.get(d.priority, -1) for d in demands], dtype=np.int64)
+    d_qty = np.array([d.quantity for d in demands], dtype=np.int64)
+    _check_inputs(depots, demands, bool(n_dem and (d_rank.min() < 0 or d_qty.min() < 0)))
     items = sorted({d.item for d in demands})
     n_items = max(len(items), 1)
     item_index = {item: a for a, item in enumerate(items)}
     d_item = np.array([item_index[d.item] for d in demands], dtype=np.int64)
-    d_rank = np.array([PRIORITY_RANK[d.priority] for d in demands], dtype=np.int64)
-    d_qty = np.array([d.quantity for d in demands], dtype=np.int64)
     d_need = np.array([np.nan if d.need_by_s is None else d.need_by_s for d in demands])
     supply = _build_supply(depots, stock, floors, items, options, depots_out)
     codes = [d.code for d in depots]
@@ -997,13 +997,14 @@ def _solve(
     )
 
 
-def _check_inputs(depots: Sequence[DepotRecord], demands: Sequence[Demand]) -> None:
+def _check_inputs(depots: Sequence[DepotRecord], demands: Sequence[Demand], bad_line: bool) -> None:
+    """Unique codes and ids; with ``bad_line`` (an unknown priority or a negative
+    quantity was seen), the first such line is named."""
     if len({d.code for d in depots}) != len(depots):
         raise ValueError("depot codes must be unique")
     if len({d.id for d in demands}) != len(demands):
         raise ValueError("demand ids must be unique")
-    priorities = {d.priority for d in demands}
-    if priorities <= PRIORITY_RANK.keys() and min((d.quantity for d in demands), default=0) >= 0:
+    if not bad_line:
         return
     for d in demands:  # find the first bad line, for the message
         if d.priority not in PRIORITY_RANK:

@@ -96,12 +96,13 @@ class Tree:
         self.paths: dict[int, tuple[tuple[int, ...], float]] = {}
         self._row: tuple[bytes, NDArray[np.float64]] | None = None  # last dist_row()
         self._walk: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
-        reached = np.flatnonzero(np.isfinite(dist))
+        finite = np.isfinite(dist)
         self._pred_map: NDArray[np.int32] | None = None
-        if reached.size * 4 >= self.n:
+        if np.count_nonzero(finite) * 4 >= self.n:
             self._nodes: NDArray[np.int64] | None = None
             self._dist, self._pred = dist, pred
         else:
+            reached = np.flatnonzero(finite)
             self._nodes = reached
             self._dist, self._pred = dist[reached], pred[reached]
 

@@ -570,3 +570,15 @@ def test_planning_leaves_the_garbage_collector_as_it_found_it(
     with pytest.raises(ValueError, match="needs a node"):
         plan_transfers(depots, stock, [], [Demand("x", "c", "WATER", 1)], base_state, router)
     assert gc.isenabled()
+
+
+def test_bad_lines_are_named() -> None:
+    depot = [DepotRecord("A", node=1)]
+    cases = [
+        ([Demand("r", "c", "WATER", 1, "urgent")], "demand r: unknown priority 'urgent'"),  # type: ignore[arg-type]
+        ([Demand("r", "c", "WATER", -1)], "demand r: quantity must be >= 0"),
+        ([Demand("r", "c", "WATER", 1), Demand("r", "d", "WATER", 2)], "ids must be unique"),
+    ]
+    for demands, message in cases:
+        with pytest.raises(ValueError, match=message):
+            solve_transfers(depot, [], [], demands, np.ones((1, len(demands))))
