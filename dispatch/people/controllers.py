@@ -48,7 +48,7 @@ from dispatch.people.schemas import (
     UnitKind,
     UnitView,
 )
-from dispatch.people.spreadsheets import CSV_MEDIA, XLSX_MEDIA
+from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA
 
 IdParam = Annotated[int, Parameter(ge=1, le=2**31 - 1, examples=[Example(value=1)])]
 StreetQuery = Annotated[str | None, Parameter(max_length=9)]

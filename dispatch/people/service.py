@@ -19,11 +19,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from dispatch import spreadsheets
 from dispatch.accounts.policy import Actor, Target, authorize
 from dispatch.clock import SHANGHAI, local
 from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
-from dispatch.people import spreadsheets, synthetic
+from dispatch.people import synthetic
 from dispatch.people.schemas import (
     Availability,
     CareHouseholdCreate,
@@ -1707,7 +1708,7 @@ def _pairing_cells(
 
 
 def _parse_rows(
-    what: ImportKind, header: list[str], body: list[list[str]], look: _Lookups
+    what: ImportKind, header: list[str], body: list[tuple[int, list[str]]], look: _Lookups
 ) -> list[dict[str, Any]]:
     """Every row checked; any error anywhere refuses the whole file, naming row and column."""
     errors = _RowErrors()
@@ -1728,8 +1729,7 @@ def _parse_rows(
     }[what]
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for offset, raw in enumerate(body):
-        n = offset + 2  # the row number a spreadsheet shows: 1 is the header
+    for n, raw in body:  # n: the row number the spreadsheet shows
         if len(raw) > len(header):
             errors.add(n, header[-1] or "?", "more cells than columns in the header")
         cell = {

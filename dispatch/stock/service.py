@@ -10,7 +10,6 @@ locked in one order (depot, lot id), so concurrent commands never deadlock.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import random
 import re
@@ -23,6 +22,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from dispatch import spreadsheets
 from dispatch.accounts.policy import STREET_SCOPED, Actor, Target, authorize
 from dispatch.clock import SHANGHAI, local
 from dispatch.db import Command, Context, command, query
@@ -1677,45 +1677,20 @@ HEADER_ALIASES = {
 @dataclass
 class Sheet:
     header: list[str]
-    rows: list[tuple[int, list[Any]]] = field(default_factory=list)
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 def _read_sheet(filename: str, content: bytes) -> Sheet:
-    """The first sheet of an XLSX file, or a CSV (UTF-8, or GB18030 as Excel saves it)."""
-    if content[:2] == b"PK" or filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-            values = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
-        except Exception as exc:  # any unreadable workbook is the sender's problem
-            raise InvalidInput(f"not a readable XLSX file: {exc}", field="file") from exc
-    else:
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = content.decode("gb18030")
-            except UnicodeDecodeError as exc:
-                raise InvalidInput("the CSV is neither UTF-8 nor GB18030", field="file") from exc
-        try:
-            values = [list(r) for r in csv.reader(io.StringIO(text))]
-        except csv.Error as exc:
-            raise InvalidInput(f"not a readable CSV file: {exc}", field="file") from exc
-    values = [v for v in values if any(c not in (None, "") for c in v)] if values else []
-    if not values:
-        raise InvalidInput("the file has no header row", field="file")
-    header = [HEADER_ALIASES.get(str(h or "").strip().lower(), str(h or "")) for h in values[0]]
+    """A receipts list; Chinese column names are taken as their English ones."""
+    header, rows = spreadsheets.read_table(content, filename, max_rows=5000)
+    header = [HEADER_ALIASES.get(h, h) for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in header and c != "expires_on"]
     if missing:
         raise InvalidInput(
             f"missing column(s): {', '.join(missing)}; expected {', '.join(IMPORT_COLUMNS)}",
             field=missing[0],
         )
-    sheet = Sheet(header)
-    for number, values_row in enumerate(values[1:], start=2):
-        sheet.rows.append((number, values_row))
-    return sheet
+    return Sheet(header, rows)
 
 
 def _cell_date(value: Any) -> date | None:
@@ -1859,38 +1834,17 @@ class Export:
     content: bytes
 
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_TYPE = spreadsheets.XLSX_MEDIA
 
 
 def render(
     name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], fmt: ExportFormat
 ) -> Export:
     """A table as CSV (UTF-8 with BOM, so Excel shows Chinese) or XLSX."""
+    table = list(rows)
     if fmt is ExportFormat.CSV:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
-        return Export(f"{name}.csv", "text/csv; charset=utf-8", out.getvalue().encode("utf-8-sig"))
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(name[:31])
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append([_xlsx_value(v) for v in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return Export(f"{name}.xlsx", XLSX_TYPE, buffer.getvalue())
-
-
-def _xlsx_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, str):
-        return str(value)
-    return value
+        return Export(f"{name}.csv", spreadsheets.CSV_MEDIA, spreadsheets.write_csv(header, table))
+    return Export(f"{name}.xlsx", XLSX_TYPE, spreadsheets.write_xlsx([(name, header, table)]))
 
 
 async def export_stock(
