@@ -361,6 +361,10 @@ SCOPE_CASES.update(
             {},
         ),
         ("DELETE", "/api/exercises/{exercise_id:int}"): lambda: ("/api/exercises/999999", {}),
+        ("POST", "/api/exercises/{exercise_id:int}/play"): lambda: (
+            "/api/exercises/999999/play",
+            {"scenario": "hutong_fire.yaml"},
+        ),
     }
 )
 
