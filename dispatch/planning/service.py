@@ -51,9 +51,13 @@ _ROUTERS: dict[str, tuple[Router, Snapper]] = {}
 
 
 def router_for(network: RoadNetwork) -> tuple[Router, Snapper]:
-    """One router (with its compiled graphs and cached trees) per network per process."""
+    """One router (with its compiled graphs and cached trees) per network per process.
+
+    Keyed by content id but checked by identity: a network read again from the database
+    (after another was loaded in between) is a new object that the old router cannot serve.
+    """
     found = _ROUTERS.get(network.graph_id)
-    if found is None:
+    if found is None or found[0].network is not network:
         found = (Router(network), Snapper(network, network.usable_nodes(Vehicle())))
         _ROUTERS.clear()
         _ROUTERS[network.graph_id] = found

@@ -38,8 +38,10 @@ def _why_no_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the page tests; closed after them, because Playwright's sync API
+    keeps an event loop running in the thread, which later tests' asyncio.run() refuses."""
     reason = _why_no_browser()
     if reason:
         if os.environ.get("CI"):
