@@ -32,6 +32,7 @@ from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
+from dispatch.exercises.replay import drill_clock
 from dispatch.exercises.service import resolve_exercise
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -49,7 +50,8 @@ PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
 async def provide_context(request: Request[Any, Any, Any]) -> Context:
     """The command context of a request: its user, the app's clock and its world (an
     `X-Exercise: <id>` header must name an active exercise: its schema is the world; the live
-    feed also takes it as `?exercise=`)."""
+    feed also takes it as `?exercise=`). In a drill a scenario is playing into, the clock is
+    the drill's simulated one."""
     actor = request.scope.get("user")
     if not isinstance(actor, Actor):
         raise Unauthorized("this operation needs a logged-in user")
@@ -57,7 +59,8 @@ async def provide_context(request: Request[Any, Any, Any]) -> Context:
     if header is None and request.scope["path"] == LIVE_PATH:
         header = request.query_params.get("exercise")  # EventSource cannot send headers
     exercise = await resolve_exercise(actor, header) if header else None
-    return Context(actor=actor, clock=request.app.state.clock, exercise=exercise)
+    clock = (drill_clock(exercise) if exercise else None) or request.app.state.clock
+    return Context(actor=actor, clock=clock, exercise=exercise)
 
 
 @get("/health", exclude_from_auth=True, tags=["ops"], security=[])

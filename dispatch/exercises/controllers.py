@@ -66,6 +66,12 @@ class ExerciseController(Controller):
         result: PlayView = await replay.start_play(ctx, exercise_id, data)
         return result
 
+    @delete("/{exercise_id:int}/play", status_code=HTTP_200_OK)
+    async def stop(self, ctx: Ctx, exercise_id: ExerciseId) -> PlayView:
+        """Stop the live replay (the drill's world stays as it is); audited."""
+        result: PlayView = await replay.stop_playing(ctx, exercise_id)
+        return result
+
     @get("/{exercise_id:int}/play")
     async def progress(self, ctx: Ctx, exercise_id: ExerciseId) -> PlayView:
         """The live replay's progress (idle when nothing was played here)."""

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch.accounts.policy import Actor, Role
-from dispatch.clock import SHANGHAI, FixedClock, WallClock, local
+from dispatch.clock import SHANGHAI, Clock, FixedClock, WallClock, local
 from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, DomainError
 from dispatch.exercises import scenario as sc
@@ -1287,6 +1287,23 @@ PLAYS: dict[int, Play] = {}
 SUMMARY_OMITS = frozenset({"timeline", "routes"})
 
 
+def drill_clock(schema: str) -> Clock | None:
+    """The simulated clock of the scenario playing (or last played) into this sandbox here.
+
+    A commander acting in a playing drill acts at the drill's time, not the wall's: their
+    changes then sit in the scenario's history in order, and expiry, alerts and pairings
+    are judged on the scenario's date. None when no play of this process owns the world.
+    """
+    from dispatch.exercises.service import schema_of
+
+    for play in PLAYS.values():
+        if schema_of(play.exercise) != schema or play.runner is None:
+            continue
+        if play.status in ("running", "finished"):
+            return play.runner.clock
+    return None
+
+
 def scenario_path(name: str) -> Path:
     """A file of `scenarios/` by name; nothing outside it."""
     from dispatch.errors import InvalidInput, NotFound
@@ -1453,13 +1470,36 @@ async def _play(play: Play) -> None:
         play.finished_at = WallClock().now()
 
 
+async def stop_play(exercise_id: int) -> bool:
+    """Stop this process's play of the exercise, if one runs (its world stays as it is);
+    True when one was stopped. Waits for it, so the sandbox is free to drop afterwards."""
+    play = PLAYS.get(exercise_id)
+    if play is None or play.task is None or play.task.done():
+        return False
+    play.task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await play.task
+    return True
+
+
+async def stop_playing(ctx: Context, exercise_id: int) -> Any:
+    """`DELETE /api/exercises/{id}/play`: a trainer ends the live play; audited."""
+    from dispatch.accounts.policy import authorize
+    from dispatch.exercises.service import _real, get_exercise
+
+    authorize(ctx.actor, "exercises.manage")
+    await get_exercise(ctx, exercise_id)  # 404 for no such exercise
+    if await stop_play(exercise_id):
+        async with command(_real(ctx)) as cmd:
+            await cmd.audit("exercises.stop", "exercise", exercise_id, {"playing": True}, None)
+            cmd.emit("exercise.stopped", {"id": exercise_id})
+    return play_view(exercise_id)
+
+
 async def stop_plays() -> None:
     """Server shutdown: running drills stop (their sandboxes stay as they were)."""
-    for play in list(PLAYS.values()):
-        if play.task is not None and not play.task.done():
-            play.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await play.task
+    for exercise_id in list(PLAYS):
+        await stop_play(exercise_id)
 
 
 DEMO_DRILL_NAME = "演示演练"

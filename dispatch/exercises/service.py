@@ -113,7 +113,7 @@ async def copy_world(conn: asyncpg.Connection, schema: str) -> dict[str, int]:
         JOIN pg_namespace n ON n.oid = r.relnamespace
         WHERE n.nspname = 'public' AND r.relkind = 'r' AND a.attnum > 0
           AND NOT a.attisdropped
-          AND pg_get_serial_sequence(quote_ident(r.relname), a.attname) IS NOT NULL
+          AND pg_get_serial_sequence(r.oid::regclass::text, a.attname) IS NOT NULL
         ORDER BY 1, 2
         """
     )
@@ -307,8 +307,12 @@ async def reset_exercise(ctx: Context, exercise_id: int) -> ExerciseView:
 
 
 async def delete_exercise(ctx: Context, exercise_id: int) -> ExerciseView:
-    """Drop the exercise's schema; the row stays, marked deleted, for the record."""
+    """Drop the exercise's schema; the row stays, marked deleted, for the record. A play
+    running into it here stops first (dropping a schema a play writes to would deadlock)."""
+    from dispatch.exercises.replay import stop_play
+
     authorize(ctx.actor, "exercises.manage")
+    await stop_play(exercise_id)
     async with command(_real(ctx)) as cmd:
         row = await _locked_active(cmd, exercise_id, "delete")
         await _drop_world(cmd.connection, row["schema_name"])

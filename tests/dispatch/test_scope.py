@@ -365,6 +365,10 @@ SCOPE_CASES.update(
             "/api/exercises/999999/play",
             {"scenario": "hutong_fire.yaml"},
         ),
+        ("DELETE", "/api/exercises/{exercise_id:int}/play"): lambda: (
+            "/api/exercises/999999/play",
+            {},
+        ),
     }
 )
 

@@ -270,3 +270,52 @@ def test_demo_serves_with_a_live_drill(trainer: str) -> None:
         assert state["loops"] >= 1 and state["status"] == "running", state
         assert all(b["ok"] for b in state["report"]["expect"])
     run(delete_exercise(system_context(), demo[0]["id"]))
+
+
+def test_a_commander_acts_at_the_drills_time_while_it_plays(
+    server: str, trainer: str, commander: str
+) -> None:
+    """In a playing drill, "now" is the scenario's: a commander's incident sits in the
+    drill's history at the drill clock, not at the wall clock of the real world."""
+    with client(server, trainer) as http:
+        made = http.post("/api/exercises", json={"name": "演练时钟", "kind": "drill"})
+        assert made.status_code == 201, made.text
+        exercise = made.json()["id"]
+        body = {"scenario": "rainstorm_pingfang.yaml", "speed": 60}  # 8 h in 8 minutes
+        assert http.post(f"/api/exercises/{exercise}/play", json=body).status_code == 202
+        deadline = time.monotonic() + 60
+        state = http.get(f"/api/exercises/{exercise}/play").json()
+        while state["sim_time"] is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = http.get(f"/api/exercises/{exercise}/play").json()
+    assert state["status"] == "running", state
+    drill = {"X-Exercise": str(exercise)}
+    with client(server, commander) as boss:
+        declared = boss.post(
+            "/api/incidents",
+            headers=drill,
+            json={
+                "type": "fire",
+                "level": "IV",
+                "title": "演练中指挥员报告的火情",
+                "communities": ["110101001001"],
+            },
+        )
+        assert declared.status_code == 201, declared.text
+        after = boss.get(f"/api/exercises/{exercise}/play").json()["sim_time"]
+        real = boss.post(
+            "/api/incidents",
+            json={"type": "fire", "level": "IV", "title": "真实", "communities": ["110101001001"]},
+        ).json()
+    at = declared.json()["declared_at"]
+    assert state["sim_time"] <= at <= after  # the drill's clock, between two readings of it
+    assert at.startswith("2024-07-30"), at  # the scenario's day, not today's
+    assert not real["declared_at"].startswith("2024"), real  # the real world keeps real time
+    with client(server, trainer) as http:
+        stopped = http.delete(f"/api/exercises/{exercise}/play")
+        assert stopped.status_code == 200 and stopped.json()["status"] == "stopped", stopped.text
+        # deleting a drill while it plays stops the play first (no deadlock on the schema)
+        assert http.post(f"/api/exercises/{exercise}/play", json=body).status_code == 202
+        deleted = http.delete(f"/api/exercises/{exercise}")
+        assert deleted.status_code == 200, deleted.text
+    assert not sql("SELECT 1 FROM pg_namespace WHERE nspname = $1", f"ex_{exercise}")
