@@ -18,6 +18,8 @@ from tests.support import create_user, sql, unique
 
 pytestmark = pytest.mark.e2e
 
+USERS_SHOWN = 50  # admin.js lists this many users at once
+
 
 @pytest.fixture
 def commander_page(open_page: Callable[..., Watched]) -> Iterator[Watched]:
@@ -38,8 +40,20 @@ def test_someone_else_is_told_a_commander_is_needed(open_page: Callable[..., Wat
     assert page.locator("[role=tab]:visible").count() == 0
 
 
+def _at_least_users(n: int) -> None:
+    """More accounts than the list shows at once (a district has hundreds), so the new user
+    must be found among them, not merely be one of the few there are in a fresh database."""
+    sql(
+        "INSERT INTO app_user (username, display_name, password_hash, role, created_at) "
+        "SELECT 'filler_' || md5(random()::text), '填充用户', 'not-a-hash', 'viewer', now() "
+        "FROM generate_series(1, $1 - (SELECT count(*) FROM app_user)::int)",
+        n,
+    )
+
+
 def test_create_a_user_and_see_a_refusal_name_its_field(commander_page: Watched) -> None:
     page = commander_page.page
+    _at_least_users(USERS_SHOWN + 10)
     commander_page.allow("status of 400")  # the refusal the test provokes
     name = unique("sq")
     form = page.locator("#user-form")

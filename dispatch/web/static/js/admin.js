@@ -29,6 +29,7 @@ const state = {
   editing: null,
   me: null,
   users: [],
+  createdId: null,
   coordMap: null,
   pick: null,
 };
@@ -179,9 +180,12 @@ function renderUsers() {
   const box = $("users");
   const q = $("u-search").value.trim().toLowerCase();
   const roleName = (u) => t(`role.${u.role}`).toLowerCase();
-  const matching = state.users.filter(
-    (u) => !q || u.username.toLowerCase().includes(q) || u.display_name.toLowerCase().includes(q) || roleName(u).includes(q),
-  );
+  // newest first, and the account just created on top: with hundreds of users the list is
+  // cut at USERS_SHOWN, and the commander must still see the one they made
+  const first = (u) => (u.id === state.createdId ? 1 : 0);
+  const matching = state.users
+    .filter((u) => !q || u.username.toLowerCase().includes(q) || u.display_name.toLowerCase().includes(q) || roleName(u).includes(q))
+    .sort((a, b) => first(b) - first(a) || b.id - a.id);
   const users = matching.slice(0, USERS_SHOWN);
   $("users-count").textContent = t("admin.users.count", { shown: users.length, n: matching.length });
   const scope = (u) =>
@@ -253,6 +257,7 @@ function wireUsers() {
       $("u-password").type = "password";
       $("u-generated").hidden = true;
       toast(t("admin.users.created", { name: created.username }));
+      state.createdId = created.id;
       await loadUsers();
     } catch (error) {
       fail(form, box, error);
