@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -37,6 +38,14 @@ def _open(page: Any, username: str) -> None:
     """Log in through the form onto /drill and wait until it is drawn."""
     login(page, username, next_path="/drill")
     page.locator("main[data-ready]").wait_for(state="attached")
+
+
+def _create_exercise(http: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    """Through the API; a refusal or a 500 fails here with the answer's body, not later."""
+    made = http.post("/api/exercises", json=body)
+    assert made.status_code == 201, made.text
+    exercise: dict[str, Any] = made.json()
+    return exercise
 
 
 def _choose(page: Any, exercise_id: int) -> None:
@@ -121,7 +130,7 @@ def test_play_a_scenario_live_and_watch_it(server: str, open_page: Callable[...,
         scenarios = http.get("/api/scenarios").json()
         assert scenarios, "no scenario file to play"
         body = {"name": "情景回放演练", "kind": "replay"}
-        exercise = http.post("/api/exercises", json=body).json()
+        exercise = _create_exercise(http, body)
     shortest = min(scenarios, key=lambda s: s["duration_minutes"])
     page = open_page("wall").page
     _open(page, trainer)
@@ -166,7 +175,7 @@ def test_street_leader_joins_a_drill_by_number(
     commander = create_user(Role.COMMANDER)
     leader = create_user(Role.STREET_LEADER, street=HOME)
     with client(server, commander) as http:
-        exercise = http.post("/api/exercises", json={"name": "街道联合演练"}).json()
+        exercise = _create_exercise(http, {"name": "街道联合演练"})
     watched = open_page("tablet")
     watched.allow("404")  # the refused number below
     page = watched.page
@@ -187,7 +196,7 @@ def test_street_leader_joins_a_drill_by_number(
 def test_drill_view_at_every_size(open_page: Callable[..., Watched], server: str) -> None:
     commander = create_user(Role.COMMANDER)
     with client(server, commander) as http:
-        exercise = http.post("/api/exercises", json={"name": "截图演练"}).json()
+        exercise = _create_exercise(http, {"name": "截图演练"})
     page = open_page("tablet").page
     _open(page, commander)
     assert_accessible(page)
