@@ -463,7 +463,7 @@ function renderClosures() {
       : t("command.closure.edge", { u: c.u, v: c.v }),
     c.note || "",
     fmtTime(c.closed_at),
-    h("button", { type: "button", class: "btn", onclick: () => reopen(c.id) }, t("command.closure.reopen")),
+    h("button", { type: "button", class: "btn", "aria-label": `${t("command.closure.reopen")} #${c.id}`, onclick: () => reopen(c.id) }, t("command.closure.reopen")),
   ]);
   clear($("closures")).append(table(["#", t("command.closures"), t("command.closure.note"), "", ""], rows));
 }
