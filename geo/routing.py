@@ -30,6 +30,7 @@ from geo.network import Closure, RoadNetwork, RoadState, Vehicle
 
 _BLOCK = 16  # sources per dijkstra call
 _MIN_EDGE_SECONDS = 1e-6  # csgraph needs strictly positive weights on real edges
+_WALK_CHECK = 8  # tree levels walked between checks that every route has ended
 
 
 @dataclass(frozen=True)
@@ -295,13 +296,15 @@ class TravelMatrix:
         sentinel = all_nodes.size
         up_of = np.append(np.where(parent_at < 0, sentinel, parent_at), sentinel)
         node_of = np.append(all_nodes, -1)
+        # Checked for the end only every few levels (rows past it are all -1).
         at = start
         grid = [cur]
         while True:
-            at = up_of[at]
+            for _ in range(_WALK_CHECK):
+                at = up_of[at]
+                grid.append(node_of[at])
             if at.min() == sentinel:
                 break
-            grid.append(node_of[at])
         walked = np.stack(grid)  # (levels, pairs)
         depth = (walked >= 0).sum(axis=0)
         # Edge lengths: the edge into row l's node from row l + 1's. Summed from
@@ -317,18 +320,21 @@ class TravelMatrix:
             steps[real] = edge_lengths[c, slot]
             # A running sum over the levels, source first: the order route() adds in.
             lengths = np.add.accumulate(steps[::-1], axis=0)[-1]
-        ids_of = np.append(net.node_ids, -1)
-        rows_ids = ids_of[walked.T].tolist()
-        for k, s, t, d, row, length in zip(
+        # Every route's node ids, source first, end to end in one list (no padding).
+        ends = np.cumsum(depth)
+        step = np.arange(int(ends[-1])) - np.repeat(ends - depth, depth)
+        level = np.repeat(depth - 1, depth) - step
+        flat = net.node_ids[walked[level, np.repeat(np.arange(depth.size), depth)]].tolist()
+        for k, s, t, e, d, length in zip(
             ok.tolist(),
             src.tolist(),
             cur.tolist(),
+            ends.tolist(),
             depth.tolist(),
-            rows_ids,
             lengths.tolist(),
             strict=True,
         ):
-            out[k] = trees[s].paths[t] = (tuple(row[d - 1 :: -1]), length)
+            out[k] = trees[s].paths[t] = (tuple(flat[e - d : e]), length)
         return out
 
     def route(self, source: int, target: int) -> Route | None:
