@@ -206,3 +206,20 @@ def test_route_feature_and_limit(
     assert math.isinf(limited.times_s[0, 0])
     with pytest.raises(KeyError):
         limited.time(source, source)
+
+
+def test_bulk_paths_match_single_routes_on_long_dongcheng_routes(
+    dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
+) -> None:
+    # District-wide routes run tens of tree levels deep: the bulk walk checks for
+    # its end only every few levels and must still stop each route at its source.
+    depots = sorted(set(depot_nodes.values()))
+    targets = sorted(set(community_nodes.values()))[::7]
+    state = RoadState(dongcheng).with_closure(Closure.circle(39.9245, 116.4270, 200.0))
+    matrix = Router(dongcheng).travel_matrix(state, depots, targets)
+    pairs = [(s, t) for s in depots for t in targets]
+    bulk = matrix.paths(pairs)
+    assert max(len(path) for path, _ in bulk) > 30
+    for (s, t), (path, length) in zip(pairs, bulk, strict=True):
+        route = matrix.route(s, t)
+        assert (path, length) == (((), 0.0) if route is None else (route.nodes, route.length_m))
