@@ -310,3 +310,33 @@ def test_map_module_places_deliveries_along_routes_and_finds_closed_roads(
     assert found["half"][1] == pytest.approx(116.40 + 0.02 * (1411 - 1112) / 1707, abs=2e-4)
     assert found["leg"] == pytest.approx(1112, rel=0.01)
     assert found["near"] == pytest.approx(85.3, rel=0.02)  # 0.001 deg of longitude at 39.9 N
+
+
+def test_in_a_playing_drill_the_page_runs_on_the_drills_clock(
+    open_page: Callable[..., Watched], server: str, commander: str
+) -> None:
+    """The service runs a playing drill on the scenario's clock; the page shows that clock
+    and moves deliveries on it, not on the wall's."""
+    with client(server, commander) as boss:
+        made = boss.post("/api/exercises", json={"name": "时钟演练", "kind": "drill"})
+        assert made.status_code == 201, made.text
+        exercise = made.json()
+        play = {"scenario": "rainstorm_pingfang.yaml", "speed": 60}
+        assert boss.post(f"/api/exercises/{exercise['id']}/play", json=play).status_code == 202
+    try:
+        watched = open_page("wall")
+        page = watched.page
+        login(page, commander, next_path="/about")
+        page.evaluate(
+            "(d) => localStorage.setItem('dispatch.exercise', JSON.stringify(d))",
+            {"id": exercise["id"], "name": exercise["name"]},
+        )
+        page.goto("/command")
+        page.wait_for_selector("body[data-ready=true]")
+        page.wait_for_selector("body[data-clock=drill]")
+        assert page.locator("#drill-banner").is_visible()
+        badge = page.locator("#cc-drill-clock").inner_text()
+        assert "07/30" in badge and "60" in badge, badge  # the scenario's day, 60x
+    finally:
+        with client(server, commander) as boss:
+            assert boss.delete(f"/api/exercises/{exercise['id']}").status_code == 200

@@ -1,7 +1,7 @@
 // The command center's wall screen: a live map of the district and the panels to run an
 // incident (declare, closures, requests, plan review and approval, people, figures,
 // alerts). Every view reloads from the API when the live feed says it changed.
-import { api, me } from "/static/js/api.js";
+import { api, currentExercise, me } from "/static/js/api.js";
 import { clear, h, problemText, table, toast } from "/static/js/dom.js";
 import { fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { subscribe } from "/static/js/live.js";
@@ -325,12 +325,50 @@ function drawPlan() {
 
 const transferMarkers = new Map(); // task id -> [marker, route coordinates, task]
 
+// In a drill a scenario plays into, the service's "now" is the drill's simulated clock
+// (its times are the scenario's, running at `speed` x wall time): deliveries move on it.
+const drillClock = { sim: null, speed: 0, readAt: 0 };
+
+async function syncDrillClock() {
+  const drill = currentExercise();
+  if (!drill || !["commander", "trainer"].includes(state.user?.role)) {
+    drillClock.sim = null;
+    return;
+  }
+  try {
+    const play = await api(`/api/exercises/${drill.id}/play`, { exercise: false });
+    const owned = play.sim_time && ["running", "finished"].includes(play.status);
+    drillClock.sim = owned ? Date.parse(play.sim_time) : null;
+    drillClock.speed = play.status === "running" ? Number(play.speed) || 0 : 0;
+    drillClock.readAt = Date.now();
+  } catch {
+    drillClock.sim = null; // offline or gone: the wall clock is the best guess
+  }
+  showDrillClock();
+}
+
+function showDrillClock() {
+  const badge = $("cc-drill-clock");
+  badge.hidden = drillClock.sim == null;
+  document.body.dataset.clock = drillClock.sim == null ? "wall" : "drill";
+  if (drillClock.sim != null) {
+    const time = fmtTime(new Date(serviceNow()).toISOString());
+    badge.textContent = t("command.drill_clock", { time, speed: fmtNumber(drillClock.speed) });
+  }
+}
+
+/** The service's now, as the views and tasks are timed (ms since the epoch). */
+function serviceNow() {
+  if (drillClock.sim == null) return Date.now();
+  return drillClock.sim + (Date.now() - drillClock.readAt) * drillClock.speed;
+}
+
 /** Where a delivery is now: at its depot until picked up, then along its route by time. */
 function progressOf(task) {
   const route = task.route || {};
   if (task.status !== "en_route" || !task.en_route_at) return 0;
   const total = Number(route.time_s) || 60;
-  return Math.min(1, (Date.now() - Date.parse(task.en_route_at)) / 1000 / total);
+  return Math.min(1, (serviceNow() - Date.parse(task.en_route_at)) / 1000 / total);
 }
 
 function drawTransfers() {
@@ -918,6 +956,10 @@ async function start() {
   await run(loadIncidents);
   await Promise.all([base.catch((e) => toast(problemText(e), { bad: true })), ...["stock", "duty", "closures", ...INCIDENT_VIEWS].map((n) => run(LOADERS[n]))]);
   subscribe(onEvent, { onReset: () => refresh(...Object.keys(LOADERS)), onStatus: liveStatus });
+  await syncDrillClock();
+  setInterval(syncDrillClock, 5000);
+  setInterval(showDrillClock, 1000);
+  window.addEventListener("exercise-changed", syncDrillClock);
   setInterval(moveTransfers, 1000);
   document.body.dataset.ready = "true";
 }
