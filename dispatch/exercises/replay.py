@@ -32,7 +32,6 @@ import contextlib
 import hashlib
 import heapq
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1023,6 +1022,8 @@ class Replay:
     # --- the report --------------------------------------------------------------------------
 
     async def _report(self) -> dict[str, Any]:
+        from dispatch.incidents.service import percentile
+
         ctx = self._context()
         incident_ids = [self.incidents[k] for k in self.incident_order]
         async with query(ctx) as conn:
@@ -1132,8 +1133,8 @@ class Replay:
             if first_request is None or first_delivery is None
             else _minutes(first_delivery - first_request),
             "delivery_minutes": {
-                "p50": _percentile(minutes, 0.5),
-                "p90": _percentile(minutes, 0.9),
+                "p50": percentile(minutes, 0.5),
+                "p90": percentile(minutes, 0.9),
                 "max": round(max(minutes), 1) if minutes else 0.0,
                 # per delivered unit: what the optimal planner minimises
                 "mean": round(
@@ -1164,15 +1165,6 @@ def _closure_key(closure: sc.Closure) -> list[Any]:
     if closure.near is not None:
         return ["near", round(closure.near[0], 6), round(closure.near[1], 6), closure.radius_m]
     return ["edge", *(closure.edge or ())]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    k = (len(ordered) - 1) * q
-    low, high = math.floor(k), math.ceil(k)
-    return round(ordered[low] + (ordered[high] - ordered[low]) * (k - low), 1)
 
 
 def canonical(history: list[list[Any]]) -> str:

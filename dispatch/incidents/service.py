@@ -1022,7 +1022,8 @@ async def task_history(ctx: Context, task_id: int) -> list[ProgressView]:
 # --- the after-action summary ----------------------------------------------------------------
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear between ranks, to 0.1 min: the after-action summary's and the replay's."""
     ordered = sorted(values)
     if not ordered:
         return 0.0
@@ -1076,8 +1077,8 @@ async def incident_summary(conn: asyncpg.Connection, incident_id: int) -> Summar
         if first_request is None or first_delivery is None
         else round((first_delivery - first_request).total_seconds() / 60, 1),
         delivery_minutes={
-            "p50": _percentile(minutes, 0.5),
-            "p90": _percentile(minutes, 0.9),
+            "p50": percentile(minutes, 0.5),
+            "p90": percentile(minutes, 0.9),
             "max": round(max(minutes), 1) if minutes else 0.0,
         },
         tasks=len(tasks),

@@ -2,7 +2,7 @@
 // community coordinates (approximate ones marked), spreadsheet import and export.
 // Each tab loads its data when first shown; every refusal is shown with the field it names.
 import { api, currentExercise, me } from "/static/js/api.js";
-import { clear, h, problemText, table, toast } from "/static/js/dom.js";
+import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { createMap, describe } from "/static/js/map.js";
 
@@ -37,22 +37,8 @@ const state = {
 // --- helpers ----------------------------------------------------------------------------
 
 /** Show a refusal under its form and mark the input the service named. */
-function fail(form, box, error) {
-  box.textContent = problemText(error);
-  box.hidden = false;
-  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-  const name = error?.field && String(error.field).split(/[.[]/)[0];
-  const field = name && form?.elements.namedItem(name);
-  if (field && field.setAttribute) {
-    field.setAttribute("aria-invalid", "true");
-    field.focus();
-  }
-}
-
-function ok(form, box) {
-  box.hidden = true;
-  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-}
+const fail = showRefusal;
+const ok = clearRefusal;
 
 function required(form, box, name, labelKey) {
   const value = form.elements.namedItem(name).value.trim();

@@ -65,3 +65,22 @@ export function problemText(error) {
   if (error?.field) return `${error.message} (${error.field})`;
   return error?.message || t("common.error");
 }
+
+/** Show a refusal under a form and mark (and focus) the input the service named. */
+export function showRefusal(form, box, error) {
+  box.textContent = problemText(error);
+  box.hidden = false;
+  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  const name = error?.field && String(error.field).split(/[.[]/)[0];
+  const field = name && form?.elements.namedItem(name);
+  if (field && field.setAttribute) {
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  }
+}
+
+/** The form was accepted: its refusal and marks go. */
+export function clearRefusal(form, box) {
+  box.hidden = true;
+  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+}

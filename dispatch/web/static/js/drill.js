@@ -2,7 +2,7 @@
 // works in (every page then sends X-Exercise and turns orange); play a scenario into it
 // live and watch its events; record a drill receipt to see that only the sandbox changes.
 import { api, currentExercise, me, setExercise } from "/static/js/api.js";
-import { clear, h, problemText, table, toast } from "/static/js/dom.js";
+import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { subscribe } from "/static/js/live.js";
 
@@ -27,21 +27,8 @@ const manages = () => MANAGERS.has(state.user?.role);
 const REAL = { exercise: false }; // managing exercises is done in the real world
 
 /** Show a refusal under its form and mark the input the service named. */
-function fail(form, box, error) {
-  box.textContent = problemText(error);
-  box.hidden = false;
-  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-  const field = error?.field && form?.elements.namedItem(error.field.split(/[.[]/)[0]);
-  if (field && field.setAttribute) {
-    field.setAttribute("aria-invalid", "true");
-    field.focus();
-  }
-}
-
-function ok(form, box) {
-  box.hidden = true;
-  form?.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-}
+const fail = showRefusal;
+const ok = clearRefusal;
 
 // --- exercises ---------------------------------------------------------------------------
 
