@@ -161,6 +161,14 @@ def test_play_a_scenario_live_and_watch_it(server: str, open_page: Callable[...,
     assert kinds & {"incident.declared", "request.created", "plan.proposed", "task.created"}
     assert not untranslated(page)
     shot(page, "drill-playing-wall")
+    # a slow play can be stopped from the page; the drill's world stays as the play left it
+    page.get_by_label("倍速（相对真实时间）").fill("1")
+    page.get_by_role("button", name="开始播放").click()
+    page.get_by_role("button", name="停止播放").click()
+    expect(status).to_have_text("已停止")
+    assert page.get_by_role("button", name="停止播放").count() == 0
+    with client(server, trainer) as http:
+        assert http.get(f"/api/exercises/{exercise['id']}/play").json()["status"] == "stopped"
     # watched on the command center, which then works in the drill
     page.get_by_role("link", name="在指挥中心观看").click()
     page.wait_for_url("**/command")

@@ -259,6 +259,19 @@ $("play-form").addEventListener("submit", async (event) => {
   }
 });
 
+async function stopPlay() {
+  const drill = currentExercise();
+  if (!drill) return;
+  try {
+    const view = await api(`/api/exercises/${drill.id}/play`, { ...REAL, method: "DELETE" });
+    clearTimeout(state.pollTimer);
+    renderProgress(view);
+    toast(t("drill.play_stopped"));
+  } catch (error) {
+    toast(problemText(error), { bad: true });
+  }
+}
+
 async function pollProgress() {
   const drill = currentExercise();
   clearTimeout(state.pollTimer);
@@ -288,6 +301,9 @@ function renderProgress(view) {
   const badge = { running: "warn", finished: "ok", failed: "bad" }[view.status] || "";
   box.append(h("p", {}, h("span", { class: `badge ${badge}`, id: "play-status" }, t(`drill.status.${view.status}`)), " ", view.title || ""));
   if (view.status === "idle") return;
+  if (view.status === "running") {
+    box.append(h("button", { type: "button", class: "btn btn-danger", id: "play-stop", onclick: stopPlay }, t("drill.play_stop")));
+  }
   box.append(
     h("label", { for: "play-progress", class: "progress-label" }, `${t("drill.progress")} ${percent(view.progress)}`),
     h("progress", { id: "play-progress", max: "1", value: String(view.progress) }),
