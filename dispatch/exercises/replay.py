@@ -1227,6 +1227,24 @@ def reference() -> sc.Reference:
     return sc.load_reference(get_settings().reference_dir)
 
 
+async def _require_loaded_world() -> None:
+    """A replay copies the real world into its sandbox: the database must be migrated and
+    hold the district, or the replay says so instead of failing half-way."""
+    from dispatch.db import engine
+    from dispatch.errors import Conflict
+
+    async with engine().transaction() as txn:
+        conn = txn.connection
+        migrated = await conn.fetchval("SELECT to_regclass('public.exercise') IS NOT NULL")
+        loaded = migrated and await conn.fetchval("SELECT EXISTS (SELECT 1 FROM community)")
+    if not loaded:
+        raise Conflict(
+            "this database is not ready for a replay: run `dispatch migrate` and "
+            "`dispatch load-reference` (or `dispatch demo --no-serve`) first",
+            field="database",
+        )
+
+
 async def with_pool(coro_factory: Callable[[], Any], live: bool = False) -> Any:
     """Outside the server: a small connection pool (a replay issues thousands of short
     commands) and, for a live drill with REDIS_URL, events published to the shared feed."""
@@ -1235,6 +1253,11 @@ async def with_pool(coro_factory: Callable[[], Any], live: bool = False) -> Any:
 
     db = engine()
     await db.start_connection_pool(min_size=1, max_size=4)
+    try:
+        await _require_loaded_world()
+    except BaseException:
+        await db.close_connection_pool()
+        raise
     feed = None
     settings = get_settings()
     if live and settings.redis_url:

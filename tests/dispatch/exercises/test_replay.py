@@ -179,3 +179,37 @@ def test_reports_json_and_self_contained_html(tmp_path: Path) -> None:
         last["schema_name"],
     )
     assert left[0]["n"] == 0
+
+
+def test_replay_on_a_database_not_yet_loaded_says_what_to_run() -> None:
+    """A newcomer's empty database: a clear refusal (exit 2), not a traceback half-way."""
+    import os
+    import subprocess
+    import sys
+
+    from dispatch.db import create_database, with_database
+
+    server = os.environ["DISPATCH_TEST_SERVER_URL"]
+    name = f"dispatch_empty_{os.getpid()}"
+    url = run(create_database(server, name, drop_first=True))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "dispatch.cli", "replay", str(SCENARIOS[0])],
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        import asyncpg
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(dsn=with_database(server, "postgres"))
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+        run(drop())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "dispatch migrate" in done.stdout and "Traceback" not in done.stdout + done.stderr
