@@ -9,15 +9,16 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.exercises.replay import _percentile, canonical, check_expect, figure
+from dispatch.exercises.replay import canonical, check_expect, figure
 from dispatch.exercises.scenario import Bound, Scenario
+from dispatch.incidents.service import percentile
 
 minutes = st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), max_size=60)
 
 
 @given(minutes)
 def test_percentiles_are_ordered_and_within_the_values(values: list[float]) -> None:
-    p50, p90 = _percentile(values, 0.5), _percentile(values, 0.9)
+    p50, p90 = percentile(values, 0.5), percentile(values, 0.9)
     assert p50 <= p90 + 1e-9
     if values:
         assert min(values) - 0.05 <= p50 and p90 <= max(values) + 0.05
