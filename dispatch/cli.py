@@ -418,28 +418,6 @@ def scenario_check(
 
 # --- scenario replay (dispatch/exercises/replay.py) -------------------------------------------
 
-REPORT_FIGURES = (
-    "requests",
-    "requested_units",
-    "delivered_units",
-    "fill_rate",
-    "fill_rate_by_priority.critical",
-    "fill_rate_by_priority.high",
-    "fill_rate_by_priority.normal",
-    "unmet",
-    "first_delivery_minutes",
-    "delivery_minutes.p50",
-    "delivery_minutes.p90",
-    "delivery_minutes.max",
-    "delivery_minutes.mean",
-    "deliveries",
-    "tasks",
-    "tasks_staffed",
-    "people_hours",
-    "plans",
-    "wall_seconds",
-)
-
 
 def _load_or_exit(file: Path) -> Any:
     """The scenario, or every problem with its line and exit 2 (before any sandbox exists)."""
@@ -503,20 +481,14 @@ def _replay_runs(scenario: Any, policies: list[str], live: bool, speed: float, k
     return reports
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _print_reports(reports: list[Any]) -> None:
     from dispatch.exercises.replay import figure
+    from dispatch.exercises.report import show
+    from dispatch.exercises.scenario import FIGURES
 
     table = Table("figure", *[f"{r['policy']}" for r in reports], title=reports[0]["scenario"])
-    for name in REPORT_FIGURES:
-        table.add_row(name, *[_show(figure(r, name)) for r in reports])
+    for name in FIGURES:
+        table.add_row(name, *[show(figure(r, name)) for r in reports])
     table.add_row("history_sha256", *[r["history_sha256"][:16] + "…" for r in reports])
     console.print(table)
     for r in reports:
@@ -583,13 +555,15 @@ def replay_command(
 
         html_out.write_text(render_html(reports), encoding="utf-8")
         console.print(f"HTML report: {html_out}")
+    from dispatch.exercises.report import show
+
     failed = False
     for r in reports:
         for bound in failed_bounds(r):
             failed = True
             console.print(
                 f"[red]expect failed ({r['policy']}): {bound['bound']} "
-                f"(got {_show(bound['actual'])})[/red]",
+                f"(got {show(bound['actual'])})[/red]",
                 highlight=False,
             )
     if failed:

@@ -16,29 +16,33 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from dispatch.exercises.replay import figure
+from dispatch.exercises.scenario import FIGURES
+
 WIDTH, HEIGHT, PAD = 760, 820, 16
 
-FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("requests", "请求数", "requests"),
-    ("requested_units", "请求数量", "requested units"),
-    ("delivered_units", "送达数量", "delivered units"),
-    ("fill_rate", "满足率", "fill rate"),
-    ("fill_rate_by_priority.critical", "满足率·紧急", "fill rate, critical"),
-    ("fill_rate_by_priority.high", "满足率·高", "fill rate, high"),
-    ("fill_rate_by_priority.normal", "满足率·一般", "fill rate, normal"),
-    ("unmet", "未满足请求", "unmet requests"),
-    ("first_delivery_minutes", "首次送达（分钟）", "first delivery (min)"),
-    ("delivery_minutes.p50", "送达用时中位数", "delivery p50 (min)"),
-    ("delivery_minutes.p90", "送达用时P90", "delivery p90 (min)"),
-    ("delivery_minutes.max", "送达用时最大", "delivery max (min)"),
-    ("delivery_minutes.mean", "每单位平均用时", "mean per unit (min)"),
-    ("deliveries", "配送次数", "deliveries"),
-    ("tasks", "人员任务", "people tasks"),
-    ("tasks_staffed", "已派人任务", "tasks staffed"),
-    ("people_hours", "人员工时", "people-hours"),
-    ("plans", "调度方案数", "plans computed"),
-    ("wall_seconds", "运行秒数", "wall seconds"),
-)
+# how each report figure (scenario.FIGURES) is named on the page: (zh-CN, English)
+LABELS: dict[str, tuple[str, str]] = {
+    "requests": ("请求数", "requests"),
+    "requested_units": ("请求数量", "requested units"),
+    "delivered_units": ("送达数量", "delivered units"),
+    "fill_rate": ("满足率", "fill rate"),
+    "fill_rate_by_priority.critical": ("满足率·紧急", "fill rate, critical"),
+    "fill_rate_by_priority.high": ("满足率·高", "fill rate, high"),
+    "fill_rate_by_priority.normal": ("满足率·一般", "fill rate, normal"),
+    "unmet": ("未满足请求", "unmet requests"),
+    "first_delivery_minutes": ("首次送达（分钟）", "first delivery (min)"),
+    "delivery_minutes.p50": ("送达用时中位数", "delivery p50 (min)"),
+    "delivery_minutes.p90": ("送达用时P90", "delivery p90 (min)"),
+    "delivery_minutes.max": ("送达用时最大", "delivery max (min)"),
+    "delivery_minutes.mean": ("每单位平均用时", "mean per unit (min)"),
+    "deliveries": ("配送次数", "deliveries"),
+    "tasks": ("人员任务", "people tasks"),
+    "tasks_staffed": ("已派人任务", "tasks staffed"),
+    "people_hours": ("人员工时", "people-hours"),
+    "plans": ("调度方案数", "plans computed"),
+    "wall_seconds": ("运行秒数", "wall seconds"),
+}
 REASONS = {
     "no_stock": "无可用库存 · no stock",
     "unreachable": "道路不通 · unreachable",
@@ -130,18 +134,8 @@ def _points(project: _Projection, coordinates: list[list[float]]) -> str:
     return " ".join(f"{x},{y}" for x, y in (project(c[0], c[1]) for c in coordinates))
 
 
-def _figure(report: dict[str, Any], name: str) -> Any:
-    value: Any = report
-    for part in name.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    if isinstance(value, list):
-        return len(value)
-    return value
-
-
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A figure as the report and the CLI print it (`8`, `0.962`, `–` for none)."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -247,7 +241,7 @@ def _progress_chart(reports: list[dict[str, Any]]) -> str:
         f'<line x1="{pad}" y1="{h - pad}" x2="{w - 5}" y2="{h - pad}" class="axis"/>'
         f'<line x1="{pad}" y1="5" x2="{pad}" y2="{h - pad}" class="axis"/>'
         f'<text x="{pad}" y="{h - 8}">0</text><text x="{w - 60}" y="{h - 8}">'
-        f"{_show(round(duration / 60, 1))} h</text>"
+        f"{show(round(duration / 60, 1))} h</text>"
         f'<text x="2" y="14">{top}</text>'
     )
     for k, report in enumerate(reports):
@@ -276,8 +270,9 @@ def _figures(reports: list[dict[str, Any]]) -> str:
         for k, r in enumerate(reports)
     )
     rows = []
-    for name, zh, en in FIGURES:
-        cells = "".join(f"<td>{_show(_figure(r, name))}</td>" for r in reports)
+    for name in FIGURES:
+        zh, en = LABELS[name]
+        cells = "".join(f"<td>{show(figure(r, name))}</td>" for r in reports)
         rows.append(f"<tr><th>{zh} <small>{en}</small></th>{cells}</tr>")
     cells = "".join(f"<td><code>{r['history_sha256'][:16]}…</code></td>" for r in reports)
     rows.append(f"<tr><th>历史哈希 <small>history_sha256</small></th>{cells}</tr>")
@@ -295,7 +290,7 @@ def _expect(reports: list[dict[str, Any]]) -> str:
             mark = "✔ 达到 met" if b["ok"] else "✘ 未达到 failed"
             rows.append(
                 f'<tr class="{"ok" if b["ok"] else "bad"}"><td>{escape(r["policy"])}</td>'
-                f"<td><code>{escape(b['bound'])}</code></td><td>{_show(b['actual'])}</td>"
+                f"<td><code>{escape(b['bound'])}</code></td><td>{show(b['actual'])}</td>"
                 f"<td>{mark}</td></tr>"
             )
     if not rows:
@@ -388,7 +383,7 @@ def render_html(reports: list[dict[str, Any]]) -> str:
 <header><h1>情景回放报告 · Replay report</h1>
 <p>{escape(first["scenario"])} · 文件 file {escape(first.get("file", ""))} · 种子 seed
 {first["seed"]} · 开始 start {escape(first["start"])} · 时长 duration
-{_show(round(first["duration_minutes"] / 60, 2))} h</p></header>
+{show(round(first["duration_minutes"] / 60, 2))} h</p></header>
 <main>
 <div>
 <section><h2>指标 <small>figures</small></h2>{_figures(reports)}</section>

@@ -61,27 +61,27 @@ BUILTIN_SKILLS = frozenset(
         "interpreting",
     }
 )
-# figures of the report that `expect` may bound
-FIGURES = frozenset(
-    {
-        "requests",
-        "requested_units",
-        "delivered_units",
-        "fill_rate",
-        "fill_rate_by_priority.critical",
-        "fill_rate_by_priority.high",
-        "fill_rate_by_priority.normal",
-        "unmet",
-        "first_delivery_minutes",
-        "delivery_minutes.p50",
-        "delivery_minutes.p90",
-        "delivery_minutes.max",
-        "tasks",
-        "tasks_staffed",
-        "people_hours",
-        "plans",
-        "wall_seconds",
-    }
+# the report's figures in the order they are shown; `expect` may bound any of them
+FIGURES: tuple[str, ...] = (
+    "requests",
+    "requested_units",
+    "delivered_units",
+    "fill_rate",
+    "fill_rate_by_priority.critical",
+    "fill_rate_by_priority.high",
+    "fill_rate_by_priority.normal",
+    "unmet",
+    "first_delivery_minutes",
+    "delivery_minutes.p50",
+    "delivery_minutes.p90",
+    "delivery_minutes.max",
+    "delivery_minutes.mean",
+    "deliveries",
+    "tasks",
+    "tasks_staffed",
+    "people_hours",
+    "plans",
+    "wall_seconds",
 )
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
