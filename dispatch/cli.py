@@ -387,9 +387,15 @@ def bench_matching(
     console.print(run_matching_bench(needs, people), markup=False)
 
 
+# the file argument of `scenario check` and `replay`
+ScenarioFile = Annotated[
+    Path, typer.Argument(help="a scenario YAML file", exists=True, dir_okay=False)
+]
+
+
 @scenario_app.command("check")
 def scenario_check(
-    file: Annotated[Path, typer.Argument(help="a scenario YAML file", exists=True, dir_okay=False)],
+    file: ScenarioFile,
     reference: Annotated[
         Path | None, typer.Option(help="reference folder (default: Dongcheng's)")
     ] = None,
@@ -509,7 +515,7 @@ def _print_reports(reports: list[Any]) -> None:
 
 @app.command("replay")
 def replay_command(
-    file: Annotated[Path, typer.Argument(help="a scenario YAML file", exists=True, dir_okay=False)],
+    file: ScenarioFile,
     policy: Annotated[
         str | None, typer.Option(help="optimal or nearest (default: the file's planner)")
     ] = None,
