@@ -41,11 +41,13 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Literal
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,6 +62,7 @@ Reason = Literal["no_stock", "unreachable", "held_by_reserve_floor", "late"]
 PRIORITIES: tuple[Priority, ...] = ("critical", "high", "normal")
 REASONS: tuple[Reason, ...] = ("no_stock", "unreachable", "held_by_reserve_floor", "late")
 PRIORITY_RANK: dict[str, int] = {p: i for i, p in enumerate(PRIORITIES)}
+_T = TypeVar("_T")
 
 
 # ---------------------------------------------------------------------------
@@ -136,9 +139,14 @@ class PlanOptions:
         return Vehicle(self.vehicle_kind, self.vehicle_speed_kmh)
 
 
-@dataclass(frozen=True)
-class Transfer:
-    """Send ``quantity`` of ``item`` from ``depot`` for ``demand_id``."""
+class Transfer(NamedTuple):
+    """Send ``quantity`` of ``item`` from ``depot`` for ``demand_id``.
+
+    Plan records are named tuples: immutable and hashable like frozen
+    dataclasses, but a plan builds thousands of them and a tuple costs a
+    third of an object with its own ``__dict__`` (and leaves the garbage
+    collector less to walk).
+    """
 
     depot: str
     demand_id: str
@@ -171,8 +179,7 @@ class Transfer:
         )
 
 
-@dataclass(frozen=True)
-class UnmetLine:
+class UnmetLine(NamedTuple):
     """Units of a demand the plan could not send, and why."""
 
     demand_id: str
@@ -185,8 +192,7 @@ class UnmetLine:
     explanation: str
 
 
-@dataclass(frozen=True)
-class LateLine:
+class LateLine(NamedTuple):
     """Units that are sent but arrive after the demand's ``need_by``."""
 
     demand_id: str
@@ -223,10 +229,16 @@ class Plan:
         return sum(u.quantity for u in self.unmet)
 
 
-# Frozen records are built in bulk by filling their __dict__ with every field:
-# the same objects as calling the class, without its per-field setattr calls
-# (tests check that each such record equals the one its constructor builds).
-_NEW_RECORD = object.__new__
+# Plan records are built in bulk from their columns by tuple.__new__, exactly
+# as their constructor builds them but without a Python call per record.
+_new_tuple: Callable[[type[Any], Iterable[Any]], Any] = tuple.__new__
+
+
+def _pick(values: Sequence[_T], at: list[int]) -> list[_T]:
+    """``[values[k] for k in at]``, in one C-level call."""
+    if len(at) < 2:
+        return [values[k] for k in at]
+    return list(itemgetter(*at)(values))
 
 
 def cost_of(seconds: float) -> int:
@@ -787,20 +799,11 @@ def _unmet_lines(
                 f"all {item} within reach ({n_candidates[k]} depots) is assigned to other "
                 "demands of equal or higher priority"
             )
-        line = _NEW_RECORD(UnmetLine)
-        line.__dict__.update(
-            {
-                "demand_id": demand.id,
-                "community": demand.community,
-                "item": item,
-                "priority": demand.priority,
-                "quantity": n,
-                "reason": reason,
-                "needed": needed,
-                "explanation": head + why,
-            }
+        out.append(
+            UnmetLine(
+                demand.id, demand.community, item, demand.priority, n, reason, needed, head + why
+            )
         )
-        out.append(line)
     return out
 
 
@@ -810,6 +813,16 @@ def _unmet_lines(
 
 
 RouteFor = Callable[[int, int], tuple[tuple[int, ...], float]]
+# Each transfer's route as two columns: node ids, and metres.
+Routes = tuple[Sequence[tuple[int, ...]], Sequence[float]]
+
+
+def _columns_of(walked: Sequence[tuple[tuple[int, ...], float]]) -> Routes:
+    """(node ids, metres) pairs as two columns."""
+    if not walked:
+        return [], []
+    nodes, lengths = zip(*walked, strict=True)
+    return nodes, lengths
 
 
 @dataclass
@@ -851,14 +864,15 @@ def solve_transfers(
         depots, stock, floors, demands, times, np.arange(len(demands)), options, depots_out
     )
     allocated = time.perf_counter()
-    routes: list[tuple[tuple[int, ...], float]] | None = None
+    routes: Routes | None = None
     if route_for is not None:
         by_pair: dict[tuple[int, int], tuple[tuple[int, ...], float]] = {}
-        routes = []
+        walked = []
         for pair in zip(solved.dep.tolist(), solved.dem.tolist(), strict=True):
             if pair not in by_pair:
                 by_pair[pair] = route_for(*pair)
-            routes.append(by_pair[pair])
+            walked.append(by_pair[pair])
+        routes = _columns_of(walked)
     routed = time.perf_counter()
     plan = _finish(solved, depots, demands, times, options, routes)
     done = time.perf_counter()
@@ -1058,7 +1072,7 @@ def _finish(
     demands: Sequence[Demand],
     times: NDArray[np.float64],
     options: PlanOptions,
-    routes: Sequence[tuple[tuple[int, ...], float]] | None,
+    routes: Routes | None,
 ) -> Plan:
     """Transfers with lots and explanations, unmet and late lines, the objective."""
     supply = solved.supply
@@ -1067,22 +1081,23 @@ def _finish(
     lots = _lots_of(solved)
     entries = _Entries(times)
     other, other_t = _next_best(entries, dep, solved.item[dem], solved.col[dem], supply.stocked())
-    # Per-transfer columns, then one pass that builds the records.
-    by_dem = [demands[j] for j in dem.tolist()]
+    # Per-transfer columns, then the records in one C-level pass.
+    at = dem.tolist()
+    picked = _pick([(d.id, d.community, d.item, d.priority) for d in demands], at)
+    ids, communities, items, priorities = zip(*picked, strict=True) if picked else ((), (), (), ())
     eta = travel + options.handling_s
     need = solved.need_by[dem]
     late = eta > need  # False where there is no need_by (nan)
     code_of = np.array([*codes, None], dtype=object)  # index -1: no next best depot
     next_s = other_t.astype(object)
     next_s[other < 0] = None
-    if routes is None:
-        routes = [((), 0.0)] * len(by_dem)
-    transfers: list[Transfer] = []
-    append = transfers.append
-    new = _NEW_RECORD
-    for d, depot, q, lot, t, e, is_late, nb, nb_s, (route, length) in zip(
-        by_dem,
+    paths, lengths = ([()] * len(at), [0.0] * len(at)) if routes is None else routes
+    columns = zip(
         code_of[dep].tolist(),
+        ids,
+        communities,
+        items,
+        priorities,
         qty.tolist(),
         lots,
         travel.tolist(),
@@ -1090,31 +1105,11 @@ def _finish(
         late.tolist(),
         code_of[other].tolist(),
         next_s.tolist(),
-        routes,
+        paths,
+        lengths,
         strict=True,
-    ):
-        # A frozen dataclass built in bulk: the fields are set directly, giving
-        # the same object as Transfer(...) without its per-field setattr calls.
-        obj = new(Transfer)
-        obj.__dict__.update(
-            {
-                "depot": depot,
-                "demand_id": d.id,
-                "community": d.community,
-                "item": d.item,
-                "priority": d.priority,
-                "quantity": q,
-                "lots": lot,
-                "travel_s": t,
-                "eta_s": e,
-                "late": is_late,
-                "next_best_depot": nb,
-                "next_best_s": nb_s,
-                "route": route,
-                "route_length_m": length,
-            }
-        )
-        append(obj)
+    )
+    transfers: list[Transfer] = list(map(_new_tuple, repeat(Transfer), columns))
     late_lines: list[LateLine] = []
     for k in np.flatnonzero(late).tolist():
         t = transfers[k]
@@ -1271,7 +1266,9 @@ def _plan_on_network(
     pair_key = depot_row[solved.dep] * len(targets) + solved.col[solved.dem]
     keys, which = np.unique(pair_key, return_inverse=True)
     paths = matrix.paths_at(keys // len(targets), keys % len(targets))
-    routes = [paths[k] for k in np.asarray(which).ravel().tolist()]
+    nodes, lengths = _columns_of(paths)
+    at = np.asarray(which).ravel().tolist()
+    routes = (_pick(nodes, at), _pick(lengths, at))
     routed = time.perf_counter()
     plan = _finish(solved, depots, demands, times, options, routes)
     done = time.perf_counter()
