@@ -251,10 +251,6 @@ def cost_of(seconds: float) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _lot_order(line: StockLine) -> tuple[bool, date, str]:
-    return (line.expires is None, line.expires or date.max, line.lot)
-
-
 @dataclass
 class _Supply:
     """Stock as arrays over (depot index, item index), lots in FEFO order, and what is sent.
@@ -302,19 +298,22 @@ def _build_supply(
     index = {d.code: i for i, d in enumerate(depots)}
     item_index = {item: a for a, item in enumerate(items)}
     m, n = len(depots), len(items)
-    lines: list[tuple[int, tuple[bool, date, str], StockLine]] = []
+    # (key, FEFO order, input position, quantity): plain tuples sort in C, and the
+    # position keeps equal lots in input order.
+    lines: list[tuple[int, bool, date, str, int, int]] = []
     now = options.now
-    for line in stock:
+    for k, line in enumerate(stock):
         i = index.get(line.depot)
         a = item_index.get(line.item)
         if i is None or a is None or line.quantity <= 0:
             continue
-        if now is not None and line.expires is not None and line.expires < now:
+        expires = line.expires
+        if now is not None and expires is not None and expires < now:
             continue  # expired: never issued, not counted as stock
-        lines.append((i * n + a, _lot_order(line), line))
-    lines.sort(key=lambda x: (x[0], x[1]))
-    keys = np.array([k for k, _, _ in lines], dtype=np.int64)
-    qty = np.array([ln.quantity for _, _, ln in lines], dtype=np.int64)
+        lines.append((i * n + a, expires is None, expires or date.max, line.lot, k, line.quantity))
+    lines.sort()
+    keys = np.array([x[0] for x in lines], dtype=np.int64)
+    qty = np.array([x[5] for x in lines], dtype=np.int64)
     on_hand = np.zeros(m * n, dtype=np.int64)
     np.add.at(on_hand, keys, qty)
     lot_end = np.cumsum(qty)
@@ -335,7 +334,7 @@ def _build_supply(
         on_hand.reshape(m, n),
         floor,
         usable.reshape(m),
-        [ln.lot for _, _, ln in lines],
+        [x[3] for x in lines],
         lot_end,
         key_base,
     )
@@ -349,33 +348,25 @@ Allocation = tuple[int, int, int]  # (depot index, demand index, quantity)
 
 
 class _Arcs:
-    """The finite entries of a (depots x columns) travel matrix, column by column.
+    """The finite entries of a (depots x columns) travel matrix, as a (columns x depots) grid.
 
-    Each column's entries are contiguous (``ptr[c]:ptr[c + 1]``) and sorted by
-    (integer cost, depot code): the solver's stable processing order, and the
-    order :func:`_cover_prune` needs.
+    Row ``c`` lists column ``c``'s depots (positions in code order) sorted by
+    (integer cost, depot code), the solver's stable processing order and the
+    order :func:`_cover_prune` needs; unreachable depots come last with
+    ``valid`` False. A level's arcs are then a few whole-grid operations on
+    its demands' rows, with no per-entry offsets to compute.
     """
 
     def __init__(self, times: NDArray[np.float64], code_order: NDArray[np.int64]) -> None:
-        finite = np.isfinite(times[code_order])
-        cols, rows = np.nonzero(finite.T)  # by (column, row)
-        t = times[code_order[rows], cols]
-        costs = np.floor(t + 0.5).astype(np.int64)
-        order = np.lexsort((costs, cols))  # stable: equal costs stay in row order
-        self.rows = rows[order]  # position in code order
-        self.times = t[order]
-        self.costs = costs[order]
-        counts = np.bincount(cols, minlength=times.shape[1])
-        self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-
-    def gather(self, cols: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Entry indices of the given columns, and for each its position in ``cols``."""
-        start = self.ptr[cols]
-        counts = self.ptr[cols + 1] - start
-        total = int(counts.sum())
-        owner = np.repeat(np.arange(len(cols)), counts)
-        offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        return start[owner] + offset, owner
+        by_code = times[code_order].T  # (columns, depots in code order)
+        finite = np.isfinite(by_code)
+        costs = np.where(finite, np.floor(np.where(finite, by_code, 0.0) + 0.5), 0).astype(np.int64)
+        # Stable: equal costs stay in code order; unreachable entries sort last.
+        order = np.lexsort((costs, ~finite), axis=1) if by_code.size else np.zeros_like(costs)
+        self.rows = order
+        self.valid = np.take_along_axis(finite, order, axis=1)
+        self.costs = np.take_along_axis(costs, order, axis=1)
+        self.times = np.take_along_axis(by_code, order, axis=1)
 
 
 class SolveCache:
@@ -475,31 +466,23 @@ def _min_cost_max_flow(
     return flows
 
 
-def _cover_prune(
-    owner: NDArray[np.int64], supply: NDArray[np.int64], bound: NDArray[np.int64]
-) -> NDArray[np.bool_]:
+def _cover_prune(supply: NDArray[np.int64], bound: NDArray[np.int64]) -> NDArray[np.bool_]:
     """Which arcs an optimal plan needs: per demand, only its cheapest depots until they
-    hold ``bound`` units (each arc's block's maximum flow, min(supply, wanted)).
+    hold ``bound`` units (its block's maximum flow, min(supply, wanted)).
 
-    Arcs come grouped by demand (``owner``) and cost-sorted in each group;
-    ``supply`` is each arc's depot's supply. An arc is dropped when the
-    cheaper arcs of its demand already reach depots holding ``bound`` units.
-    This is exact: if an optimal flow sent a unit of demand ``j`` on a dropped
-    arc from depot ``q``, the cheaper depots ``S`` of ``j`` ship at most
-    ``bound - 1`` units in all yet hold at least ``bound``, so one of them has
-    a unit to spare (and its arc to ``j`` is not saturated, as ``j`` still
+    ``supply`` is a (demands x depots) grid, each row cost-sorted, holding each
+    usable arc's depot supply (0 where there is no arc). An arc is dropped when
+    the cheaper arcs of its demand already reach depots holding ``bound``
+    units. This is exact: if an optimal flow sent a unit of demand ``j`` on a
+    dropped arc from depot ``q``, the cheaper depots ``S`` of ``j`` ship at
+    most ``bound - 1`` units in all yet hold at least ``bound``, so one of them
+    has a unit to spare (and its arc to ``j`` is not saturated, as ``j`` still
     takes a unit from ``q``); moving the unit there keeps the flow and costs
     no more. Repeating gives an optimal flow on the kept arcs alone: same
     maximum flow, same minimum cost.
     """
-    if owner.size == 0:
-        return np.zeros(0, dtype=bool)
-    before = np.cumsum(supply) - supply
-    first = np.ones(owner.size, dtype=bool)
-    first[1:] = owner[1:] != owner[:-1]
-    start = np.flatnonzero(first)
-    group_base = np.repeat(before[start], np.diff(np.append(start, owner.size)))
-    keep: NDArray[np.bool_] = (before - group_base) < bound
+    before = np.cumsum(supply, axis=1) - supply
+    keep: NDArray[np.bool_] = before < bound[:, None]
     return keep
 
 
@@ -939,22 +922,20 @@ def _solve(
         flow_of = np.zeros(n_items, dtype=np.int64)
         cost_of_item = np.zeros(n_items, dtype=np.int64)
         if arcs is not None:
-            idx, owner = arcs.gather(demand_col[level])
-            rows = arcs.rows[idx]
-            arc_item = level_items[owner]
-            keep = (avail[rows, arc_item] > 0) & (wanted[owner] > 0)
+            cols = demand_col[level]
+            grid_rows = arcs.rows[cols]  # (level demands, depots): cost-sorted per demand
+            keep = arcs.valid[cols] & (wanted > 0)[:, None]
+            supply_at = avail[grid_rows, level_items[:, None]]
+            keep &= supply_at > 0
             if not options.deliver_late:
-                need = d_need[level][owner]
-                keep &= np.isnan(need) | (arcs.times[idx] + options.handling_s <= need)
-            sel = np.flatnonzero(keep)
-            idx, owner, rows, arc_item = idx[sel], owner[sel], rows[sel], arc_item[sel]
+                need = d_need[level][:, None]
+                keep &= np.isnan(need) | (arcs.times[cols] + options.handling_s <= need)
             # Only the arcs an optimal plan may need (exact, see _cover_prune).
-            want_of_item = np.zeros(n_items, dtype=np.int64)
-            np.add.at(want_of_item, level_items, wanted)
-            bound = np.minimum(avail.sum(axis=0), want_of_item)
-            sel = np.flatnonzero(_cover_prune(owner, avail[rows, arc_item], bound[arc_item]))
-            idx, owner, rows, arc_item = idx[sel], owner[sel], rows[sel], arc_item[sel]
-            costs = arcs.costs[idx]
+            want_of_item = np.bincount(level_items, weights=wanted, minlength=n_items)
+            bound = np.minimum(avail.sum(axis=0), want_of_item.astype(np.int64))
+            keep &= _cover_prune(np.where(keep, supply_at, 0), bound[level_items])
+            owner = np.nonzero(keep)[0]
+            rows, costs, arc_item = grid_rows[keep], arcs.costs[cols][keep], level_items[owner]
             # Arcs follow the level's demands, which are grouped by item.
             arc_lo = np.searchsorted(owner, item_lo, side="left").tolist()
             arc_hi = np.searchsorted(owner, item_hi, side="left").tolist()

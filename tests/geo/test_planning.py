@@ -207,11 +207,11 @@ def test_optimal_plan_matches_networkx_with_many_demands(inst: dict[str, object]
 
 
 def test_cover_prune_keeps_the_cheapest_depots_that_cover_the_block() -> None:
-    # Two demands, arcs cost-sorted per demand; the block can move at most 5 units.
-    owner = np.array([0, 0, 0, 1, 1])
-    supply = np.array([3, 4, 10, 6, 1])
-    keep = _cover_prune(owner, supply, np.full(5, 5))
-    assert keep.tolist() == [True, True, False, True, False]
+    # Two demands (rows), arcs cost-sorted per demand, 0 where there is no arc; the
+    # block can move at most 5 units.
+    supply = np.array([[3, 4, 10], [6, 1, 0]])
+    keep = _cover_prune(supply, np.full(2, 5))
+    assert keep[supply > 0].tolist() == [True, True, False, True, False]
 
 
 def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,9 +219,9 @@ def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     dropped = []
 
-    def counting(*args: np.ndarray) -> np.ndarray:
-        keep = _cover_prune(*args)
-        dropped.append(int((~keep).sum()))
+    def counting(supply: np.ndarray, bound: np.ndarray) -> np.ndarray:
+        keep = _cover_prune(supply, bound)
+        dropped.append(int(((supply > 0) & ~keep).sum()))
         return keep
 
     monkeypatch.setattr(geo.planning, "_cover_prune", counting)
