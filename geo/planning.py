@@ -466,6 +466,13 @@ def _min_cost_max_flow(
     return flows
 
 
+def _ranges(starts: NDArray[np.int64], ends: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``starts[0]:ends[0]``, ``starts[1]:ends[1]``, ... end to end, in one array."""
+    counts = ends - starts
+    offset = np.cumsum(counts) - counts
+    return np.repeat(starts - offset, counts) + np.arange(int(counts.sum()))
+
+
 def _cover_prune(supply: NDArray[np.int64], bound: NDArray[np.int64]) -> NDArray[np.bool_]:
     """Which arcs an optimal plan needs: per demand, only its cheapest depots until they
     hold ``bound`` units (its block's maximum flow, min(supply, wanted)).
@@ -532,16 +539,25 @@ def _solve_level_optimal(
     flows = np.zeros(rows.size, dtype=np.int64)
     m = avail.shape[0]
     todo = []
-    for block in blocks:
+    # An arc means supply and demand: blocks with none have nothing to plan. The
+    # blocks' arc ranges tile the arcs, so per-block reductions run all at once.
+    full = [b for b in blocks if b[4] > b[3]]
+    if not full:
+        return flows
+    first_arc = np.array([b[3] for b in full], dtype=np.int64)
+    last_arc = np.array([b[4] for b in full], dtype=np.int64) - 1
+    one_depot = np.minimum.reduceat(rows, first_arc) == np.maximum.reduceat(rows, first_arc)
+    one_demand = owner[first_arc] == owner[last_arc]
+    for block, lone_depot, lone_demand in zip(
+        full, one_depot.tolist(), one_demand.tolist(), strict=True
+    ):
         item, lo, hi, first, last = block
-        if last <= first:  # an arc means supply and demand (zero ends have no arcs)
-            continue
         depots = rows[first:last]
-        if depots.min() == depots.max():
+        if lone_depot:
             flows[first:last] = _one_depot(
                 int(avail[depots[0], item]), wanted[owner[first:last]], costs[first:last]
             )
-        elif owner[first] == owner[last - 1]:
+        elif lone_demand:
             flows[first:last] = _one_demand(avail[depots, item], int(wanted[owner[first]]))
         else:
             todo.append(block)
@@ -563,7 +579,7 @@ def _solve_level_optimal(
     caps[at] = avail[:, a].T.ravel()
     # Depot -> demand arcs.
     of_block = np.repeat(np.arange(len(todo)), n_arcs)
-    arc = np.concatenate([np.arange(x, y) for x, y in zip(s0.tolist(), s1.tolist(), strict=True)])
+    arc = _ranges(s0, s1)
     at = base[of_block] + m + (arc - s0[of_block])
     tails[at] = rows[arc] + 2
     heads[at] = owner[arc] - d0[of_block] + (m + 2)
@@ -571,7 +587,7 @@ def _solve_level_optimal(
     cost[at] = costs[arc]
     # Demand -> sink arcs.
     of_block = np.repeat(np.arange(len(todo)), n_dem)
-    dem = np.concatenate([np.arange(x, y) for x, y in zip(d0.tolist(), d1.tolist(), strict=True)])
+    dem = _ranges(d0, d1)
     local = dem - d0[of_block]
     at = base[of_block] + m + n_arcs[of_block] + local
     tails[at] = local + (m + 2)
@@ -639,11 +655,8 @@ class _Entries:
 
     def gather(self, cols: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Entry indices of the given columns, and for each its position in ``cols``."""
-        start = self.ptr[cols]
-        counts = self.ptr[cols + 1] - start
-        owner = np.repeat(np.arange(len(cols)), counts)
-        offset = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        return start[owner] + offset, owner
+        start, end = self.ptr[cols], self.ptr[cols + 1]
+        return _ranges(start, end), np.repeat(np.arange(len(cols)), end - start)
 
 
 def _first_where(cond: NDArray[np.bool_], owner: NDArray[np.int64], n: int) -> NDArray[np.int64]:
@@ -895,7 +908,7 @@ def _solve(
     n_items = max(len(items), 1)
     item_index = {item: a for a, item in enumerate(items)}
     d_item = np.array([item_index[d.item] for d in demands], dtype=np.int64)
-    d_need = np.array([np.nan if d.need_by_s is None else d.need_by_s for d in demands])
+    d_need = np.array([d.need_by_s for d in demands], dtype=float)  # None reads as nan
     supply = _build_supply(depots, stock, floors, items, options, depots_out)
     codes = [d.code for d in depots]
     # Stable processing order: depots by code, demands by (priority, item, input order).
