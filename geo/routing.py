@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +106,11 @@ class Tree:
             reached = np.flatnonzero(finite)
             self._nodes = reached
             self._dist, self._pred = dist[reached], pred[reached]
+
+    @property
+    def dense(self) -> bool:
+        """Whether the tree keeps every node (positions are node indices)."""
+        return self._nodes is None
 
     def dist_at(self, idx: NDArray[np.int64]) -> NDArray[np.float64]:
         if self._nodes is None:
@@ -270,71 +275,48 @@ class TravelMatrix:
             if ok.size == 0:
                 return out
         src, cur = src[ok], cur[ok]
-        # The used trees' walk tables end to end: a pair walks positions in them.
         used, tree_of = np.unique(src, return_inverse=True)
         tree_of = np.asarray(tree_of, dtype=np.int64).ravel()
-        tables = [trees[s].walk_table() for s in used.tolist()]
-        sizes = np.array([len(nodes) for nodes, _ in tables], dtype=np.int64)
-        base = np.cumsum(sizes) - sizes
-        all_nodes = np.concatenate([nodes for nodes, _ in tables])
-        parent_at = np.concatenate(
-            [
-                np.where(pos < 0, -1, pos + b)
-                for (_, pos), b in zip(tables, base.tolist(), strict=True)
-            ]
-        )
-        start = np.empty(ok.size, dtype=np.int64)
-        by_tree = np.argsort(tree_of, kind="stable")
-        bounds = np.searchsorted(tree_of[by_tree], np.arange(len(tables) + 1))
-        for k, (nodes, _) in enumerate(tables):
-            these = by_tree[bounds[k] : bounds[k + 1]]
-            start[these] = np.searchsorted(nodes, cur[these]) + base[k]
+        node_at, up_of, start = _walk_layout([trees[s] for s in used.tolist()], tree_of, cur)
         # Walk all pairs up their trees together, one level per step, into a
-        # (level x pair) grid of node indices: row 0 holds the targets, row l
-        # their l-th ancestors, -1 once a pair has passed its source. A
-        # sentinel position (its own parent, node -1) absorbs finished pairs.
-        sentinel = all_nodes.size
-        up_of = np.append(np.where(parent_at < 0, sentinel, parent_at), sentinel)
-        node_of = np.append(all_nodes, -1)
-        # Checked for the end only every few levels (rows past it are all -1).
+        # (level x pair) grid of positions: row 0 holds the targets', row l their
+        # l-th ancestors'. A sentinel position (its own parent) absorbs pairs
+        # that have passed their source.
+        sentinel = up_of.size - 1
+        # Checked for the end only every few levels (rows past it are all sentinels).
         at = start
-        grid = [cur]
+        grid = [at]
         while True:
             for _ in range(_WALK_CHECK):
                 at = up_of[at]
-                grid.append(node_of[at])
+                grid.append(at)
             if at.min() == sentinel:
                 break
         walked = np.stack(grid)  # (levels, pairs)
-        depth = (walked >= 0).sum(axis=0)
-        # Edge lengths: the edge into row l's node from row l + 1's. Summed from
-        # the source down to the target, as route() does (padding adds 0.0).
-        lengths = np.zeros(ok.size)
-        if walked.shape[0] > 1:
-            child, parent = walked[:-1], walked[1:]
-            real = parent >= 0
-            c, p = child[real], parent[real]
-            tails, edge_lengths = net.in_edges
-            slot = (tails[c] == p[:, None]).argmax(axis=1)
-            steps = np.zeros(child.shape)
-            steps[real] = edge_lengths[c, slot]
-            # A running sum over the levels, source first: the order route() adds in.
-            lengths = np.add.accumulate(steps[::-1], axis=0)[-1]
-        # Every route's node ids, source first, end to end in one list (no padding).
+        depth = (walked != sentinel).sum(axis=0)
+        # Every route's node indices, source first, end to end in one array (no padding).
         ends = np.cumsum(depth)
         step = np.arange(int(ends[-1])) - np.repeat(ends - depth, depth)
         level = np.repeat(depth - 1, depth) - step
-        flat = net.node_ids[walked[level, np.repeat(np.arange(depth.size), depth)]].tolist()
-        for k, s, t, e, d, length in zip(
-            ok.tolist(),
-            src.tolist(),
-            cur.tolist(),
-            ends.tolist(),
-            depth.tolist(),
-            lengths.tolist(),
-            strict=True,
+        # (Flat indices: one-dimensional gathers are far cheaper than two-dimensional ones.)
+        at_route = walked.ravel()[level * depth.size + np.repeat(np.arange(depth.size), depth)]
+        on_route = node_at(at_route)
+        # The length of the edge into each position from the one before it (at a
+        # route's first node it means nothing and is never summed).
+        into = np.zeros(on_route.size)
+        if on_route.size > 1:
+            tails, edge_lengths = net.in_edges
+            c, p = on_route[1:], on_route[:-1]
+            slot = (tails[c] == p[:, None]).argmax(axis=1)
+            into[1:] = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
+        metres = into.tolist()
+        flat = net.node_ids[on_route].tolist()
+        # Lengths summed from the source on, with sum() as route() does.
+        for k, s, t, e, d in zip(
+            ok.tolist(), src.tolist(), cur.tolist(), ends.tolist(), depth.tolist(), strict=True
         ):
-            out[k] = trees[s].paths[t] = (tuple(flat[e - d : e]), length)
+            path = (tuple(flat[e - d : e]), sum(metres[e - d + 1 : e], 0.0))
+            out[k] = trees[s].paths[t] = path
         return out
 
     def route(self, source: int, target: int) -> Route | None:
@@ -529,6 +511,49 @@ class Router:
     ) -> Route | None:
         """The fastest route between two nodes, or None when there is none."""
         return self.travel_matrix(state, [source], [target], vehicle).route(source, target)
+
+
+def _walk_layout(
+    used: list[Tree], tree_of: NDArray[np.int64], targets: NDArray[np.int64]
+) -> tuple[Callable[[NDArray[np.int64]], NDArray[np.int64]], NDArray[np.int64], NDArray[np.int64]]:
+    """The used trees' walk tables end to end, as positions.
+
+    Returns (the node indices at given positions, the parent position of each
+    position, each pair's starting position at its target). The last position
+    is a sentinel, its own parent, that every source's parent points to: a walk
+    that passed its source stays there. Dense trees need no tables: a position
+    is ``tree * n + node``.
+    """
+    if all(tree.dense for tree in used):
+        n = used[0].n
+        sentinel = len(used) * n
+        base = np.arange(len(used), dtype=np.int64)[:, None] * n
+        pred = np.stack([tree.reached()[1] for tree in used])
+        up_of = np.empty(sentinel + 1, dtype=np.int64)
+        up_of[:-1] = np.where(pred < 0, sentinel, pred + base).ravel()
+        up_of[-1] = sentinel
+        return lambda at: at % n, up_of, tree_of * n + targets
+    tables = [tree.walk_table() for tree in used]
+    sizes = np.array([len(nodes) for nodes, _ in tables], dtype=np.int64)
+    offset = np.cumsum(sizes) - sizes
+    sentinel = int(sizes.sum())
+    node_at = np.concatenate([*(nodes for nodes, _ in tables), [-1]]).astype(np.int64)
+    up_of = np.concatenate(
+        [
+            *(
+                np.where(pos < 0, sentinel, pos + b)
+                for (_, pos), b in zip(tables, offset.tolist(), strict=True)
+            ),
+            [sentinel],
+        ]
+    ).astype(np.int64)
+    start = np.empty(targets.size, dtype=np.int64)
+    by_tree = np.argsort(tree_of, kind="stable")
+    bounds = np.searchsorted(tree_of[by_tree], np.arange(len(tables) + 1))
+    for k, (nodes, _) in enumerate(tables):
+        these = by_tree[bounds[k] : bounds[k + 1]]
+        start[these] = np.searchsorted(nodes, targets[these]) + offset[k]
+    return node_at.__getitem__, up_of, start
 
 
 def _paths_avoid(

@@ -223,3 +223,25 @@ def test_bulk_paths_match_single_routes_on_long_dongcheng_routes(
     for (s, t), (path, length) in zip(pairs, bulk, strict=True):
         route = matrix.route(s, t)
         assert (path, length) == (((), 0.0) if route is None else (route.nodes, route.length_m))
+
+
+def test_bulk_paths_match_single_routes_on_horizon_limited_trees(
+    dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
+) -> None:
+    # A 4-minute horizon leaves every tree compact (a small part of the district),
+    # and a 60-minute one dense: bulk walks read both layouts the same way.
+    depots = sorted(set(depot_nodes.values()))
+    targets = sorted(set(community_nodes.values()))
+    for horizon_s, dense in ((240.0, False), (3600.0, True)):
+        matrix = Router(dongcheng).travel_matrix(
+            RoadState(dongcheng), depots, targets, limit_s=horizon_s
+        )
+        trees = matrix._trees.values()
+        assert all(tree.dense == dense for tree in trees)
+        pairs = [(s, t) for s in depots for t in targets]
+        bulk = matrix.paths(pairs)
+        assert sum(1 for path, _ in bulk if path) > len(depots)
+        assert any(not path for path, _ in bulk) != dense
+        for (s, t), (path, length) in zip(pairs, bulk, strict=True):
+            route = matrix.route(s, t)
+            assert (path, length) == (((), 0.0) if route is None else (route.nodes, route.length_m))
