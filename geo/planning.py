@@ -466,6 +466,12 @@ def _min_cost_max_flow(
     return flows
 
 
+def _at(matrix: NDArray[Any], rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[Any]:
+    """``matrix[rows, cols]`` (index arrays broadcast) as one flat gather, which numpy
+    does far faster than a two-dimensional one."""
+    return matrix.ravel()[rows * matrix.shape[1] + cols]
+
+
 def _ranges(starts: NDArray[np.int64], ends: NDArray[np.int64]) -> NDArray[np.int64]:
     """``starts[0]:ends[0]``, ``starts[1]:ends[1]``, ... end to end, in one array."""
     counts = ends - starts
@@ -583,7 +589,7 @@ def _solve_level_optimal(
     at = base[of_block] + m + (arc - s0[of_block])
     tails[at] = rows[arc] + 2
     heads[at] = owner[arc] - d0[of_block] + (m + 2)
-    caps[at] = np.minimum(avail[rows[arc], a[of_block]], wanted[owner[arc]])
+    caps[at] = np.minimum(_at(avail, rows[arc], a[of_block]), wanted[owner[arc]])
     cost[at] = costs[arc]
     # Demand -> sink arcs.
     of_block = np.repeat(np.arange(len(todo)), n_dem)
@@ -647,7 +653,7 @@ class _Entries:
 
     def __init__(self, times: NDArray[np.float64]) -> None:
         c, r = np.nonzero(np.isfinite(times.T))  # by (column, row)
-        t = times[r, c]
+        t = _at(times, r, c)
         order = np.lexsort((t, c))  # stable: equal times stay in row order
         self.rows, self.cols, self.times = r[order], c[order], t[order]
         counts = np.bincount(self.cols, minlength=times.shape[1])
@@ -690,16 +696,19 @@ def _next_best(
     r, c, t = entries.rows, entries.cols, entries.times
     used, slot = np.unique(item, return_inverse=True)
     slot = np.asarray(slot, dtype=np.int64).ravel()
-    best = np.full((used.size, len(entries.ptr) - 1, 2), -1, dtype=np.int64)
+    # The two best entries of each (item used, column), flat: ((item * columns) + column) * 2.
+    n_cols = len(entries.ptr) - 1
+    best = np.full(used.size * n_cols * 2, -1, dtype=np.int64)
     # Rank of each stocked entry among its column's stocked entries, all items at once.
-    held = stocked.T[used][:, r]  # (items used, entries)
+    held = _at(stocked, r[None, :], used[:, None])  # (items used, entries)
     counted = np.zeros((used.size, r.size + 1), dtype=np.int32)
     np.cumsum(held, axis=1, out=counted[:, 1:])
-    rank = counted[:, 1:] - counted[:, entries.ptr[c]] - 1
+    rank = counted[:, 1:] - np.take(counted, entries.ptr[c], axis=1) - 1
     a, e = np.nonzero(held & (rank < 2))
-    best[a, c[e], rank[a, e]] = e
-    pick = best[slot, col, 0]
-    pick = np.where((pick >= 0) & (r[np.maximum(pick, 0)] == dep), best[slot, col, 1], pick)
+    best[(a * n_cols + c[e]) * 2 + _at(rank, a, e)] = e
+    at = (slot * n_cols + col) * 2
+    pick = best[at]
+    pick = np.where((pick >= 0) & (r[np.maximum(pick, 0)] == dep), best[at + 1], pick)
     found = pick >= 0
     out_row[found] = r[pick[found]]
     out_t[found] = t[pick[found]]
@@ -724,8 +733,8 @@ def _unmet_lines(
     idx, owner = entries.gather(solved.col[missing])
     rows, t = entries.rows[idx], entries.times[idx]
     arc_item = item_of[owner]
-    reach = holder_mat[rows, arc_item]
-    held = held_mat[rows, arc_item]
+    reach = _at(holder_mat, rows, arc_item)
+    held = _at(held_mat, rows, arc_item)
     need_by = solved.need_by[missing]
     on_time = reach & ~(t + options.handling_s > need_by[owner])
     late_applies = np.logical_and(not options.deliver_late, ~np.isnan(need_by))
@@ -936,19 +945,21 @@ def _solve(
         cost_of_item = np.zeros(n_items, dtype=np.int64)
         if arcs is not None:
             cols = demand_col[level]
-            grid_rows = arcs.rows[cols]  # (level demands, depots): cost-sorted per demand
-            keep = arcs.valid[cols] & (wanted > 0)[:, None]
-            supply_at = avail[grid_rows, level_items[:, None]]
+            grid_rows = np.take(arcs.rows, cols, axis=0)  # (demands, depots): cost-sorted
+            keep = np.take(arcs.valid, cols, axis=0) & (wanted > 0)[:, None]
+            supply_at = _at(avail, grid_rows, level_items[:, None])
             keep &= supply_at > 0
             if not options.deliver_late:
                 need = d_need[level][:, None]
-                keep &= np.isnan(need) | (arcs.times[cols] + options.handling_s <= need)
+                arrive = np.take(arcs.times, cols, axis=0) + options.handling_s
+                keep &= np.isnan(need) | (arrive <= need)
             # Only the arcs an optimal plan may need (exact, see _cover_prune).
             want_of_item = np.bincount(level_items, weights=wanted, minlength=n_items)
             bound = np.minimum(avail.sum(axis=0), want_of_item.astype(np.int64))
             keep &= _cover_prune(np.where(keep, supply_at, 0), bound[level_items])
             owner = np.nonzero(keep)[0]
-            rows, costs, arc_item = grid_rows[keep], arcs.costs[cols][keep], level_items[owner]
+            costs = np.take(arcs.costs, cols, axis=0)[keep]
+            rows, arc_item = grid_rows[keep], level_items[owner]
             # Arcs follow the level's demands, which are grouped by item.
             arc_lo = np.searchsorted(owner, item_lo, side="left").tolist()
             arc_hi = np.searchsorted(owner, item_hi, side="left").tolist()
@@ -987,7 +998,7 @@ def _solve(
     dep = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     dem = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     qty = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
-    travel = times[dep, demand_col[dem]]
+    travel = _at(times, dep, demand_col[dem])
     # Transfers by (priority, time, demand, depot code); each (depot, demand) is one arc.
     order = np.lexsort((code_pos[dep], dem, travel, d_rank[dem]))
     return _Solved(

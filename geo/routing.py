@@ -307,7 +307,7 @@ class TravelMatrix:
         if on_route.size > 1:
             tails, edge_lengths = net.in_edges
             c, p = on_route[1:], on_route[:-1]
-            slot = (tails[c] == p[:, None]).argmax(axis=1)
+            slot = (np.take(tails, c, axis=0) == p[:, None]).argmax(axis=1)
             into[1:] = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
         metres = into.tolist()
         flat = net.node_ids[on_route].tolist()
