@@ -188,8 +188,60 @@ class UnmetLine(NamedTuple):
     priority: Priority
     quantity: int
     reason: Reason
-    needed: str
-    explanation: str
+    # The figures behind the reason, a tag first (see _unmet_text): the texts
+    # are built on demand, since a replay or a drill reads only the reasons.
+    detail: tuple[Any, ...]
+
+    @property
+    def needed(self) -> str:
+        """What would have been needed to send these units."""
+        return _unmet_text(self)[0]
+
+    @property
+    def explanation(self) -> str:
+        """Why they could not be sent."""
+        return _unmet_text(self)[1]
+
+
+def _unmet_text(line: UnmetLine) -> tuple[str, str]:
+    """(needed, explanation) of an unmet line, from its reason's figures."""
+    n, item, community = line.quantity, line.item, line.community
+    tag, *figures = line.detail
+    if tag == "none_held":
+        (out_codes,) = figures
+        needed = f"{n} {item} at a depot that can reach {community}"
+        why = f"no usable depot holds {item}"
+        if out_codes:
+            why += f" ({', '.join(out_codes)} out of service)"
+    elif tag == "unreachable":
+        n_stocked, names = figures
+        needed = f"an open route from a depot holding {item} (e.g. {names[0]})"
+        why = (
+            f"{n_stocked} depots hold {item} ({', '.join(names)}) but none can "
+            f"reach {community}: roads closed or beyond the planning horizon"
+        )
+    elif tag == "late":
+        fastest, eta, need_by = figures
+        needed = f"need_by of at least {_minutes(eta)}"
+        why = (
+            f"the fastest depot {fastest} would arrive in "
+            f"{_minutes(eta)}, after need_by {_minutes(need_by)}"
+        )
+    elif tag == "floor":
+        depot, travel_s, kept, release = figures
+        needed = f"an emergency release of {release} {item} from {depot} (or nearby depots)"
+        why = (
+            f"nearest depot with stock {depot} ({_minutes(travel_s)}) is held by its "
+            f"reserve floor ({kept} kept)"
+        )
+    else:
+        (n_candidates,) = figures
+        needed = f"{n} more {item} within reach of {community}"
+        why = (
+            f"all {item} within reach ({n_candidates} depots) is assigned to other "
+            "demands of equal or higher priority"
+        )
+    return needed, f"needs {n} more {item}; " + why
 
 
 class LateLine(NamedTuple):
@@ -761,53 +813,28 @@ def _unmet_lines(
         zip(missing.tolist(), short.tolist(), item_of.tolist(), strict=True)
     ):
         demand = demands[j]
-        item = demand.item
-        head = f"needs {n} more {item}; "
+        detail: tuple[Any, ...]
         if not any_holder[a]:
             on_hand = supply.on_hand[:, a]
-            out_codes = [codes[i] for i in np.flatnonzero(on_hand > 0).tolist()]
-            why = f"no usable depot holds {item}"
-            if out_codes:
-                why += f" ({', '.join(out_codes)} out of service)"
             reason: Reason = "no_stock"
-            needed = f"{n} {item} at a depot that can reach {demand.community}"
+            detail = ("none_held", tuple(codes[i] for i in np.flatnonzero(on_hand > 0).tolist()))
         elif not has_reach[k]:
             stocked = np.flatnonzero(holder_mat[:, a])
-            names = [codes[i] for i in stocked[:5].tolist()]
             reason = "unreachable"
-            needed = f"an open route from a depot holding {item} (e.g. {names[0]})"
-            why = (
-                f"{stocked.size} depots hold {item} ({', '.join(names)}) but none can "
-                f"reach {demand.community}: roads closed or beyond the planning horizon"
-            )
+            detail = ("unreachable", stocked.size, tuple(codes[i] for i in stocked[:5].tolist()))
         elif late_rule[k] and not has_on_time[k]:
-            eta = fastest_tl[k] + options.handling_s
             reason = "late"
-            needed = f"need_by of at least {_minutes(eta)}"
-            why = (
-                f"the fastest depot {codes[fastest_l[k]]} would arrive in "
-                f"{_minutes(eta)}, after need_by {_minutes(need_l[k])}"
-            )
+            eta = fastest_tl[k] + options.handling_s
+            detail = ("late", codes[fastest_l[k]], eta, need_l[k])
         elif math.isfinite(held_tl[k]):
             i = held_l[k]
-            release = min(n, releasable[k])
             reason = "held_by_reserve_floor"
-            needed = f"an emergency release of {release} {item} from {codes[i]} (or nearby depots)"
-            why = (
-                f"nearest depot with stock {codes[i]} ({_minutes(held_tl[k])}) is held by its "
-                f"reserve floor ({floor[i][a]} kept)"
-            )
+            detail = ("floor", codes[i], held_tl[k], floor[i][a], min(n, releasable[k]))
         else:
             reason = "no_stock"
-            needed = f"{n} more {item} within reach of {demand.community}"
-            why = (
-                f"all {item} within reach ({n_candidates[k]} depots) is assigned to other "
-                "demands of equal or higher priority"
-            )
+            detail = ("taken", n_candidates[k])
         out.append(
-            UnmetLine(
-                demand.id, demand.community, item, demand.priority, n, reason, needed, head + why
-            )
+            UnmetLine(demand.id, demand.community, demand.item, demand.priority, n, reason, detail)
         )
     return out
 
