@@ -1081,10 +1081,10 @@ def _lots_of(solved: _Solved) -> list[tuple[tuple[str, int], ...]]:
     last = np.searchsorted(supply.lot_end, start + q - 1, side="right")
     names = supply.lot_names
     lot_end = supply.lot_end.tolist()
-    # Most transfers take one lot: build those in one pass, then fix up the rest.
-    out: list[tuple[tuple[str, int], ...]] = [
-        ((names[f], qq),) for f, qq in zip(first.tolist(), q.tolist(), strict=True)
-    ]
+    # Most transfers take one lot: build those in one C-level pass (zip of one
+    # iterable yields 1-tuples, here of (lot, quantity) pairs), then fix up the rest.
+    one_lot = zip(_pick(names, first.tolist()), q.tolist(), strict=True)
+    out: list[tuple[tuple[str, int], ...]] = list(zip(one_lot))
     for k in np.flatnonzero(first != last).tolist():
         f, g = int(first[k]), int(last[k])
         pos = int(start[k])
