@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -248,3 +250,53 @@ def stock_lines_via_api(base_url: str, token: str, ops: int) -> None:
         timeout=60,
     )
     response.raise_for_status()
+
+
+# --- `dispatch bench planning --instructions`: a figure the machine's load can't move ---------
+
+
+def planning_instructions(case: str, plans: int = 4) -> str:
+    """Instructions per cold plan of ``case``, counted by valgrind's callgrind.
+
+    On this shared machine the wall time of one plan moves by half between runs;
+    the instruction count is the same every time, so code changes can be judged
+    by it (at the price of a run about fifty times slower).
+    """
+    from geo.bench import COUNTED_CALL
+
+    if case not in ("dongcheng", "city"):
+        return f"instructions: no case {case!r} (dongcheng or city)"
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return "instructions: valgrind is not installed here (apt-get install valgrind)"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            f"--toggle-collect={COUNTED_CALL}",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "geo.bench",
+            "plans",
+            case,
+            str(plans),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not out.exists():
+            return f"instructions: callgrind failed ({done.returncode}): {done.stderr[-500:]}"
+        counted = _callgrind_total(out.read_text())
+    return (
+        f"{case}: {counted / plans / 1e6:.1f} M instructions per cold plan "
+        f"(callgrind, {plans} plans; the same whatever the machine's load)"
+    )
+
+
+def _callgrind_total(text: str) -> int:
+    """The event total a callgrind output file reports."""
+    for line in text.splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise ValueError("no totals in callgrind output")

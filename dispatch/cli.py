@@ -368,12 +368,24 @@ def bench_planning(
     case: Annotated[
         list[str] | None, typer.Argument(help="dongcheng and/or city (default: both)")
     ] = None,
+    instructions: Annotated[
+        bool,
+        typer.Option(
+            help="also count the instructions of a cold plan with valgrind (about 2 min a case)"
+        ),
+    ] = False,
 ) -> None:
     """Matrix, solve, routes and replan times of transfer planning, against an independent
     exact solver (the geo library's benchmark)."""
     from geo.bench import run_planning_bench
 
-    console.print(run_planning_bench(tuple(case or ("dongcheng", "city"))), markup=False)
+    cases = tuple(case or ("dongcheng", "city"))
+    console.print(run_planning_bench(cases), markup=False)
+    if instructions:
+        from dispatch.bench import planning_instructions
+
+        for name in cases:
+            console.print(planning_instructions(name), markup=False)
 
 
 @bench_app.command("matching")

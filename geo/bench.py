@@ -14,6 +14,7 @@ the time ratio.
 from __future__ import annotations
 
 import csv
+import functools
 import statistics
 import sys
 import time
@@ -547,12 +548,48 @@ def run_matching_bench(n_needs: int = 500, n_people: int = 3000) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------
+# Cold plans for an instruction count (python -m geo.bench plans dongcheng N)
+# ---------------------------------------------------------------------------
+
+# The C function the plans run inside: callgrind counts only while in it
+# (--toggle-collect), so the setup (imports, the case) is left out.
+COUNTED_CALL = "functools_reduce"
+
+
+def run_cold_plans(case_name: str, plans: int) -> None:
+    """Plan ``case_name`` cold ``plans`` times inside one ``functools.reduce`` call.
+
+    Wall time on a shared machine moves by half between runs; the number of
+    instructions a plan executes does not, so it compares code across runs and
+    machines. Two plans run first, uncounted, so that lazily built tables
+    (network in-edges, numpy's and OR-Tools' first-call set-up) are not counted.
+    """
+    case = dongcheng_case() if case_name == "dongcheng" else city_case()
+    net = case.state.network
+    snapper = Snapper(net, net.usable_nodes(case.options.vehicle))
+
+    def cold(*_: object) -> Plan:
+        args = (case.depots, case.stock, case.floors, case.demands, case.state, Router(net))
+        return plan_transfers(*args, case.options, snapper)
+
+    cold()
+    cold()
+    functools.reduce(cold, range(plans), None)
+
+
 def main(argv: Sequence[str]) -> int:
-    if not argv or argv[0] not in {"planning", "matching"}:
-        print("usage: python -m geo.bench planning [dongcheng|city] | matching", file=sys.stderr)
+    usage = "usage: python -m geo.bench planning [dongcheng|city] | matching | plans CASE N"
+    if not argv or argv[0] not in {"planning", "matching", "plans"}:
+        print(usage, file=sys.stderr)
         return 2
     if argv[0] == "planning":
         print(run_planning_bench(argv[1:] or ("dongcheng", "city")))
+    elif argv[0] == "plans":
+        if len(argv) != 3 or argv[1] not in {"dongcheng", "city"} or not argv[2].isdigit():
+            print(usage, file=sys.stderr)
+            return 2
+        run_cold_plans(argv[1], max(int(argv[2]), 1))
     else:
         print(run_matching_bench())
     return 0
