@@ -400,25 +400,39 @@ Allocation = tuple[int, int, int]  # (depot index, demand index, quantity)
 
 
 class _Arcs:
-    """The finite entries of a (depots x columns) travel matrix, as a (columns x depots) grid.
+    """The finite entries of a (depots x columns) travel matrix, as a (columns x k) grid.
 
-    Row ``c`` lists column ``c``'s depots (positions in code order) sorted by
-    (integer cost, depot code), the solver's stable processing order and the
-    order :func:`_cover_prune` needs; unreachable depots come last with
-    ``valid`` False. A level's arcs are then a few whole-grid operations on
-    its demands' rows, with no per-entry offsets to compute.
+    Row ``c`` lists column ``c``'s reachable depots (positions in code order)
+    sorted by (integer cost, depot code), the solver's stable processing order
+    and the order :func:`_cover_prune` needs; ``k`` is the most any column
+    has, and shorter rows are padded with ``valid`` False. A level's arcs are
+    then a few whole-grid operations on its demands' rows. With a planning
+    horizon few depots reach each place, and ``k`` stays that small.
     """
 
     def __init__(self, times: NDArray[np.float64], code_order: NDArray[np.int64]) -> None:
-        by_code = times[code_order].T  # (columns, depots in code order)
-        finite = np.isfinite(by_code)
-        costs = np.where(finite, np.floor(np.where(finite, by_code, 0.0) + 0.5), 0).astype(np.int64)
-        # Stable: equal costs stay in code order; unreachable entries sort last.
-        order = np.lexsort((costs, ~finite), axis=1) if by_code.size else np.zeros_like(costs)
-        self.rows = order
-        self.valid = np.take_along_axis(finite, order, axis=1)
-        self.costs = np.take_along_axis(costs, order, axis=1)
-        self.times = np.take_along_axis(by_code, order, axis=1)
+        finite = np.isfinite(times[code_order])
+        cols, rows = np.nonzero(finite.T)  # by (column, row)
+        t = _at(times, code_order[rows], cols)
+        costs = np.floor(t + 0.5).astype(np.int64)
+        order = np.lexsort((costs, cols))  # stable: equal costs stay in code order
+        counts = np.bincount(cols, minlength=times.shape[1])
+        width = int(counts.max(initial=0))
+        # Each entry's place in its column's row of the grid.
+        slot = np.arange(cols.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        at = cols[order] * width + slot
+        shape = (times.shape[1], width)
+        self.rows = _scatter(shape, at, rows[order], 0)
+        self.valid = _scatter(shape, at, np.ones(cols.size, dtype=bool), False)
+        self.costs = _scatter(shape, at, costs[order], 0)
+        self.times = _scatter(shape, at, t[order], np.inf)
+
+
+def _scatter(shape: tuple[int, int], at: NDArray[np.int64], values: NDArray[Any], fill: Any) -> Any:
+    """A grid of ``shape`` filled with ``fill``, ``values`` at the flat positions ``at``."""
+    grid = np.full(shape[0] * shape[1], fill, dtype=values.dtype)
+    grid[at] = values
+    return grid.reshape(shape)
 
 
 class SolveCache:
