@@ -202,16 +202,9 @@ def throwaway_database() -> tuple[str, str]:
 
 
 def drop_database(server: str, url: str) -> None:
-    from dispatch.db import with_database
+    from dispatch.db import drop_database as drop
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(with_database(server, "postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(drop(server, url.rsplit("/", 1)[-1]))
 
 
 def login(base_url: str, username: str, password: str) -> str:

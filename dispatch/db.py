@@ -67,13 +67,24 @@ async def create_database(url: str, name: str, *, drop_first: bool = False) -> s
     conn = await asyncpg.connect(dsn=with_database(url, "postgres"))
     try:
         if drop_first:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # same connection
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     return with_database(url, name)
+
+
+async def drop_database(url: str, name: str) -> None:
+    """Drop a database on the server `url` names, even with connections open to it."""
+    if not SCHEMA_NAME.match(name):
+        raise ValueError(f"bad database name {name!r}")
+    conn = await asyncpg.connect(dsn=with_database(url, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 def engine() -> PostgresEngine:

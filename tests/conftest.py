@@ -70,18 +70,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     server = os.environ.get("DISPATCH_TEST_SERVER_URL")
     if not server or hasattr(config, "workerinput"):
         return
-    import asyncpg
 
-    from dispatch.db import with_database
+    from dispatch.db import drop_database
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(dsn=with_database(server, "postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(drop_database(server, TEST_DB))
 
 
 @pytest.fixture(scope="session")

@@ -187,7 +187,7 @@ def test_replay_on_a_database_not_yet_loaded_says_what_to_run() -> None:
     import subprocess
     import sys
 
-    from dispatch.db import create_database, with_database
+    from dispatch.db import create_database, drop_database
 
     server = os.environ["DISPATCH_TEST_SERVER_URL"]
     name = f"dispatch_empty_{os.getpid()}"
@@ -201,15 +201,6 @@ def test_replay_on_a_database_not_yet_loaded_says_what_to_run() -> None:
             timeout=120,
         )
     finally:
-        import asyncpg
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(dsn=with_database(server, "postgres"))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-
-        run(drop())
+        run(drop_database(server, name))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "dispatch migrate" in done.stdout and "Traceback" not in done.stdout + done.stderr
