@@ -419,7 +419,7 @@ class _Arcs:
         counts = np.bincount(cols, minlength=times.shape[1])
         width = int(counts.max(initial=0))
         # Each entry's place in its column's row of the grid.
-        slot = np.arange(cols.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        slot = _ranges(np.zeros_like(counts), counts)
         at = cols[order] * width + slot
         shape = (times.shape[1], width)
         self.rows = _scatter(shape, at, rows[order], 0)
