@@ -277,45 +277,27 @@ class TravelMatrix:
         src, cur = src[ok], cur[ok]
         used, tree_of = np.unique(src, return_inverse=True)
         tree_of = np.asarray(tree_of, dtype=np.int64).ravel()
-        node_at, up_of, start = _walk_layout([trees[s] for s in used.tolist()], tree_of, cur)
-        # Walk all pairs up their trees together, one level per step, into a
-        # (level x pair) grid of positions: row 0 holds the targets', row l their
-        # l-th ancestors'. A sentinel position (its own parent) absorbs pairs
-        # that have passed their source.
-        sentinel = up_of.size - 1
-        # Checked for the end only every few levels (rows past it are all sentinels).
-        at = start
-        grid = [at]
-        while True:
-            for _ in range(_WALK_CHECK):
-                at = up_of[at]
-                grid.append(at)
-            if at.min() == sentinel:
-                break
-        walked = np.stack(grid)  # (levels, pairs)
-        depth = (walked != sentinel).sum(axis=0)
+        walked, depth, node_at = _walk_up([trees[s] for s in used.tolist()], used, tree_of, cur)
         # Every route's node indices, source first, end to end in one array (no padding).
         ends = np.cumsum(depth)
         step = np.arange(int(ends[-1])) - np.repeat(ends - depth, depth)
+        pair = np.repeat(np.arange(depth.size), depth)
         level = np.repeat(depth - 1, depth) - step
         # (Flat indices: one-dimensional gathers are far cheaper than two-dimensional ones.)
-        at_route = walked.ravel()[level * depth.size + np.repeat(np.arange(depth.size), depth)]
-        on_route = node_at(at_route)
-        # The length of the edge into each position from the one before it (at a
-        # route's first node it means nothing and is never summed).
-        into = np.zeros(on_route.size)
-        if on_route.size > 1:
-            tails, edge_lengths = net.in_edges
-            c, p = on_route[1:], on_route[:-1]
-            slot = (np.take(tails, c, axis=0) == p[:, None]).argmax(axis=1)
-            into[1:] = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
-        metres = into.tolist()
+        at_route = walked.ravel()[level * depth.size + pair]
+        on_route = at_route if node_at is None else node_at(at_route)
+        metres = _route_metres(net, on_route, step, pair, int(depth.max()))
         flat = net.node_ids[on_route].tolist()
-        # Lengths summed from the source on, with sum() as route() does.
-        for k, s, t, e, d in zip(
-            ok.tolist(), src.tolist(), cur.tolist(), ends.tolist(), depth.tolist(), strict=True
+        for k, s, t, e, d, length in zip(
+            ok.tolist(),
+            src.tolist(),
+            cur.tolist(),
+            ends.tolist(),
+            depth.tolist(),
+            metres.tolist(),
+            strict=True,
         ):
-            path = (tuple(flat[e - d : e]), sum(metres[e - d + 1 : e], 0.0))
+            path = (tuple(flat[e - d : e]), length)
             out[k] = trees[s].paths[t] = path
         return out
 
@@ -337,7 +319,9 @@ class TravelMatrix:
             path.append(int(pred[path[-1]]))
         path.reverse()
         lengths, n = net.edge_lengths_by_key, net.n_nodes
-        length = sum(lengths[a * n + b] for a, b in itertools.pairwise(path))
+        length = 0.0
+        for a, b in itertools.pairwise(path):  # one edge at a time, as bulk routes add them
+            length += lengths[a * n + b]
         ids = net.node_id_list
         return Route(nodes=tuple([ids[i] for i in path]), length_m=length, time_s=time_s)
 
@@ -513,26 +497,63 @@ class Router:
         return self.travel_matrix(state, [source], [target], vehicle).route(source, target)
 
 
+def _walk_up(
+    used: list[Tree],
+    sources: NDArray[np.int64],
+    tree_of: NDArray[np.int64],
+    targets: NDArray[np.int64],
+) -> tuple[
+    NDArray[np.int64], NDArray[np.int64], Callable[[NDArray[np.int64]], NDArray[np.int64]] | None
+]:
+    """Walk every pair from its target up its tree (``used[tree_of[k]]``, rooted at
+    ``sources[tree_of[k]]``), all pairs one tree level per numpy step.
+
+    Returns the (level x pair) grid (row 0 the targets, row ``l`` their
+    ``l``-th ancestors, padded below each route's source), each route's node
+    count, and how to read grid entries as node indices (None: they are node
+    indices). Dense trees are walked on their predecessor arrays with each
+    source made its own parent, so a finished walk stays put; compact trees on
+    their walk tables, whose sentinel position plays that part.
+    """
+    if all(tree.dense for tree in used):
+        n = used[0].n
+        pred = np.stack([tree.dense_pred() for tree in used])
+        pred[np.arange(len(used)), sources] = sources
+        up, base, root = pred.ravel(), tree_of * n, sources[tree_of]
+        walked = _climb(lambda at: up[base + at], targets, root)
+        return walked, (walked != root).sum(axis=0) + 1, None
+    node_at, up_of, start = _walk_layout(used, tree_of, targets)
+    sentinel = up_of.size - 1
+    walked = _climb(up_of.__getitem__, start, sentinel)
+    return walked, (walked != sentinel).sum(axis=0), node_at
+
+
+def _climb(
+    up: Callable[[NDArray[np.int64]], NDArray[np.int64]],
+    at: NDArray[np.int64],
+    end: NDArray[np.int64] | int,
+) -> NDArray[np.int64]:
+    """Rows of ``at``, ``up(at)``, ``up(up(at))``, ... until every entry is ``end``
+    (checked only every few levels: rows past a route's end repeat it)."""
+    grid = [at]
+    while True:
+        for _ in range(_WALK_CHECK):
+            at = up(at)
+            grid.append(at)
+        if bool((at == end).all()):
+            return np.stack(grid)
+
+
 def _walk_layout(
     used: list[Tree], tree_of: NDArray[np.int64], targets: NDArray[np.int64]
 ) -> tuple[Callable[[NDArray[np.int64]], NDArray[np.int64]], NDArray[np.int64], NDArray[np.int64]]:
-    """The used trees' walk tables end to end, as positions.
+    """The used (compact) trees' walk tables end to end, as positions.
 
     Returns (the node indices at given positions, the parent position of each
     position, each pair's starting position at its target). The last position
     is a sentinel, its own parent, that every source's parent points to: a walk
-    that passed its source stays there. Dense trees need no tables: a position
-    is ``tree * n + node``.
+    that passed its source stays there.
     """
-    if all(tree.dense for tree in used):
-        n = used[0].n
-        sentinel = len(used) * n
-        base = np.arange(len(used), dtype=np.int64)[:, None] * n
-        pred = np.stack([tree.reached()[1] for tree in used])
-        up_of = np.empty(sentinel + 1, dtype=np.int64)
-        up_of[:-1] = np.where(pred < 0, sentinel, pred + base).ravel()
-        up_of[-1] = sentinel
-        return lambda at: at % n, up_of, tree_of * n + targets
     tables = [tree.walk_table() for tree in used]
     sizes = np.array([len(nodes) for nodes, _ in tables], dtype=np.int64)
     offset = np.cumsum(sizes) - sizes
@@ -554,6 +575,30 @@ def _walk_layout(
         these = by_tree[bounds[k] : bounds[k + 1]]
         start[these] = np.searchsorted(nodes, targets[these]) + offset[k]
     return node_at.__getitem__, up_of, start
+
+
+def _route_metres(
+    net: RoadNetwork,
+    on_route: NDArray[np.int64],
+    step: NDArray[np.int64],
+    pair: NDArray[np.int64],
+    width: int,
+) -> NDArray[np.float64]:
+    """Each route's length: its edges added one at a time from the source, in the
+    order :meth:`TravelMatrix.route` adds them, so both give the same float.
+
+    ``on_route`` holds the routes' nodes end to end, ``step`` each one's place
+    in its route and ``pair`` its route. Laid out as (step x route) with zeros
+    past each route's end, a sum down the steps adds each column in step order.
+    """
+    later = np.flatnonzero(step > 0)
+    c, p = on_route[later], on_route[later - 1]
+    tails, edge_lengths = net.in_edges
+    slot = (np.take(tails, c, axis=0) == p[:, None]).argmax(axis=1)
+    grid = np.zeros((width, int(pair[-1]) + 1))
+    grid[step[later], pair[later]] = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
+    metres: NDArray[np.float64] = grid.sum(axis=0)
+    return metres
 
 
 def _paths_avoid(
