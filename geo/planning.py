@@ -447,24 +447,20 @@ class SolveCache:
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
-        self._blocks: dict[tuple[str, str], tuple[tuple[NDArray[np.int64], ...], int]] = {}
+        self._blocks: dict[tuple[str, str], tuple[NDArray[np.int64], ...]] = {}
         self._lock = threading.Lock()
 
     def get(
-        self, slot: tuple[str, str], arrays: tuple[NDArray[np.int64], ...], total: int
+        self, slot: tuple[str, str], arrays: tuple[NDArray[np.int64], ...]
     ) -> NDArray[np.int64] | None:
         with self._lock:
             known = self._blocks.get(slot)
-            if (
-                known is not None
-                and known[1] == total
-                and all(
-                    a.shape == b.shape and np.array_equal(a, b)
-                    for a, b in zip(known[0], arrays, strict=False)
-                )
+            if known is not None and all(
+                a.shape == b.shape and np.array_equal(a, b)
+                for a, b in zip(known, arrays, strict=False)
             ):
                 self.hits += 1
-                return known[0][-1]
+                return known[-1]
             self.misses += 1
             return None
 
@@ -474,15 +470,11 @@ class SolveCache:
             self._blocks.clear()
 
     def put(
-        self,
-        slot: tuple[str, str],
-        arrays: tuple[NDArray[np.int64], ...],
-        total: int,
-        flows: NDArray[np.int64],
+        self, slot: tuple[str, str], arrays: tuple[NDArray[np.int64], ...], flows: NDArray[np.int64]
     ) -> None:
         flows.setflags(write=False)
         with self._lock:
-            self._blocks[slot] = ((*arrays, flows), total)
+            self._blocks[slot] = (*arrays, flows)
 
 
 # One cache per Router: a caller that keeps its router for replans (so that
@@ -505,30 +497,30 @@ def _min_cost_max_flow(
     heads: NDArray[np.int64],
     caps: NDArray[np.int64],
     costs: NDArray[np.int64],
-    total: int,
+    supplies: NDArray[np.int64],
     cache: SolveCache | None = None,
     slot: tuple[str, str] = ("", ""),
 ) -> NDArray[np.int64]:
-    """Flow on every arc of a max flow at min cost from node 0 to node 1.
+    """Flow on every arc of a max flow at min cost from the supply nodes to the demand nodes.
 
-    ``total`` is an upper bound on the flow (node 0's supply). OR-Tools'
+    Node ``i`` has supply ``supplies[i]`` (negative: demand). The totals need
+    not balance: OR-Tools sends the most the arcs allow, at least cost.
     ``SimpleMinCostFlow`` is deterministic: the same arrays give the same flows.
     """
-    arrays = (tails, heads, caps, costs)
+    arrays = (tails, heads, caps, costs, supplies)
     if cache is not None:
-        hit = cache.get(slot, arrays, total)
+        hit = cache.get(slot, arrays)
         if hit is not None:
             return hit
     solver = min_cost_flow.SimpleMinCostFlow()
     solver.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    solver.set_node_supply(0, total)
-    solver.set_node_supply(1, -total)
+    solver.set_nodes_supplies(np.arange(supplies.size), supplies)
     status = solver.solve_max_flow_with_min_cost()
     if status != solver.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
     flows = np.asarray(solver.flows(np.arange(len(tails))), dtype=np.int64)
     if cache is not None:
-        cache.put(slot, arrays, total, flows)
+        cache.put(slot, arrays, flows)
     return flows
 
 
@@ -604,9 +596,8 @@ def _solve_level_optimal(
     level; arcs (depot row, demand position, integer cost) are grouped by item.
     ``blocks`` lists ``(item, demands d0:d1, arcs s0:s1)``. Items never share
     supply, so each is its own exact ``SimpleMinCostFlow`` (separate small
-    solves are faster than one joint one); the inputs of all of them are laid
-    out in one pass, block after block. Nodes of a block: 0 source, 1 sink,
-    2.. depots, 2 + m.. demands.
+    solves are faster than one joint one); the arcs of all of them are laid
+    out in one pass, block after block.
     """
     flows = np.zeros(rows.size, dtype=np.int64)
     m = avail.shape[0]
@@ -635,44 +626,28 @@ def _solve_level_optimal(
             todo.append(block)
     if not todo:
         return flows
-    a, d0, d1, s0, s1 = (np.array(x, dtype=np.int64) for x in zip(*todo, strict=True))
-    n_arcs, n_dem = s1 - s0, d1 - d0
-    size = m + n_arcs + n_dem
-    base = np.cumsum(size) - size
-    length = int(size.sum())
-    tails = np.zeros(length, dtype=np.int64)
-    heads = np.ones(length, dtype=np.int64)
-    caps = np.empty(length, dtype=np.int64)
-    cost = np.zeros(length, dtype=np.int64)
-    # Source -> depot arcs.
-    depot = np.arange(m)
-    at = (base[:, None] + depot[None, :]).ravel()
-    heads[at] = np.tile(depot + 2, len(todo))
-    caps[at] = avail[:, a].T.ravel()
-    # Depot -> demand arcs.
-    of_block = np.repeat(np.arange(len(todo)), n_arcs)
+    # Every block's arcs at once: nodes 0..m-1 are the depots (supply: what each
+    # holds of the item), m.. the block's demands (supply: minus what each wants).
+    a, d0, _, s0, s1 = (np.array(x, dtype=np.int64) for x in zip(*todo, strict=True))
+    of_block = np.repeat(np.arange(len(todo)), s1 - s0)
     arc = _ranges(s0, s1)
-    at = base[of_block] + m + (arc - s0[of_block])
-    tails[at] = rows[arc] + 2
-    heads[at] = owner[arc] - d0[of_block] + (m + 2)
-    caps[at] = np.minimum(_at(avail, rows[arc], a[of_block]), wanted[owner[arc]])
-    cost[at] = costs[arc]
-    # Demand -> sink arcs.
-    of_block = np.repeat(np.arange(len(todo)), n_dem)
-    dem = _ranges(d0, d1)
-    local = dem - d0[of_block]
-    at = base[of_block] + m + n_arcs[of_block] + local
-    tails[at] = local + (m + 2)
-    caps[at] = wanted[dem]
-    supply_of = avail.sum(axis=0).tolist()
-    wanted_before = np.concatenate([[0], np.cumsum(wanted)]).tolist()
-    for b, (item, lo, hi, first, last) in enumerate(todo):
-        o, e = int(base[b]), int(base[b] + size[b])
-        total = min(supply_of[item], wanted_before[hi] - wanted_before[lo])
-        got = _min_cost_max_flow(
-            tails[o:e], heads[o:e], caps[o:e], cost[o:e], total, cache, (items[item], priority)
+    tails, heads, cost = rows[arc], owner[arc] - d0[of_block] + m, costs[arc]
+    caps = np.minimum(_at(avail, tails, a[of_block]), wanted[owner[arc]])
+    held = avail.T  # (items, depots)
+    base = 0
+    for item, lo, hi, first, last in todo:
+        end = base + last - first
+        supplies = np.concatenate([held[item], -wanted[lo:hi]])
+        flows[first:last] = _min_cost_max_flow(
+            tails[base:end],
+            heads[base:end],
+            caps[base:end],
+            cost[base:end],
+            supplies,
+            cache,
+            (items[item], priority),
         )
-        flows[first:last] = got[m : m + last - first]
+        base = end
     return flows
 
 
