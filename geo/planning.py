@@ -1015,8 +1015,9 @@ def _solve(
     dem = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     qty = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
     travel = _at(times, dep, demand_col[dem])
-    # Transfers by (priority, time, demand, depot code); each (depot, demand) is one arc.
-    order = np.lexsort((code_pos[dep], dem, travel, d_rank[dem]))
+    # Transfers by (priority, time, demand, depot code); each (depot, demand) is one arc,
+    # so (demand, depot code) is one integer key.
+    order = np.lexsort((dem * m + code_pos[dep], travel, d_rank[dem]))
     return _Solved(
         dep[order],
         dem[order],

@@ -591,12 +591,15 @@ def _route_metres(
     in its route and ``pair`` its route. Laid out as (step x route) with zeros
     past each route's end, a sum down the steps adds each column in step order.
     """
-    later = np.flatnonzero(step > 0)
-    c, p = on_route[later], on_route[later - 1]
-    tails, edge_lengths = net.in_edges
-    slot = (np.take(tails, c, axis=0) == p[:, None]).argmax(axis=1)
     grid = np.zeros((width, int(pair[-1]) + 1))
-    grid[step[later], pair[later]] = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
+    if on_route.size > 1:
+        # The edge from each position's predecessor in the array: at a route's
+        # first node (step 0) that is no edge of the route, and it is left out.
+        c, p = on_route[1:], on_route[:-1]
+        tails, edge_lengths = net.in_edges
+        slot = (np.take(tails, c, axis=0) == p[:, None]).argmax(axis=1)
+        into = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
+        grid.ravel()[step[1:] * grid.shape[1] + pair[1:]] = np.where(step[1:] > 0, into, 0.0)
     metres: NDArray[np.float64] = grid.sum(axis=0)
     return metres
 
