@@ -82,9 +82,13 @@ class DepotRecord:
     out: bool = False
 
 
-@dataclass(frozen=True)
-class StockLine:
-    """On-hand quantity of one lot of one item at one depot."""
+class StockLine(NamedTuple):
+    """On-hand quantity of one lot of one item at one depot.
+
+    Input records are named tuples, like the plan's records: a plan reads
+    every field of hundreds or thousands of them, and tuples unpack or
+    transpose (``zip(*lines)``) in one C-level step.
+    """
 
     depot: str
     item: str
@@ -102,9 +106,12 @@ class ReserveFloor:
     minimum: int
 
 
-@dataclass(frozen=True)
-class Demand:
-    """A community's request; ``need_by_s`` is seconds from the planning moment."""
+class Demand(NamedTuple):
+    """A community's request; ``need_by_s`` is seconds from the planning moment.
+
+    A named tuple (see :class:`StockLine`): the planner takes the demands'
+    fields as columns, all in one transpose.
+    """
 
     id: str
     community: str
@@ -115,6 +122,26 @@ class Demand:
     node: int | None = None
     lat: float | None = None
     lon: float | None = None
+
+
+class _DemandColumns(NamedTuple):
+    """The demands' fields as columns, in input order."""
+
+    ids: Sequence[str]
+    communities: Sequence[str]
+    items: Sequence[str]
+    quantities: Sequence[int]
+    priorities: Sequence[str]
+    need_by: Sequence[float | None]
+    nodes: Sequence[int | None]
+    lats: Sequence[float | None]
+    lons: Sequence[float | None]
+
+    @classmethod
+    def of(cls, demands: Sequence[Demand]) -> _DemandColumns:
+        if not demands:
+            return cls((), (), (), (), (), (), (), (), ())
+        return cls(*zip(*demands, strict=True))
 
 
 @dataclass(frozen=True)
@@ -354,15 +381,14 @@ def _build_supply(
     # position keeps equal lots in input order.
     lines: list[tuple[int, bool, date, str, int, int]] = []
     now = options.now
-    for k, line in enumerate(stock):
-        i = index.get(line.depot)
-        a = item_index.get(line.item)
-        if i is None or a is None or line.quantity <= 0:
+    for k, (depot, item, lot, quantity, expires) in enumerate(stock):
+        i = index.get(depot)
+        a = item_index.get(item)
+        if i is None or a is None or quantity <= 0:
             continue
-        expires = line.expires
         if now is not None and expires is not None and expires < now:
             continue  # expired: never issued, not counted as stock
-        lines.append((i * n + a, expires is None, expires or date.max, line.lot, k, line.quantity))
+        lines.append((i * n + a, expires is None, expires or date.max, lot, k, quantity))
     lines.sort()
     keys = np.array([x[0] for x in lines], dtype=np.int64)
     qty = np.array([x[5] for x in lines], dtype=np.int64)
@@ -861,6 +887,7 @@ class _Solved:
     col: NDArray[np.int64]  # matrix column per demand
     quantity: NDArray[np.int64]  # per demand
     need_by: NDArray[np.float64]  # per demand, nan where there is none
+    columns: _DemandColumns
 
 
 def solve_transfers(
@@ -917,6 +944,7 @@ def _solve(
     options: PlanOptions,
     depots_out: frozenset[str],
     cache: SolveCache | None = None,
+    columns: _DemandColumns | None = None,
 ) -> _Solved:
     """Run the policy level by level on ``times`` (depots x columns).
 
@@ -926,14 +954,17 @@ def _solve(
     of a priority are gathered at once, then each item's block is solved.
     """
     m, n_dem = len(depots), len(demands)
-    d_rank = np.array([PRIORITY_RANK.get(d.priority, -1) for d in demands], dtype=np.int64)
-    d_qty = np.array([d.quantity for d in demands], dtype=np.int64)
-    _check_inputs(depots, demands, bool(n_dem and (d_rank.min() < 0 or d_qty.min() < 0)))
-    items = sorted({d.item for d in demands})
+    fields = _DemandColumns.of(demands) if columns is None else columns
+    d_rank = np.array(
+        list(map(PRIORITY_RANK.get, fields.priorities, repeat(-1, n_dem))), dtype=np.int64
+    )
+    d_qty = np.array(fields.quantities, dtype=np.int64)
+    _check_inputs(depots, demands, fields, bool(n_dem and (d_rank.min() < 0 or d_qty.min() < 0)))
+    items = sorted(set(fields.items))
     n_items = max(len(items), 1)
     item_index = {item: a for a, item in enumerate(items)}
-    d_item = np.array([item_index[d.item] for d in demands], dtype=np.int64)
-    d_need = np.array([d.need_by_s for d in demands], dtype=float)  # None reads as nan
+    d_item = np.array(list(map(item_index.__getitem__, fields.items)), dtype=np.int64)
+    d_need = np.array(fields.need_by, dtype=float)  # None reads as nan
     supply = _build_supply(depots, stock, floors, items, options, depots_out)
     codes = [d.code for d in depots]
     # Stable processing order: depots by code, demands by (priority, item, input order).
@@ -1030,15 +1061,21 @@ def _solve(
         demand_col,
         d_qty,
         d_need,
+        fields,
     )
 
 
-def _check_inputs(depots: Sequence[DepotRecord], demands: Sequence[Demand], bad_line: bool) -> None:
+def _check_inputs(
+    depots: Sequence[DepotRecord],
+    demands: Sequence[Demand],
+    columns: _DemandColumns,
+    bad_line: bool,
+) -> None:
     """Unique codes and ids; with ``bad_line`` (an unknown priority or a negative
     quantity was seen), the first such line is named."""
     if len({d.code for d in depots}) != len(depots):
         raise ValueError("depot codes must be unique")
-    if len({d.id for d in demands}) != len(demands):
+    if len(set(columns.ids)) != len(demands):
         raise ValueError("demand ids must be unique")
     if not bad_line:
         return
@@ -1105,8 +1142,9 @@ def _finish(
     other, other_t = _next_best(entries, dep, solved.item[dem], solved.col[dem], supply.stocked())
     # Per-transfer columns, then the records in one C-level pass.
     at = dem.tolist()
-    picked = _pick([(d.id, d.community, d.item, d.priority) for d in demands], at)
-    ids, communities, items, priorities = zip(*picked, strict=True) if picked else ((), (), (), ())
+    cols = solved.columns
+    ids, communities = _pick(cols.ids, at), _pick(cols.communities, at)
+    items, priorities = _pick(cols.items, at), _pick(cols.priorities, at)
     eta = travel + options.handling_s
     need = solved.need_by[dem]
     late = eta > need  # False where there is no need_by (nan)
@@ -1170,7 +1208,10 @@ def _finish(
 
 
 def _nodes_of(
-    records: Sequence[DepotRecord] | Sequence[Demand],
+    nodes: Sequence[int | None],
+    lats: Sequence[float | None],
+    lons: Sequence[float | None],
+    names: Sequence[str],
     state: RoadState,
     vehicle: Vehicle,
     snapper: Snapper | None,
@@ -1180,29 +1221,28 @@ def _nodes_of(
     Many demand lines share a place, so each distinct place (a node, or a
     lat/lon pair) is resolved once.
     """
-    recs: Sequence[DepotRecord | Demand] = records
-    nodes = [r.node for r in recs]
     if None not in nodes:
         return np.array(nodes, dtype=np.int64)
+    if all(n is None for n in nodes):
+        keys: list[object] = list(zip(lats, lons, strict=True))
+    else:
+        keys = [
+            (lat, lon) if n is None else n for n, lat, lon in zip(nodes, lats, lons, strict=True)
+        ]
     place: dict[object, int] = {}
-    which = [
-        place.setdefault((r.lat, r.lon) if n is None else n, len(place))
-        for r, n in zip(recs, nodes, strict=True)
-    ]
-    keys = list(place)
-    points = [k for k in keys if isinstance(k, tuple)]
+    which = [place.setdefault(k, len(place)) for k in keys]
+    distinct = list(place)
+    points = [k for k in distinct if isinstance(k, tuple)]
     for lat, lon in points:
         if lat is None or lon is None:
-            r = next(x for x in recs if x.node is None and (x.lat, x.lon) == (lat, lon))
-            name = r.code if isinstance(r, DepotRecord) else r.id
-            raise ValueError(f"{name} needs a node or lat/lon")
+            raise ValueError(f"{names[keys.index((lat, lon))]} needs a node or lat/lon")
     if snapper is None:
         snapper = Snapper(state.network, state.network.usable_nodes(vehicle))
     snapped = iter(
         snapper.nearest_nodes([float(p[0]) for p in points], [float(p[1]) for p in points])
     )
     resolved = np.array(
-        [next(snapped) if isinstance(k, tuple) else k for k in keys], dtype=np.int64
+        [next(snapped) if isinstance(k, tuple) else k for k in distinct], dtype=np.int64
     )
     return resolved[np.array(which, dtype=np.int64)]
 
@@ -1266,8 +1306,17 @@ def _plan_on_network(
 ) -> Plan:
     started = time.perf_counter()
     vehicle = options.vehicle
-    depot_nodes = _nodes_of(depots, state, vehicle, snapper)
-    demand_nodes = _nodes_of(demands, state, vehicle, snapper)
+    depot_nodes = _nodes_of(
+        [d.node for d in depots],
+        [d.lat for d in depots],
+        [d.lon for d in depots],
+        [d.code for d in depots],
+        state,
+        vehicle,
+        snapper,
+    )
+    cols = _DemandColumns.of(demands)
+    demand_nodes = _nodes_of(cols.nodes, cols.lats, cols.lons, cols.ids, state, vehicle, snapper)
     source_nodes, depot_row = np.unique(depot_nodes, return_inverse=True)
     target_nodes, demand_col = np.unique(demand_nodes, return_inverse=True)
     depot_row = np.asarray(depot_row, dtype=np.int64).ravel()
@@ -1281,7 +1330,7 @@ def _plan_on_network(
     matrix_done = time.perf_counter()
     cache = _cache_for(router)
     solved = _solve(
-        depots, stock, floors, demands, times, demand_col, options, state.depots_out, cache
+        depots, stock, floors, demands, times, demand_col, options, state.depots_out, cache, cols
     )
     allocated = time.perf_counter()
     # One route per (source, target) pair: many transfers share one.
