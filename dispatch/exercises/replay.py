@@ -70,6 +70,9 @@ class Delivery:
     arrives: datetime
     route: dict[str, Any]
     rerouted: int = 0
+    # Nodes of the route the vehicle had reached by the last closure: a road closed
+    # behind it does not stop it.
+    passed: int = 0
     delivered: int | None = None
     arrived: datetime | None = None
     failed: str | None = None
@@ -649,6 +652,7 @@ class Replay:
         )
         view = await close_road(self._context(), incident, body)
         self.closures.append((closure, view.id))
+        await self._mark_passed()
         rerouted = [t for t in view.rerouted_tasks if t in self.deliveries]
         await self._rerouted(rerouted)
         self.record(
@@ -659,6 +663,22 @@ class Replay:
         )
         self._replan_soon()
 
+    async def _mark_passed(self) -> None:
+        """Where each vehicle on its way is as a road closes, reckoned as the service
+        reckons it when it reroutes (its share of the route's time, evenly along it)."""
+        from dispatch.places.service import active_road_network
+        from geo.routing import position_on
+
+        network = await active_road_network(self._context())
+        for delivery in self.deliveries.values():
+            if delivery.arrived is not None or delivery.failed is not None:
+                continue
+            nodes = [int(n) for n in delivery.route.get("nodes", [])]
+            time_s = float(delivery.route.get("time_s", 0.0))
+            travelled = (self.now - delivery.departed).total_seconds()
+            share = travelled / time_s if time_s > 0 and travelled > 0 else 0.0
+            delivery.passed = max(delivery.passed, position_on(network, nodes, share)[0])
+
     async def _rerouted(self, task_ids: list[int]) -> None:
         """New route, new ETA: the rest of the trip at the new route's time."""
         from dispatch.incidents.service import get_task
@@ -666,9 +686,10 @@ class Replay:
         for task_id in task_ids:
             delivery = self.deliveries[task_id]
             view = await get_task(self._context(), task_id)
-            old = float(delivery.route.get("time_s", 0.0))
-            new = await self._route_time(view.route or {}, old)
-            delivery.route = view.route or delivery.route
+            route = view.route or delivery.route
+            old = await self._route_time(delivery.route)
+            new = await self._route_time(route)
+            delivery.route = route
             delivery.version = view.version
             delivery.rerouted += 1
             delivery.arrives = max(self.now, delivery.arrives + timedelta(seconds=new - old))
@@ -677,22 +698,20 @@ class Replay:
                 "reroute", delivery.number, round(new - old, 1), self.offset(delivery.arrives)
             )
 
-    async def _route_time(self, route: dict[str, Any], default: float) -> float:
-        """The rerouted path's time at the scenario's vehicle speed (the service stores it
-        at the default speed), on the roads as they are now."""
-        from dispatch.planning.service import road_state, router_for
+    async def _route_time(self, route: dict[str, Any]) -> float:
+        """A route's time at the scenario's vehicle speed (the service stores a rerouted
+        one at the default speed), along its nodes as they are driven: the stretch
+        already behind the vehicle counts the same in the old route and the new."""
+        from dispatch.places.service import active_road_network
         from geo.network import Vehicle
+        from geo.routing import path_seconds
 
         nodes = [int(n) for n in route.get("nodes", [])]
         if len(nodes) < 2:
-            return default
-        ctx = self._context()
-        async with query(ctx) as conn:
-            state = await road_state(ctx, conn)
-        router, _ = router_for(state.network)
+            return float(route.get("time_s", 0.0))
+        network = await active_road_network(self._context())
         vehicle = Vehicle(speed_kmh=self.scenario.policy.vehicle_speed_kmh)
-        found = router.route(state, nodes[0], nodes[-1], vehicle)
-        return default if found is None else float(found.time_s)
+        return path_seconds(network, nodes, vehicle)
 
     async def _open(self, closure: sc.Closure, index: int | None) -> None:
         from dispatch.incidents.service import reopen_road
@@ -943,10 +962,10 @@ class Replay:
         ctx = self._context()
         async with query(ctx) as conn:
             state = await road_state(ctx, conn)
-        nodes = tuple(int(n) for n in delivery.route.get("nodes", []))
-        route = Route(nodes, float(delivery.route.get("length_m", 0)), 0.0)
+        ahead = tuple(int(n) for n in delivery.route.get("nodes", []))[delivery.passed :]
+        route = Route(ahead, 0.0, 0.0)
         try:
-            if len(nodes) >= 2 and route_uses_closed_edge(state, route):
+            if len(ahead) >= 2 and route_uses_closed_edge(state, route):
                 reason = "road closed on the route, no way through"
                 await fail_task(ctx, task_id, TaskFail(version=delivery.version, reason=reason))
                 delivery.failed = reason

@@ -290,12 +290,15 @@ async def reroute_in_transit(ctx: Context, cmd: Command) -> list[int]:
     conn = cmd.connection
     state = await road_state(ctx, conn)
     moving = await conn.fetch(
-        "SELECT id, route, street, community FROM task WHERE kind='delivery' AND route IS NOT "
-        "NULL AND status IN ('open', 'assigned', 'accepted', 'en_route') ORDER BY id FOR UPDATE"
+        "SELECT id, route, street, community, status, en_route_at FROM task "
+        "WHERE kind='delivery' AND route IS NOT NULL "
+        "AND status IN ('open', 'assigned', 'accepted', 'en_route') ORDER BY id FOR UPDATE"
     )
     rerouted = []
     for task in moving:
-        new = reroute(state, json.loads(task["route"]))
+        on_the_way = task["status"] == "en_route" and task["en_route_at"] is not None
+        travelled = (cmd.now - task["en_route_at"]).total_seconds() if on_the_way else 0.0
+        new = reroute(state, json.loads(task["route"]), travelled)
         if new is None:
             continue
         await conn.execute(

@@ -524,20 +524,34 @@ async def reject_plan(ctx: Context, plan_id: int, data: PlanDecision) -> PlanVie
         return await _plan_view(cmd.connection, plan_id)
 
 
-def reroute(state: RoadState, route: dict[str, Any]) -> dict[str, Any] | None:
-    """A new route for a delivery whose route crosses a closure (None when unchanged or cut
-    off: a cut-off delivery keeps its route and the field reports what they find)."""
+def reroute(
+    state: RoadState, route: dict[str, Any], travelled_s: float = 0.0
+) -> dict[str, Any] | None:
+    """A new route for a delivery whose road ahead crosses a closure (None when unchanged
+    or cut off: a cut-off delivery keeps its route and the field reports what they find).
+
+    ``travelled_s`` is how long the vehicle has been on its way. It is taken to have
+    covered that share of the route, evenly along its length (as the command map shows
+    it), and to turn off at the next junction it reaches: the stretch behind it stays
+    in the route and a closure there changes nothing.
+    """
+    from geo.routing import position_on, route_uses_closed_edge
+
     network = state.network
     nodes: list[int] = [int(n) for n in route.get("nodes", [])]
     if len(nodes) < 2:
         return None
-    old = Route(tuple(nodes), float(route.get("length_m", 0)), float(route.get("time_s", 0)))
-    from geo.routing import route_uses_closed_edge
-
-    if not route_uses_closed_edge(state, old):
+    length_m, time_s = float(route.get("length_m", 0)), float(route.get("time_s", 0))
+    share = travelled_s / time_s if time_s > 0 and travelled_s > 0 else 0.0
+    at, done_m = position_on(network, nodes, share)
+    ahead = Route(tuple(nodes[at:]), length_m - done_m, time_s)
+    if len(ahead.nodes) < 2 or not route_uses_closed_edge(state, ahead):
         return None
     router, _ = router_for(network)
-    new = router.route(state, nodes[0], nodes[-1])
+    new = router.route(state, nodes[at], nodes[-1])
     if new is None:
         return None
-    return route_json(network, new.nodes, new.length_m, new.time_s)
+    done_s = time_s * done_m / length_m if length_m > 0 else 0.0
+    return route_json(
+        network, [*nodes[:at], *new.nodes], done_m + new.length_m, done_s + new.time_s
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import networkx as nx
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.network import Closure, RoadNetwork, RoadState, Vehicle, vehicle_allowed
-from geo.routing import Router, route_uses_closed_edge
+from geo.routing import Router, path_seconds, position_on, route_uses_closed_edge
 
 
 def _seconds(d: dict[str, float], vehicle: Vehicle) -> float:
@@ -245,3 +246,44 @@ def test_bulk_paths_match_single_routes_on_horizon_limited_trees(
         for (s, t), (path, length) in zip(pairs, bulk, strict=True):
             route = matrix.route(s, t)
             assert (path, length) == (((), 0.0) if route is None else (route.nodes, route.length_m))
+
+
+def test_path_seconds_is_the_searched_time_and_counts_closed_roads(
+    dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
+) -> None:
+    # A rerouted delivery's time is read along the nodes it drives, closed roads behind
+    # it included; for a fastest route that is the very float the search gave.
+    vehicle = Vehicle(speed_kmh=18.0)
+    source, target = depot_nodes["D110101000"], sorted(community_nodes.values())[40]
+    route = Router(dongcheng).route(RoadState(dongcheng), source, target, vehicle)
+    assert route is not None and len(route.nodes) > 10
+    assert path_seconds(dongcheng, route.nodes, vehicle) == route.time_s
+    middle = dongcheng.latlon(route.nodes[len(route.nodes) // 2])
+    closed = RoadState(dongcheng).with_closure(Closure.circle(*middle, 20.0))
+    assert route_uses_closed_edge(closed, route)
+    assert path_seconds(dongcheng, route.nodes, vehicle) == route.time_s
+    assert path_seconds(dongcheng, route.nodes, Vehicle(speed_kmh=9.0)) > route.time_s
+
+
+def test_position_on_a_route_is_the_next_junction_reached(
+    dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
+) -> None:
+    source, target = depot_nodes["D110101000"], sorted(community_nodes.values())[40]
+    route = Router(dongcheng).route(RoadState(dongcheng), source, target)
+    assert route is not None
+    nodes = route.nodes
+    assert position_on(dongcheng, nodes, 0.0) == (0, 0.0)
+    assert position_on(dongcheng, nodes, -1.0) == (0, 0.0)
+    assert position_on(dongcheng, nodes, 1e-9)[0] == 1  # on the first road: its end next
+    last, metres = position_on(dongcheng, nodes, 1.0)
+    assert last == len(nodes) - 1 and metres == pytest.approx(route.length_m)
+    assert position_on(dongcheng, nodes, 5.0)[0] == len(nodes) - 1
+    at, done = position_on(dongcheng, nodes, 0.5)
+    lengths, n, index = dongcheng.edge_lengths_by_key, dongcheng.n_nodes, dongcheng.index
+    upto = [0.0]
+    for a, b in itertools.pairwise(nodes):
+        upto.append(upto[-1] + lengths[index[a] * n + index[b]])
+    # the next junction is the first one at or past half the length
+    assert upto[at - 1] < route.length_m / 2 <= upto[at] == done
+    shares = [position_on(dongcheng, nodes, f / 20)[0] for f in range(21)]
+    assert shares == sorted(shares)

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from dispatch.accounts.policy import Role
-from tests.dispatch.incidents.helpers import community_of, stock
+from tests.dispatch.incidents.helpers import community_of, person, stock
 from tests.support import client, create_user, run, sql, system_context
 
 
@@ -84,3 +84,63 @@ def test_a_closure_on_a_delivery_route_reroutes_it(server: str, commander: str) 
     assert after["route"]["nodes"][0] == task["route"]["nodes"][0]
     assert after["route"]["nodes"][-1] == task["route"]["nodes"][-1]
     assert after["version"] == task["version"] + 1
+
+
+def test_a_vehicle_on_its_way_is_rerouted_from_where_it_is(server: str, commander: str) -> None:
+    # The delivery left some minutes ago: a road closed behind it changes nothing, one
+    # closed ahead sends it round from the next junction it reaches, and the stretch it
+    # has driven stays the start of its route.
+    community = community_of("110101012")
+    stock("D110101000", "TENT", 200)
+    driver = person("110101012")
+    with client(server, commander) as boss:
+        incident = boss.post(
+            "/api/incidents",
+            json={"type": "earthquake", "level": "II", "title": "震后", "communities": [community]},
+        ).json()
+        boss.post(
+            f"/api/incidents/{incident['id']}/requests",
+            json={"community": community, "item": "TENT", "quantity": 20},
+        )
+        plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
+        assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
+        (task,) = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
+        version = task["version"]
+        for action, body in (("assign", {"people": [driver]}), ("accept", {}), ("start", {})):
+            moved = boss.post(
+                f"/api/tasks/{task['id']}/{action}", json={"version": version, **body}
+            )
+            assert moved.status_code == 200, moved.text
+            version = moved.json()["version"]
+        route = task["route"]
+        nodes, coords = route["nodes"], route["coordinates"]
+        assert len(nodes) >= 12
+        # Half of the trip's time has gone by: the vehicle is half way along.
+        sql(
+            "UPDATE task SET en_route_at = en_route_at - make_interval(secs => $2) WHERE id=$1",
+            task["id"],
+            route["time_s"] / 2,
+        )
+        lon, lat = coords[len(coords) // 5]
+        behind = boss.post(
+            f"/api/incidents/{incident['id']}/closures",
+            json={"near": [lat, lon], "radius_m": 15, "note": "身后积水"},
+        )
+        assert behind.status_code == 201, behind.text
+        assert task["id"] not in behind.json()["rerouted_tasks"]
+        assert boss.get(f"/api/tasks/{task['id']}").json()["route"]["nodes"] == nodes
+        lon, lat = coords[len(coords) * 5 // 6]
+        ahead = boss.post(
+            f"/api/incidents/{incident['id']}/closures",
+            json={"near": [lat, lon], "radius_m": 15, "note": "前方积水"},
+        )
+        assert ahead.status_code == 201, ahead.text
+        after = boss.get(f"/api/tasks/{task['id']}").json()
+    assert task["id"] in ahead.json()["rerouted_tasks"]
+    new = after["route"]["nodes"]
+    # The driven half is kept, then the way goes round before the closed stretch.
+    kept = next(k for k, (a, b) in enumerate(zip(nodes, new, strict=False)) if a != b)
+    assert len(nodes) // 3 <= kept <= len(nodes) * 5 // 6
+    assert new[-1] == nodes[-1] and [lon, lat] not in after["route"]["coordinates"]
+    assert coords[len(coords) // 5] in after["route"]["coordinates"]  # behind: still driven
+    assert after["route"]["length_m"] > 0 and after["route"]["time_s"] > 0
