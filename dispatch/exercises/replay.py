@@ -317,7 +317,10 @@ class Replay:
         for depot in world.depots_out:
             await self._depot_out(depot)
         for closure in world.closed_roads:
-            await self._close(closure, None)
+            try:
+                await self._close(closure, None)
+            except DomainError as exc:  # e.g. an edge that is no road of this network
+                self._refused("close_road", exc)
         self.record("world", len(world.stock), list(world.depots_out), len(world.closed_roads))
 
     async def _lift_copied_state(self) -> None:

@@ -122,6 +122,8 @@ class ClosureView(msgspec.Struct):
     closed_at: datetime
     opened_at: datetime | None
     rerouted_tasks: list[int] = []
+    # One-road closures: the road as [[lon, lat], [lon, lat]], for maps.
+    line: list[list[float]] | None = None
 
 
 class DepotOutageCreate(msgspec.Struct, forbid_unknown_fields=True):

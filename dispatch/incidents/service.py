@@ -37,6 +37,7 @@ from dispatch.incidents.schemas import (
     TaskStep,
     TaskView,
 )
+from geo.network import RoadNetwork
 
 ACTIVE_INCIDENT = ("declared", "responding")
 NEXT_STATUS = {
@@ -220,8 +221,25 @@ async def get_incident(ctx: Context, incident_id: int) -> IncidentView:
 # --- closures and depot outages ----------------------------------------------------------------
 
 
-def _closure_view(row: asyncpg.Record, rerouted: list[int] | None = None) -> ClosureView:
-    return view_of(ClosureView, row, rerouted_tasks=rerouted or [])
+def _closure_view(
+    row: asyncpg.Record, network: RoadNetwork | None, rerouted: list[int] | None = None
+) -> ClosureView:
+    """The closure, with the road it closes as a [lon, lat] line when it is one road (so a
+    map can draw it: the road map carries no node ids)."""
+    line = None
+    if row["kind"] == "edge" and network is not None:
+        ends = [network.latlon(n) for n in (row["u"], row["v"]) if n in network.index]
+        line = [[lon, lat] for lat, lon in ends] if len(ends) == 2 else None
+    return view_of(ClosureView, row, rerouted_tasks=rerouted or [], line=line)
+
+
+async def _network_or_none(ctx: Context) -> RoadNetwork | None:
+    from dispatch.places.service import active_road_network
+
+    try:
+        return await active_road_network(ctx)
+    except NotFound:
+        return None
 
 
 def _closure_shape(data: ClosureCreate) -> tuple[str, list[Any]]:
@@ -244,6 +262,11 @@ async def close_road(ctx: Context, incident_id: int, data: ClosureCreate) -> Clo
     """Close roads; deliveries in transit whose route crosses the closure are rerouted."""
     authorize(ctx.actor, "incidents.manage")
     kind, values = _closure_shape(data)
+    network = await _network_or_none(ctx)
+    if kind == "edge":
+        u, v = values[3], values[4]
+        if network is None or not ({(u, v), (v, u)} & network.edge_index.keys()):
+            raise InvalidInput(f"no road joins nodes {u} and {v}", field="edge")
     async with command(ctx) as cmd:
         conn = cmd.connection
         row = await _incident(conn, incident_id)
@@ -281,7 +304,7 @@ async def close_road(ctx: Context, incident_id: int, data: ClosureCreate) -> Clo
                 "v": values[4],
             },
         )
-        return _closure_view(closure, rerouted)
+        return _closure_view(closure, network, rerouted)
 
 
 async def reroute_in_transit(ctx: Context, cmd: Command) -> list[int]:
@@ -336,7 +359,7 @@ async def reopen_road(ctx: Context, closure_id: int) -> ClosureView:
             "incidents.reopen_road", "road_closure", closure_id, {"open": False}, {"open": True}
         )
         cmd.emit("road.opened", {"closure": closure_id})
-        return _closure_view(row)
+        return _closure_view(row, await _network_or_none(ctx))
 
 
 async def list_closures(ctx: Context, active: bool = True) -> list[ClosureView]:
@@ -345,7 +368,8 @@ async def list_closures(ctx: Context, active: bool = True) -> list[ClosureView]:
         rows = await conn.fetch(
             "SELECT * FROM road_closure WHERE NOT $1 OR opened_at IS NULL ORDER BY id", active
         )
-    return [_closure_view(r) for r in rows]
+    network = await _network_or_none(ctx)
+    return [_closure_view(r, network) for r in rows]
 
 
 def _outage_view(row: asyncpg.Record) -> DepotOutageView:

@@ -144,3 +144,33 @@ def test_a_vehicle_on_its_way_is_rerouted_from_where_it_is(server: str, commande
     assert new[-1] == nodes[-1] and [lon, lat] not in after["route"]["coordinates"]
     assert coords[len(coords) // 5] in after["route"]["coordinates"]  # behind: still driven
     assert after["route"]["length_m"] > 0 and after["route"]["time_s"] > 0
+
+
+def test_a_one_road_closure_names_a_road_and_gives_its_line(server: str, commander: str) -> None:
+    community = community_of("110101013")
+    road = sql("SELECT u, v FROM road_edge ORDER BY u, v LIMIT 1 OFFSET 700")[0]
+    ends = {
+        r["id"]: [r["lon"], r["lat"]]
+        for r in sql(
+            "SELECT id, lat, lon FROM road_node WHERE id = ANY($1::bigint[])",
+            [road["u"], road["v"]],
+        )
+    }
+    with client(server, commander) as boss:
+        incident = boss.post(
+            "/api/incidents",
+            json={"type": "rainstorm", "level": "IV", "title": "单路", "communities": [community]},
+        ).json()
+        closures = f"/api/incidents/{incident['id']}/closures"
+        made = boss.post(closures, json={"edge": [road["v"], road["u"]]})  # either way round
+        assert made.status_code == 201, made.text
+        listed = {c["id"]: c for c in boss.get("/api/closures").json()}
+        for bad in ([road["u"], road["u"]], [road["u"], 999_999_999]):
+            refused = boss.post(closures, json={"edge": bad})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == "edge"
+        boss.post(f"/api/closures/{made.json()['id']}/reopen")
+    assert made.json()["line"] == [ends[road["v"]], ends[road["u"]]]
+    assert listed[made.json()["id"]]["line"] == made.json()["line"]
+    circle = [c for c in listed.values() if c["kind"] == "circle"]
+    assert all(c["line"] is None for c in circle)

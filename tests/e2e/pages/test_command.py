@@ -258,6 +258,24 @@ def test_stale_plan_says_replan_and_edited_approval_and_closures(
     wait_count(page, "path.cc-closure", rings)
     assert _open_closures(incident) == []
 
+    # one road closed by its two nodes (from another client): drawn as that road, live
+    edges = count(page, "path.cc-closed-edge")
+    road = sql("SELECT u, v FROM road_edge ORDER BY u, v LIMIT 1 OFFSET 500")[0]
+    with client(server, commander) as boss:
+        made = boss.post(
+            f"/api/incidents/{incident}/closures",
+            json={"edge": [road["u"], road["v"]], "note": "单路封闭"},
+        )
+        assert made.status_code == 201, made.text
+        assert len(made.json()["line"]) == 2
+        wrong = boss.post(
+            f"/api/incidents/{incident}/closures", json={"edge": [road["u"], 999_999_999]}
+        )
+        assert wrong.status_code == 422 and wrong.json()["field"] == "edge"
+    wait_count(page, "path.cc-closed-edge", edges + 1)
+    page.get_by_role("button", name=f"解除 #{made.json()['id']}", exact=True).click()
+    wait_count(page, "path.cc-closed-edge", edges)
+
 
 def _open_closures(incident: int | None = None) -> list[dict[str, Any]]:
     return sql(

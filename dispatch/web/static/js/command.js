@@ -405,7 +405,14 @@ function drawClosures() {
   const L = window.L;
   cc.clear("closures");
   for (const c of state.closures) {
-    if (c.kind !== "circle" && c.lat == null) continue; // single-road closures: listed only
+    if (c.kind === "edge") {
+      // one road: the service sends its two ends (the road map carries no node ids)
+      if (!c.line) continue;
+      const road = L.polyline(latlngs(c.line), { color: "#dc2626", weight: 6, opacity: 0.9, className: "cc-closed-road cc-closed-edge" });
+      tip(road, [`#${c.id} ${c.note || ""}`, t("command.closure.edge", { u: c.u, v: c.v })]);
+      cc.layer("closures").addLayer(road);
+      continue;
+    }
     const ring = L.circle([c.lat, c.lon], {
       radius: c.radius_m,
       color: "#dc2626",
