@@ -360,6 +360,60 @@ def test_phones_are_masked_and_only_revealing_roles_can_call(
     assert audited[0]["n"] == 1
 
 
+def test_community_worker_and_volunteer_work_their_communitys_tasks(
+    open_page: Callable[..., Watched], server: str
+) -> None:
+    # The two community-scoped roles: no stock or recording tabs, their community's tasks
+    # only (not the next community's in the same street), and on-duty people for the
+    # worker alone, who may also call them.
+    street = "110101014"
+    mine, theirs = community_of(street), community_of(street, 1)
+    worker = create_user(Role.COMMUNITY_WORKER, community=mine)
+    volunteer = create_user(Role.VOLUNTEER, community=mine)
+    commander = create_user(Role.COMMANDER)
+    event = incident([mine, theirs], level="IV", kind="fire")
+    ours, other = task(event, mine), task(event, theirs)
+    helper = person(street)
+    with client(server, commander) as boss:
+        assigned = boss.post(
+            f"/api/tasks/{ours['id']}/assign", json={"version": ours["version"], "people": [helper]}
+        )
+        assert assigned.status_code == 200, assigned.text
+
+    watched = open_page("tablet")
+    page = open_squad(watched, worker, tab="tasks")
+    card = page.locator(f"#task-{ours['id']}")
+    card.wait_for()
+    assert page.locator(f"#task-{other['id']}").count() == 0
+    assert page.locator("#tab-stock").is_hidden() and page.locator("#tab-record").is_hidden()
+    assert page.locator("#tab-people").is_visible()
+    card.get_by_role("button", name="接受任务").click()
+    page.wait_for_function(
+        f"document.getElementById('task-{ours['id']}')?.dataset.status === 'accepted'"
+    )
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '0'")
+    assert sql("SELECT status FROM task WHERE id=$1", ours["id"])[0]["status"] == "accepted"
+    page.click("#tab-people")
+    page.locator("#duty-communities table").wait_for()
+    page.locator("#pairings table").wait_for()  # its own community's, not the street's
+    assert_accessible(page)
+
+    watched = open_page("tablet")
+    page = open_squad(watched, volunteer, tab="tasks")
+    card = page.locator(f"#task-{ours['id']}")
+    card.wait_for()
+    assert page.locator(f"#task-{other['id']}").count() == 0
+    assert page.locator("#tab-stock").is_hidden() and page.locator("#tab-record").is_hidden()
+    card.get_by_role("button", name="完成任务").click()  # a guard task: done once accepted
+    page.locator(f"#task-finished-list #task-{ours['id']}").wait_for(state="attached")
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '0'")
+    assert sql("SELECT status FROM task WHERE id=$1", ours["id"])[0]["status"] == "done"
+    page.click("#tab-people")
+    page.locator("#duty-communities table").wait_for()
+    assert page.locator("#duty-communities button").count() == 0  # nobody to look up or call
+    assert_accessible(page)
+
+
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 def test_squad_screens_are_labelled_reachable_and_translated(
     open_page: Callable[..., Watched], viewport: str

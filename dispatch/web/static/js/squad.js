@@ -765,7 +765,9 @@ async function loadPeople() {
   if (state.dutyCommunity) showOnDuty(state.dutyCommunity);
   if (!can("pairings.read")) return;
   try {
-    const pairings = await read(`/api/pairings?street=${state.street}`);
+    // a community's own roles may read its pairings only, not its street's
+    const scope = state.community ? `community=${state.community}` : `street=${state.street}`;
+    const pairings = await read(`/api/pairings?${scope}`);
     const rows = pairings
       .filter((p) => !state.community || p.community === state.community)
       .map((p) => [
