@@ -148,6 +148,39 @@ def test_squad_flow_offline_actions_are_sent_once_each(open_page: Callable[..., 
     ]
 
 
+def test_a_send_that_failed_is_retried_every_15_s_without_the_online_event(
+    open_page: Callable[..., Watched],
+) -> None:
+    # The tablet stays "online" while its requests fail (a dead access point, say): no
+    # online event ever comes, so only the 15 s timer can send what waits, once, with its key.
+    street = "110101015"
+    depot = depot_of(street)
+    leader = create_user(Role.STREET_LEADER, street=street)
+    stock(depot, "WATER", 40)
+    watched = open_page("tablet")
+    for fragment in OFFLINE:
+        watched.allow(fragment)
+    page = open_squad(watched, leader)
+    dropped: list[str] = []
+
+    def drop(route: Any) -> None:
+        dropped.append(route.request.url)
+        route.abort("failed")
+
+    page.route("**/api/stock/issues", drop)
+    record_issue(page, community_of(street), "WATER", 4)
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '1'")
+    assert dropped  # it was sent at once, and the send failed
+    key = page.locator("#outbox-waiting li[data-key]").get_attribute("data-key")
+    page.unroute("**/api/stock/issues")
+    page.wait_for_function(
+        "document.getElementById('outbox-count').dataset.waiting === '0'", timeout=25_000
+    )
+    assert page.locator("#outbox-count").inner_text() == "全部已发送"
+    moved = sql("SELECT kind, qty FROM stock_movement WHERE idempotency_key=$1", key)
+    assert moved == [{"kind": "issue", "qty": -4}]
+
+
 def test_the_next_user_of_a_shared_tablet_never_sees_the_last_ones_answers(
     open_page: Callable[..., Watched],
 ) -> None:
