@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -53,21 +54,28 @@ def test_declaring_with_door_checks_groups_care_households(server: str, commande
     assert "elderly_care" in tasks[0]["skills"]  # the elderly living alone come first
 
 
+def _approved_tent_delivery(boss: Any, community: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An earthquake incident with one request of 20 tents for ``community``, planned and
+    approved: the incident and its one delivery task."""
+    incident = boss.post(
+        "/api/incidents",
+        json={"type": "earthquake", "level": "II", "title": "震后", "communities": [community]},
+    ).json()
+    boss.post(
+        f"/api/incidents/{incident['id']}/requests",
+        json={"community": community, "item": "TENT", "quantity": 20},
+    )
+    plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
+    assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
+    (task,) = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
+    return incident, task
+
+
 def test_a_closure_on_a_delivery_route_reroutes_it(server: str, commander: str) -> None:
     community = community_of("110101011")
     stock("D110101000", "TENT", 200)
     with client(server, commander) as boss:
-        incident = boss.post(
-            "/api/incidents",
-            json={"type": "earthquake", "level": "II", "title": "震后", "communities": [community]},
-        ).json()
-        boss.post(
-            f"/api/incidents/{incident['id']}/requests",
-            json={"community": community, "item": "TENT", "quantity": 20},
-        )
-        plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
-        assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
-        (task,) = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
+        incident, task = _approved_tent_delivery(boss, community)
         coords = task["route"]["coordinates"]
         assert len(coords) >= 5
         lon, lat = coords[len(coords) // 2]
@@ -94,17 +102,7 @@ def test_a_vehicle_on_its_way_is_rerouted_from_where_it_is(server: str, commande
     stock("D110101000", "TENT", 200)
     driver = person("110101012")
     with client(server, commander) as boss:
-        incident = boss.post(
-            "/api/incidents",
-            json={"type": "earthquake", "level": "II", "title": "震后", "communities": [community]},
-        ).json()
-        boss.post(
-            f"/api/incidents/{incident['id']}/requests",
-            json={"community": community, "item": "TENT", "quantity": 20},
-        )
-        plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
-        assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
-        (task,) = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
+        incident, task = _approved_tent_delivery(boss, community)
         version = task["version"]
         for action, body in (("assign", {"people": [driver]}), ("accept", {}), ("start", {})):
             moved = boss.post(

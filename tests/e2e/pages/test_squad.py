@@ -77,16 +77,24 @@ def controlled_by_worker(page: Any) -> None:
     page.wait_for_selector("body[data-ready=true]")
 
 
+def _leader_with_water(
+    open_page: Callable[..., Watched], street: str, qty: int
+) -> tuple[Watched, Any]:
+    """A street leader's tablet on `street`, its depot holding `qty` WATER, with the
+    browser's messages about failed sends allowed (those tests fail them on purpose)."""
+    leader = create_user(Role.STREET_LEADER, street=street)
+    stock(depot_of(street), "WATER", qty)
+    watched = open_page("tablet")
+    for fragment in OFFLINE:
+        watched.allow(fragment)
+    return watched, open_squad(watched, leader)
+
+
 def test_squad_flow_offline_actions_are_sent_once_each(open_page: Callable[..., Watched]) -> None:
     street = "110101014"
     depot = depot_of(street)
     community = community_of(street)
-    leader = create_user(Role.STREET_LEADER, street=street)
-    stock(depot, "WATER", 100)
-    watched = open_page("tablet")
-    for fragment in OFFLINE:
-        watched.allow(fragment)
-    page = open_squad(watched, leader)
+    watched, page = _leader_with_water(open_page, street, 100)
     controlled_by_worker(page)
     assert on_hand(page, depot, "WATER") == "100"
 
@@ -154,13 +162,7 @@ def test_a_send_that_failed_is_retried_every_15_s_without_the_online_event(
     # The tablet stays "online" while its requests fail (a dead access point, say): no
     # online event ever comes, so only the 15 s timer can send what waits, once, with its key.
     street = "110101015"
-    depot = depot_of(street)
-    leader = create_user(Role.STREET_LEADER, street=street)
-    stock(depot, "WATER", 40)
-    watched = open_page("tablet")
-    for fragment in OFFLINE:
-        watched.allow(fragment)
-    page = open_squad(watched, leader)
+    _, page = _leader_with_water(open_page, street, 40)
     dropped: list[str] = []
 
     def drop(route: Any) -> None:
