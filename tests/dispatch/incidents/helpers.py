@@ -70,3 +70,20 @@ def person(street: str, skills: list[str] | None = None) -> int:
         skills=skills or ["driving"],
     )
     return run(create_person(system_context(), body)).id
+
+
+def planned_request(
+    boss: Any, community: str, item: str, qty: int, kind: str, level: str, title: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Through the API (``boss``, a commander's client): an incident for ``community``,
+    one request of ``qty`` ``item`` there, and the plan computed for it, as answered."""
+    incident = boss.post(
+        "/api/incidents",
+        json={"type": kind, "level": level, "title": title, "communities": [community]},
+    ).json()
+    request = boss.post(
+        f"/api/incidents/{incident['id']}/requests",
+        json={"community": community, "item": item, "quantity": qty},
+    ).json()
+    plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
+    return incident, request, plan

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dispatch.accounts.policy import Role
-from tests.dispatch.incidents.helpers import community_of, person, stock
+from tests.dispatch.incidents.helpers import community_of, person, planned_request, stock
 from tests.support import client, create_user, run, sql, system_context
 
 
@@ -57,15 +57,7 @@ def test_declaring_with_door_checks_groups_care_households(server: str, commande
 def _approved_tent_delivery(boss: Any, community: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """An earthquake incident with one request of 20 tents for ``community``, planned and
     approved: the incident and its one delivery task."""
-    incident = boss.post(
-        "/api/incidents",
-        json={"type": "earthquake", "level": "II", "title": "震后", "communities": [community]},
-    ).json()
-    boss.post(
-        f"/api/incidents/{incident['id']}/requests",
-        json={"community": community, "item": "TENT", "quantity": 20},
-    )
-    plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
+    incident, _, plan = planned_request(boss, community, "TENT", 20, "earthquake", "II", "震后")
     assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
     (task,) = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
     return incident, task

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
-from tests.dispatch.incidents.helpers import community_of, person, stock
+from tests.dispatch.incidents.helpers import community_of, person, planned_request, stock
 from tests.support import client, create_user, sql
 
 STREETS = ("110101001", "110101002", "110101003")
@@ -128,15 +128,7 @@ def test_rainstorm_from_requests_to_deliveries(
 def test_plan_whose_stock_changed_is_refused(server: str, commander: str, supplied: None) -> None:
     community = community_of("110101004")
     with client(server, commander) as boss:
-        incident = boss.post(
-            "/api/incidents",
-            json={"type": "heatwave", "level": "IV", "title": "高温", "communities": [community]},
-        ).json()
-        boss.post(
-            f"/api/incidents/{incident['id']}/requests",
-            json={"community": community, "item": "WATER", "quantity": 10},
-        )
-        plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
+        incident, _, plan = planned_request(boss, community, "WATER", 10, "heatwave", "IV", "高温")
         stock("D110101000", "WATER", 7)  # the world moves on
         refused = boss.post(f"/api/plans/{plan['id']}/approve", json={})
         assert refused.status_code == 409
@@ -158,15 +150,9 @@ def test_edited_approval_and_failed_delivery_returns_stock(
     community = community_of("110101005")
     street_leader = create_user(Role.STREET_LEADER, street="110101005")
     with client(server, commander) as boss:
-        incident = boss.post(
-            "/api/incidents",
-            json={"type": "fire", "level": "IV", "title": "胡同火灾", "communities": [community]},
-        ).json()
-        request = boss.post(
-            f"/api/incidents/{incident['id']}/requests",
-            json={"community": community, "item": "FOOD", "quantity": 30},
-        ).json()
-        plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
+        incident, request, plan = planned_request(
+            boss, community, "FOOD", 30, "fire", "IV", "胡同火灾"
+        )
         line = plan["lines"][0]
         too_much = boss.post(
             f"/api/plans/{plan['id']}/approve",

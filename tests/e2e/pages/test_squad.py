@@ -395,6 +395,19 @@ def test_phones_are_masked_and_only_revealing_roles_can_call(
     assert audited[0]["n"] == 1
 
 
+def _community_tablet(
+    open_page: Callable[..., Watched], user: str, ours: int, other: int
+) -> tuple[Any, Any]:
+    """A community role's tablet on its tasks: task `ours` shown, `other` (the next
+    community's) not, and no stock or recording tabs. The page and our task's card."""
+    page = open_squad(open_page("tablet"), user, tab="tasks")
+    card = page.locator(f"#task-{ours}")
+    card.wait_for()
+    assert page.locator(f"#task-{other}").count() == 0
+    assert page.locator("#tab-stock").is_hidden() and page.locator("#tab-record").is_hidden()
+    return page, card
+
+
 def test_community_worker_and_volunteer_work_their_communitys_tasks(
     open_page: Callable[..., Watched], server: str
 ) -> None:
@@ -415,12 +428,7 @@ def test_community_worker_and_volunteer_work_their_communitys_tasks(
         )
         assert assigned.status_code == 200, assigned.text
 
-    watched = open_page("tablet")
-    page = open_squad(watched, worker, tab="tasks")
-    card = page.locator(f"#task-{ours['id']}")
-    card.wait_for()
-    assert page.locator(f"#task-{other['id']}").count() == 0
-    assert page.locator("#tab-stock").is_hidden() and page.locator("#tab-record").is_hidden()
+    page, card = _community_tablet(open_page, worker, ours["id"], other["id"])
     assert page.locator("#tab-people").is_visible()
     card.get_by_role("button", name="接受任务").click()
     page.wait_for_function(
@@ -433,12 +441,7 @@ def test_community_worker_and_volunteer_work_their_communitys_tasks(
     page.locator("#pairings table").wait_for()  # its own community's, not the street's
     assert_accessible(page)
 
-    watched = open_page("tablet")
-    page = open_squad(watched, volunteer, tab="tasks")
-    card = page.locator(f"#task-{ours['id']}")
-    card.wait_for()
-    assert page.locator(f"#task-{other['id']}").count() == 0
-    assert page.locator("#tab-stock").is_hidden() and page.locator("#tab-record").is_hidden()
+    page, card = _community_tablet(open_page, volunteer, ours["id"], other["id"])
     card.get_by_role("button", name="完成任务").click()  # a guard task: done once accepted
     page.locator(f"#task-finished-list #task-{ours['id']}").wait_for(state="attached")
     page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '0'")
