@@ -342,6 +342,7 @@ async def reroute_in_transit(ctx: Context, cmd: Command) -> list[int]:
 
 async def reopen_road(ctx: Context, closure_id: int) -> ClosureView:
     authorize(ctx.actor, "incidents.manage")
+    network = await _network_or_none(ctx)  # before the command: no second connection inside
     async with command(ctx) as cmd:
         row = await cmd.connection.fetchrow(
             "UPDATE road_closure SET opened_at=$2 WHERE id=$1 AND opened_at IS NULL RETURNING *",
@@ -359,7 +360,7 @@ async def reopen_road(ctx: Context, closure_id: int) -> ClosureView:
             "incidents.reopen_road", "road_closure", closure_id, {"open": False}, {"open": True}
         )
         cmd.emit("road.opened", {"closure": closure_id})
-        return _closure_view(row, await _network_or_none(ctx))
+        return _closure_view(row, network)
 
 
 async def list_closures(ctx: Context, active: bool = True) -> list[ClosureView]:

@@ -452,6 +452,13 @@ async def active_road_network(ctx: Context) -> RoadNetwork:
             "SELECT id, lat, lon FROM road_node WHERE network=$1", current["id"]
         )
         edges = await conn.fetch("SELECT * FROM road_edge WHERE network=$1", current["id"])
+    # Requests arriving together (a server's first minutes, drills starting at once) all
+    # miss the cache and read the graph. The first to finish builds it; the build never
+    # awaits, so the others, resuming after it, take that one: one network object per
+    # graph, so every router and road state of the process agree.
+    cached = _NETWORKS.get(current["graph_id"])
+    if cached is not None:
+        return cached
     graph = nx.DiGraph()
     graph.add_nodes_from((r["id"], {"lat": r["lat"], "lon": r["lon"]}) for r in nodes)
     for r in edges:

@@ -98,3 +98,21 @@ def test_empty_network_is_refused() -> None:
 
     with pytest.raises(InvalidInput):
         run(load_roads(system_context(), nx.DiGraph(), "empty", "x", False))
+
+
+def test_requests_arriving_together_get_one_network_object() -> None:
+    # Five drills starting at once each read the graph on a cold cache; they must end up
+    # with the same object, or a router made for one refuses another's road state.
+    import asyncio
+
+    from dispatch.places import service
+
+    async def together() -> list[object]:
+        service._NETWORKS.clear()
+        return list(
+            await asyncio.gather(*(active_road_network(system_context()) for _ in range(5)))
+        )
+
+    networks = run(together())
+    assert all(network is networks[0] for network in networks)
+    assert run(active_road_network(system_context())) is networks[0]
