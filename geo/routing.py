@@ -640,10 +640,16 @@ def _paths_avoid(
     return clean
 
 
-def edge_seconds(network: RoadNetwork, vehicle: Vehicle) -> NDArray[np.float64]:
-    """Every edge's travel seconds for ``vehicle``, closed or not (what compiled graphs hold)."""
-    speed = np.minimum(network.edge_speed_kmh, vehicle.speed_kmh) / 3.6
-    seconds: NDArray[np.float64] = np.maximum(network.edge_length_m / speed, _MIN_EDGE_SECONDS)
+def edge_seconds(
+    network: RoadNetwork, vehicle: Vehicle, edges: NDArray[np.int64] | None = None
+) -> NDArray[np.float64]:
+    """Travel seconds for ``vehicle`` of every edge, or of the ``edges`` given (by index),
+    closed or not: what compiled graphs hold, element for element."""
+    pick = slice(None) if edges is None else edges
+    speed = np.minimum(network.edge_speed_kmh[pick], vehicle.speed_kmh) / 3.6
+    seconds: NDArray[np.float64] = np.maximum(
+        network.edge_length_m[pick] / speed, _MIN_EDGE_SECONDS
+    )
     return seconds
 
 
@@ -651,10 +657,12 @@ def path_seconds(network: RoadNetwork, nodes: Sequence[int], vehicle: Vehicle = 
     """Seconds along ``nodes`` (ids) for ``vehicle``, closed roads included (a vehicle
     already past them drove them). Added edge by edge from the first, as the search
     adds them: for a fastest route, the same float as its ``time_s``."""
-    seconds = edge_seconds(network, vehicle)
+    edges = np.array(
+        [network.edge_index[pair] for pair in itertools.pairwise(nodes)], dtype=np.int64
+    )
     total = 0.0
-    for a, b in itertools.pairwise(nodes):
-        total += float(seconds[network.edge_index[(a, b)]])
+    for seconds in edge_seconds(network, vehicle, edges).tolist():
+        total += seconds
     return total
 
 

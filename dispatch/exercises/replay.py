@@ -45,6 +45,7 @@ from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, DomainError
 from dispatch.exercises import scenario as sc
 from dispatch.exercises.schemas import ExerciseCreate, ExerciseKind
+from geo.network import RoadNetwork
 
 # who issues a replay's commands: a commander, named so its audit rows say so
 REPLAY_ACTOR = Actor(user_id=None, username="replay", role=Role.COMMANDER)
@@ -653,11 +654,14 @@ class Replay:
             if closure.near is not None
             else ClosureCreate(edge=list(closure.edge or ()))
         )
+        from dispatch.places.service import active_road_network
+
         view = await close_road(self._context(), incident, body)
         self.closures.append((closure, view.id))
-        await self._mark_passed()
+        network = await active_road_network(self._context())
+        self._mark_passed(network)
         rerouted = [t for t in view.rerouted_tasks if t in self.deliveries]
-        await self._rerouted(rerouted)
+        await self._rerouted(rerouted, network)
         self.record(
             "close_road",
             index,
@@ -666,23 +670,19 @@ class Replay:
         )
         self._replan_soon()
 
-    async def _mark_passed(self) -> None:
+    def _mark_passed(self, network: RoadNetwork) -> None:
         """Where each vehicle on its way is as a road closes, reckoned as the service
-        reckons it when it reroutes (its share of the route's time, evenly along it)."""
-        from dispatch.places.service import active_road_network
-        from geo.routing import position_on
+        reckons it when it reroutes."""
+        from dispatch.planning.service import position_of
 
-        network = await active_road_network(self._context())
         for delivery in self.deliveries.values():
             if delivery.arrived is not None or delivery.failed is not None:
                 continue
-            nodes = [int(n) for n in delivery.route.get("nodes", [])]
-            time_s = float(delivery.route.get("time_s", 0.0))
             travelled = (self.now - delivery.departed).total_seconds()
-            share = travelled / time_s if time_s > 0 and travelled > 0 else 0.0
-            delivery.passed = max(delivery.passed, position_on(network, nodes, share)[0])
+            at, _ = position_of(network, delivery.route, travelled)
+            delivery.passed = max(delivery.passed, at)
 
-    async def _rerouted(self, task_ids: list[int]) -> None:
+    async def _rerouted(self, task_ids: list[int], network: RoadNetwork) -> None:
         """New route, new ETA: the rest of the trip at the new route's time."""
         from dispatch.incidents.service import get_task
 
@@ -690,8 +690,8 @@ class Replay:
             delivery = self.deliveries[task_id]
             view = await get_task(self._context(), task_id)
             route = view.route or delivery.route
-            old = await self._route_time(delivery.route)
-            new = await self._route_time(route)
+            old = self._route_time(delivery.route, network)
+            new = self._route_time(route, network)
             delivery.route = route
             delivery.version = view.version
             delivery.rerouted += 1
@@ -701,18 +701,16 @@ class Replay:
                 "reroute", delivery.number, round(new - old, 1), self.offset(delivery.arrives)
             )
 
-    async def _route_time(self, route: dict[str, Any]) -> float:
+    def _route_time(self, route: dict[str, Any], network: RoadNetwork) -> float:
         """A route's time at the scenario's vehicle speed (the service stores a rerouted
         one at the default speed), along its nodes as they are driven: the stretch
         already behind the vehicle counts the same in the old route and the new."""
-        from dispatch.places.service import active_road_network
         from geo.network import Vehicle
         from geo.routing import path_seconds
 
         nodes = [int(n) for n in route.get("nodes", [])]
         if len(nodes) < 2:
             return float(route.get("time_s", 0.0))
-        network = await active_road_network(self._context())
         vehicle = Vehicle(speed_kmh=self.scenario.policy.vehicle_speed_kmh)
         return path_seconds(network, nodes, vehicle)
 

@@ -262,7 +262,7 @@ async def close_road(ctx: Context, incident_id: int, data: ClosureCreate) -> Clo
     """Close roads; deliveries in transit whose route crosses the closure are rerouted."""
     authorize(ctx.actor, "incidents.manage")
     kind, values = _closure_shape(data)
-    network = await _network_or_none(ctx)
+    network = await _network_or_none(ctx) if kind == "edge" else None
     if kind == "edge":
         u, v = values[3], values[4]
         if network is None or not ({(u, v), (v, u)} & network.edge_index.keys()):
@@ -369,7 +369,8 @@ async def list_closures(ctx: Context, active: bool = True) -> list[ClosureView]:
         rows = await conn.fetch(
             "SELECT * FROM road_closure WHERE NOT $1 OR opened_at IS NULL ORDER BY id", active
         )
-    network = await _network_or_none(ctx)
+    one_road = any(r["kind"] == "edge" for r in rows)
+    network = await _network_or_none(ctx) if one_road else None
     return [_closure_view(r, network) for r in rows]
 
 

@@ -524,6 +524,21 @@ async def reject_plan(ctx: Context, plan_id: int, data: PlanDecision) -> PlanVie
         return await _plan_view(cmd.connection, plan_id)
 
 
+def position_of(
+    network: RoadNetwork, route: dict[str, Any], travelled_s: float
+) -> tuple[int, float]:
+    """Where a vehicle ``travelled_s`` seconds into a stored route can next turn: the
+    index of the next junction it reaches and the metres to it. It is taken to have
+    covered that share of the route's time, evenly along its length, as the command
+    map shows it. The service (rerouting) and the replay (its arrivals) both ask this."""
+    from geo.routing import position_on
+
+    nodes = [int(n) for n in route.get("nodes", [])]
+    time_s = float(route.get("time_s", 0))
+    share = travelled_s / time_s if time_s > 0 and travelled_s > 0 else 0.0
+    return position_on(network, nodes, share)
+
+
 def reroute(
     state: RoadState, route: dict[str, Any], travelled_s: float = 0.0
 ) -> dict[str, Any] | None:
@@ -535,23 +550,22 @@ def reroute(
     it), and to turn off at the next junction it reaches: the stretch behind it stays
     in the route and a closure there changes nothing.
     """
-    from geo.routing import position_on, route_uses_closed_edge
+    from geo.routing import route_uses_closed_edge
 
     network = state.network
     nodes: list[int] = [int(n) for n in route.get("nodes", [])]
     if len(nodes) < 2:
         return None
     length_m, time_s = float(route.get("length_m", 0)), float(route.get("time_s", 0))
-    share = travelled_s / time_s if time_s > 0 and travelled_s > 0 else 0.0
-    at, done_m = position_on(network, nodes, share)
-    ahead = Route(tuple(nodes[at:]), length_m - done_m, time_s)
+    at, done_m = position_of(network, route, travelled_s)
+    done_s = time_s * done_m / length_m if length_m > 0 else 0.0
+    ahead = Route(tuple(nodes[at:]), length_m - done_m, time_s - done_s)
     if len(ahead.nodes) < 2 or not route_uses_closed_edge(state, ahead):
         return None
     router, _ = router_for(network)
     new = router.route(state, nodes[at], nodes[-1])
     if new is None:
         return None
-    done_s = time_s * done_m / length_m if length_m > 0 else 0.0
     return route_json(
         network, [*nodes[:at], *new.nodes], done_m + new.length_m, done_s + new.time_s
     )

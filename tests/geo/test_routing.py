@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.network import Closure, RoadNetwork, RoadState, Vehicle, vehicle_allowed
-from geo.routing import Router, path_seconds, position_on, route_uses_closed_edge
+from geo.routing import Route, Router, path_seconds, position_on, route_uses_closed_edge
 
 
 def _seconds(d: dict[str, float], vehicle: Vehicle) -> float:
@@ -248,15 +248,26 @@ def test_bulk_paths_match_single_routes_on_horizon_limited_trees(
             assert (path, length) == (((), 0.0) if route is None else (route.nodes, route.length_m))
 
 
+def _across_the_district(
+    dongcheng: RoadNetwork,
+    depot_nodes: dict[str, int],
+    community_nodes: dict[str, int],
+    vehicle: Vehicle,
+) -> Route:
+    """The fastest route from the district reserve to a community far from it."""
+    source, target = depot_nodes["D110101000"], sorted(community_nodes.values())[40]
+    route = Router(dongcheng).route(RoadState(dongcheng), source, target, vehicle)
+    assert route is not None and len(route.nodes) > 10
+    return route
+
+
 def test_path_seconds_is_the_searched_time_and_counts_closed_roads(
     dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
 ) -> None:
     # A rerouted delivery's time is read along the nodes it drives, closed roads behind
     # it included; for a fastest route that is the very float the search gave.
     vehicle = Vehicle(speed_kmh=18.0)
-    source, target = depot_nodes["D110101000"], sorted(community_nodes.values())[40]
-    route = Router(dongcheng).route(RoadState(dongcheng), source, target, vehicle)
-    assert route is not None and len(route.nodes) > 10
+    route = _across_the_district(dongcheng, depot_nodes, community_nodes, vehicle)
     assert path_seconds(dongcheng, route.nodes, vehicle) == route.time_s
     middle = dongcheng.latlon(route.nodes[len(route.nodes) // 2])
     closed = RoadState(dongcheng).with_closure(Closure.circle(*middle, 20.0))
@@ -268,9 +279,7 @@ def test_path_seconds_is_the_searched_time_and_counts_closed_roads(
 def test_position_on_a_route_is_the_next_junction_reached(
     dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
 ) -> None:
-    source, target = depot_nodes["D110101000"], sorted(community_nodes.values())[40]
-    route = Router(dongcheng).route(RoadState(dongcheng), source, target)
-    assert route is not None
+    route = _across_the_district(dongcheng, depot_nodes, community_nodes, Vehicle())
     nodes = route.nodes
     assert position_on(dongcheng, nodes, 0.0) == (0, 0.0)
     assert position_on(dongcheng, nodes, -1.0) == (0, 0.0)
