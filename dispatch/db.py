@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -35,7 +36,12 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def embedded_url(data_dir: Path, database: str = "dispatch") -> str:
     """Start (or reuse) the embedded PostgreSQL in the data folder; a newcomer installs nothing."""
-    import pgserver  # imported late: only needed without DATABASE_URL
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR (a container, a CI runner) pgserver's lock folder falls
+        # back to /tmp/runtime-UID, which is what we want; the warning would only alarm
+        # a newcomer on the first screen of `make demo`.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # imported late: only needed without DATABASE_URL
 
     pg_dir = data_dir / "pg"
     pg_dir.mkdir(parents=True, exist_ok=True)
