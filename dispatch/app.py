@@ -32,7 +32,7 @@ from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
-from dispatch.exercises.replay import drill_clock
+from dispatch.exercises.plays import drill_clock
 from dispatch.exercises.service import resolve_exercise
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -59,7 +59,7 @@ async def provide_context(request: Request[Any, Any, Any]) -> Context:
     if header is None and request.scope["path"] == LIVE_PATH:
         header = request.query_params.get("exercise")  # EventSource cannot send headers
     exercise = await resolve_exercise(actor, header) if header else None
-    clock = (drill_clock(exercise) if exercise else None) or request.app.state.clock
+    clock = (await drill_clock(exercise) if exercise else None) or request.app.state.clock
     return Context(actor=actor, clock=clock, exercise=exercise)
 
 
@@ -88,7 +88,7 @@ async def _demo_drill() -> None:
     file = os.environ.get("DISPATCH_DEMO_DRILL", "").strip()
     if not file:
         return
-    from dispatch.exercises.replay import start_demo_drill
+    from dispatch.exercises.plays import start_demo_drill
 
     try:
         await start_demo_drill(file, float(os.environ.get("DISPATCH_DEMO_DRILL_SPEED") or 60))
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await _demo_drill()
             yield
         finally:
-            from dispatch.exercises.replay import stop_plays
+            from dispatch.exercises.plays import stop_plays
 
             await stop_plays()
             set_publisher(None)

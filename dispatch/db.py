@@ -26,6 +26,8 @@ from piccolo.engine.postgres import PostgresEngine
 from dispatch.clock import Clock
 
 if TYPE_CHECKING:
+    from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
     from dispatch.accounts.policy import Actor
 
 log = logging.getLogger("dispatch.db")
@@ -248,6 +250,22 @@ async def execute_script(sql: str) -> None:
         return
     async with db.transaction() as txn:
         await txn.connection.execute(sql)
+
+
+def sql_migration(migration_id: str, description: str, sql: str) -> MigrationManager:
+    """A migration of hand-written SQL: every migration of the app is one, so the SQL
+    (checks, triggers, partial indexes) is what the database gets, word for word."""
+    from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+    manager = MigrationManager(
+        migration_id=migration_id, app_name="dispatch", description=description
+    )
+
+    async def run() -> None:
+        await execute_script(sql)
+
+    manager.add_raw(run)
+    return manager
 
 
 def view_of(struct: type[T], row: Mapping[str, Any], **overrides: Any) -> T:

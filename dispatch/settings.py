@@ -41,6 +41,7 @@ class Settings:
     refresh_token_days: int
     login_failure_limit: int
     login_failure_window_minutes: int
+    play_lease_seconds: int
 
     @property
     def reference_dir(self) -> Path:
@@ -79,6 +80,7 @@ def load_settings() -> Settings:
         refresh_token_days=_int("DISPATCH_REFRESH_TOKEN_DAYS", 7),
         login_failure_limit=_int("DISPATCH_LOGIN_FAILURE_LIMIT", 10),
         login_failure_window_minutes=_int("DISPATCH_LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        play_lease_seconds=_int("DISPATCH_PLAY_LEASE_SECONDS", 15),
     )
 
 

@@ -2,6 +2,8 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from dispatch.db import sql_migration
+
 ID = "2026-11-27T00:00:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "foundation: places, accounts, audit, idempotency"
@@ -131,12 +133,4 @@ CREATE INDEX idempotency_record_created ON idempotency_record (created_at);
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="dispatch", description=DESCRIPTION)
-
-    async def run() -> None:
-        from dispatch.db import execute_script
-
-        await execute_script(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, DESCRIPTION, SQL)

@@ -3,6 +3,8 @@ care households."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from dispatch.db import sql_migration
+
 ID = "2026-11-27T00:00:03:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "people: partner units, pairings, people, teams, duty, care households"
@@ -163,12 +165,4 @@ CREATE INDEX care_household_community ON care_household (community);
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="dispatch", description=DESCRIPTION)
-
-    async def run() -> None:
-        from dispatch.db import execute_script
-
-        await execute_script(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, DESCRIPTION, SQL)

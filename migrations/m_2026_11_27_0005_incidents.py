@@ -2,6 +2,8 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from dispatch.db import sql_migration
+
 ID = "2026-11-27T00:00:05:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "incidents: requests, closures, outages, plans, tasks"
@@ -169,12 +171,4 @@ CREATE INDEX task_progress_task ON task_progress (task, id);
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="dispatch", description=DESCRIPTION)
-
-    async def run() -> None:
-        from dispatch.db import execute_script
-
-        await execute_script(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, DESCRIPTION, SQL)

@@ -2,6 +2,8 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
+from dispatch.db import sql_migration
+
 ID = "2026-11-27T00:00:06:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "exercises: drill and replay sandboxes"
@@ -26,12 +28,4 @@ CREATE INDEX exercise_status ON exercise (status);
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="dispatch", description=DESCRIPTION)
-
-    async def run() -> None:
-        from dispatch.db import execute_script
-
-        await execute_script(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, DESCRIPTION, SQL)

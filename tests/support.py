@@ -30,6 +30,7 @@ LOGS = Path(__file__).resolve().parent.parent / ".dispatch" / "test" / "logs"
 UNMASKED_PHONE = re.compile(rb"(?<!\d)100\d{8}(?!\d)")
 PHONE_LEAKS: list[str] = []  # responses of this run that carried a whole phone number
 SERVER_LOGS: list[Path] = []  # log files of the servers this run started
+SERVER_PROCESSES: dict[str, subprocess.Popen[bytes]] = {}  # by base URL: a test may kill one
 T = TypeVar("T")
 
 
@@ -65,10 +66,12 @@ def running_server(extra_env: dict[str, str] | None = None, workers: int = 1) ->
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
+    SERVER_PROCESSES[base_url] = proc
     try:
         _wait_healthy(base_url, proc, log_path)
         yield base_url
     finally:
+        SERVER_PROCESSES.pop(base_url, None)
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -13,7 +13,7 @@ from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from dispatch.db import Ctx
-from dispatch.exercises import replay, service
+from dispatch.exercises import plays, service
 from dispatch.exercises.schemas import (
     ExerciseCreate,
     ExerciseStatus,
@@ -62,20 +62,23 @@ class ExerciseController(Controller):
     ) -> PlayView:
         """Play a scenario of `scenarios/` into the exercise live (reset first), at `speed`
         times wall time, in this server process: its events reach this server's live feed
-        (`GET /api/live` with `X-Exercise`). Audited in the real trail."""
-        result: PlayView = await replay.start_play(ctx, exercise_id, data)
+        (`GET /api/live` with `X-Exercise`; every worker's with REDIS_URL), and every worker
+        knows the play. 409 while it plays anywhere. Audited in the real trail."""
+        result: PlayView = await plays.start_play(ctx, exercise_id, data)
         return result
 
     @delete("/{exercise_id:int}/play", status_code=HTTP_200_OK)
     async def stop(self, ctx: Ctx, exercise_id: ExerciseId) -> PlayView:
-        """Stop the live replay (the drill's world stays as it is); audited."""
-        result: PlayView = await replay.stop_playing(ctx, exercise_id)
+        """Stop the live replay, whichever server process plays it (the drill's world stays
+        as it is); audited."""
+        result: PlayView = await plays.stop_playing(ctx, exercise_id)
         return result
 
     @get("/{exercise_id:int}/play")
     async def progress(self, ctx: Ctx, exercise_id: ExerciseId) -> PlayView:
-        """The live replay's progress (idle when nothing was played here)."""
-        result: PlayView = await replay.play_status(ctx, exercise_id)
+        """The live replay's progress, from any worker (idle when nothing was played into
+        the exercise; failed when the process playing it went away)."""
+        result: PlayView = await plays.play_status(ctx, exercise_id)
         return result
 
 
@@ -86,5 +89,5 @@ class ScenarioController(Controller):
     @get("/")
     async def index(self, ctx: Ctx) -> list[ScenarioInfo]:
         """The scenario files that can be played (name, description, duration, events)."""
-        result: list[ScenarioInfo] = await replay.list_scenario_files(ctx)
+        result: list[ScenarioInfo] = await plays.list_scenario_files(ctx)
         return result

@@ -27,8 +27,11 @@ from dispatch.exercises.schemas import (
 )
 
 SCHEMA_PREFIX = "ex_"
-# shared by every world: who may log in, throttling, idempotency keys, exercises, migrations
-NOT_COPIED = frozenset({"app_user", "login_failure", "idempotency_record", "exercise", "migration"})
+# shared by every world: who may log in, throttling, idempotency keys, exercises and their
+# plays, migrations
+NOT_COPIED = frozenset(
+    {"app_user", "login_failure", "idempotency_record", "exercise", "exercise_play", "migration"}
+)
 # copied empty: a drill's audit trail is its own (the real one names real people's actions)
 COPIED_EMPTY = frozenset({"audit_entry"})
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -63,6 +66,11 @@ COLUMNS = (
 
 def schema_of(exercise_id: int) -> str:
     return f"{SCHEMA_PREFIX}{exercise_id}"
+
+
+def exercise_of(schema: str) -> int:
+    """The exercise whose world is this schema (`ex_7` is exercise 7)."""
+    return int(schema.removeprefix(SCHEMA_PREFIX))
 
 
 def _q(name: str) -> str:
@@ -308,8 +316,9 @@ async def reset_exercise(ctx: Context, exercise_id: int) -> ExerciseView:
 
 async def delete_exercise(ctx: Context, exercise_id: int) -> ExerciseView:
     """Drop the exercise's schema; the row stays, marked deleted, for the record. A play
-    running into it here stops first (dropping a schema a play writes to would deadlock)."""
-    from dispatch.exercises.replay import stop_play
+    running into it (here or in another process) stops first: dropping a schema a play
+    writes to would deadlock."""
+    from dispatch.exercises.plays import stop_play
 
     authorize(ctx.actor, "exercises.manage")
     await stop_play(exercise_id)

@@ -1,6 +1,6 @@
 """Exercises as stored: one row per drill or replay; its world lives in schema `ex_<id>`."""
 
-from piccolo.columns import Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -18,4 +18,17 @@ class Exercise(Table, tablename="exercise"):
     deleted_at = Timestamptz(null=True, default=None)
 
 
-EXERCISE_TABLES = [Exercise]
+class ExercisePlay(Table, tablename="exercise_play"):
+    """A drill's live play as its process last wrote it: any process reads it (see
+    `dispatch.exercises.plays`)."""
+
+    exercise = ForeignKey(Exercise, primary_key=True)
+    owner = Varchar(length=120)
+    status = Varchar(length=10)
+    heartbeat_at = Timestamptz()
+    sim_time = Timestamptz(null=True, default=None)
+    stop_requested = Boolean(default=False)
+    snapshot = JSONB()
+
+
+EXERCISE_TABLES = [Exercise, ExercisePlay]

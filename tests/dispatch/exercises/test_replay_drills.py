@@ -18,7 +18,15 @@ import pytest
 
 from dispatch.accounts.policy import Role
 from dispatch.exercises.service import NOT_COPIED
-from tests.support import client, create_user, run, running_server, sql, system_context
+from tests.support import (
+    SERVER_PROCESSES,
+    client,
+    create_user,
+    run,
+    running_server,
+    sql,
+    system_context,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
@@ -256,7 +264,9 @@ def test_demo_serves_with_a_live_drill(trainer: str) -> None:
     from dispatch.exercises.service import delete_exercise
 
     env = {"DISPATCH_DEMO_DRILL": "hutong_fire.yaml", "DISPATCH_DEMO_DRILL_SPEED": "100000"}
-    with running_server(env) as base_url, client(base_url, trainer) as http:
+    # two workers: both start up with the demo drill set, one of them plays it, and either
+    # answers for it
+    with running_server(env, workers=2) as base_url, client(base_url, trainer) as http:
         active = http.get("/api/exercises", params={"status": "active"}).json()
         demo = [e for e in active if e["name"] == "演示演练"]
         assert len(demo) == 1
@@ -269,7 +279,39 @@ def test_demo_serves_with_a_live_drill(trainer: str) -> None:
         assert state["scenario"] == "hutong_fire.yaml" and state["loop"] is True
         assert state["loops"] >= 1 and state["status"] == "running", state
         assert all(b["ok"] for b in state["report"]["expect"])
+        answers = {http.get(f"/api/exercises/{demo[0]['id']}/play").json()["status"]}
+        answers |= {http.get(f"/api/exercises/{demo[0]['id']}/play").json()["status"]}
+        assert answers == {"running"}, answers
+    plays = sql(
+        "SELECT count(*) AS n FROM public.audit_entry WHERE action = 'exercises.play' "
+        "AND entity_id = $1",
+        str(demo[0]["id"]),
+    )
+    assert plays[0]["n"] == 1  # started once, by one worker
     run(delete_exercise(system_context(), demo[0]["id"]))
+
+
+def _playing(http: httpx.Client, exercise: int) -> dict[str, Any]:
+    """The play's state once its drill clock has started (the sandbox copied, a step done)."""
+    deadline = time.monotonic() + 60
+    state = http.get(f"/api/exercises/{exercise}/play").json()
+    while state["sim_time"] is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = http.get(f"/api/exercises/{exercise}/play").json()
+    assert state["status"] == "running" and state["sim_time"] is not None, state
+    return state
+
+
+def _declare_fire(http: httpx.Client, title: str, exercise: int | None = None) -> dict[str, Any]:
+    """A commander's fire incident in the drill's world (or the real one, with no exercise)."""
+    headers = {"X-Exercise": str(exercise)} if exercise is not None else {}
+    made = http.post(
+        "/api/incidents",
+        headers=headers,
+        json={"type": "fire", "level": "IV", "title": title, "communities": ["110101001001"]},
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json())
 
 
 def test_a_commander_acts_at_the_drills_time_while_it_plays(
@@ -283,31 +325,11 @@ def test_a_commander_acts_at_the_drills_time_while_it_plays(
         exercise = made.json()["id"]
         body = {"scenario": "rainstorm_pingfang.yaml", "speed": 60}  # 8 h in 8 minutes
         assert http.post(f"/api/exercises/{exercise}/play", json=body).status_code == 202
-        deadline = time.monotonic() + 60
-        state = http.get(f"/api/exercises/{exercise}/play").json()
-        while state["sim_time"] is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            state = http.get(f"/api/exercises/{exercise}/play").json()
-    assert state["status"] == "running", state
-    drill = {"X-Exercise": str(exercise)}
+        state = _playing(http, exercise)
     with client(server, commander) as boss:
-        declared = boss.post(
-            "/api/incidents",
-            headers=drill,
-            json={
-                "type": "fire",
-                "level": "IV",
-                "title": "演练中指挥员报告的火情",
-                "communities": ["110101001001"],
-            },
-        )
-        assert declared.status_code == 201, declared.text
+        at = _declare_fire(boss, "演练中指挥员报告的火情", exercise)["declared_at"]
         after = boss.get(f"/api/exercises/{exercise}/play").json()["sim_time"]
-        real = boss.post(
-            "/api/incidents",
-            json={"type": "fire", "level": "IV", "title": "真实", "communities": ["110101001001"]},
-        ).json()
-    at = declared.json()["declared_at"]
+        real = _declare_fire(boss, "真实")
     assert state["sim_time"] <= at <= after  # the drill's clock, between two readings of it
     assert at.startswith("2024-07-30"), at  # the scenario's day, not today's
     assert not real["declared_at"].startswith("2024"), real  # the real world keeps real time
@@ -319,3 +341,90 @@ def test_a_commander_acts_at_the_drills_time_while_it_plays(
         deleted = http.delete(f"/api/exercises/{exercise}")
         assert deleted.status_code == 200, deleted.text
     assert not sql("SELECT 1 FROM pg_namespace WHERE nspname = $1", f"ex_{exercise}")
+
+
+def test_a_play_is_known_to_every_server_process(trainer: str, commander: str) -> None:
+    """Two server processes on one database (two workers, or two machines): a play started
+    on one is refused again on the other, shows its progress there, runs the drill on its
+    clock there too, and stops when the other asks; deleting the drill anywhere stops it."""
+    body = {"scenario": "rainstorm_pingfang.yaml", "speed": 60}
+    with (
+        running_server() as one,
+        running_server() as other,
+        client(one, trainer) as on_one,
+        client(other, trainer) as on_other,
+    ):
+        made = on_one.post("/api/exercises", json={"name": "两个进程的演练", "kind": "drill"})
+        assert made.status_code == 201, made.text
+        exercise = made.json()["id"]
+        play = f"/api/exercises/{exercise}/play"
+        assert on_other.get(play).json()["status"] == "idle"
+        assert on_one.post(play, json=body).status_code == 202
+        again = on_other.post(play, json=body)
+        assert again.status_code == 409, again.text
+        assert "rainstorm_pingfang.yaml" in again.json()["detail"]
+        seen = _playing(on_other, exercise)
+        assert seen["scenario"] == "rainstorm_pingfang.yaml" and seen["speed"] == 60
+        # a commander on the other process acts at the drill's time, not today's
+        with client(other, commander) as boss:
+            at = _declare_fire(boss, "另一进程上报的火情", exercise)["declared_at"]
+        assert seen["sim_time"] <= at <= on_one.get(play).json()["sim_time"], at
+        assert at.startswith("2024-07-30"), at
+        # the other process stops it: the playing one hears and stops
+        stopped = on_other.delete(play)
+        assert stopped.status_code == 200 and stopped.json()["status"] == "stopped", stopped.text
+        assert on_one.get(play).json()["status"] == "stopped"
+        # played again from the other, deleted on the first: the play stops, the schema goes
+        assert on_other.post(play, json=body).status_code == 202
+        _playing(on_one, exercise)
+        deleted = on_one.delete(f"/api/exercises/{exercise}")
+        assert deleted.status_code == 200, deleted.text
+        assert on_other.get(play).json()["status"] == "stopped"
+    assert not sql("SELECT 1 FROM pg_namespace WHERE nspname = $1", f"ex_{exercise}")
+    actions = sql(
+        "SELECT action FROM public.audit_entry WHERE entity = 'exercise' AND entity_id = $1 "
+        "ORDER BY id",
+        str(exercise),
+    )
+    assert [a["action"] for a in actions] == [
+        "exercises.create",
+        "exercises.play",
+        "exercises.reset",
+        "exercises.stop",
+        "exercises.play",
+        "exercises.reset",
+        "exercises.delete",
+    ]
+
+
+def test_a_play_whose_process_died_shows_failed_and_may_play_again(trainer: str) -> None:
+    """A server killed while it plays a drill writes nothing more: once its lease is over
+    another process shows the play failed, serves the drill on the wall clock again, and
+    lets it be played anew."""
+    env = {"DISPATCH_PLAY_LEASE_SECONDS": "4"}
+    body = {"scenario": "rainstorm_pingfang.yaml", "speed": 60}
+    with running_server(env) as other, client(other, trainer) as on_other:
+        with running_server(env) as doomed, client(doomed, trainer) as on_doomed:
+            made = on_doomed.post(
+                "/api/exercises", json={"name": "进程中断的演练", "kind": "drill"}
+            )
+            exercise = made.json()["id"]
+            play = f"/api/exercises/{exercise}/play"
+            assert on_doomed.post(play, json=body).status_code == 202
+            _playing(on_other, exercise)
+            SERVER_PROCESSES[doomed].kill()  # no shutdown: its row just stops being written
+            SERVER_PROCESSES[doomed].wait(timeout=10)
+        assert on_other.post(play, json=body).status_code == 409  # within its lease
+        deadline, lost = time.monotonic() + 15, on_other.get(play).json()
+        while lost["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            lost = on_other.get(play).json()
+        assert lost["status"] == "failed" and "stopped before the play ended" in lost["error"]
+        # the drill is no longer on the lost play's clock: a commander acts on today's
+        with client(other, create_user(Role.COMMANDER)) as boss:
+            at = _declare_fire(boss, "中断后", exercise)["declared_at"]
+        assert not at.startswith("2024"), at
+        assert on_other.post(play, json=body).status_code == 202
+        again = _playing(on_other, exercise)
+        assert again["status"] == "running" and again["loops"] == 0
+        assert on_other.delete(f"/api/exercises/{exercise}").status_code == 200

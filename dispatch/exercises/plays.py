@@ -1,0 +1,506 @@
+"""Live drills: a scenario played into a drill's sandbox by a server process, known to all.
+
+The play itself is a task of the process that started it (its events reach that process's
+live feed, and every worker's with REDIS_URL). Its state is a row of `exercise_play`, which
+that process writes as the drill's clock moves and at least every `HEARTBEAT` seconds. So
+every worker, on this machine or another, answers `GET .../play`, refuses a second play of
+the drill (409), serves the drill on its simulated clock and can stop it: `DELETE` sets
+`stop_requested`, which the playing process reads on its next write. A running play whose
+row has not been written for `DISPATCH_PLAY_LEASE_SECONDS` lost its process (killed,
+crashed): it shows as failed, and the drill may be played again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from dispatch.accounts.policy import authorize
+from dispatch.clock import Clock, FixedClock, WallClock, local
+from dispatch.db import Context, command, engine
+from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.exercises import scenario as sc
+from dispatch.exercises.replay import (
+    REPLAY_ACTOR,
+    Options,
+    Replay,
+    _minutes,
+    reference,
+    scenarios_dir,
+)
+from dispatch.exercises.schemas import (
+    ExerciseCreate,
+    ExerciseKind,
+    ExerciseStatus,
+    PlayRequest,
+    PlayStatus,
+    PlayView,
+    ScenarioInfo,
+)
+
+log = logging.getLogger("dispatch.plays")
+
+HEARTBEAT = 1.0  # seconds: the longest a running play goes without writing its row
+MIN_GAP = 0.2  # seconds between two writes, however fast the drill's clock moves
+SUMMARY_OMITS = frozenset({"timeline", "routes"})
+LOST = "the server process playing it stopped before the play ended"
+
+
+def _lease() -> float:
+    """Seconds without a write after which a running play's process is taken as gone."""
+    from dispatch.settings import get_settings
+
+    return float(get_settings().play_lease_seconds)
+
+
+@dataclass
+class Play:
+    """A live replay running as a task of this server process."""
+
+    exercise: int
+    file: str
+    scenario: sc.Scenario
+    speed: float
+    policy: str
+    loop: bool
+    started_at: datetime
+    # which play of which process: its row is written only while it still names this play
+    owner: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+    task: asyncio.Task[None] | None = None
+    runner: Replay | None = None
+    status: str = "running"
+    loops: int = 0
+    finished_at: datetime | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    moved: asyncio.Event = field(default_factory=asyncio.Event)  # the drill's clock moved
+
+
+PLAYS: dict[int, Play] = {}  # the plays this process runs (or ran), by exercise
+
+
+# --- the row every process reads ---------------------------------------------------------------
+
+
+def _view_of(play: Play) -> PlayView:
+    runner = play.runner
+    duration = play.scenario.duration
+    sim = runner.now if runner is not None else None
+    offset = (sim - play.scenario.start) if sim is not None else timedelta(0)
+    return PlayView(
+        exercise=play.exercise,
+        status=PlayStatus(play.status),
+        scenario=play.file,
+        title=play.scenario.name,
+        speed=play.speed,
+        policy=play.policy,
+        loop=play.loop,
+        loops=play.loops,
+        started_at=local(play.started_at),
+        finished_at=local(play.finished_at),
+        sim_time=local(sim),
+        offset_minutes=_minutes(offset),
+        duration_minutes=_minutes(duration),
+        progress=round(min(offset / duration, 1.0), 4) if duration else 1.0,
+        events_done=runner.events_done if runner else 0,
+        events_total=len(play.scenario.events),
+        steps=runner.steps if runner else 0,
+        deliveries=len(runner.deliveries) if runner else 0,
+        plans=runner.plans if runner else 0,
+        report=play.report,
+        error=play.error,
+    )
+
+
+def _sim_time(play: Play) -> datetime | None:
+    return play.runner.now if play.runner is not None else None
+
+
+async def _save(play: Play) -> bool | None:
+    """Write the play's row; whether a stop was asked for, or None when the row names
+    another play now (this one lost its lease and the drill was played again)."""
+    snapshot = msgspec.json.encode(_view_of(play)).decode()
+    async with engine().transaction() as txn:
+        asked = await txn.connection.fetchval(
+            """
+            UPDATE public.exercise_play
+            SET status = $3, heartbeat_at = now(), sim_time = $4, snapshot = $5::jsonb
+            WHERE exercise = $1 AND owner = $2
+            RETURNING stop_requested
+            """,
+            play.exercise,
+            play.owner,
+            play.status,
+            _sim_time(play),
+            snapshot,
+        )
+    return None if asked is None else bool(asked)
+
+
+async def _keep_row(play: Play) -> None:
+    """While the play runs: write its row when the drill's clock moves (at most every
+    MIN_GAP s) and at least every HEARTBEAT s; stop the play when asked to, or when the
+    drill belongs to another play now."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(play.moved.wait(), HEARTBEAT)
+        play.moved.clear()
+        try:
+            asked = await _save(play)
+        except (OSError, asyncpg.PostgresError) as exc:  # the next beat tries again
+            log.warning("play of exercise %s: its row not written: %s", play.exercise, exc)
+            asked = False
+        if asked is None or asked:
+            assert play.task is not None
+            play.task.cancel()
+            return
+        await asyncio.sleep(MIN_GAP)
+
+
+async def _row(exercise_id: int) -> asyncpg.Record | None:
+    async with engine().transaction() as txn:
+        row: asyncpg.Record | None = await txn.connection.fetchrow(
+            """
+            SELECT owner, status, sim_time, snapshot::text AS snapshot,
+                   heartbeat_at > now() - $2 * interval '1 second' AS alive
+            FROM public.exercise_play WHERE exercise = $1
+            """,
+            exercise_id,
+            _lease(),
+        )
+    return row
+
+
+def _running_here(exercise_id: int) -> Play | None:
+    play = PLAYS.get(exercise_id)
+    if play is None or play.task is None or play.task.done():
+        return None
+    return play
+
+
+def _lost(row: asyncpg.Record) -> bool:
+    return bool(row["status"] == PlayStatus.RUNNING and not row["alive"])
+
+
+async def play_view(exercise_id: int) -> PlayView:
+    """The play as this process runs it, or as its row says (another process's play)."""
+    here = _running_here(exercise_id)
+    if here is not None:
+        return _view_of(here)
+    row = await _row(exercise_id)
+    if row is None:
+        return PlayView(exercise=exercise_id, status=PlayStatus.IDLE)
+    play = PLAYS.get(exercise_id)
+    if play is not None and play.owner == row["owner"]:
+        return _view_of(play)
+    view = msgspec.json.decode(row["snapshot"], type=PlayView)
+    if _lost(row):
+        return msgspec.structs.replace(view, status=PlayStatus.FAILED, error=LOST)
+    return view
+
+
+async def drill_clock(schema: str) -> Clock | None:
+    """The simulated clock of the scenario playing (or last played) into this sandbox.
+
+    A commander acting in a playing drill acts at the drill's time, not the wall's: their
+    changes then sit in the scenario's history in order, and expiry, alerts and pairings
+    are judged on the scenario's date. In the process that plays it, that is the play's own
+    clock; in any other, the drill's time its row last gave (at most MIN_GAP s of wall time
+    behind while the clock moves). None when no play owns the world (idle, stopped, failed).
+    """
+    from dispatch.exercises.service import exercise_of
+
+    exercise_id = exercise_of(schema)
+    here = _running_here(exercise_id)
+    if here is not None and here.runner is not None:
+        return here.runner.clock
+    row = await _row(exercise_id)
+    if row is None or row["sim_time"] is None or _lost(row):
+        return None
+    if row["status"] not in (PlayStatus.RUNNING, PlayStatus.FINISHED):
+        return None
+    play = PLAYS.get(exercise_id)
+    if play is not None and play.owner == row["owner"] and play.runner is not None:
+        return play.runner.clock
+    return FixedClock(row["sim_time"])
+
+
+# --- scenario files -------------------------------------------------------------------------
+
+
+def scenario_path(name: str) -> Path:
+    """A file of `scenarios/` by name; nothing outside it."""
+    folder = scenarios_dir().resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or path.suffix not in (".yaml", ".yml"):
+        raise InvalidInput(f"{name!r} is not a scenario file name", field="scenario")
+    if not path.is_file():
+        raise NotFound(f"no scenario {name!r} in scenarios/", field="scenario")
+    return path
+
+
+def _load_named(name: str) -> sc.Scenario:
+    try:
+        return sc.load_scenario(scenario_path(name), reference())
+    except sc.ScenarioError as exc:
+        first = exc.problems[0] if exc.problems else None
+        raise InvalidInput(
+            f"scenario {name} is refused: {first}" if first else str(exc), field="scenario"
+        ) from exc
+
+
+async def list_scenario_files(ctx: Context) -> list[ScenarioInfo]:
+    authorize(ctx.actor, "exercises.read")
+    ref = reference()
+    out = []
+    for path in sorted(scenarios_dir().glob("*.y*ml")):
+        try:
+            s = sc.load_scenario(path, ref)
+        except sc.ScenarioError:
+            continue  # `dispatch scenario check` says why; the list offers what plays
+        out.append(
+            ScenarioInfo(
+                name=path.name,
+                title=s.name,
+                description=s.description.strip(),
+                duration=sc.format_duration(s.duration),
+                duration_minutes=_minutes(s.duration),
+                events=len(s.events),
+                start=s.start,
+                planner=s.policy.planner,
+                expect=[str(b) for b in s.expect],
+            )
+        )
+    return out
+
+
+# --- start, run, stop -------------------------------------------------------------------------
+
+
+async def play_status(ctx: Context, exercise_id: int) -> PlayView:
+    from dispatch.exercises.service import get_exercise
+
+    await get_exercise(ctx, exercise_id)  # authorises, 404 for no such exercise
+    return await play_view(exercise_id)
+
+
+async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> PlayView:
+    """Start playing a scenario into an active exercise, as a task of this process; 409
+    while a play of it runs here or in any other process."""
+    from dispatch.exercises.service import _locked_active, _real
+
+    authorize(ctx.actor, "exercises.manage")
+    scenario = _load_named(request.scenario)
+    policy = request.policy.value if request.policy else scenario.policy.planner
+    play = Play(
+        exercise=exercise_id,
+        file=request.scenario,
+        scenario=scenario,
+        speed=request.speed,
+        policy=policy,
+        loop=request.loop,
+        started_at=WallClock().now(),
+    )
+    async with command(_real(ctx)) as cmd:
+        await _locked_active(cmd, exercise_id, "play")  # one start at a time, across processes
+        await _claim(cmd.connection, play)
+        await cmd.audit(
+            "exercises.play",
+            "exercise",
+            exercise_id,
+            None,
+            {
+                "scenario": request.scenario,
+                "speed": request.speed,
+                "policy": policy,
+                "loop": request.loop,
+            },
+        )
+        cmd.emit(
+            "exercise.playing",
+            {"id": exercise_id, "scenario": request.scenario, "speed": request.speed},
+        )
+    PLAYS[exercise_id] = play
+    play.task = asyncio.create_task(_play(play), name=f"play-exercise-{exercise_id}")
+    return _view_of(play)
+
+
+async def _claim(conn: asyncpg.Connection, play: Play) -> None:
+    """The drill's row names this play, unless another play of it is alive."""
+    current = await conn.fetchrow(
+        """
+        SELECT snapshot->>'scenario' AS scenario,
+               status = 'running' AND heartbeat_at > now() - $2 * interval '1 second' AS busy
+        FROM public.exercise_play WHERE exercise = $1 FOR UPDATE
+        """,
+        play.exercise,
+        _lease(),
+    )
+    if current is not None and current["busy"]:
+        raise Conflict(
+            f"exercise {play.exercise} is already playing {current['scenario']}", field="id"
+        )
+    await conn.execute(
+        """
+        INSERT INTO public.exercise_play
+            (exercise, owner, status, heartbeat_at, sim_time, stop_requested, snapshot)
+        VALUES ($1, $2, 'running', now(), NULL, false, $3::jsonb)
+        ON CONFLICT (exercise) DO UPDATE SET owner = EXCLUDED.owner, status = 'running',
+            heartbeat_at = now(), sim_time = NULL, stop_requested = false,
+            snapshot = EXCLUDED.snapshot
+        """,
+        play.exercise,
+        play.owner,
+        msgspec.json.encode(_view_of(play)).decode(),
+    )
+
+
+async def _play(play: Play) -> None:
+    from dispatch.exercises.service import reset_exercise
+
+    manager = Context(REPLAY_ACTOR, WallClock())
+    keeper = asyncio.create_task(_keep_row(play), name=f"play-row-{play.exercise}")
+    try:
+        while True:
+            await reset_exercise(manager, play.exercise)  # each play starts from a fresh copy
+            play.runner = Replay(
+                play.scenario,
+                Options(policy=play.policy, speed=play.speed, exercise_id=play.exercise),
+                on_progress=lambda _fraction, _steps: play.moved.set(),
+            )
+            report = await play.runner.run()
+            play.report = {k: v for k, v in report.items() if k not in SUMMARY_OMITS}
+            play.loops += 1
+            if not play.loop:
+                break
+            await asyncio.sleep(min(30.0, 3600 / play.speed))
+        play.status = "finished"
+    except asyncio.CancelledError:
+        play.status = "stopped"
+        raise
+    except Exception as exc:  # a drill that breaks says why in GET .../play
+        play.status = "failed"
+        play.error = f"{type(exc).__name__}: {getattr(exc, 'detail', None) or exc}"
+    finally:
+        play.finished_at = WallClock().now()
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await _final_save(play)
+
+
+async def _final_save(play: Play) -> None:
+    """The play's last state in its row, even on the way out of a cancelled task."""
+    try:
+        await asyncio.shield(_save(play))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("play of exercise %s ended, row not written: %s", play.exercise, exc)
+
+
+async def stop_play(exercise_id: int) -> bool:
+    """Stop the exercise's play, here or in another process (its world stays as it is);
+    True when one was stopped. Waits for it, so the sandbox is free to drop afterwards."""
+    here = _running_here(exercise_id)
+    if here is not None:
+        assert here.task is not None
+        here.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await here.task
+        return True
+    return await _stop_elsewhere(exercise_id)
+
+
+async def _stop_elsewhere(exercise_id: int) -> bool:
+    async with engine().transaction() as txn:
+        owner = await txn.connection.fetchval(
+            """
+            UPDATE public.exercise_play SET stop_requested = true
+            WHERE exercise = $1 AND status = 'running'
+              AND heartbeat_at > now() - $2 * interval '1 second'
+            RETURNING owner
+            """,
+            exercise_id,
+            _lease(),
+        )
+    if owner is None:
+        return False
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _lease() + HEARTBEAT
+    while loop.time() < deadline:
+        row = await _row(exercise_id)
+        if row is None or row["owner"] != owner or row["status"] != PlayStatus.RUNNING:
+            return True
+        if not row["alive"]:
+            return True  # its process went away meanwhile: nothing plays any more
+        await asyncio.sleep(0.1)
+    raise Conflict(
+        f"exercise {exercise_id}: the process playing it did not stop in time", field="id"
+    )
+
+
+async def stop_playing(ctx: Context, exercise_id: int) -> PlayView:
+    """`DELETE /api/exercises/{id}/play`: a trainer ends the live play; audited."""
+    from dispatch.exercises.service import _real, get_exercise
+
+    authorize(ctx.actor, "exercises.manage")
+    await get_exercise(ctx, exercise_id)  # 404 for no such exercise
+    if await stop_play(exercise_id):
+        async with command(_real(ctx)) as cmd:
+            await cmd.audit("exercises.stop", "exercise", exercise_id, {"playing": True}, None)
+            cmd.emit("exercise.stopped", {"id": exercise_id})
+    return await play_view(exercise_id)
+
+
+async def stop_plays() -> None:
+    """Server shutdown: this process's running drills stop (their sandboxes stay)."""
+    for exercise_id in list(PLAYS):
+        if _running_here(exercise_id) is not None:
+            await stop_play(exercise_id)
+
+
+# --- the demo drill -----------------------------------------------------------------------------
+
+DEMO_DRILL_NAME = "演示演练"
+DEMO_LOCK = 0x6465_6D6F  # an advisory lock of the demo drill's start: one worker starts it
+
+
+async def start_demo_drill(file: str, speed: float = 60.0) -> None:
+    """`dispatch demo` serves with a live drill: reuse the active exercise named 演示演练
+    (or create it) and play `file` into it, looping. With several workers the first one to
+    start plays it; the others find it playing and leave it be."""
+    from dispatch.exercises.service import create_exercise, list_exercises
+
+    manager = Context(REPLAY_ACTOR, WallClock())
+    pool = engine().pool
+    assert pool is not None, "the demo drill starts once the pool has"
+    async with pool.acquire() as lock:  # a connection outside any transaction
+        await lock.execute("SELECT pg_advisory_lock($1)", DEMO_LOCK)
+        try:
+            active = await list_exercises(manager, ExerciseStatus.ACTIVE)
+            found = next((e for e in active if e.name == DEMO_DRILL_NAME), None)
+            if found is None:
+                found = await create_exercise(
+                    manager,
+                    ExerciseCreate(name=DEMO_DRILL_NAME, kind=ExerciseKind.DRILL, scenario=file),
+                )
+            try:
+                await start_play(
+                    manager, found.id, PlayRequest(scenario=file, speed=speed, loop=True)
+                )
+            except Conflict:
+                log.info("demo drill %s already plays in another process", found.id)
+        finally:
+            await lock.execute("SELECT pg_advisory_unlock($1)", DEMO_LOCK)
