@@ -55,8 +55,17 @@ def receive(
     return [m.id for m in result.movements]
 
 
+def beijing_today() -> date:
+    """Today where the district is: the service judges expiry on Beijing's date, which is
+    a day ahead of UTC's from 16:00 UTC."""
+    from dispatch.clock import WallClock
+    from dispatch.stock.service import today
+
+    return today(WallClock().now())
+
+
 def in_days(days: int) -> date:
-    return date.today() + timedelta(days=days)
+    return beijing_today() + timedelta(days=days)
 
 
 def balances(item: str) -> dict[tuple[str, str], int]:

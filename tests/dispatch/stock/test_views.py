@@ -17,6 +17,7 @@ from tests.dispatch.stock.helpers import (
     HOME_DEPOT,
     OTHER_DEPOT,
     RESERVE,
+    beijing_today,
     in_days,
     new_item,
     receive,
@@ -154,4 +155,4 @@ def test_near_expiry_alert_uses_the_setting(server: str, commander: str) -> None
         alerts = http.get("/api/stock/alerts", params={"kind": "near_expiry"}).json()
     mine = [(a["lot"], a["days_left"]) for a in alerts if a["item"] == item]
     assert mine == [("SOON", get_settings().near_expiry_days - 1)]
-    assert all(date.fromisoformat(a["expires_on"]) >= date.today() for a in alerts)
+    assert all(date.fromisoformat(a["expires_on"]) >= beijing_today() for a in alerts)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 
 from dispatch.accounts.policy import PERMISSIONS, Role
 from tests.dispatch.incidents.helpers import community_of, incident, person, stock, task
+from tests.dispatch.stock.helpers import in_days
 from tests.e2e.pages.conftest import (
     VIEWPORTS,
     Watched,
@@ -457,7 +457,7 @@ def test_squad_screens_are_labelled_reachable_and_translated(
     open_page: Callable[..., Watched], viewport: str
 ) -> None:
     street = "110101013"
-    soon = (date.today() + timedelta(days=10)).isoformat()
+    soon = in_days(10).isoformat()
     stock(depot_of(street), "MASK", 30, expires=soon)  # near expiry
     leader = create_user(Role.STREET_LEADER, street=street)
     watched = open_page(viewport)
