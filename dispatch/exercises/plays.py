@@ -338,21 +338,30 @@ async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> Pl
     return _view_of(play)
 
 
+async def playing_elsewhere(
+    conn: asyncpg.Connection, exercise_id: int, owner: str | None = None
+) -> str | None:
+    """The scenario file a live play (other than `owner`) is playing into the exercise,
+    in any process; None when none is. Locks the play's row for the caller's transaction."""
+    scenario: str | None = await conn.fetchval(
+        """
+        SELECT snapshot->>'scenario' FROM public.exercise_play
+        WHERE exercise = $1 AND status = 'running' AND owner IS DISTINCT FROM $3
+          AND heartbeat_at > now() - $2 * interval '1 second'
+        FOR UPDATE
+        """,
+        exercise_id,
+        _lease(),
+        owner,
+    )
+    return scenario
+
+
 async def _claim(conn: asyncpg.Connection, play: Play) -> None:
     """The drill's row names this play, unless another play of it is alive."""
-    current = await conn.fetchrow(
-        """
-        SELECT snapshot->>'scenario' AS scenario,
-               status = 'running' AND heartbeat_at > now() - $2 * interval '1 second' AS busy
-        FROM public.exercise_play WHERE exercise = $1 FOR UPDATE
-        """,
-        play.exercise,
-        _lease(),
-    )
-    if current is not None and current["busy"]:
-        raise Conflict(
-            f"exercise {play.exercise} is already playing {current['scenario']}", field="id"
-        )
+    busy = await playing_elsewhere(conn, play.exercise)
+    if busy is not None:
+        raise Conflict(f"exercise {play.exercise} is already playing {busy}", field="id")
     await conn.execute(
         """
         INSERT INTO public.exercise_play
@@ -375,7 +384,8 @@ async def _play(play: Play) -> None:
     keeper = asyncio.create_task(_keep_row(play), name=f"play-row-{play.exercise}")
     try:
         while True:
-            await reset_exercise(manager, play.exercise)  # each play starts from a fresh copy
+            # each pass starts from a fresh copy of the world
+            await reset_exercise(manager, play.exercise, play_owner=play.owner)
             play.runner = Replay(
                 play.scenario,
                 Options(policy=play.policy, speed=play.speed, exercise_id=play.exercise),

@@ -290,12 +290,25 @@ async def _locked_active(cmd: Command, exercise_id: int, doing: str) -> asyncpg.
     return row
 
 
-async def reset_exercise(ctx: Context, exercise_id: int) -> ExerciseView:
-    """Throw the exercise's world away and copy the real one again."""
+async def reset_exercise(
+    ctx: Context, exercise_id: int, play_owner: str | None = None
+) -> ExerciseView:
+    """Throw the exercise's world away and copy the real one again. Refused (409) while a
+    play runs into it, anywhere: the world would go from under the play. The play itself
+    resets it at each start, naming itself as `play_owner`."""
+    from dispatch.exercises.plays import playing_elsewhere
+
     authorize(ctx.actor, "exercises.manage")
     async with command(_real(ctx)) as cmd:
         await _one_snapshot(cmd)
         row = await _locked_active(cmd, exercise_id, "reset")
+        busy = await playing_elsewhere(cmd.connection, exercise_id, play_owner)
+        if busy is not None:
+            raise Conflict(
+                f"exercise {exercise_id} is playing {busy}: stop the play before resetting "
+                "it (DELETE /api/exercises/{id}/play)",
+                field="id",
+            )
         await _drop_world(cmd.connection, row["schema_name"])
         copied = await copy_world(cmd.connection, row["schema_name"])
         updated = await cmd.connection.fetchrow(

@@ -365,6 +365,11 @@ def test_a_play_is_known_to_every_server_process(trainer: str, commander: str) -
         assert "rainstorm_pingfang.yaml" in again.json()["detail"]
         seen = _playing(on_other, exercise)
         assert seen["scenario"] == "rainstorm_pingfang.yaml" and seen["speed"] == 60
+        # its world is not reset from under it, from either process
+        for http in (on_one, on_other):
+            refused = http.post(f"/api/exercises/{exercise}/reset")
+            assert refused.status_code == 409, refused.text
+            assert "stop the play" in refused.json()["detail"]
         # a commander on the other process acts at the drill's time, not today's
         with client(other, commander) as boss:
             at = _declare_fire(boss, "另一进程上报的火情", exercise)["declared_at"]
