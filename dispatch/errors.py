@@ -134,6 +134,21 @@ def database_input_handler(_: Request[Any, Any, Any], exc: Exception) -> Respons
     return problem(400, "Invalid request", detail)
 
 
+def concurrent_change_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A transaction that met a concurrent one (a serialisation failure, a deadlock) was
+    rolled back whole: nothing of the request was written, and sending it again is safe."""
+    log.info("rolled back on a concurrent change: %s", str(exc).split("\n", 1)[0])
+    response = problem(
+        409,
+        "Conflict",
+        "another change to the same records was committed meanwhile; nothing of this "
+        "request was written: send it again",
+        {"retry": True},
+    )
+    response.headers["Cache-Control"] = "no-store"  # never kept for an idempotency key
+    return response
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Log the traceback for operators; the client only learns that it failed."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -150,5 +165,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_error_handler,
     asyncpg.exceptions.DataError: database_input_handler,  # PostgreSQL refused the value
     ClientDataError: database_input_handler,  # asyncpg could not encode it (out of range)
+    # serialisation failures and deadlocks: rolled back, safe to send again
+    asyncpg.exceptions.TransactionRollbackError: concurrent_change_handler,
     Exception: unexpected_error_handler,
 }

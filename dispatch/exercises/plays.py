@@ -342,13 +342,12 @@ async def playing_elsewhere(
     conn: asyncpg.Connection, exercise_id: int, owner: str | None = None
 ) -> str | None:
     """The scenario file a live play (other than `owner`) is playing into the exercise,
-    in any process; None when none is. Locks the play's row for the caller's transaction."""
+    in any process; None when none is."""
     scenario: str | None = await conn.fetchval(
         """
         SELECT snapshot->>'scenario' FROM public.exercise_play
         WHERE exercise = $1 AND status = 'running' AND owner IS DISTINCT FROM $3
           AND heartbeat_at > now() - $2 * interval '1 second'
-        FOR UPDATE
         """,
         exercise_id,
         _lease(),
@@ -358,7 +357,8 @@ async def playing_elsewhere(
 
 
 async def _claim(conn: asyncpg.Connection, play: Play) -> None:
-    """The drill's row names this play, unless another play of it is alive."""
+    """The drill's row names this play, unless another play of it is alive (the caller
+    holds the exercise's row, so two starts cannot both pass)."""
     busy = await playing_elsewhere(conn, play.exercise)
     if busy is not None:
         raise Conflict(f"exercise {play.exercise} is already playing {busy}", field="id")

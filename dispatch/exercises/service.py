@@ -299,16 +299,19 @@ async def reset_exercise(
     from dispatch.exercises.plays import playing_elsewhere
 
     authorize(ctx.actor, "exercises.manage")
+    # asked before the copy's snapshot: waiting on the play's own reset inside it would
+    # end in a serialisation failure rather than in this answer
+    async with query(_real(ctx)) as conn:
+        busy = await playing_elsewhere(conn, exercise_id, play_owner)
+    if busy is not None:
+        raise Conflict(
+            f"exercise {exercise_id} is playing {busy}: stop the play before resetting "
+            "it (DELETE /api/exercises/{id}/play)",
+            field="id",
+        )
     async with command(_real(ctx)) as cmd:
         await _one_snapshot(cmd)
         row = await _locked_active(cmd, exercise_id, "reset")
-        busy = await playing_elsewhere(cmd.connection, exercise_id, play_owner)
-        if busy is not None:
-            raise Conflict(
-                f"exercise {exercise_id} is playing {busy}: stop the play before resetting "
-                "it (DELETE /api/exercises/{id}/play)",
-                field="id",
-            )
         await _drop_world(cmd.connection, row["schema_name"])
         copied = await copy_world(cmd.connection, row["schema_name"])
         updated = await cmd.connection.fetchrow(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
@@ -216,6 +220,35 @@ def test_street_leader_cannot_manage_exercises(server: str) -> None:
     with client(server, leader) as http:
         assert http.post("/api/exercises", json={"name": "mine"}).status_code == 403
         assert http.get("/api/exercises").status_code == 403
+
+
+def test_resets_arriving_together_one_is_told_to_send_again(server: str, trainer: str) -> None:
+    """Two resets of one drill at once: each copies the world at one moment, so the one
+    that finds the other committed under it is rolled back whole and answered 409 with
+    `retry` (never a 500), and that answer is not kept for its Idempotency-Key: sent
+    again, it is done."""
+    with client(server, trainer) as http:
+        made = http.post("/api/exercises", json={"name": unique("并发重置"), "kind": "drill"})
+    assert made.status_code == 201, made.text
+    url = f"/api/exercises/{made.json()['id']}/reset"
+    together = threading.Barrier(2)
+
+    def reset(key: str) -> tuple[str, httpx.Response]:
+        with client(server, trainer) as http:
+            together.wait()
+            return key, http.post(url, headers={"Idempotency-Key": key})
+
+    keys = [f"reset-{uuid.uuid4().hex}" for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(reset, keys))
+    assert sorted(r.status_code for _, r in answers) == [200, 409], [r.text for _, r in answers]
+    key, refused = next((k, r) for k, r in answers if r.status_code == 409)
+    assert refused.json()["retry"] is True and "send it again" in refused.json()["detail"]
+    assert refused.headers["cache-control"] == "no-store"
+    with client(server, trainer) as http:
+        again = http.post(url, headers={"Idempotency-Key": key})
+        assert again.status_code == 200, again.text
+        assert http.delete(url.removesuffix("/reset")).status_code == 200
 
 
 def test_reset_then_delete(server: str, trainer: str, drill: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ offline outbox (actions recorded without network are sent once each when it retu
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -181,6 +182,44 @@ def test_a_send_that_failed_is_retried_every_15_s_without_the_online_event(
     assert page.locator("#outbox-count").inner_text() == "全部已发送"
     moved = sql("SELECT kind, qty FROM stock_movement WHERE idempotency_key=$1", key)
     assert moved == [{"kind": "issue", "qty": -4}]
+
+
+def test_an_answer_marked_retry_is_sent_again_not_listed_as_refused(
+    open_page: Callable[..., Watched],
+) -> None:
+    # A 409 with `retry` is the service's answer to a transaction that met a concurrent
+    # one and was rolled back whole (see dispatch.errors): the outbox keeps the action and
+    # sends it again, where another 409 would be a refusal listed for the user.
+    from dispatch.errors import concurrent_change_handler
+
+    street = "110101009"  # the movement is counted by its own key only
+    watched, page = _leader_with_water(open_page, street, 40)
+    watched.allow("409")
+    answer = concurrent_change_handler(None, RuntimeError("could not serialize access"))  # type: ignore[arg-type]
+    answered: list[str] = []
+
+    def conflict(route: Any) -> None:
+        answered.append(route.request.url)
+        route.fulfill(
+            status=answer.status_code,
+            headers={"Content-Type": "application/problem+json"},
+            body=json.dumps(answer.content),
+        )
+        page.unroute("**/api/stock/issues")  # the next send reaches the service
+
+    page.route("**/api/stock/issues", conflict)
+    record_issue(page, community_of(street), "WATER", 3)
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '1'")
+    assert answered  # the first send got the conflict, and the action still waits
+    assert page.locator("#outbox-refused li").count() == 0
+    key = page.locator("#outbox-waiting li[data-key]").get_attribute("data-key")
+    page.wait_for_function(
+        "document.getElementById('outbox-count').dataset.waiting === '0'", timeout=25_000
+    )
+    assert page.locator("#outbox-refused li").count() == 0
+    assert page.locator("#outbox-count").inner_text() == "全部已发送"
+    moved = sql("SELECT kind, qty FROM stock_movement WHERE idempotency_key=$1", key)
+    assert moved == [{"kind": "issue", "qty": -3}]
 
 
 def test_the_next_user_of_a_shared_tablet_never_sees_the_last_ones_answers(

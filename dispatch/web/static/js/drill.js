@@ -97,7 +97,9 @@ async function reset(exercise) {
     toast(t("drill.was_reset", { id: exercise.id }));
     if (currentExercise()?.id === exercise.id) clearEvents();
   } catch (error) {
-    toast(problemText(error), { bad: true });
+    // a live play owns the world: say so in the user's language, not the service's
+    const playing = error?.status === 409 && /is playing/.test(error.message);
+    toast(playing ? t("drill.reset_playing", { id: exercise.id }) : problemText(error), { bad: true });
   }
   await loadExercises();
 }

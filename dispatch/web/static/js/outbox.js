@@ -100,9 +100,11 @@ export async function retry(key) {
   flush();
 }
 
-/** Whether an answer means "refused, do not resend" (the request itself is at fault). */
+/** Whether an answer means "refused, do not resend" (the request itself is at fault; an
+ * answer marked `retry` met a concurrent change, was rolled back whole, and is resent). */
 function refused(error) {
-  return error instanceof ApiError && error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status);
+  if (!(error instanceof ApiError) || error.problem?.retry === true) return false;
+  return error.status >= 400 && error.status < 500 && ![401, 408, 429].includes(error.status);
 }
 
 let running = null;
