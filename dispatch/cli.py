@@ -458,6 +458,7 @@ def _replay_runs(scenario: Any, policies: list[str], live: bool, speed: float, k
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from dispatch.exercises.plays import play_in_this_process
     from dispatch.exercises.replay import Options, replay, with_pool
     from dispatch.exercises.schemas import ExerciseKind
 
@@ -484,17 +485,22 @@ def _replay_runs(scenario: Any, policies: list[str], live: bool, speed: float, k
                 state["task"] = bar.add_task("replay", total=1.0)
             bar.update(state["task"], completed=min(fraction, 1.0))
 
-        options = Options(
-            policy=policy,
-            speed=speed if live else None,
-            keep=keep or live,
-            kind=ExerciseKind.DRILL if live else ExerciseKind.REPLAY,
-        )
         try:
-            report = _run(with_pool(partial(replay, scenario, options, progress), live=live))
+            if live:
+                run = partial(play_in_this_process, scenario, policy, speed, progress)
+                exercise, report = _run(with_pool(run, live=True))
+            else:
+                options = Options(policy=policy, keep=keep, kind=ExerciseKind.REPLAY)
+                report = _run(with_pool(partial(replay, scenario, options, progress)))
         finally:
             if state["task"] is not None:
                 bar.stop()
+        if report is None:
+            console.print(
+                f"[yellow]the play was stopped from a server; its sandbox is kept: exercise "
+                f"{exercise} (send X-Exercise: {exercise})[/yellow]"
+            )
+            raise typer.Exit(code=1)
         reports.append(report)
     return reports
 
@@ -555,8 +561,9 @@ def replay_command(
     scenario = _load_or_exit(file)
     if live and not get_settings().redis_url:
         console.print(
-            "[yellow]no REDIS_URL: a server's live feed won't hear this drill (the server can "
-            "play it itself: POST /api/exercises/{id}/play)[/yellow]"
+            "[yellow]no REDIS_URL: servers show this drill's progress and run it on its clock, "
+            "but their live feeds won't hear its events (a server can play it itself: "
+            "POST /api/exercises/{id}/play)[/yellow]"
         )
     reports = _replay_runs(
         scenario, [p or scenario.policy.planner for p in policies], live, speed, keep

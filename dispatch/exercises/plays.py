@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay import (
     REPLAY_ACTOR,
     Options,
+    Progress,
     Replay,
     _minutes,
     reference,
@@ -87,6 +89,7 @@ class Play:
     report: dict[str, Any] | None = None
     error: str | None = None
     moved: asyncio.Event = field(default_factory=asyncio.Event)  # the drill's clock moved
+    stop_asked: bool = False  # a stop came through the row (from any process)
 
 
 PLAYS: dict[int, Play] = {}  # the plays this process runs (or ran), by exercise
@@ -160,11 +163,12 @@ async def _keep_row(play: Play) -> None:
         play.moved.clear()
         try:
             asked = await _save(play)
-        except (OSError, asyncpg.PostgresError) as exc:  # the next beat tries again
+        except Exception as exc:  # a database blip: the next beat tries again
             log.warning("play of exercise %s: its row not written: %s", play.exercise, exc)
             asked = False
-        if asked is None or asked:
+        if asked is None or asked:  # stopped from elsewhere, or the drill is another's now
             assert play.task is not None
+            play.stop_asked = True
             play.task.cancel()
             return
         await asyncio.sleep(MIN_GAP)
@@ -300,7 +304,7 @@ async def play_status(ctx: Context, exercise_id: int) -> PlayView:
 async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> PlayView:
     """Start playing a scenario into an active exercise, as a task of this process; 409
     while a play of it runs here or in any other process."""
-    from dispatch.exercises.service import _locked_active, _real
+    from dispatch.exercises.service import _real
 
     authorize(ctx.actor, "exercises.manage")
     scenario = _load_named(request.scenario)
@@ -314,28 +318,31 @@ async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> Pl
         loop=request.loop,
         started_at=WallClock().now(),
     )
-    async with command(_real(ctx)) as cmd:
-        await _locked_active(cmd, exercise_id, "play")  # one start at a time, across processes
+    await _register(_real(ctx), play)
+    play.task = asyncio.create_task(_play(play), name=f"play-exercise-{exercise_id}")
+    return _view_of(play)
+
+
+async def _register(ctx: Context, play: Play) -> None:
+    """The play becomes the exercise's, for every process (409 if another one runs);
+    audited in the real trail."""
+    from dispatch.exercises.service import _locked_active
+
+    async with command(ctx) as cmd:
+        await _locked_active(cmd, play.exercise, "play")  # one start at a time, anywhere
         await _claim(cmd.connection, play)
         await cmd.audit(
             "exercises.play",
             "exercise",
-            exercise_id,
+            play.exercise,
             None,
-            {
-                "scenario": request.scenario,
-                "speed": request.speed,
-                "policy": policy,
-                "loop": request.loop,
-            },
+            {"scenario": play.file, "speed": play.speed, "policy": play.policy, "loop": play.loop},
         )
         cmd.emit(
             "exercise.playing",
-            {"id": exercise_id, "scenario": request.scenario, "speed": request.speed},
+            {"id": play.exercise, "scenario": play.file, "speed": play.speed},
         )
-    PLAYS[exercise_id] = play
-    play.task = asyncio.create_task(_play(play), name=f"play-exercise-{exercise_id}")
-    return _view_of(play)
+    PLAYS[play.exercise] = play
 
 
 async def playing_elsewhere(
@@ -381,22 +388,37 @@ async def _play(play: Play) -> None:
     from dispatch.exercises.service import reset_exercise
 
     manager = Context(REPLAY_ACTOR, WallClock())
-    keeper = asyncio.create_task(_keep_row(play), name=f"play-row-{play.exercise}")
-    try:
+    async with _row_kept(play):
         while True:
             # each pass starts from a fresh copy of the world
             await reset_exercise(manager, play.exercise, play_owner=play.owner)
-            play.runner = Replay(
-                play.scenario,
-                Options(policy=play.policy, speed=play.speed, exercise_id=play.exercise),
-                on_progress=lambda _fraction, _steps: play.moved.set(),
-            )
+            play.runner = _runner(play, play.exercise)
             report = await play.runner.run()
             play.report = {k: v for k, v in report.items() if k not in SUMMARY_OMITS}
             play.loops += 1
             if not play.loop:
                 break
             await asyncio.sleep(min(30.0, 3600 / play.speed))
+
+
+def _runner(play: Play, exercise_id: int, on_progress: Progress | None = None) -> Replay:
+    def moved(fraction: float, steps: int) -> None:
+        play.moved.set()
+        if on_progress is not None:
+            on_progress(fraction, steps)
+
+    options = Options(policy=play.policy, speed=play.speed, exercise_id=exercise_id)
+    return Replay(play.scenario, options, on_progress=moved)
+
+
+@contextlib.asynccontextmanager
+async def _row_kept(play: Play, failures_raise: bool = False) -> AsyncIterator[None]:
+    """While the body plays: the row written as the clock moves; after it, the play's end
+    (finished, stopped or failed, with why) written, however the body ended. A failure
+    is said in the row; a server's play ends there, the CLI's goes on to say it."""
+    keeper = asyncio.create_task(_keep_row(play), name=f"play-row-{play.exercise}")
+    try:
+        yield
         play.status = "finished"
     except asyncio.CancelledError:
         play.status = "stopped"
@@ -404,12 +426,61 @@ async def _play(play: Play) -> None:
     except Exception as exc:  # a drill that breaks says why in GET .../play
         play.status = "failed"
         play.error = f"{type(exc).__name__}: {getattr(exc, 'detail', None) or exc}"
+        if failures_raise:
+            raise
     finally:
         play.finished_at = WallClock().now()
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         await _final_save(play)
+
+
+async def play_in_this_process(
+    scenario: sc.Scenario,
+    policy: str,
+    speed: float,
+    on_progress: Progress | None = None,
+) -> tuple[int, dict[str, Any] | None]:
+    """`dispatch replay --live`: a new drill sandbox, played by this process and known to
+    every server like a play of theirs (progress, drill clock, 409, stop). The exercise's
+    id, and the report; None for it when a server stopped the play."""
+    from dispatch.exercises.service import create_exercise
+
+    manager = Context(REPLAY_ACTOR, WallClock())
+    file = Path(scenario.source).name[:200]
+    view = await create_exercise(
+        manager,
+        ExerciseCreate(
+            name=f"回放 {scenario.name}"[:100],
+            kind=ExerciseKind.DRILL,
+            scenario=file,
+            seed=scenario.seed,
+        ),
+    )
+    play = Play(
+        exercise=view.id,
+        file=file,
+        scenario=scenario,
+        speed=speed,
+        policy=policy,
+        loop=False,
+        started_at=WallClock().now(),
+        task=asyncio.current_task(),
+    )
+    await _register(manager, play)
+    play.runner = _runner(play, view.id, on_progress)
+    try:
+        async with _row_kept(play, failures_raise=True):
+            report = await play.runner.run()
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not play.stop_asked or current is None:
+            raise  # Ctrl+C, or the process ending: not ours to swallow
+        current.uncancel()
+        return view.id, None
+    play.report = {k: v for k, v in report.items() if k not in SUMMARY_OMITS}
+    return view.id, report
 
 
 async def _final_save(play: Play) -> None:

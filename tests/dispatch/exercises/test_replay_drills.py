@@ -433,3 +433,42 @@ def test_a_play_whose_process_died_shows_failed_and_may_play_again(trainer: str)
         again = _playing(on_other, exercise)
         assert again["status"] == "running" and again["loops"] == 0
         assert on_other.delete(f"/api/exercises/{exercise}").status_code == 200
+
+
+def test_a_live_replay_from_the_cli_is_a_play_every_server_knows(server: str, trainer: str) -> None:
+    """`dispatch replay --live` plays in the CLI's process, yet a server shows its progress,
+    refuses to play over it, and stops it: the CLI then says so and keeps the sandbox."""
+    import subprocess
+    import sys
+
+    scenario = ROOT / "scenarios" / "rainstorm_pingfang.yaml"
+    before = {e["id"] for e in sql("SELECT id FROM public.exercise")}
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "dispatch.cli", "replay", str(scenario), "--live", "--speed", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline, made = time.monotonic() + 60, []
+        while not made and time.monotonic() < deadline and cli.poll() is None:
+            time.sleep(0.2)
+            made = [e["id"] for e in sql("SELECT id FROM public.exercise") if e["id"] not in before]
+        assert made, "the CLI made no drill"
+        exercise = made[0]
+        with client(server, trainer) as http:
+            state = _playing(http, exercise)
+            assert state["scenario"] == "rainstorm_pingfang.yaml" and state["speed"] == 60
+            body = {"scenario": "rainstorm_pingfang.yaml"}
+            assert http.post(f"/api/exercises/{exercise}/play", json=body).status_code == 409
+            stopped = http.delete(f"/api/exercises/{exercise}/play")
+            assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+        output, _ = cli.communicate(timeout=30)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 1, output
+    assert f"stopped from a server; its sandbox is kept: exercise {exercise}" in output
+    assert "Traceback" not in output
+    with client(server, trainer) as http:
+        assert http.delete(f"/api/exercises/{exercise}").status_code == 200
