@@ -680,6 +680,31 @@ def position_on(network: RoadNetwork, nodes: Sequence[int], fraction: float) -> 
     return k + 1, done[k]
 
 
+def position_near(
+    network: RoadNetwork, nodes: Sequence[int], lat: float, lon: float
+) -> tuple[int, float, float]:
+    """Where a vehicle seen at (lat, lon), a GPS fix, can next turn on its route: the index
+    in ``nodes`` of the node it reaches next (the far end of the route's road nearest the
+    fix; the node itself when the fix is on it), the metres from the start to that node,
+    and how far the fix is off the route. The earliest of equally near roads is taken."""
+    if not nodes:
+        return 0, 0.0, 0.0
+    at = np.fromiter((network.index[n] for n in nodes), dtype=np.int64, count=len(nodes))
+    px, py = network.projection.to_xy(lat, lon)
+    if len(nodes) == 1:
+        return 0, 0.0, float(math.hypot(network.x[at[0]] - px, network.y[at[0]] - py))
+    ax, ay = network.x[at[:-1]], network.y[at[:-1]]
+    dx, dy = network.x[at[1:]] - ax, network.y[at[1:]] - ay
+    squared = dx * dx + dy * dy
+    t = np.clip(((px - ax) * dx + (py - ay) * dy) / np.where(squared > 0, squared, 1.0), 0, 1)
+    off = np.hypot(ax + t * dx - px, ay + t * dy - py)
+    k = int(np.argmin(off))
+    nearest = k if t[k] <= 0 else k + 1
+    lengths, n = network.edge_lengths_by_key, network.n_nodes
+    done = sum(lengths[int(a) * n + int(b)] for a, b in itertools.pairwise(at[: nearest + 1]))
+    return nearest, float(done), float(off[k])
+
+
 def route_uses_closed_edge(state: RoadState, route: Route) -> bool:
     """True when any step of the route runs on a closed edge (a consistency check)."""
     net = state.network

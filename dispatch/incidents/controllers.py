@@ -18,6 +18,8 @@ from dispatch.incidents.schemas import (
     IncidentCreate,
     IncidentStatus,
     IncidentView,
+    PositionReport,
+    PositionView,
     ProgressView,
     RequestCancel,
     RequestCreate,
@@ -206,3 +208,9 @@ class TaskController(Controller):
     @post("/{task_id:int}/notes", status_code=200)
     async def note(self, ctx: Ctx, task_id: Id, data: JSONBody[TaskNote]) -> TaskView:
         return await service.note_task(ctx, task_id, data)
+
+    @post("/{task_id:int}/positions", status_code=201)
+    async def position(self, ctx: Ctx, task_id: Id, data: JSONBody[PositionReport]) -> PositionView:
+        """A GPS fix of the team on its way (no version: a fix changes no state of the
+        task); 409 unless the task is en route, 422 for a fix far off its route."""
+        return await service.report_position(ctx, task_id, data)

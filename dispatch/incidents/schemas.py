@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import msgspec
 
-from dispatch.fields import CommunityCode, DepotCode, ItemCode, Note, SkillCode
+from dispatch.fields import (
+    CommunityCode,
+    DepotCode,
+    ItemCode,
+    Latitude,
+    Longitude,
+    Note,
+    SkillCode,
+)
+from dispatch.places.schemas import CoordinateSystem
 
 Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
@@ -208,6 +217,7 @@ class TaskView(msgspec.Struct):
     accepted_at: datetime | None
     en_route_at: datetime | None
     finished_at: datetime | None
+    position: PositionView | None = None  # the latest GPS fix of a task on its way
 
 
 class TaskAssign(msgspec.Struct, forbid_unknown_fields=True):
@@ -244,6 +254,27 @@ class TaskFail(msgspec.Struct, forbid_unknown_fields=True):
 class TaskNote(msgspec.Struct, forbid_unknown_fields=True):
     version: Version
     note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class PositionReport(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the team on its way is: a GPS fix from the tablet (browsers give WGS-84;
+    Chinese map apps give GCJ-02, converted on entry). `at` defaults to now."""
+
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: Annotated[float, msgspec.Meta(ge=0, le=10_000)] | None = None
+    at: datetime | None = None
+    system: CoordinateSystem = CoordinateSystem.WGS84
+
+
+class PositionView(msgspec.Struct):
+    task: int
+    at: datetime
+    lat: float  # WGS-84
+    lon: float
+    accuracy_m: float | None
+    next_node: int | None  # index in the task's route of the junction it reaches next
+    off_route_m: float | None  # how far the fix is from the route
 
 
 class ProgressView(msgspec.Struct):

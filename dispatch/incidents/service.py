@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,8 @@ from dispatch.incidents.schemas import (
     IncidentCreate,
     IncidentStatus,
     IncidentView,
+    PositionReport,
+    PositionView,
     ProgressView,
     RequestCancel,
     RequestCreate,
@@ -321,7 +324,11 @@ async def reroute_in_transit(ctx: Context, cmd: Command) -> list[int]:
     for task in moving:
         on_the_way = task["status"] == "en_route" and task["en_route_at"] is not None
         travelled = (cmd.now - task["en_route_at"]).total_seconds() if on_the_way else 0.0
-        new = reroute(state, json.loads(task["route"]), travelled)
+        fix = await _latest_fix(conn, task["id"]) if on_the_way else None
+        seen = None
+        if fix is not None and fix["at"] >= max(task["en_route_at"], cmd.now - FIX_FRESH):
+            seen = (fix["lat"], fix["lon"])  # where it was seen, rather than reckoned
+        new = reroute(state, json.loads(task["route"]), travelled, seen)
         if new is None:
             continue
         await conn.execute(
@@ -609,6 +616,7 @@ async def _task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
     people = await conn.fetch(
         "SELECT person FROM task_assignee WHERE task=$1 ORDER BY person", row["id"]
     )
+    fix = await _latest_fix(conn, row["id"]) if row["status"] == "en_route" else None
     return view_of(
         TaskView,
         row,
@@ -618,7 +626,104 @@ async def _task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
         route=None if row["route"] is None else json.loads(row["route"]),
         households=list(row["households"]),
         assignees=[r["person"] for r in people],
+        position=None if fix is None else view_of(PositionView, fix),
     )
+
+
+# --- where a team on its way is --------------------------------------------------------------
+
+MAX_OFF_ROUTE_M = 3_000.0  # a fix farther than this from the task's route is not the vehicle
+CLOCK_DRIFT = timedelta(minutes=1)  # a tablet's clock may run this far ahead of ours
+FIX_FRESH = timedelta(minutes=3)  # a fix older than this no longer says where it is now
+POSITION_COLUMNS = "task, at, lat, lon, accuracy_m, next_node, off_route_m"
+
+
+async def _latest_fix(conn: asyncpg.Connection, task_id: int) -> asyncpg.Record | None:
+    fix: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {POSITION_COLUMNS} FROM task_position WHERE task=$1 "
+        "ORDER BY at DESC, id DESC LIMIT 1",
+        task_id,
+    )
+    return fix
+
+
+def _where_on_route(
+    network: RoadNetwork | None, route: dict[str, Any] | None, lat: float, lon: float
+) -> tuple[int | None, float | None]:
+    """The index of the route's next junction for the fix, and how far off the route it
+    is; unknown without the network the route was computed on."""
+    from geo.routing import position_near
+
+    nodes = [int(n) for n in (route or {}).get("nodes", [])]
+    if network is None or not nodes or any(n not in network.index for n in nodes):
+        return None, None
+    next_node, _, off = position_near(network, nodes, lat, lon)
+    return next_node, off
+
+
+async def report_position(ctx: Context, task_id: int, data: PositionReport) -> PositionView:
+    """A GPS fix of a task on its way: kept in the task's track (append-only: who sent
+    which fix when, so it is not repeated in the audit trail), drawn on the command map,
+    and the place its route turns from when a road ahead closes."""
+    from geo.coords import gcj02_to_wgs84
+
+    lat, lon = (
+        (data.lat, data.lon) if data.system == "wgs84" else gcj02_to_wgs84(data.lat, data.lon)
+    )
+    network = await _network_or_none(ctx)  # before the command: no second connection inside
+    async with command(ctx) as cmd:
+        row = await cmd.connection.fetchrow(
+            "SELECT id, street, community, status, route, en_route_at FROM task WHERE id=$1",
+            task_id,
+        )
+        if row is None:
+            raise NotFound(f"no task {task_id}", field="task_id")
+        authorize(ctx.actor, "tasks.work", Target(row["street"], row["community"]))
+        if row["status"] != "en_route" or row["en_route_at"] is None:
+            raise Conflict(
+                f"a task that is {row['status']} is not on its way: only a task en route "
+                "reports where it is",
+                field="status",
+                task_status=row["status"],
+            )
+        at = data.at or cmd.now
+        if at.tzinfo is None:
+            raise InvalidInput("at needs a time zone (e.g. +08:00)", field="at")
+        if at > cmd.now + CLOCK_DRIFT:
+            raise InvalidInput("at is in the future: check the tablet's clock", field="at")
+        if at < row["en_route_at"] - CLOCK_DRIFT:
+            raise InvalidInput("at is before the task set off", field="at")
+        route = None if row["route"] is None else json.loads(row["route"])
+        next_node, off = _where_on_route(network, route, lat, lon)
+        if off is not None and off > MAX_OFF_ROUTE_M:
+            raise InvalidInput(
+                f"the fix is {off / 1000:,.1f} km from the task's route; check the coordinates",
+                field="lat",
+            )
+        fix = await cmd.connection.fetchrow(
+            f"""
+            INSERT INTO task_position
+                (task, at, lat, lon, accuracy_m, next_node, off_route_m, recorded_at, recorded_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {POSITION_COLUMNS}
+            """,
+            task_id,
+            at,
+            lat,
+            lon,
+            data.accuracy_m,
+            next_node,
+            off,
+            cmd.now,
+            ctx.actor.username,
+        )
+        view = view_of(PositionView, fix)
+        cmd.emit(
+            "task.position",
+            {"task": task_id, "lat": lat, "lon": lon, "at": at.isoformat(), "next_node": next_node},
+            street=row["street"],
+            community=row["community"],
+        )
+    return view
 
 
 async def _insert_task(

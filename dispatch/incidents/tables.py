@@ -7,6 +7,7 @@ from piccolo.columns import (
     BigSerial,
     DoublePrecision,
     Integer,
+    Real,
     Timestamptz,
     Varchar,
 )
@@ -121,6 +122,22 @@ class TaskProgress(Table, tablename="task_progress"):
     note = Varchar(length=500, null=True)
 
 
+class TaskPosition(Table, tablename="task_position"):
+    """Where a task on its way was seen (append-only): the squad's GPS fixes, in WGS-84,
+    with where on the task's route each one puts it."""
+
+    id = BigSerial(primary_key=True)
+    task = BigInt()
+    at = Timestamptz()
+    lat = DoublePrecision()
+    lon = DoublePrecision()
+    accuracy_m = Real(null=True)
+    next_node = Integer(null=True)
+    off_route_m = Real(null=True)
+    recorded_at = Timestamptz()
+    recorded_by = Varchar(length=64)
+
+
 INCIDENT_TABLES = [
     Incident,
     IncidentCommunity,
@@ -130,4 +147,5 @@ INCIDENT_TABLES = [
     Task,
     TaskAssignee,
     TaskProgress,
+    TaskPosition,
 ]

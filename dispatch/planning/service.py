@@ -525,22 +525,32 @@ async def reject_plan(ctx: Context, plan_id: int, data: PlanDecision) -> PlanVie
 
 
 def position_of(
-    network: RoadNetwork, route: dict[str, Any], travelled_s: float
+    network: RoadNetwork,
+    route: dict[str, Any],
+    travelled_s: float,
+    seen: tuple[float, float] | None = None,
 ) -> tuple[int, float]:
     """Where a vehicle ``travelled_s`` seconds into a stored route can next turn: the
-    index of the next junction it reaches and the metres to it. It is taken to have
-    covered that share of the route's time, evenly along its length, as the command
-    map shows it. The service (rerouting) and the replay (its arrivals) both ask this."""
-    from geo.routing import position_on
+    index of the next junction it reaches and the metres to it. Seen at a GPS fix
+    ``seen`` (lat, lon), it is where the fix puts it; else it is taken to have covered
+    that share of the route's time, evenly along its length, as the command map shows
+    it. The service (rerouting) and the replay (its arrivals) both ask this."""
+    from geo.routing import position_near, position_on
 
     nodes = [int(n) for n in route.get("nodes", [])]
+    if seen is not None:
+        at, done_m, _ = position_near(network, nodes, *seen)
+        return at, done_m
     time_s = float(route.get("time_s", 0))
     share = travelled_s / time_s if time_s > 0 and travelled_s > 0 else 0.0
     return position_on(network, nodes, share)
 
 
 def reroute(
-    state: RoadState, route: dict[str, Any], travelled_s: float = 0.0
+    state: RoadState,
+    route: dict[str, Any],
+    travelled_s: float = 0.0,
+    seen: tuple[float, float] | None = None,
 ) -> dict[str, Any] | None:
     """A new route for a delivery whose road ahead crosses a closure (None when unchanged
     or cut off: a cut-off delivery keeps its route and the field reports what they find).
@@ -548,7 +558,8 @@ def reroute(
     ``travelled_s`` is how long the vehicle has been on its way. It is taken to have
     covered that share of the route, evenly along its length (as the command map shows
     it), and to turn off at the next junction it reaches: the stretch behind it stays
-    in the route and a closure there changes nothing.
+    in the route and a closure there changes nothing. A fresh GPS fix ``seen`` (lat,
+    lon) says where it is instead.
     """
     from geo.routing import route_uses_closed_edge
 
@@ -557,7 +568,7 @@ def reroute(
     if len(nodes) < 2:
         return None
     length_m, time_s = float(route.get("length_m", 0)), float(route.get("time_s", 0))
-    at, done_m = position_of(network, route, travelled_s)
+    at, done_m = position_of(network, route, travelled_s, seen)
     done_s = time_s * done_m / length_m if length_m > 0 else 0.0
     ahead = Route(tuple(nodes[at:]), length_m - done_m, time_s - done_s)
     if len(ahead.nodes) < 2 or not route_uses_closed_edge(state, ahead):

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.network import Closure, RoadNetwork, RoadState, Vehicle, vehicle_allowed
-from geo.routing import Route, Router, path_seconds, position_on, route_uses_closed_edge
+from geo.routing import (
+    Route,
+    Router,
+    path_seconds,
+    position_near,
+    position_on,
+    route_uses_closed_edge,
+)
 
 
 def _seconds(d: dict[str, float], vehicle: Vehicle) -> float:
@@ -296,3 +303,49 @@ def test_position_on_a_route_is_the_next_junction_reached(
     assert upto[at - 1] < route.length_m / 2 <= upto[at] == done
     shares = [position_on(dongcheng, nodes, f / 20)[0] for f in range(21)]
     assert shares == sorted(shares)
+
+
+def test_position_near_a_fix_is_the_next_junction_of_the_nearest_road(
+    dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
+) -> None:
+    """A GPS fix on a route: at a junction, that junction; part-way along a road, its far
+    end; a fix off to the side says how far off it is."""
+    route = _across_the_district(dongcheng, depot_nodes, community_nodes, Vehicle())
+    nodes = route.nodes
+    lengths, n, index = dongcheng.edge_lengths_by_key, dongcheng.n_nodes, dongcheng.index
+    upto = [0.0]
+    for a, b in itertools.pairwise(nodes):
+        upto.append(upto[-1] + lengths[index[a] * n + index[b]])
+    for k in (0, len(nodes) // 3, len(nodes) - 1):
+        at, metres, off = position_near(dongcheng, nodes, *dongcheng.latlon(nodes[k]))
+        assert (at, off) == (k, pytest.approx(0.0, abs=1e-6))
+        assert metres == pytest.approx(upto[k])
+    k = len(nodes) // 2
+    (lat_a, lon_a), (lat_b, lon_b) = dongcheng.latlon(nodes[k]), dongcheng.latlon(nodes[k + 1])
+    between = ((lat_a + lat_b) / 2, (lon_a + lon_b) / 2)
+    at, metres, off = position_near(dongcheng, nodes, *between)
+    assert at == k + 1 and metres == pytest.approx(upto[k + 1]) and off < 1.0
+    north = max(dongcheng.latlon(node)[0] for node in nodes)
+    aside = (north + 2_500 / 111_000, between[1])  # 2.5 km north of the route's top
+    assert position_near(dongcheng, nodes, *aside)[2] > 2_400
+    assert position_near(dongcheng, nodes[:1], *between)[0] == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(share=st.floats(0.0, 1.0))
+def test_a_fix_where_the_timed_position_puts_the_vehicle_agrees_with_it(
+    dongcheng: RoadNetwork,
+    depot_nodes: dict[str, int],
+    community_nodes: dict[str, int],
+    share: float,
+) -> None:
+    """Seen at the junction the time-based reckoning says it reaches next, the vehicle is
+    placed at that same junction: the two ways of saying where it is agree."""
+    route = _across_the_district(dongcheng, depot_nodes, community_nodes, Vehicle())
+    at, metres = position_on(dongcheng, route.nodes, share)
+    near, near_metres, off = position_near(
+        dongcheng, route.nodes, *dongcheng.latlon(route.nodes[at])
+    )
+    assert off == pytest.approx(0.0, abs=1e-6)
+    # the earliest equally near road: a route never passes the same junction twice
+    assert (near, near_metres) == (at, pytest.approx(metres))

@@ -86,6 +86,16 @@ def test_a_closure_on_a_delivery_route_reroutes_it(server: str, commander: str) 
     assert after["version"] == task["version"] + 1
 
 
+def _set_off(boss: Any, task: dict[str, Any], driver: int) -> int:
+    """The delivery assigned to `driver`, accepted and on its way; its version then."""
+    version = int(task["version"])
+    for action, body in (("assign", {"people": [driver]}), ("accept", {}), ("start", {})):
+        moved = boss.post(f"/api/tasks/{task['id']}/{action}", json={"version": version, **body})
+        assert moved.status_code == 200, moved.text
+        version = moved.json()["version"]
+    return version
+
+
 def test_a_vehicle_on_its_way_is_rerouted_from_where_it_is(server: str, commander: str) -> None:
     # The delivery left some minutes ago: a road closed behind it changes nothing, one
     # closed ahead sends it round from the next junction it reaches, and the stretch it
@@ -95,13 +105,7 @@ def test_a_vehicle_on_its_way_is_rerouted_from_where_it_is(server: str, commande
     driver = person("110101012")
     with client(server, commander) as boss:
         incident, task = _approved_tent_delivery(boss, community)
-        version = task["version"]
-        for action, body in (("assign", {"people": [driver]}), ("accept", {}), ("start", {})):
-            moved = boss.post(
-                f"/api/tasks/{task['id']}/{action}", json={"version": version, **body}
-            )
-            assert moved.status_code == 200, moved.text
-            version = moved.json()["version"]
+        _set_off(boss, task, driver)
         route = task["route"]
         nodes, coords = route["nodes"], route["coordinates"]
         assert len(nodes) >= 12
@@ -164,3 +168,69 @@ def test_a_one_road_closure_names_a_road_and_gives_its_line(server: str, command
     assert listed[made.json()["id"]]["line"] == made.json()["line"]
     circle = [c for c in listed.values() if c["kind"] == "circle"]
     assert all(c["line"] is None for c in circle)
+
+
+def test_a_gps_fix_says_where_the_vehicle_is_and_closures_are_judged_from_it(
+    server: str, commander: str
+) -> None:
+    # It set off just now, so by the clock it is at the start; its tablet says it is two
+    # thirds of the way. A road closed at one third is behind it: nothing changes. One
+    # closed further on sends it round from the junction the fix puts it at.
+    from geo.coords import wgs84_to_gcj02
+
+    street = "110101013"
+    community = community_of(street, 2)
+    stock("D110101000", "TENT", 200)
+    driver = person(street)
+    leader = create_user(Role.STREET_LEADER, street=street)
+    other = create_user(Role.STREET_LEADER, street="110101014")
+    with client(server, commander) as boss:
+        incident, task = _approved_tent_delivery(boss, community)
+        positions = f"/api/tasks/{task['id']}/positions"
+        waiting = boss.post(positions, json={"lat": 39.92, "lon": 116.41})
+        assert waiting.status_code == 409 and waiting.json()["field"] == "status"
+        version = _set_off(boss, task, driver)
+        nodes, coords = task["route"]["nodes"], task["route"]["coordinates"]
+        assert len(nodes) >= 12
+        seen = len(nodes) * 2 // 3
+        lon, lat = coords[seen]
+    with client(server, leader) as tablet:
+        reported = tablet.post(positions, json={"lat": lat, "lon": lon, "accuracy_m": 8})
+        assert reported.status_code == 201, reported.text
+        fix = reported.json()
+        assert (fix["next_node"], fix["lat"], fix["lon"]) == (seen, lat, lon)
+        assert fix["off_route_m"] < 1.0 and fix["accuracy_m"] == 8
+        # from a Chinese map app: GCJ-02, stored as WGS-84 (within centimetres)
+        g_lat, g_lon = wgs84_to_gcj02(lat, lon)
+        gcj = tablet.post(positions, json={"lat": g_lat, "lon": g_lon, "system": "gcj02"})
+        assert gcj.status_code == 201, gcj.text
+        assert gcj.json()["lat"] == pytest.approx(lat, abs=1e-6)
+        assert gcj.json()["lon"] == pytest.approx(lon, abs=1e-6)
+        for bad, field in (
+            ({"lat": lat + 0.1, "lon": lon}, "lat"),  # 11 km north: not on this route
+            ({"lat": lat, "lon": lon, "at": "2099-01-01T00:00:00+08:00"}, "at"),
+            ({"lat": lat, "lon": lon, "at": "2020-01-01T00:00:00+08:00"}, "at"),
+            ({"lat": 91, "lon": lon}, "lat"),
+            ({"lat": lat, "lon": lon, "accuracy_m": -1}, "accuracy_m"),
+        ):
+            refused = tablet.post(positions, json=bad)
+            assert refused.status_code in (400, 422), refused.text
+            assert refused.json()["field"] == field, refused.text
+        shown = tablet.get(f"/api/tasks/{task['id']}").json()
+        # the latest fix, and a fix changes no state: the version stays
+        assert shown["position"] == gcj.json() and shown["version"] == version
+    with client(server, other) as stranger:
+        assert stranger.post(positions, json={"lat": lat, "lon": lon}).status_code in (403, 404)
+    with client(server, commander) as boss:
+        closures = f"/api/incidents/{incident['id']}/closures"
+        lon_b, lat_b = coords[len(coords) // 3]
+        behind = boss.post(closures, json={"near": [lat_b, lon_b], "radius_m": 15})
+        assert behind.status_code == 201, behind.text
+        assert task["id"] not in behind.json()["rerouted_tasks"]  # by the clock it would be
+        lon_a, lat_a = coords[len(coords) * 5 // 6]
+        ahead = boss.post(closures, json={"near": [lat_a, lon_a], "radius_m": 15})
+        assert task["id"] in ahead.json()["rerouted_tasks"], ahead.text
+        after = boss.get(f"/api/tasks/{task['id']}").json()["route"]
+    new = after["nodes"]
+    assert new[: seen + 1] == nodes[: seen + 1]  # it turns off no earlier than where it was
+    assert new[-1] == nodes[-1] and [lon_a, lat_a] not in after["coordinates"]
