@@ -32,8 +32,9 @@ SCHEMA_PREFIX = "ex_"
 NOT_COPIED = frozenset(
     {"app_user", "login_failure", "idempotency_record", "exercise", "exercise_play", "migration"}
 )
-# copied empty: a drill's audit trail is its own (the real one names real people's actions)
-COPIED_EMPTY = frozenset({"audit_entry"})
+# copied empty: a drill's audit trail and vehicle tracks are its own (the real ones name
+# real people's actions and where real crews drove)
+COPIED_EMPTY = frozenset({"audit_entry", "task_position"})
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _HEADER_VALUE = re.compile(r"^(?:ex_)?([0-9]{1,9})$")
 

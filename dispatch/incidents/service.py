@@ -719,7 +719,14 @@ async def report_position(ctx: Context, task_id: int, data: PositionReport) -> P
         view = view_of(PositionView, fix)
         cmd.emit(
             "task.position",
-            {"task": task_id, "lat": lat, "lon": lon, "at": at.isoformat(), "next_node": next_node},
+            {
+                "task": task_id,
+                "lat": lat,
+                "lon": lon,
+                "accuracy_m": data.accuracy_m,
+                "at": at.isoformat(),
+                "next_node": next_node,
+            },
             street=row["street"],
             community=row["community"],
         )

@@ -253,6 +253,10 @@ SCOPE_CASES.update(
             f"/api/tasks/{_other_task()}/notes",
             {"version": 1, "note": "scope"},
         ),
+        ("POST", "/api/tasks/{task_id:int}/positions"): lambda: (
+            f"/api/tasks/{_other_task()}/positions",
+            {"lat": 39.93, "lon": 116.41},
+        ),
         ("POST", "/api/incidents/{incident_id:int}/plans"): lambda: (
             f"/api/incidents/{_incident()}/plans",
             {},

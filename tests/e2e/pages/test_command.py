@@ -182,6 +182,13 @@ def test_command_flow_from_declaration_to_completed_delivery(
             f"/api/tasks/{task.json()['id']}/start", json={"version": task.json()["version"]}
         ).json()
         page.wait_for_selector("#tasks-table tbody tr:has-text('运送中')")
+        # its tablet says where it is: the vehicle is drawn there, as the fix arrives
+        lon, lat = task["route"]["coordinates"][len(task["route"]["coordinates"]) // 2]
+        seen = squad.post(
+            f"/api/tasks/{task['id']}/positions", json={"lat": lat, "lon": lon, "accuracy_m": 12}
+        )
+        assert seen.status_code == 201, seen.text
+        wait_count(page, "path.cc-transfer-seen", 1)
         done = squad.post(f"/api/tasks/{task['id']}/complete", json={"version": task["version"]})
         assert done.status_code == 200, done.text
     page.wait_for_selector(f"#tasks-table tbody tr:has-text('#{task['id']}'):has-text('已完成')")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -308,6 +309,54 @@ def _delivery_task(server: str, street: str) -> dict[str, Any]:
         assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
         (task,) = boss.get("/api/tasks", params={"incident": incident}).json()
     return dict(task)
+
+
+def test_the_crew_shares_where_the_vehicle_is_only_when_asked(
+    open_page: Callable[..., Watched], server: str
+) -> None:
+    street = "110101008"
+    leader = create_user(Role.STREET_LEADER, street=street)
+    task = _delivery_task(server, street)
+    with client(server, leader) as squad:
+        version = task["version"]
+        for action, body in (
+            ("assign", {"people": [person(street)]}),
+            ("accept", {}),
+            ("start", {}),
+        ):
+            moved = squad.post(
+                f"/api/tasks/{task['id']}/{action}", json={"version": version, **body}
+            )
+            assert moved.status_code == 200, moved.text
+            version = moved.json()["version"]
+    coords = task["route"]["coordinates"]
+    half = len(coords) // 2
+    lon, lat = coords[half]
+    watched = open_page("tablet", geolocation={"latitude": lat, "longitude": lon, "accuracy": 9})
+    watched.context.grant_permissions(["geolocation"])
+    page = open_squad(watched, leader, tab="tasks")
+    card = page.locator(f"#task-{task['id']}")
+    share = card.get_by_role("button", name="我在车上，共享位置")
+    share.wait_for()
+    page.wait_for_timeout(1500)
+    assert not sql("SELECT 1 FROM task_position WHERE task=$1", task["id"])  # not unasked
+    share.click()
+    stop = card.get_by_role("button", name="正在共享位置（点击停止）")
+    assert stop.get_attribute("aria-pressed") == "true"
+    deadline, fixes = time.monotonic() + 15, []
+    while not fixes and time.monotonic() < deadline:
+        time.sleep(0.2)
+        fixes = sql(
+            "SELECT lat, lon, accuracy_m, next_node, recorded_by FROM task_position WHERE task=$1",
+            task["id"],
+        )
+    assert fixes == [
+        {"lat": lat, "lon": lon, "accuracy_m": 9.0, "next_node": half, "recorded_by": leader}
+    ]
+    assert not untranslated(page)
+    stop.click()
+    card.get_by_role("button", name="我在车上，共享位置").wait_for()
+    assert len(sql("SELECT 1 FROM task_position WHERE task=$1", task["id"])) == 1
 
 
 def test_task_assign_accept_pick_up_and_deliver(

@@ -371,6 +371,22 @@ function progressOf(task) {
   return Math.min(1, (serviceNow() - Date.parse(task.en_route_at)) / 1000 / total);
 }
 
+const FIX_FRESH_MS = 3 * 60_000; // as the service: an older fix no longer says where it is
+
+/** Where a delivery is drawn: at its latest GPS fix while that is fresh, else reckoned. */
+function placeOf(task, coords) {
+  const fix = task.position;
+  if (task.status === "en_route" && fix && serviceNow() - Date.parse(fix.at) < FIX_FRESH_MS) return [fix.lat, fix.lon];
+  return cc.along(coords, progressOf(task));
+}
+
+function seenText(task) {
+  const fix = task.position;
+  if (!fix || task.status !== "en_route") return null;
+  const accuracy = fix.accuracy_m != null ? ` ±${fmtNumber(Math.round(fix.accuracy_m))} m` : "";
+  return t("command.task.seen", { time: fmtTime(fix.at), accuracy });
+}
+
 function drawTransfers() {
   if (!cc) return;
   const L = window.L;
@@ -380,15 +396,16 @@ function drawTransfers() {
     if (task.kind !== "delivery" || !ACTIVE_TASK.has(task.status) || !task.route?.coordinates?.length) continue;
     const coords = task.route.coordinates;
     cc.layer("transfers").addLayer(L.polyline(latlngs(coords), { color: "#7c3aed", weight: 3, opacity: 0.6, className: "cc-task-route" }));
-    const marker = L.circleMarker(cc.along(coords, progressOf(task)), {
+    const marker = L.circleMarker(placeOf(task, coords), {
       radius: 8,
       color: "#ffffff",
       weight: 2,
       fillColor: "#7c3aed",
       fillOpacity: 1,
-      className: "cc-transfer",
+      className: task.position ? "cc-transfer cc-transfer-seen" : "cc-transfer",
     });
-    tip(marker, [`#${task.id} ${taskNote(task)}`, `${communityName(task.community)} · ${t(`command.tstatus.${task.status}`)}`]);
+    const lines = [`#${task.id} ${taskNote(task)}`, `${communityName(task.community)} · ${t(`command.tstatus.${task.status}`)}`];
+    tip(marker, [...lines, seenText(task)].filter(Boolean));
     cc.layer("transfers").addLayer(marker);
     transferMarkers.set(task.id, [marker, coords, task]);
   }
@@ -396,7 +413,7 @@ function drawTransfers() {
 
 function moveTransfers() {
   for (const [marker, coords, task] of transferMarkers.values()) {
-    if (task.status === "en_route") marker.setLatLng(cc.along(coords, progressOf(task)));
+    if (task.status === "en_route") marker.setLatLng(placeOf(task, coords));
   }
 }
 
@@ -812,6 +829,7 @@ function onEvent(event) {
   const d = event.data || {};
   const mine = d.incident == null || d.incident === incidentId();
   logEvent(event);
+  if (kind === "task.position") return seenAt(d);
   if (kind.startsWith("incident.")) refresh("incidents", ...INCIDENT_VIEWS);
   else if (kind.startsWith("request.")) mine && refresh("requests", "summary");
   else if (kind.startsWith("plan.")) mine && refresh("plan", "requests");
@@ -825,6 +843,18 @@ function onEvent(event) {
     drawRequests();
   }
   if (kind === "task.done") toast(t("command.task.done_event", { id: d.task }));
+}
+
+/** A fix from the feed: the vehicle moves to it at once (no reload of every task). */
+function seenAt(fix) {
+  const task = state.tasks.find((x) => x.id === fix.task);
+  if (!task) return;
+  task.position = { ...(task.position || {}), ...fix, accuracy_m: fix.accuracy_m ?? null };
+  const drawn = transferMarkers.get(task.id);
+  if (!drawn) return;
+  const [marker, coords] = drawn;
+  marker.setLatLng(placeOf(task, coords));
+  marker.getElement?.()?.classList.add("cc-transfer-seen");
 }
 
 function liveStatus(status) {

@@ -590,6 +590,7 @@ function drawTasks() {
     const view = projected(task);
     (ACTIVE.includes(view.status) ? active : finished).push(view);
   }
+  for (const id of [...sharing.keys()]) if (!onItsWay(id)) stopSharing(id); // arrived, failed, cancelled
   clear($("task-list")).append(...(active.length ? active.map(taskCard) : [h("li", { class: "note" }, t("squad.tasks.none"))]));
   clear($("task-finished-list")).append(...finished.slice(-30).reverse().map(taskCard));
   $("tasks-finished").hidden = finished.length === 0;
@@ -641,9 +642,77 @@ function taskActions(task, load) {
     box.append(h("button", { type: "button", class: "btn btn-primary", onclick: () => step(task, "start", {}, t("squad.task.start")) }, t("squad.task.start")));
   }
   const canFinish = task.kind === "delivery" ? task.status === "en_route" : ["accepted", "en_route"].includes(task.status);
+  if (work) box.append(...[shareButton(task)].filter(Boolean));
   if (canFinish && work) box.append(completeForm(task, load));
   if (work) box.append(failForm(task));
   return box;
+}
+
+// --- where the vehicle is: GPS fixes while a delivery is on its way ------------------------
+// Only when the person holding the tablet says they are on the vehicle (a tablet left at
+// the depot must not report the depot). Not through the outbox: a fix that could not be
+// sent is stale by the next one, so nothing is kept to resend.
+
+const SHARE_EVERY_MS = 30_000;
+const sharing = new Map(); // task id -> { watch, last }
+
+/** On its way as the service knows it (not only as the outbox will make it). */
+function onItsWay(id) {
+  const known = state.tasks.find((x) => x.id === id);
+  return known?.kind === "delivery" && known.status === "en_route";
+}
+
+function shareButton(task) {
+  if (!onItsWay(task.id) || !navigator.geolocation) return null;
+  const on = sharing.has(task.id);
+  return h(
+    "button",
+    { type: "button", class: `btn share-position${on ? " btn-primary" : ""}`, "aria-pressed": String(on), onclick: () => toggleSharing(task.id) },
+    t(on ? "squad.task.sharing" : "squad.task.share"),
+  );
+}
+
+function toggleSharing(id) {
+  if (sharing.has(id)) stopSharing(id);
+  else startSharing(id);
+  renderTasks();
+}
+
+function startSharing(id) {
+  const entry = { watch: null, last: 0 };
+  sharing.set(id, entry);
+  entry.watch = navigator.geolocation.watchPosition(
+    (position) => sendFix(id, position, entry),
+    () => {
+      toast(t("squad.task.no_position"), { bad: true });
+      stopSharing(id);
+      renderTasks();
+    },
+    { enableHighAccuracy: true, maximumAge: 10_000, timeout: 60_000 },
+  );
+}
+
+function stopSharing(id) {
+  const entry = sharing.get(id);
+  if (entry && entry.watch != null) navigator.geolocation.clearWatch(entry.watch);
+  sharing.delete(id);
+}
+
+async function sendFix(id, position, entry) {
+  if (Date.now() - entry.last < SHARE_EVERY_MS) return;
+  entry.last = Date.now();
+  const c = position.coords;
+  const body = { lat: c.latitude, lon: c.longitude, accuracy_m: Math.min(c.accuracy, 10_000), at: new Date(position.timestamp).toISOString() };
+  try {
+    await api(`/api/tasks/${id}/positions`, { method: "POST", body });
+  } catch (error) {
+    const refused = error instanceof ApiError && error.status < 500 && !error.problem?.retry;
+    if (refused && ![401, 408, 429].includes(error.status)) {
+      stopSharing(id); // not on its way any more, or not this user's: say so once, and stop
+      toast(`${t("squad.task.sharing_stopped")}: ${problemText(error)}`, { bad: true });
+      renderTasks();
+    }
+  }
 }
 
 function completeForm(task, load) {
