@@ -165,6 +165,11 @@ class TaskController(Controller):
     async def history(self, ctx: Ctx, task_id: Id) -> list[ProgressView]:
         return await service.task_history(ctx, task_id)
 
+    @get("/{task_id:int}/positions")
+    async def track(self, ctx: Ctx, task_id: Id) -> list[PositionView]:
+        """The GPS fixes of the task, in time order (its track)."""
+        return await service.task_track(ctx, task_id)
+
     @get("/{task_id:int}/suggestions")
     async def suggestions(
         self, ctx: Ctx, task_id: Id, on_duty_only: FromQuery[bool] = True

@@ -1141,6 +1141,18 @@ async def get_task(ctx: Context, task_id: int) -> TaskView:
         return await _task_view(conn, row)
 
 
+async def task_track(ctx: Context, task_id: int) -> list[PositionView]:
+    """Where the team was seen on its way, fix by fix in time order: for the map while it
+    drives, and for the review after."""
+    await get_task(ctx, task_id)  # scope: another street's task is not there (404)
+    async with query(ctx) as conn:
+        rows = await conn.fetch(
+            f"SELECT {POSITION_COLUMNS} FROM task_position WHERE task=$1 ORDER BY at, id",
+            task_id,
+        )
+    return [view_of(PositionView, r) for r in rows]
+
+
 async def task_history(ctx: Context, task_id: int) -> list[ProgressView]:
     await get_task(ctx, task_id)
     async with query(ctx) as conn:

@@ -219,8 +219,14 @@ def test_a_gps_fix_says_where_the_vehicle_is_and_closures_are_judged_from_it(
         shown = tablet.get(f"/api/tasks/{task['id']}").json()
         # the latest fix, and a fix changes no state: the version stays
         assert shown["position"] == gcj.json() and shown["version"] == version
+        track = tablet.get(positions).json()  # fix by fix, in time order
+        assert [(f["lat"], f["lon"]) for f in track] == [
+            (lat, lon),
+            (gcj.json()["lat"], gcj.json()["lon"]),
+        ]
     with client(server, other) as stranger:
         assert stranger.post(positions, json={"lat": lat, "lon": lon}).status_code in (403, 404)
+        assert stranger.get(positions).status_code == 404
     with client(server, commander) as boss:
         closures = f"/api/incidents/{incident['id']}/closures"
         lon_b, lat_b = coords[len(coords) // 3]

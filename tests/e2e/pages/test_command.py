@@ -123,7 +123,7 @@ def test_command_flow_from_declaration_to_completed_delivery(
         "?.textContent.includes('暴雨内涝 指挥流程')"
     )
     incident = int(page.locator("#cc-incident").input_value())
-    assert count(page, "path.cc-request") == 0
+    wait_count(page, "path.cc-request", 0)  # the new incident: the last one's requests go
 
     # requests posted by another client appear on the map, live
     with client(server, leader) as other:
@@ -189,6 +189,10 @@ def test_command_flow_from_declaration_to_completed_delivery(
         )
         assert seen.status_code == 201, seen.text
         wait_count(page, "path.cc-transfer-seen", 1)
+        lon, lat = task["route"]["coordinates"][len(task["route"]["coordinates"]) * 2 // 3]
+        again = squad.post(f"/api/tasks/{task['id']}/positions", json={"lat": lat, "lon": lon})
+        assert again.status_code == 201, again.text
+        wait_count(page, "path.cc-task-track", 1)  # two fixes: the way it drove, drawn
         done = squad.post(f"/api/tasks/{task['id']}/complete", json={"version": task["version"]})
         assert done.status_code == 200, done.text
     page.wait_for_selector(f"#tasks-table tbody tr:has-text('#{task['id']}'):has-text('已完成')")

@@ -324,6 +324,8 @@ function drawPlan() {
 }
 
 const transferMarkers = new Map(); // task id -> [marker, route coordinates, task]
+const tracks = new Map(); // task id -> [[lat, lon], ...]: its GPS fixes, fetched once, then heard
+const trackLines = new Map(); // task id -> the drawn track
 
 // In a drill a scenario plays into, the service's "now" is the drill's simulated clock
 // (its times are the scenario's, running at `speed` x wall time): deliveries move on it.
@@ -387,11 +389,34 @@ function seenText(task) {
   return t("command.task.seen", { time: fmtTime(fix.at), accuracy });
 }
 
+/** The track of a vehicle seen on its way: fetched once, then grown by the feed. */
+async function loadTrack(id) {
+  tracks.set(id, []);
+  try {
+    const fixes = await api(`/api/tasks/${id}/positions`);
+    tracks.set(id, fixes.map((f) => [f.lat, f.lon]));
+    drawTrack(id);
+  } catch {
+    tracks.delete(id); // tried again at the next drawing
+  }
+}
+
+function drawTrack(id) {
+  const points = tracks.get(id) || [];
+  if (!cc || !transferMarkers.has(id) || points.length < 2) return;
+  const line = trackLines.get(id);
+  if (line) return void line.setLatLngs(points);
+  const drawn = window.L.polyline(points, { color: "#4c1d95", weight: 3, dashArray: "2 6", opacity: 0.9, className: "cc-task-track" });
+  cc.layer("transfers").addLayer(drawn);
+  trackLines.set(id, drawn);
+}
+
 function drawTransfers() {
   if (!cc) return;
   const L = window.L;
   cc.clear("transfers");
   transferMarkers.clear();
+  trackLines.clear();
   for (const task of state.tasks) {
     if (task.kind !== "delivery" || !ACTIVE_TASK.has(task.status) || !task.route?.coordinates?.length) continue;
     const coords = task.route.coordinates;
@@ -408,6 +433,10 @@ function drawTransfers() {
     tip(marker, [...lines, seenText(task)].filter(Boolean));
     cc.layer("transfers").addLayer(marker);
     transferMarkers.set(task.id, [marker, coords, task]);
+    if (task.status === "en_route" && task.position) {
+      if (tracks.has(task.id)) drawTrack(task.id);
+      else loadTrack(task.id);
+    }
   }
 }
 
@@ -850,6 +879,9 @@ function seenAt(fix) {
   const task = state.tasks.find((x) => x.id === fix.task);
   if (!task) return;
   task.position = { ...(task.position || {}), ...fix, accuracy_m: fix.accuracy_m ?? null };
+  if (tracks.has(task.id)) tracks.get(task.id).push([fix.lat, fix.lon]);
+  else loadTrack(task.id);
+  drawTrack(task.id);
   const drawn = transferMarkers.get(task.id);
   if (!drawn) return;
   const [marker, coords] = drawn;
