@@ -324,7 +324,10 @@ function drawPlan() {
 }
 
 const transferMarkers = new Map(); // task id -> [marker, route coordinates, task]
-const tracks = new Map(); // task id -> [[lat, lon], ...]: its GPS fixes, fetched once, then heard
+// task id -> its GPS fixes by instant and place: fetched once and heard live, in whatever
+// order those arrive (a fix heard while the fetch is under way is kept either way)
+const tracks = new Map();
+const fetchedTracks = new Set();
 const trackLines = new Map(); // task id -> the drawn track
 
 // In a drill a scenario plays into, the service's "now" is the drill's simulated clock
@@ -375,34 +378,52 @@ function progressOf(task) {
 
 const FIX_FRESH_MS = 3 * 60_000; // as the service: an older fix no longer says where it is
 
+/** The latest fix known of a task: from its view, or heard since (whichever is later,
+ * so a view fetched just before a fix does not hide it). */
+function latestFix(task) {
+  const fixes = [...(tracks.get(task.id)?.values() || []), task.position].filter(Boolean);
+  return fixes.reduce((a, b) => (Date.parse(b.at) > Date.parse(a.at) ? b : a), fixes[0] || null);
+}
+
 /** Where a delivery is drawn: at its latest GPS fix while that is fresh, else reckoned. */
 function placeOf(task, coords) {
-  const fix = task.position;
+  const fix = latestFix(task);
   if (task.status === "en_route" && fix && serviceNow() - Date.parse(fix.at) < FIX_FRESH_MS) return [fix.lat, fix.lon];
   return cc.along(coords, progressOf(task));
 }
 
 function seenText(task) {
-  const fix = task.position;
+  const fix = latestFix(task);
   if (!fix || task.status !== "en_route") return null;
   const accuracy = fix.accuracy_m != null ? ` ±${fmtNumber(Math.round(fix.accuracy_m))} m` : "";
   return t("command.task.seen", { time: fmtTime(fix.at), accuracy });
 }
 
+function heard(id, fixes) {
+  const known = tracks.get(id) || new Map();
+  for (const f of fixes) known.set(`${Date.parse(f.at)}|${f.lat}|${f.lon}`, f);
+  tracks.set(id, known);
+}
+
+function trackPoints(id) {
+  const fixes = [...(tracks.get(id)?.values() || [])];
+  return fixes.sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map((f) => [f.lat, f.lon]);
+}
+
 /** The track of a vehicle seen on its way: fetched once, then grown by the feed. */
 async function loadTrack(id) {
-  tracks.set(id, []);
+  if (fetchedTracks.has(id)) return;
+  fetchedTracks.add(id);
   try {
-    const fixes = await api(`/api/tasks/${id}/positions`);
-    tracks.set(id, fixes.map((f) => [f.lat, f.lon]));
+    heard(id, await api(`/api/tasks/${id}/positions`));
     drawTrack(id);
   } catch {
-    tracks.delete(id); // tried again at the next drawing
+    fetchedTracks.delete(id); // tried again at the next drawing
   }
 }
 
 function drawTrack(id) {
-  const points = tracks.get(id) || [];
+  const points = trackPoints(id);
   if (!cc || !transferMarkers.has(id) || points.length < 2) return;
   const line = trackLines.get(id);
   if (line) return void line.setLatLngs(points);
@@ -427,15 +448,16 @@ function drawTransfers() {
       weight: 2,
       fillColor: "#7c3aed",
       fillOpacity: 1,
-      className: task.position ? "cc-transfer cc-transfer-seen" : "cc-transfer",
+      className: latestFix(task) ? "cc-transfer cc-transfer-seen" : "cc-transfer",
     });
     const lines = [`#${task.id} ${taskNote(task)}`, `${communityName(task.community)} · ${t(`command.tstatus.${task.status}`)}`];
     tip(marker, [...lines, seenText(task)].filter(Boolean));
     cc.layer("transfers").addLayer(marker);
     transferMarkers.set(task.id, [marker, coords, task]);
-    if (task.status === "en_route" && task.position) {
-      if (tracks.has(task.id)) drawTrack(task.id);
-      else loadTrack(task.id);
+    if (task.status === "en_route" && latestFix(task)) {
+      if (task.position) heard(task.id, [task.position]);
+      loadTrack(task.id);
+      drawTrack(task.id);
     }
   }
 }
@@ -876,11 +898,10 @@ function onEvent(event) {
 
 /** A fix from the feed: the vehicle moves to it at once (no reload of every task). */
 function seenAt(fix) {
+  heard(fix.task, [fix]);
   const task = state.tasks.find((x) => x.id === fix.task);
-  if (!task) return;
-  task.position = { ...(task.position || {}), ...fix, accuracy_m: fix.accuracy_m ?? null };
-  if (tracks.has(task.id)) tracks.get(task.id).push([fix.lat, fix.lon]);
-  else loadTrack(task.id);
+  if (!task) return; // drawn when the tasks arrive, its track fetched then
+  loadTrack(task.id);
   drawTrack(task.id);
   const drawn = transferMarkers.get(task.id);
   if (!drawn) return;
@@ -1029,6 +1050,10 @@ async function start() {
   setInterval(syncDrillClock, 5000);
   setInterval(showDrillClock, 1000);
   window.addEventListener("exercise-changed", syncDrillClock);
+  window.addEventListener("exercise-changed", () => {
+    tracks.clear(); // task ids of another world are other tasks
+    fetchedTracks.clear();
+  });
   setInterval(moveTransfers, 1000);
   document.body.dataset.ready = "true";
 }
