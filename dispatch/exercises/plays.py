@@ -128,14 +128,11 @@ def _view_of(play: Play) -> PlayView:
     )
 
 
-def _sim_time(play: Play) -> datetime | None:
-    return play.runner.now if play.runner is not None else None
-
-
 async def _save(play: Play) -> bool | None:
     """Write the play's row; whether a stop was asked for, or None when the row names
     another play now (this one lost its lease and the drill was played again)."""
-    snapshot = msgspec.json.encode(_view_of(play)).decode()
+    view = _view_of(play)
+    snapshot = msgspec.json.encode(view).decode()
     async with engine().transaction() as txn:
         asked = await txn.connection.fetchval(
             """
@@ -147,7 +144,7 @@ async def _save(play: Play) -> bool | None:
             play.exercise,
             play.owner,
             play.status,
-            _sim_time(play),
+            view.sim_time,
             snapshot,
         )
     return None if asked is None else bool(asked)
@@ -195,6 +192,12 @@ def _running_here(exercise_id: int) -> Play | None:
     return play
 
 
+def _owning(exercise_id: int, row: asyncpg.Record) -> Play | None:
+    """This process's play of the exercise, when it is the one the row names."""
+    play = PLAYS.get(exercise_id)
+    return play if play is not None and play.owner == row["owner"] else None
+
+
 def _lost(row: asyncpg.Record) -> bool:
     return bool(row["status"] == PlayStatus.RUNNING and not row["alive"])
 
@@ -207,8 +210,8 @@ async def play_view(exercise_id: int) -> PlayView:
     row = await _row(exercise_id)
     if row is None:
         return PlayView(exercise=exercise_id, status=PlayStatus.IDLE)
-    play = PLAYS.get(exercise_id)
-    if play is not None and play.owner == row["owner"]:
+    play = _owning(exercise_id, row)
+    if play is not None:
         return _view_of(play)
     view = msgspec.json.decode(row["snapshot"], type=PlayView)
     if _lost(row):
@@ -236,8 +239,8 @@ async def drill_clock(schema: str) -> Clock | None:
         return None
     if row["status"] not in (PlayStatus.RUNNING, PlayStatus.FINISHED):
         return None
-    play = PLAYS.get(exercise_id)
-    if play is not None and play.owner == row["owner"] and play.runner is not None:
+    play = _owning(exercise_id, row)
+    if play is not None and play.runner is not None:
         return play.runner.clock
     return FixedClock(row["sim_time"])
 

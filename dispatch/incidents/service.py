@@ -665,11 +665,9 @@ async def report_position(ctx: Context, task_id: int, data: PositionReport) -> P
     """A GPS fix of a task on its way: kept in the task's track (append-only: who sent
     which fix when, so it is not repeated in the audit trail), drawn on the command map,
     and the place its route turns from when a road ahead closes."""
-    from geo.coords import gcj02_to_wgs84
+    from dispatch.places.service import to_wgs84
 
-    lat, lon = (
-        (data.lat, data.lon) if data.system == "wgs84" else gcj02_to_wgs84(data.lat, data.lon)
-    )
+    lat, lon = to_wgs84(data.lat, data.lon, data.system)
     network = await _network_or_none(ctx)  # before the command: no second connection inside
     async with command(ctx) as cmd:
         row = await cmd.connection.fetchrow(

@@ -144,10 +144,11 @@ async def _check_near_street(cmd: Command, street: str, lat: float, lon: float) 
         )
 
 
-def _to_wgs84(fix: CoordinateCorrection) -> tuple[float, float]:
-    if fix.system is CoordinateSystem.GCJ02:
-        return gcj02_to_wgs84(fix.lat, fix.lon)
-    return fix.lat, fix.lon
+def to_wgs84(lat: float, lon: float, system: CoordinateSystem) -> tuple[float, float]:
+    """A point as stored: GCJ-02 (from Chinese maps and apps) is converted on entry."""
+    if system is CoordinateSystem.GCJ02:
+        return gcj02_to_wgs84(lat, lon)
+    return lat, lon
 
 
 async def correct_coordinates(ctx: Context, code: str, fix: CoordinateCorrection) -> CommunityView:
@@ -159,7 +160,7 @@ async def correct_coordinates(ctx: Context, code: str, fix: CoordinateCorrection
         if row is None:
             raise NotFound(f"no community {code}", field="code")
         authorize(ctx.actor, "places.correct_coordinates", Target(row["street"], code))
-        lat, lon = _to_wgs84(fix)
+        lat, lon = to_wgs84(fix.lat, fix.lon, fix.system)
         await _check_near_street(cmd, row["street"], lat, lon)
         updated = await cmd.connection.fetchrow(
             f"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np
@@ -283,6 +284,15 @@ def test_path_seconds_is_the_searched_time_and_counts_closed_roads(
     assert path_seconds(dongcheng, route.nodes, Vehicle(speed_kmh=9.0)) > route.time_s
 
 
+def _metres_along(network: RoadNetwork, nodes: Sequence[int]) -> list[float]:
+    """Metres from a route's start to each of its nodes, summed edge by edge."""
+    lengths, n, index = network.edge_lengths_by_key, network.n_nodes, network.index
+    upto = [0.0]
+    for a, b in itertools.pairwise(nodes):
+        upto.append(upto[-1] + lengths[index[a] * n + index[b]])
+    return upto
+
+
 def test_position_on_a_route_is_the_next_junction_reached(
     dongcheng: RoadNetwork, depot_nodes: dict[str, int], community_nodes: dict[str, int]
 ) -> None:
@@ -295,10 +305,7 @@ def test_position_on_a_route_is_the_next_junction_reached(
     assert last == len(nodes) - 1 and metres == pytest.approx(route.length_m)
     assert position_on(dongcheng, nodes, 5.0)[0] == len(nodes) - 1
     at, done = position_on(dongcheng, nodes, 0.5)
-    lengths, n, index = dongcheng.edge_lengths_by_key, dongcheng.n_nodes, dongcheng.index
-    upto = [0.0]
-    for a, b in itertools.pairwise(nodes):
-        upto.append(upto[-1] + lengths[index[a] * n + index[b]])
+    upto = _metres_along(dongcheng, nodes)
     # the next junction is the first one at or past half the length
     assert upto[at - 1] < route.length_m / 2 <= upto[at] == done
     shares = [position_on(dongcheng, nodes, f / 20)[0] for f in range(21)]
@@ -312,10 +319,7 @@ def test_position_near_a_fix_is_the_next_junction_of_the_nearest_road(
     end; a fix off to the side says how far off it is."""
     route = _across_the_district(dongcheng, depot_nodes, community_nodes, Vehicle())
     nodes = route.nodes
-    lengths, n, index = dongcheng.edge_lengths_by_key, dongcheng.n_nodes, dongcheng.index
-    upto = [0.0]
-    for a, b in itertools.pairwise(nodes):
-        upto.append(upto[-1] + lengths[index[a] * n + index[b]])
+    upto = _metres_along(dongcheng, nodes)
     for k in (0, len(nodes) // 3, len(nodes) - 1):
         at, metres, off = position_near(dongcheng, nodes, *dongcheng.latlon(nodes[k]))
         assert (at, off) == (k, pytest.approx(0.0, abs=1e-6))
