@@ -18,51 +18,81 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class DomainError(Exception):
-    """A refusal the caller can act on; the status says which kind."""
+    """A refusal the caller can act on; the status says which kind.
+
+    `detail` is the English sentence for logs and API users; `code` (with `params`) is what
+    a page renders in the user's language from `dispatch/web/messages/errors.yaml`
+    (`error.<code>`, `{name}` placeholders filled from `params`). Each class has a generic
+    code; a refusal a user will meet often names its own, with the names (not only the
+    codes) of the places and items it is about.
+    """
 
     status = 400
     title = "Bad request"
+    code = "bad_request"
 
-    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.code = code or type(self).code
+        self.params = params or {}
         self.extra = extra
+
+    def members(self) -> dict[str, Any]:
+        """The problem body's members beyond the standard ones."""
+        params = {"field": self.field, **self.params} if self.field else dict(self.params)
+        return {"field": self.field, "code": self.code, "params": params, **self.extra}
 
 
 class InvalidInput(DomainError):
     status = 422
     title = "Invalid input"
+    code = "invalid_input"
 
 
 class Unauthorized(DomainError):
     status = 401
     title = "Not authenticated"
+    code = "unauthorized"
 
 
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"
+    code = "forbidden"
 
 
 class NotFound(DomainError):
     status = 404
     title = "Not found"
+    code = "not_found"
 
 
 class Conflict(DomainError):
     status = 409
     title = "Conflict"
+    code = "conflict"
 
 
 class PreconditionFailed(DomainError):
     status = 412
     title = "Precondition failed"
+    code = "stale_version"
 
 
 class TooManyRequests(DomainError):
     status = 429
     title = "Too many requests"
+    code = "too_many_requests"
 
 
 RESERVED = frozenset({"type", "title", "status", "detail"})
@@ -103,7 +133,7 @@ def _field_of(error: dict[str, Any]) -> str | None:
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return problem(exc.status, exc.title, exc.detail, {"field": exc.field, **exc.extra})
+    return problem(exc.status, exc.title, exc.detail, exc.members())
 
 
 def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -111,13 +141,19 @@ def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException
     fields = [f for f in (_field_of(e) for e in errors) if f]
     detail = "; ".join(str(e.get("message")) for e in errors) or str(exc.detail)
     listed = [{"field": _field_of(e), "message": str(e.get("message"))} for e in errors]
-    members = {"field": fields[0] if fields else None, "errors": listed or None}
+    field = fields[0] if fields else None
+    members = {
+        "field": field,
+        "code": "invalid_request",
+        "params": {"field": field} if field else {},
+        "errors": listed or None,
+    }
     return problem(400, "Invalid request", detail, members)
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     title = exc.__class__.__name__.replace("Exception", "") or "Error"
-    return problem(exc.status_code, title, str(exc.detail))
+    return problem(exc.status_code, title, str(exc.detail), {"code": f"http.{exc.status_code}"})
 
 
 def database_input_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -131,7 +167,7 @@ def database_input_handler(_: Request[Any, Any, Any], exc: Exception) -> Respons
         | asyncpg.exceptions.UntranslatableCharacterError,
     ):
         detail = "text may not contain NUL or untranslatable characters"
-    return problem(400, "Invalid request", detail)
+    return problem(400, "Invalid request", detail, {"code": "invalid_request"})
 
 
 def concurrent_change_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -143,7 +179,7 @@ def concurrent_change_handler(_: Request[Any, Any, Any], exc: Exception) -> Resp
         "Conflict",
         "another change to the same records was committed meanwhile; nothing of this "
         "request was written: send it again",
-        {"retry": True},
+        {"retry": True, "code": "retry.concurrent_change"},
     )
     response.headers["Cache-Control"] = "no-store"  # never kept for an idempotency key
     return response
@@ -156,6 +192,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
         HTTP_500_INTERNAL_SERVER_ERROR,
         "Internal error",
         "The server could not complete the request; it has been logged.",
+        {"code": "internal_error"},
     )
 
 

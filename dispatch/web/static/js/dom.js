@@ -60,10 +60,26 @@ export function toast(message, { bad = false, ms = 4000 } = {}) {
   }, ms);
 }
 
-/** The message to show for a refused or failed request (the field it names, if any). */
+// Codes that name only the kind of refusal: their message is followed by the service's
+// English detail until the refusal has a code of its own.
+const GENERIC = new Set([
+  "bad_request", "invalid_input", "invalid_request", "forbidden", "not_found", "conflict",
+  "http.404", "http.405",
+]);
+
+/**
+ * The message to show for a refused or failed request, in the page's language: the
+ * service's `code` with its `params` from the message table (errors.yaml), else its detail;
+ * the field it names, if any.
+ */
 export function problemText(error) {
-  if (error?.field) return `${error.message} (${error.field})`;
-  return error?.message || t("common.error");
+  const problem = error?.problem || {};
+  const key = problem.code && `error.${problem.code}`;
+  const known = key && t(key, problem.params || {}) !== key;
+  let text = known ? t(key, problem.params || {}) : error?.message || t("common.error");
+  if (known && GENERIC.has(problem.code) && error?.message) text += ` · ${error.message}`;
+  if (error?.field) text += ` (${t("error.field", { field: error.field })})`;
+  return text;
 }
 
 /** Show a refusal under a form and mark (and focus) the input the service named. */
