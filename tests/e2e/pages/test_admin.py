@@ -60,7 +60,7 @@ def test_create_a_user_and_see_a_refusal_name_its_field(commander_page: Watched)
     form.get_by_label("用户名").fill("ab")  # too short
     form.get_by_label("初始密码").fill("long-enough-pw")
     form.get_by_role("button", name="创建用户").click()
-    expect(page.locator("#user-error")).to_contain_text("(username)")
+    expect(page.locator("#user-error")).to_contain_text("(字段：username)")
     expect(form.get_by_label("用户名")).to_have_attribute("aria-invalid", "true")
 
     form.get_by_label("用户名").fill(name)

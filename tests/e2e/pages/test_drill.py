@@ -199,7 +199,7 @@ def test_street_leader_joins_a_drill_by_number(
     assert page.locator("#exercises-panel").is_hidden()
     page.get_by_label("演练编号").fill("999999")
     page.get_by_role("button", name="加入").click()
-    expect(page.locator("#join-error")).to_have_text("没有编号为 999999 的进行中演练 (id)")
+    expect(page.locator("#join-error")).to_have_text("没有编号为 999999 的进行中演练 (字段：id)")
     expect(page.get_by_label("演练编号")).to_have_attribute("aria-invalid", "true")
     page.get_by_label("演练编号").fill(str(exercise["id"]))
     page.get_by_role("button", name="加入").click()

@@ -210,8 +210,12 @@ def test_an_answer_marked_retry_is_sent_again_not_listed_as_refused(
 
     page.route("**/api/stock/issues", conflict)
     record_issue(page, community_of(street), "WATER", 3)
-    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '1'")
+    for _ in range(200):  # the outbox shows the action waiting before it is first sent
+        if answered:
+            break
+        page.wait_for_timeout(50)
     assert answered  # the first send got the conflict, and the action still waits
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '1'")
     assert page.locator("#outbox-refused li").count() == 0
     key = page.locator("#outbox-waiting li[data-key]").get_attribute("data-key")
     page.wait_for_function(
