@@ -153,13 +153,17 @@ class Move:
 
 
 class Shortage(Conflict):
-    """409 naming item, depot, asked and available."""
+    """409 naming item, depot, asked and available; with several lines short, every one
+    is listed in `shortages` (the first also at the top, for older clients)."""
+
+    code = "stock.shortage"
 
 
 def shortage(depot: str, item: str, asked: int, available: int, name: str) -> Shortage:
     return Shortage(
         f"not enough {item} at {depot}: asked {asked}, available {available}",
         field=name,
+        params={"item": item, "depot": depot, "asked": asked, "available": available},
         item=item,
         depot=depot,
         asked=asked,
@@ -167,11 +171,53 @@ def shortage(depot: str, item: str, asked: int, available: int, name: str) -> Sh
     )
 
 
+async def _shortages(conn: asyncpg.Connection, depot: str, short: list[dict[str, Any]]) -> Shortage:
+    """One refusal for every short line, with the names people read (depot, item)."""
+    names = await conn.fetch(
+        "SELECT code, name_zh, name_en, unit FROM item WHERE code = ANY($1::varchar[])",
+        [s["item"] for s in short],
+    )
+    depot_name = await conn.fetchval("SELECT name FROM depot WHERE code=$1", depot)
+    by_code = {r["code"]: r for r in names}
+    listed = []
+    for s in short:
+        item = by_code.get(s["item"])
+        listed.append(
+            {
+                **{k: v for k, v in s.items() if k != "line"},
+                "depot": depot,
+                "field": s.get("field") or f"lines[{s['line']}].qty",
+                "item_name": item["name_zh"] if item else s["item"],
+                "item_name_en": item["name_en"] if item else s["item"],
+                "unit": item["unit"] if item else "",
+            }
+        )
+    first = listed[0]
+    what = "; ".join(f"{s['item']}: asked {s['asked']}, available {s['available']}" for s in listed)
+    error = shortage(depot, first["item"], first["asked"], first["available"], first["field"])
+    error.detail = f"not enough at {depot}: {what}"
+    error.args = (error.detail,)
+    lines = "；".join(
+        f"{s['item_name']} 需要 {s['asked']}{s['unit']}、现有 {s['available']}{s['unit']}"
+        for s in listed
+    )
+    error.params = {**error.params, "depot_name": depot_name or depot, "count": len(listed)}
+    error.params["lines"] = lines
+    error.params["lines_en"] = "; ".join(
+        f"{s['item_name_en']} asked {s['asked']} {s['unit']}, available {s['available']}"
+        for s in listed
+    )
+    error.code = "stock.shortage" if len(listed) == 1 else "stock.shortages"
+    error.extra["shortages"] = listed
+    return error
+
+
 MOVEMENT_INSERT = """
 INSERT INTO stock_movement
     (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
-     request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key, note)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+     request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key, key_seq,
+     note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 RETURNING id
 """
 
@@ -191,7 +237,8 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
             have = await conn.fetchval(
                 "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", move.depot, move.lot
             )
-            raise shortage(move.depot, move.item, -move.qty, int(have or 0), name)
+            short = {"item": move.item, "asked": -move.qty, "available": int(have or 0)}
+            raise await _shortages(conn, move.depot, [{**short, "field": name}])
     else:
         await conn.execute(
             """
@@ -224,54 +271,90 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
         actor.username,
         actor.user_id,
         key[:MAX_KEY] if key else None,
+        cmd.next_keyed() if key else None,
         move.note,
     )
     return movement_id
 
 
-async def pick(
-    cmd: Command, depot: str, line: PickLine, name: str
-) -> list[tuple[int, int, date | None]]:
-    """Which lots to take `line.qty` from: the named lot, or usable lots by earliest expiry.
+LotOf = tuple[int, date | None]  # a lot and its expiry
+Taken = list[tuple[int, int, date | None]]  # (lot, qty, expires_on) a line takes
 
-    The candidate balance rows are locked in lot order, so the choice stays true until commit.
+
+async def pick_all(cmd: Command, depot: str, lines: Sequence[PickLine]) -> list[Taken]:
+    """Which lots each line takes its quantity from: the named lot, or usable lots by
+    earliest expiry; one list per line, in the lines' order.
+
+    Every balance row of the depot's items is locked in one statement, in the one order
+    (depot, item, lot) every command follows, so two commands with the same lines in other
+    orders wait for each other instead of deadlocking; the choice stays true until commit.
+    A shortage on several lines is one refusal listing each (see `Shortages`).
     """
     conn = cmd.connection
     on = today(cmd.now)
-    await _item(conn, line.item, f"{name}.item")
-    if line.lot is not None:
-        lot = await _lot(conn, line.item, line.lot, f"{name}.lot")
+    named = await _named_lots(cmd, lines, on)
+    rows = await conn.fetch(
+        """
+        SELECT b.item, b.lot, b.qty, l.expires_on FROM stock_balance b JOIN lot l ON l.id = b.lot
+        WHERE b.depot = $1 AND b.item = ANY($2::varchar[])
+        ORDER BY b.depot, b.item, b.lot FOR UPDATE OF b
+        """,
+        depot,
+        sorted({line.item for line in lines}),
+    )
+    left = {r["lot"]: r["qty"] for r in rows}
+    usable: dict[str, list[LotOf]] = {}
+    for r in sorted(rows, key=lambda r: (r["expires_on"] is None, r["expires_on"], r["lot"])):
+        if r["expires_on"] is None or r["expires_on"] >= on:
+            usable.setdefault(r["item"], []).append((r["lot"], r["expires_on"]))
+    taken: list[Taken] = []
+    short: list[dict[str, Any]] = []
+    for i, line in enumerate(lines):
+        candidates = [named[i]] if i in named else usable.get(line.item, [])
+        have = sum(left.get(lot, 0) for lot, _ in candidates)
+        if have < line.qty:
+            short.append({"line": i, "item": line.item, "asked": line.qty, "available": have})
+            taken.append([])
+            continue
+        taken.append(_take(candidates, left, line.qty))
+    if short:
+        raise await _shortages(conn, depot, short)
+    return taken
+
+
+def _take(candidates: Sequence[LotOf], left: dict[int, int], qty: int) -> Taken:
+    """Take `qty` from the candidate lots in their order, out of what is `left` of each."""
+    taken: Taken = []
+    need = qty
+    for lot, expires_on in candidates:
+        if need == 0:
+            break
+        n = min(need, left.get(lot, 0))
+        if n:
+            taken.append((lot, n, expires_on))
+            left[lot] -= n
+            need -= n
+    return taken
+
+
+async def _named_lots(cmd: Command, lines: Sequence[PickLine], on: date) -> dict[int, LotOf]:
+    """The lot each line names (checked: it exists and has not expired), by line index."""
+    named: dict[int, LotOf] = {}
+    for i, line in enumerate(lines):
+        await _item(cmd.connection, line.item, f"lines[{i}].item")
+        if line.lot is None:
+            continue
+        lot = await _lot(cmd.connection, line.item, line.lot, f"lines[{i}].lot")
         if lot["expires_on"] is not None and lot["expires_on"] < on:
             raise Conflict(
                 f"lot {line.lot} of {line.item} expired on {lot['expires_on']}: it cannot be "
                 "issued or sent; write it off with reason `expired`",
-                field=f"{name}.lot",
+                field=f"lines[{i}].lot",
+                code="stock.lot_expired",
+                params={"lot": line.lot, "item": line.item, "expires_on": str(lot["expires_on"])},
             )
-        return [(lot["id"], line.qty, lot["expires_on"])]
-    rows = await conn.fetch(
-        """
-        SELECT b.lot, b.qty, l.expires_on FROM stock_balance b JOIN lot l ON l.id = b.lot
-        WHERE b.depot=$1 AND b.item=$2 AND b.qty > 0
-          AND (l.expires_on IS NULL OR l.expires_on >= $3)
-        ORDER BY b.lot FOR UPDATE OF b
-        """,
-        depot,
-        line.item,
-        on,
-    )
-    usable = sorted(rows, key=lambda r: (r["expires_on"] is None, r["expires_on"], r["lot"]))
-    available = sum(r["qty"] for r in usable)
-    if available < line.qty:
-        raise shortage(depot, line.item, line.qty, available, f"{name}.qty")
-    taken: list[tuple[int, int, date | None]] = []
-    need = line.qty
-    for row in usable:
-        if need == 0:
-            break
-        n = min(need, row["qty"])
-        taken.append((row["lot"], n, row["expires_on"]))
-        need -= n
-    return taken
+        named[i] = (lot["id"], lot["expires_on"])
+    return named
 
 
 class Watch:
@@ -409,7 +492,8 @@ async def _receipt(cmd: Command, data: ReceiptCreate, key: str | None, watch: Wa
         lot_id, expires_on = await _receive_line(cmd, depot, line, f"lines[{i}]")
         lots.append((lot_id, expires_on, line))
     ids = []
-    for lot in sorted(lots, key=lambda p: p[0]):  # balance rows in lot order: no deadlock
+    # balance rows in the one order, (depot, item, lot), of every command: no deadlock
+    for lot in sorted(lots, key=lambda p: (p[2].item, p[0])):
         ids.append(await _post_receipt(cmd, depot, lot, watch, key, data))
     return sorted(ids)
 
@@ -441,10 +525,12 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
         if data.incident is None and not (data.purpose or "").strip():
             raise InvalidInput("an issue needs an incident or a purpose", field="purpose")
         watch = Watch(cmd)
-        ids = []
-        for i, line in enumerate(data.lines):
+        for line in data.lines:
             await watch.touch(depot, line.item)
-            for lot, n, _ in await pick(cmd, depot["code"], line, f"lines[{i}]"):
+        ids = []
+        picked = await pick_all(cmd, depot["code"], data.lines)
+        for i, (line, taken) in enumerate(zip(data.lines, picked, strict=True)):
+            for lot, n, _ in taken:
                 move = Move(
                     MovementKind.ISSUE,
                     depot["code"],
@@ -600,7 +686,7 @@ async def stocktake(ctx: Context, data: StocktakeCreate, key: str | None = None)
         held = {
             r["lot"]: r["qty"]
             for r in await conn.fetch(
-                "SELECT lot, qty FROM stock_balance WHERE depot=$1 ORDER BY lot FOR UPDATE",
+                "SELECT lot, qty FROM stock_balance WHERE depot=$1 ORDER BY item, lot FOR UPDATE",
                 depot["code"],
             )
         }
@@ -787,11 +873,13 @@ async def dispatch_transfer(ctx: Context, transfer_id: int, key: str | None = No
             transfer_id,
         )
         watch = Watch(cmd)
-        ids = []
-        for i, line in enumerate(lines):
+        for line in lines:
             await watch.touch(source, line["item"])
-            wanted = PickLine(item=line["item"], qty=line["qty"], lot=line["lot_number"])
-            for lot, n, _ in await pick(cmd, source["code"], wanted, f"lines[{i}]"):
+        wanted = [PickLine(item=x["item"], qty=x["qty"], lot=x["lot_number"]) for x in lines]
+        ids = []
+        picked = await pick_all(cmd, source["code"], wanted)
+        for i, (line, taken) in enumerate(zip(lines, picked, strict=True)):
+            for lot, n, _ in taken:
                 move = Move(
                     MovementKind.TRANSFER_OUT,
                     source["code"],
@@ -878,7 +966,7 @@ async def receive_transfer(
             raise _illegal(row, "received")
         picks = await conn.fetch(
             "SELECT p.*, lot.lot_number, lot.expires_on FROM stock_transfer_pick p "
-            "JOIN lot ON lot.id = p.lot WHERE p.transfer=$1 ORDER BY p.lot, p.id",
+            "JOIN lot ON lot.id = p.lot WHERE p.transfer=$1 ORDER BY p.item, p.lot, p.id",
             transfer_id,
         )
         got = _apportion(list(picks), data)
@@ -946,7 +1034,8 @@ async def cancel_transfer(
         if row["status"] not in (TransferStatus.PLANNED, TransferStatus.DISPATCHED):
             raise _illegal(row, "cancelled")
         picks = await conn.fetch(
-            "SELECT * FROM stock_transfer_pick WHERE transfer=$1 ORDER BY lot, id", transfer_id
+            "SELECT * FROM stock_transfer_pick WHERE transfer=$1 ORDER BY item, lot, id",
+            transfer_id,
         )
         watch = Watch(cmd)
         ids = []
