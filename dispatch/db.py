@@ -225,6 +225,7 @@ class Unit:
     world: str | None = None
     keyed: int = 0
     after: list[Callable[[], None]] = field(default_factory=list)
+    failed: bool = False  # a command of the request raised: its writes may be half done
 
     async def enter(self, exercise: str | None) -> None:
         if exercise == self.world:
@@ -294,8 +295,8 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
 
     A command issued inside another (plan approval creating transfers and tasks) joins the
     outer one: same transaction, its audit rows and events go with the outer command's.
-    Inside a request's unit of work the command is a savepoint of it: a refusal undoes the
-    command's writes only, and its events wait for the unit's commit.
+    Inside a request's unit of work the command runs on the unit's transaction and its
+    events wait for the unit's commit.
     """
     outer = _current_command.get()
     if outer is not None:
@@ -321,12 +322,17 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
 
 @asynccontextmanager
 async def _in_unit(unit: Unit, ctx: Context) -> AsyncIterator[Command]:
+    """A command on the unit's connection. No savepoint of its own (two round trips while
+    it may hold hot rows): a command that fails marks the unit failed, and the unit then
+    keeps nothing of the request, whatever the handler answers."""
     await unit.enter(ctx.exercise)
     cmd = Command(ctx, unit.connection, unit=unit)
     token = _current_command.set(cmd)
     try:
-        async with unit.connection.transaction():  # a savepoint
-            yield cmd
+        yield cmd
+    except BaseException:
+        unit.failed = True
+        raise
     finally:
         _current_command.reset(token)
     unit.events.extend(cmd.events)
@@ -348,6 +354,20 @@ async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
         await connection.execute("SET TRANSACTION READ ONLY")
         await _enter_world(connection, ctx.exercise)
         yield connection
+
+
+async def fetch_row(sql: str, *args: Any) -> asyncpg.Record | None:
+    """One read outside any command (the actor behind a token, each request): a single
+    round trip on a pooled connection, without the BEGIN and COMMIT of a transaction."""
+    db = engine()
+    current = db.current_transaction.get()
+    if current is not None:
+        return await current.connection.fetchrow(sql, *args)
+    if db.pool is not None:
+        return await db.pool.fetchrow(sql, *args)
+    async with db.transaction() as txn:
+        row: asyncpg.Record | None = await txn.connection.fetchrow(sql, *args)
+    return row
 
 
 async def execute_script(sql: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from dispatch.accounts.policy import Actor
 from dispatch.db import Unit, engine, unit_of_work
 from dispatch.errors import is_outage, outage_body
 from dispatch.exercises.schemas import exercise_schema
+
+log = logging.getLogger("dispatch.idempotency")
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HEADER = b"idempotency-key"
@@ -173,8 +176,9 @@ async def _claim(conn: asyncpg.Connection, keyed: Keyed) -> asyncpg.Record | Non
         keyed.path,
         keyed.digest,
     )
-    await conn.execute("SET LOCAL lock_timeout TO DEFAULT")
     if claimed is not None:
+        # the savepoint a refusal rolls back to: after the key's record, before the app
+        await conn.execute("SET LOCAL lock_timeout TO DEFAULT; SAVEPOINT request")
         return None
     record: asyncpg.Record | None = await conn.fetchrow(
         "SELECT * FROM public.idempotency_record WHERE user_id = $1 AND world = $2 AND key = $3",
@@ -312,26 +316,30 @@ class IdempotencyMiddleware:
             await send(message)
 
     async def _run(self, scope: Scope, receive: Receive, unit: Unit, keyed: Keyed) -> list[Message]:
-        """The app inside the unit, after a savepoint: a refusal rolls back to it and keeps
-        only the key's record with the refusal; an error or a retry hint keeps nothing
-        (raised as _Discard, with the answer held for the caller to send)."""
+        """The app inside the unit, after the savepoint `request` (see _claim): a refusal
+        rolls back to it and keeps only the key's record with the refusal; an error or a
+        retry hint keeps nothing (raised as _Discard, with the answer held to be sent)."""
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
             held.append(message)
 
         conn = unit.connection
-        request = conn.transaction()  # a savepoint after the key's record
-        await request.start()
         await self.app(scope, receive, hold)
         answer = _answer_of(held)
+        if answer.status < 400 and unit.failed:  # a handler went on after a failed command
+            log.error(
+                "%s %s answered %s after a failed command: kept nothing",
+                keyed.method,
+                keyed.path,
+                answer.status,
+            )
+            raise _Discard(_failed())
         if answer.status >= 500 or (answer.private and answer.status >= 400):
             raise _Discard(held)
         if answer.status >= 400:
-            await request.rollback()
+            await conn.execute("ROLLBACK TO SAVEPOINT request")
             unit.events.clear()
-        else:
-            await request.commit()
         if answer.private:
             await _forget(conn, keyed)
         else:
@@ -360,6 +368,26 @@ def _keyed(scope: Scope, user_id: int, key: str, body: bytes) -> Keyed:
         method.encode() + b" " + path.encode() + b"?" + query + b"\n" + body
     ).hexdigest()
     return Keyed(user_id, key, world_of(scope), method, path, digest)
+
+
+def _failed() -> list[Message]:
+    """A 500 answer of the middleware's own, as ASGI messages."""
+    body = {
+        "type": "about:blank",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "The server could not complete the request; it has been logged.",
+        "code": "internal_error",
+    }
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    return [
+        {"type": "http.response.start", "status": 500, "headers": headers},
+        {"type": "http.response.body", "body": payload, "more_body": False},
+    ]
 
 
 async def _still_running(send: Send) -> None:
