@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,7 +34,7 @@ from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
-from dispatch.exercises.plays import drill_clock
+from dispatch.exercises.plays import drill_clock, start_demo_drill, stop_plays
 from dispatch.exercises.service import resolve_exercise
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -98,19 +99,13 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-async def _demo_drill() -> None:
+async def _demo_drill(settings: Settings) -> None:
     """DISPATCH_DEMO_DRILL=<file in scenarios/>: serve with that scenario playing live in
     the exercise 演示演练 (`dispatch demo` sets it); a drill that can't start is logged."""
-    import logging
-    import os
-
-    file = os.environ.get("DISPATCH_DEMO_DRILL", "").strip()
-    if not file:
+    if not settings.demo_drill:
         return
-    from dispatch.exercises.plays import start_demo_drill
-
     try:
-        await start_demo_drill(file, float(os.environ.get("DISPATCH_DEMO_DRILL_SPEED") or 60))
+        await start_demo_drill(settings.demo_drill, settings.demo_drill_speed)
     except Exception as exc:  # the demo serves anyway
         logging.getLogger("dispatch.demo").warning("demo drill not started: %s", exc)
 
@@ -130,11 +125,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         set_publisher(feed.publish)
         try:
             await purge_expired()
-            await _demo_drill()
+            await _demo_drill(settings)
             yield
         finally:
-            from dispatch.exercises.plays import stop_plays
-
             await stop_plays()
             set_publisher(None)
             await feed.close()

@@ -31,6 +31,16 @@ import asyncpg
 import httpx
 import psutil
 
+from dispatch.accounts.policy import Role
+from dispatch.accounts.schemas import UserCreate
+from dispatch.accounts.service import create_user
+from dispatch.db import create_database, embedded_url, migrate_database, system_context
+from dispatch.db import drop_database as drop_database_named
+from dispatch.places.service import load_reference
+from dispatch.settings import get_settings
+from dispatch.stock.schemas import ReceiptCreate, ReceiptLine
+from dispatch.stock.service import load_catalogue, receive
+
 DEPOT = "D110101001"
 ITEM = "SANDBAG"
 COMMUNITY = "110101001001"
@@ -243,18 +253,7 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> No
 
 async def prepare_database(database_url: str, shape: Shape, ops: int) -> str:
     """Migrate, load, make a bench commander and stock every bench lot; returns the password."""
-    from dispatch.accounts.policy import SYSTEM, Role
-    from dispatch.accounts.schemas import UserCreate
-    from dispatch.accounts.service import create_user
-    from dispatch.cli import migrate_database
-    from dispatch.clock import WallClock
-    from dispatch.db import Context
-    from dispatch.places.service import load_reference
-    from dispatch.settings import get_settings
-    from dispatch.stock.schemas import ReceiptCreate, ReceiptLine
-    from dispatch.stock.service import load_catalogue, receive
-
-    ctx = Context(SYSTEM, WallClock())
+    ctx = system_context()
     await migrate_database()
     await load_reference(ctx, get_settings().reference_dir)
     await load_catalogue(ctx, get_settings().reference_dir)
@@ -278,9 +277,6 @@ def _receipts(shape: Shape, ops: int) -> Iterator[list[dict[str, Any]]]:
 
 def throwaway_database() -> tuple[str, str]:
     """(server url, new database url) on DATABASE_URL's server or the embedded one."""
-    from dispatch.db import create_database, embedded_url
-    from dispatch.settings import get_settings
-
     settings = get_settings()
     server = settings.database_url or embedded_url(settings.data_dir, "postgres")
     name = f"dispatch_bench_{os.getpid()}"
@@ -288,9 +284,7 @@ def throwaway_database() -> tuple[str, str]:
 
 
 def drop_database(server: str, url: str) -> None:
-    from dispatch.db import drop_database as drop
-
-    asyncio.run(drop(server, url.rsplit("/", 1)[-1]))
+    asyncio.run(drop_database_named(server, url.rsplit("/", 1)[-1]))
 
 
 def login(base_url: str, username: str, password: str) -> str:

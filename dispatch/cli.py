@@ -18,10 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dispatch.accounts.policy import SYSTEM, Role
+from dispatch.accounts.policy import Role
 from dispatch.accounts.schemas import UserCreate
-from dispatch.clock import WallClock
-from dispatch.db import Context
+from dispatch.db import embedded_running, migrate_database, stop_embedded, system_context
 from dispatch.errors import DomainError
 from dispatch.settings import get_settings
 
@@ -30,6 +29,8 @@ users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 bench_app = typer.Typer(help="Benchmarks (not tests).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+db_app = typer.Typer(help="The embedded PostgreSQL.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 scenario_app = typer.Typer(help="Scenario files (dispatch-scenario/1).", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 console = Console(width=None if sys.stdout.isatty() else 160)  # files get whole names
@@ -42,21 +43,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     except DomainError as exc:
         console.print(f"[red]{exc.title}:[/red] {exc.detail}")
         raise typer.Exit(code=2) from exc
-
-
-def system_context() -> Context:
-    return Context(actor=SYSTEM, clock=WallClock())
-
-
-async def migrate_database() -> None:
-    """Apply every migration not yet applied; raise if any fails."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    import dispatch.piccolo_conf  # noqa: F401  (resolves the database first)
-
-    result = await run_forwards("all")
-    if not result.success:
-        raise RuntimeError(f"migration failed: {result.message}")
 
 
 @app.command()
@@ -180,6 +166,29 @@ def _export_database_url() -> None:
     os.environ["DATABASE_URL"] = resolve_database_url(settings.database_url, settings.data_dir)
 
 
+def _stop_embedded_we_started(started_here: bool) -> None:
+    """`make demo` stopped with Ctrl-C: the embedded PostgreSQL it started stops with it;
+    one that was already running (another terminal's) is left running, and said so."""
+    settings = get_settings()
+    if settings.database_url and not embedded_running(settings.data_dir):
+        return
+    if started_here:
+        stop_embedded(settings.data_dir)
+        console.print("embedded PostgreSQL stopped")
+    elif embedded_running(settings.data_dir):
+        console.print("embedded PostgreSQL still running (it was before): `dispatch db stop`")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL of the data folder (DISPATCH_DATA_DIR)."""
+    data_dir = get_settings().data_dir
+    if stop_embedded(data_dir):
+        console.print(f"embedded PostgreSQL in {data_dir / 'pg'} stopped")
+    else:
+        console.print(f"no embedded PostgreSQL running in {data_dir / 'pg'}")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
@@ -285,6 +294,8 @@ def demo(
     """Migrate, load Dongcheng, create demo users (passwords printed once) and serve."""
     from dispatch.places.service import load_reference as load
 
+    settings = get_settings()
+    started_here = settings.database_url is None and not embedded_running(settings.data_dir)
     _export_database_url()
     asyncio.run(migrate_database())
     report = _run(load(system_context(), get_settings().reference_dir))
@@ -308,9 +319,13 @@ def demo(
         # serve "with a live drill": the server plays this scenario into 演示演练, looping
         # (DISPATCH_DEMO_DRILL= with no value serves without one)
         drill = os.environ.setdefault("DISPATCH_DEMO_DRILL", DEMO_DRILL_FILE)
+        get_settings.cache_clear()  # the server reads the drill through Settings
         if drill:
             console.print(f"live drill: {drill} in exercise 演示演练 (X-Exercise), 60x wall time")
-        serve(host=None, port=None, workers=1)
+        try:
+            serve(host=None, port=None, workers=1)
+        finally:
+            _stop_embedded_we_started(started_here)
 
 
 @bench_app.command("stock")

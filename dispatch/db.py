@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -24,7 +25,8 @@ import asyncpg
 from litestar.di import NamedDependency
 from piccolo.engine.postgres import PostgresEngine
 
-from dispatch.clock import Clock
+from dispatch.accounts.policy import SYSTEM
+from dispatch.clock import Clock, WallClock
 
 if TYPE_CHECKING:
     from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -53,6 +55,36 @@ def embedded_url(data_dir: Path, database: str = "dispatch") -> str:
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return with_database(str(server.get_uri()), database)
+
+
+def embedded_running(data_dir: Path) -> bool:
+    """Whether the embedded PostgreSQL of this data folder is running (any process's)."""
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # running as another user (pgserver's, when we are root)
+        return True
+    return True
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded PostgreSQL of this data folder; False if it was not running."""
+    if not embedded_running(data_dir):
+        return False
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from pgserver import _commands  # only with the embedded database
+
+    pg_ctl = vars(_commands)["pg_ctl"]  # made at import, one function per binary
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver's user when we are root
+    pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data_dir / "pg", user=user)
+    return True
 
 
 def with_database(url: str, database: str) -> str:
@@ -395,6 +427,23 @@ def sql_migration(migration_id: str, description: str, sql: str) -> MigrationMan
 
     manager.add_raw(run)
     return manager
+
+
+def system_context() -> Context:
+    """The context of the built-in system actor on the wall clock (CLI, loaders, tests)."""
+    return Context(actor=SYSTEM, clock=WallClock())
+
+
+async def migrate_database() -> None:
+    """Apply every migration not yet applied; raise if any fails."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    # imported here: the Piccolo configuration imports every table, whose modules import db
+    import dispatch.piccolo_conf  # noqa: F401  (resolves the database first)
+
+    result = await run_forwards("all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
 
 
 def view_of(struct: type[T], row: Mapping[str, Any], **overrides: Any) -> T:
