@@ -6,7 +6,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from dispatch.db import sql_migration
 
-ID = "2026-12-02T00:00:09:000000"
+ID = "2026-12-03T00:00:10:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "task integrity: user's person, concurrent tasks, ledger reference keys"
 
@@ -22,7 +22,7 @@ DO $$
 DECLARE world text;
 BEGIN
     FOR world IN SELECT table_schema FROM information_schema.tables
-                 WHERE table_name = 'task' AND table_schema <> 'public' LOOP
+                 WHERE table_name = 'task' AND table_schema LIKE 'ex\\_%' LOOP
         EXECUTE format('ALTER TABLE %I.task ADD COLUMN IF NOT EXISTS concurrent boolean '
                        'NOT NULL DEFAULT false', world);
     END LOOP;
