@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,6 +45,7 @@ from dispatch.settings import Settings, get_settings
 from dispatch.stock.controllers import StockController, TransferController
 from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
 
+HEALTH_TIMEOUT = 2.0  # seconds a part may take to answer /health before it counts as down
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
 
 
@@ -64,14 +66,31 @@ async def provide_context(request: Request[Any, Any, Any]) -> Context:
 
 
 @get("/health", exclude_from_auth=True, tags=["ops"], security=[])
-async def health() -> Response[dict[str, str]]:
-    """200 when the database answers; 503 otherwise, so a load balancer can route around."""
+async def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """200 when the database and the live feed answer; 503 otherwise, naming the part that
+    is down, so a load balancer can route around it and an operator knows where to look."""
+    parts = {
+        "database": await _answer_of(_database_answers()),
+        "live_feed": await _answer_of(request.app.state.feed.ping()),
+    }
+    down = any(state != "ok" for state in parts.values())
+    body = {"status": "unavailable" if down else "ok", **parts}
+    headers = {"Retry-After": "5"} if down else {}
+    return Response(body, status_code=503 if down else 200, headers=headers)
+
+
+async def _database_answers() -> None:
+    async with engine().transaction() as txn:
+        await txn.connection.fetchval("SELECT 1")
+
+
+async def _answer_of(check: Awaitable[None]) -> str:
+    """'ok', or the kind of failure (never its text: it may name hosts or users)."""
     try:
-        async with engine().transaction() as txn:
-            await txn.connection.fetchval("SELECT 1")
-    except Exception as exc:  # any failure means unhealthy; the reason goes to the body
-        return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return Response({"status": "ok", "database": "ok"})
+        await asyncio.wait_for(check, timeout=HEALTH_TIMEOUT)
+    except Exception as exc:  # any failure means this part is down; its kind says which
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
 
 
 class Metrics(PrometheusController):

@@ -316,15 +316,40 @@ def demo(
 @bench_app.command("stock")
 def bench_stock(
     clients: Annotated[int, typer.Option(min=1, max=500, help="concurrent clients")] = 50,
-    ops: Annotated[int, typer.Option(min=1, help="one-unit issues per run")] = 2000,
+    ops: Annotated[int | None, typer.Option(min=1, help="issues per run")] = None,
+    lines: Annotated[
+        int, typer.Option(min=1, max=200, help="lines per issue (1: the hot line)")
+    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 2,
     url: Annotated[
         str | None, typer.Option(help="a running server; default: start one on a throwaway DB")
     ] = None,
     username: Annotated[str, typer.Option(help="a commander on --url")] = "bench",
     password: Annotated[str | None, typer.Option(help="their password (with --url)")] = None,
 ) -> None:
-    """Movements per second and p50/p99 latency of the stock API under N concurrent clients,
-    beside raw asyncpg doing the same guarded update + ledger insert, and their ratio."""
+    """Movements per second, p50/p99 latency and CPU ms per request of the stock API under
+    N concurrent clients, beside raw asyncpg doing the same guarded updates + ledger inserts
+    in the same run, and their ratio. `--lines 100`: 100 lots per issue, each client its own."""
+    from dispatch import bench
+
+    shape = bench.Shape(clients=clients, lines=lines)
+    count = ops or (2000 if lines == 1 else max(200, 20_000 // lines))
+    runs = _bench_stock_runs(shape, count, workers, url, username, password)
+    table = Table("run", "ops", "ok", "s", "movements/s", "p50 ms", "p99 ms", "CPU ms/req")
+    for row in bench.summarise(runs):
+        table.add_row(*row)
+    what = "one-unit issues of one hot line" if lines == 1 else f"issues of {lines} lines"
+    console.print(f"stock bench: {clients} clients, {count} {what}, {workers} worker(s)")
+    console.print(table)
+    http, raw = runs
+    ratio = http.per_second / raw.per_second if raw.per_second else 0.0
+    console.print(f"HTTP / raw throughput: {ratio:.2f} ({1 / ratio if ratio else 0:.1f}x slower)")
+
+
+def _bench_stock_runs(
+    shape: Any, ops: int, workers: int, url: str | None, username: str, password: str | None
+) -> list[Any]:
+    """The HTTP run then the raw asyncpg run, on a given server or one started here."""
     from dispatch import bench
 
     settings = get_settings()
@@ -334,33 +359,25 @@ def bench_stock(
         if settings.database_url is None:
             raise typer.BadParameter("set DATABASE_URL to the --url server's database")
         token = bench.login(url, username, password)
-        bench.stock_lines_via_api(url, token, ops)
-        runs = [
-            asyncio.run(bench.http_run(url, token, clients, ops)),
-            asyncio.run(bench.raw_run(settings.database_url, clients, ops)),
+        bench.stock_lines_via_api(url, token, shape, ops)
+        return [
+            asyncio.run(bench.http_run(url, token, shape, ops)),
+            asyncio.run(bench.raw_run(settings.database_url, shape, ops)),
         ]
-    else:
-        server, database = bench.throwaway_database()
-        os.environ["DATABASE_URL"] = database
-        get_settings.cache_clear()
-        try:
-            secret = asyncio.run(bench.prepare_database(database, ops))
-            log = settings.data_dir / "bench-server.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with bench.serving(database, log) as base_url:
-                token = bench.login(base_url, "bench", secret)
-                runs = [asyncio.run(bench.http_run(base_url, token, clients, ops))]
-            runs.append(asyncio.run(bench.raw_run(database, clients, ops)))
-        finally:
-            bench.drop_database(server, database)
-    table = Table("run", "ops", "ok", "seconds", "movements/s", "p50 ms", "p99 ms")
-    for row in bench.summarise(runs):
-        table.add_row(*row)
-    console.print(f"stock bench: {clients} clients, {ops} one-unit issues of one hot line")
-    console.print(table)
-    http, raw = runs
-    ratio = http.per_second / raw.per_second if raw.per_second else 0.0
-    console.print(f"HTTP / raw throughput: {ratio:.2f} ({1 / ratio if ratio else 0:.1f}x slower)")
+    server, database = bench.throwaway_database()
+    os.environ["DATABASE_URL"] = database
+    get_settings.cache_clear()
+    try:
+        secret = asyncio.run(bench.prepare_database(database, shape, ops))
+        log = settings.data_dir / "bench-server.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with bench.serving(database, log, workers) as (base_url, pid):
+            token = bench.login(base_url, "bench", secret)
+            runs = [asyncio.run(bench.http_run(base_url, token, shape, ops, [pid]))]
+        runs.append(asyncio.run(bench.raw_run(database, shape, ops)))
+        return runs
+    finally:
+        bench.drop_database(server, database)
 
 
 @bench_app.command("planning")

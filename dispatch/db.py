@@ -7,6 +7,7 @@ only after commit.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import warnings
@@ -161,10 +162,20 @@ class Command:
     ctx: Context
     connection: asyncpg.Connection
     events: list[Event] = field(default_factory=list)
+    unit: Unit | None = None  # the request's unit of work, when it carries a key
+    keyed: int = 0
 
     @property
     def now(self) -> datetime:
         return self.ctx.now()
+
+    def next_keyed(self) -> int:
+        """The ordinal of the next ledger row this request writes under its key: a second
+        run of the same keyed request would write the same ordinals, which the ledger's
+        unique index refuses."""
+        holder = self.unit or self
+        holder.keyed += 1
+        return holder.keyed
 
     def emit(
         self,
@@ -199,7 +210,83 @@ async def _enter_world(connection: asyncpg.Connection, exercise: str | None) -> 
     await connection.execute(f"SET LOCAL search_path TO {exercise}, public")
 
 
+@dataclass
+class Unit:
+    """The one transaction of a request that must be exactly once (it carries an
+    Idempotency-Key): the key's record and every command of the request commit together.
+
+    Commands inside it share its connection; their events wait for its commit. `world` is
+    the world the search path currently points at (a request may manage exercises in the
+    real world while naming one).
+    """
+
+    connection: asyncpg.Connection
+    events: list[Event] = field(default_factory=list)
+    world: str | None = None
+    keyed: int = 0
+    after: list[Callable[[], None]] = field(default_factory=list)
+    failed: bool = False  # a command of the request raised: its writes may be half done
+
+    async def enter(self, exercise: str | None) -> None:
+        if exercise == self.world:
+            return
+        if exercise is None:
+            await self.connection.execute("SET LOCAL search_path TO public")
+        else:
+            await _enter_world(self.connection, exercise)
+        self.world = exercise
+
+
 _current_command: ContextVar[Command | None] = ContextVar("current_command", default=None)
+_current_unit: ContextVar[Unit | None] = ContextVar("current_unit", default=None)
+
+
+@asynccontextmanager
+async def unit_of_work(*, snapshot: bool = False) -> AsyncIterator[Unit]:
+    """Open the request's transaction; its events are published once it has committed.
+
+    `snapshot`: every read sees one moment (REPEATABLE READ), for a request that copies the
+    world (creating an exercise). Leaving the block by an exception rolls everything back.
+    """
+    async with engine().transaction() as txn:
+        connection: asyncpg.Connection = txn.connection
+        if snapshot:
+            await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        unit = Unit(connection)
+        token = _current_unit.set(unit)
+        try:
+            yield unit
+        finally:
+            _current_unit.reset(token)
+    if unit.events:
+        await _publisher(unit.events)
+    for start in unit.after:
+        detached().run(start)
+
+
+def after_commit(start: Callable[[], None]) -> None:
+    """Run `start` (which starts background work, e.g. a play) once what the request wrote
+    is committed and visible to others; at once outside a request's unit of work, whose
+    commands have committed by the time they return."""
+    unit = _current_unit.get()
+    if unit is None:
+        detached().run(start)
+    else:
+        unit.after.append(start)
+
+
+def detached() -> contextvars.Context:
+    """A context for a background task (a play) started by a request: it must open its own
+    transactions, never join the request's, which ends long before the task does."""
+    context = contextvars.copy_context()
+    context.run(_forget_transactions)
+    return context
+
+
+def _forget_transactions() -> None:
+    _current_command.set(None)
+    _current_unit.set(None)
+    engine().current_transaction.set(None)
 
 
 @asynccontextmanager
@@ -208,10 +295,17 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
 
     A command issued inside another (plan approval creating transfers and tasks) joins the
     outer one: same transaction, its audit rows and events go with the outer command's.
+    Inside a request's unit of work the command runs on the unit's transaction and its
+    events wait for the unit's commit.
     """
     outer = _current_command.get()
     if outer is not None:
         yield outer
+        return
+    unit = _current_unit.get()
+    if unit is not None:
+        async with _in_unit(unit, ctx) as cmd:
+            yield cmd
         return
     async with engine().transaction() as txn:
         connection: asyncpg.Connection = txn.connection
@@ -227,11 +321,32 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
 
 
 @asynccontextmanager
+async def _in_unit(unit: Unit, ctx: Context) -> AsyncIterator[Command]:
+    """A command on the unit's connection. No savepoint of its own (two round trips while
+    it may hold hot rows): a command that fails marks the unit failed, and the unit then
+    keeps nothing of the request, whatever the handler answers."""
+    await unit.enter(ctx.exercise)
+    cmd = Command(ctx, unit.connection, unit=unit)
+    token = _current_command.set(cmd)
+    try:
+        yield cmd
+    except BaseException:
+        unit.failed = True
+        raise
+    finally:
+        _current_command.reset(token)
+    unit.events.extend(cmd.events)
+
+
+@asynccontextmanager
 async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
     """A read in the caller's world; read-only so a query can never change anything."""
     db = engine()
     outer = db.current_transaction.get()
     if outer is not None:  # a read inside a command sees the command's own writes
+        unit = _current_unit.get()
+        if unit is not None and _current_command.get() is None:
+            await unit.enter(ctx.exercise)
         yield outer.connection
         return
     async with db.transaction() as txn:
@@ -239,6 +354,20 @@ async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
         await connection.execute("SET TRANSACTION READ ONLY")
         await _enter_world(connection, ctx.exercise)
         yield connection
+
+
+async def fetch_row(sql: str, *args: Any) -> asyncpg.Record | None:
+    """One read outside any command (the actor behind a token, each request): a single
+    round trip on a pooled connection, without the BEGIN and COMMIT of a transaction."""
+    db = engine()
+    current = db.current_transaction.get()
+    if current is not None:
+        return await current.connection.fetchrow(sql, *args)
+    if db.pool is not None:
+        return await db.pool.fetchrow(sql, *args)
+    async with db.transaction() as txn:
+        row: asyncpg.Record | None = await txn.connection.fetchrow(sql, *args)
+    return row
 
 
 async def execute_script(sql: str) -> None:

@@ -163,8 +163,8 @@ async function sendOne(entry) {
 }
 
 function pick(problem = {}) {
-  const { current_version, task_status, item, depot, asked, available } = problem;
-  return { current_version, task_status, item, depot, asked, available };
+  const { current_version, task_status, item, depot, asked, available, code, params, shortages } = problem;
+  return { current_version, task_status, item, depot, asked, available, code, params, shortages };
 }
 
 let timer = null;
