@@ -180,7 +180,7 @@ def concurrent_change_handler(_: Request[Any, Any, Any], exc: Exception) -> Resp
         "Conflict",
         "another change to the same records was committed meanwhile; nothing of this "
         "request was written: send it again",
-        {"retry": True, "code": "retry.concurrent_change"},
+        {"retry": True, "code": "retry.concurrent_change", "retry_after": 1},
     )
     response.headers["Cache-Control"] = "no-store"  # never kept for an idempotency key
     return response
