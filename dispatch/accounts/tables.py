@@ -1,6 +1,6 @@
 """Users and the record of failed logins (kept in the database so every worker sees it)."""
 
-from piccolo.columns import BigSerial, Boolean, Serial, Timestamptz, Varchar
+from piccolo.columns import BigSerial, Boolean, Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -14,6 +14,7 @@ class AppUser(Table, tablename="app_user"):
     community = Varchar(length=12, null=True)
     disabled = Boolean(default=False)
     created_at = Timestamptz()
+    person_id = Integer(null=True, default=None)  # the person this user is, for field roles
 
 
 class LoginFailure(Table, tablename="login_failure"):
