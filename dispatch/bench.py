@@ -226,7 +226,7 @@ def serving(database_url: str, log: Path, workers: int = 1) -> Iterator[tuple[st
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base_url, proc, log)
+        wait_healthy(base_url, proc, log)
         yield base_url, proc.pid
     finally:
         proc.terminate()
@@ -236,19 +236,19 @@ def serving(database_url: str, log: Path, workers: int = 1) -> Iterator[tuple[st
             proc.kill()
 
 
-def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait (60 s at most) for a server process started here to answer /health."""
     deadline = time.monotonic() + 60
-    while True:
+    while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited early; see {log}")
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
         try:
             if httpx.get(base_url + "/health", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"server not healthy in 60 s; see {log}")
         time.sleep(0.2)
+    raise RuntimeError(f"server did not become healthy in 60 s; see {log}")
 
 
 async def prepare_database(database_url: str, shape: Shape, ops: int) -> str:

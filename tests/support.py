@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +17,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from dispatch.accounts.policy import SYSTEM, Role
+from dispatch.accounts.policy import Role
 from dispatch.accounts.schemas import UserCreate
-from dispatch.clock import WallClock
-from dispatch.db import Context
+from dispatch.bench import wait_healthy
+from dispatch.db import system_context
 
 PASSWORD = "correct-horse-battery"
 LOGS = Path(__file__).resolve().parent.parent / ".dispatch" / "test" / "logs"
@@ -68,7 +67,7 @@ def running_server(extra_env: dict[str, str] | None = None, workers: int = 1) ->
     base_url = f"http://127.0.0.1:{port}"
     SERVER_PROCESSES[base_url] = proc
     try:
-        _wait_healthy(base_url, proc, log_path)
+        wait_healthy(base_url, proc, log_path)
         yield base_url
     finally:
         SERVER_PROCESSES.pop(base_url, None)
@@ -77,24 +76,6 @@ def running_server(extra_env: dict[str, str] | None = None, workers: int = 1) ->
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("server did not become healthy in 60 s")
-
-
-def system_context() -> Context:
-    return Context(actor=SYSTEM, clock=WallClock())
 
 
 def unique(prefix: str) -> str:

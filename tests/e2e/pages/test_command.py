@@ -182,6 +182,26 @@ def test_command_flow_from_declaration_to_completed_delivery(
             f"/api/tasks/{task.json()['id']}/start", json={"version": task.json()["version"]}
         ).json()
         page.wait_for_selector("#tasks-table tbody tr:has-text('运送中')")
+        # standing down asks first; with the delivery on its way it is refused, listed,
+        # and left responding when the commander gives no reason to cancel it
+        asked: list[tuple[str, str]] = []
+
+        def answer(dialog: Any) -> None:
+            asked.append((dialog.type, dialog.message))
+            dialog.accept() if dialog.type == "confirm" else dialog.dismiss()
+
+        page.on("dialog", answer)
+        page.locator("#cc-stand-down").click()
+        for _ in range(100):
+            if len(asked) == 2:
+                break
+            page.wait_for_timeout(50)
+        page.remove_listener("dialog", answer)
+        assert [kind for kind, _ in asked] == ["confirm", "prompt"], asked
+        assert "结束响应" in asked[0][1] and "项工作在进行" in asked[1][1], asked
+        assert "退回" in asked[1][1]  # what cancelling would do, said before it is done
+        standing = squad.get(f"/api/incidents/{incident}").json()
+        assert standing["status"] == "responding"
         # its tablet says where it is: the vehicle is drawn there, as the fix arrives
         lon, lat = task["route"]["coordinates"][len(task["route"]["coordinates"]) // 2]
         seen = squad.post(

@@ -985,11 +985,20 @@ async function addRequest(event) {
   }
 }
 
-async function advance(step) {
+/** Respond or stand down. Standing down asks first (the button sits where 开始响应 was);
+ * with work under way the service lists it, and the commander may cancel it with a reason
+ * (its stock returns to its depot) or leave the incident responding. */
+async function advance(step, body) {
+  if (step === "stand-down" && !body && !window.confirm(t("command.stand_down.confirm"))) return;
   try {
-    await api(`/api/incidents/${incidentId()}/${step}`, { method: "POST" });
+    await api(`/api/incidents/${incidentId()}/${step}`, { method: "POST", body });
     refresh("incidents", ...INCIDENT_VIEWS);
   } catch (error) {
+    if (error?.problem?.code === "incident.open_work" && !body) {
+      const reason = window.prompt(`${problemText(error)}\n\n${t("command.cancel_open.reason")}`);
+      if (reason && reason.trim()) await advance(step, { cancel_open: true, reason: reason.trim() });
+      return;
+    }
     toast(problemText(error), { bad: true });
   }
 }

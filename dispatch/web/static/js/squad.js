@@ -599,6 +599,8 @@ function drawTasks() {
   badge.hidden = active.length === 0;
 }
 
+const FIELD_ROLES = new Set(["volunteer", "community_worker"]);
+
 const TASK_BADGE = { open: "warn", assigned: "warn", accepted: "ok", en_route: "ok", done: "ok", failed: "bad", cancelled: "" };
 
 function taskCard(task) {
@@ -633,7 +635,9 @@ function step(task, name, body, text) {
 
 function taskActions(task, load) {
   const box = h("div", { class: "task-actions" });
-  const work = can("tasks.work");
+  // volunteers and community workers work only the tasks they are on (the service's rule)
+  const own = !FIELD_ROLES.has(state.user?.role) || task.assignees.includes(state.user?.person_id);
+  const work = can("tasks.work") && own;
   if (task.status === "open" && can("tasks.assign")) box.append(assignForm(task));
   if (task.status === "assigned" && work) {
     box.append(h("button", { type: "button", class: "btn btn-primary", onclick: () => step(task, "accept", {}, t("squad.task.accept")) }, t("squad.task.accept")));
