@@ -42,6 +42,9 @@ class Settings:
     login_failure_limit: int
     login_failure_window_minutes: int
     play_lease_seconds: int
+    json_body_max_bytes: int
+    upload_body_max_bytes: int
+    json_max_depth: int
 
     @property
     def reference_dir(self) -> Path:
@@ -81,6 +84,9 @@ def load_settings() -> Settings:
         login_failure_limit=_int("DISPATCH_LOGIN_FAILURE_LIMIT", 10),
         login_failure_window_minutes=_int("DISPATCH_LOGIN_FAILURE_WINDOW_MINUTES", 15),
         play_lease_seconds=_int("DISPATCH_PLAY_LEASE_SECONDS", 15),
+        json_body_max_bytes=_int("DISPATCH_JSON_BODY_MAX_BYTES", 2**20),
+        upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
+        json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),
     )
 
 
