@@ -45,6 +45,7 @@ from dispatch.people.controllers import CONTROLLERS as PEOPLE_CONTROLLERS
 from dispatch.places.controllers import PlacesController
 from dispatch.planning.controllers import PlanController
 from dispatch.settings import Settings, get_settings
+from dispatch.spreadsheets import shutdown_readers
 from dispatch.stock.controllers import StockController, TransferController
 from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
 
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             from dispatch.exercises.plays import stop_plays
 
             await stop_plays()
+            shutdown_readers()
             set_publisher(None)
             await feed.close()
             await db.close_connection_pool()

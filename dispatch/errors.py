@@ -47,10 +47,25 @@ class DomainError(Exception):
         self.params = params or {}
         self.extra = extra
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Whole across processes (an import is read in a worker process)."""
+        return (_rebuilt, (type(self), self.detail, self.field, self.code, self.params, self.extra))
+
     def members(self) -> dict[str, Any]:
         """The problem body's members beyond the standard ones."""
         params = {"field": self.field, **self.params} if self.field else dict(self.params)
         return {"field": self.field, "code": self.code, "params": params, **self.extra}
+
+
+def _rebuilt(
+    kind: type[DomainError],
+    detail: str,
+    field: str | None,
+    code: str,
+    params: dict[str, Any],
+    extra: dict[str, Any],
+) -> DomainError:
+    return kind(detail, field=field, code=code, params=params, **extra)
 
 
 class BadRequest(DomainError):

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import multiprocessing
 import zipfile
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +25,7 @@ MAX_BYTES = 10 * 1024 * 1024  # the file itself
 MAX_UNPACKED = 100 * 1024 * 1024  # any one part of an XLSX (a zip) once unpacked
 MAX_ROWS = 20_000  # data rows of one import
 MAX_COLUMNS = 64
+READERS = 2  # worker processes reading uploads, per server process
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA = "text/csv; charset=utf-8"
 
@@ -86,9 +90,33 @@ def read_table(
 async def read_table_off_loop(
     content: bytes, filename: str | None = None, max_rows: int = MAX_ROWS
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """`read_table` in a worker thread: parsing a sheet is CPU work that would otherwise
-    stop every other request of the process (even `/health`) while it runs."""
-    return await asyncio.to_thread(read_table, content, filename, max_rows)
+    """`read_table` in a worker process: parsing a sheet is CPU work that, on the event
+    loop, stopped every other request (even `/health`) while it ran, and that in a thread
+    still slowed them by holding the interpreter lock. A refusal comes back whole."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_pool(), read_table, content, filename, max_rows)
+    except BrokenProcessPool as exc:  # the worker died (killed, out of memory): a new one next
+        shutdown_readers()
+        raise InvalidInput(
+            "the file could not be read", field="file", code="import.unreadable"
+        ) from exc
+
+
+_READERS: list[ProcessPoolExecutor] = []  # this process's pool, started on first use
+
+
+def _pool() -> ProcessPoolExecutor:
+    if not _READERS:
+        context = multiprocessing.get_context("spawn")  # never fork a process with threads
+        _READERS.append(ProcessPoolExecutor(max_workers=READERS, mp_context=context))
+    return _READERS[0]
+
+
+def shutdown_readers() -> None:
+    """Stop the worker processes (at shutdown, or after one died)."""
+    while _READERS:
+        _READERS.pop().shutdown(wait=False, cancel_futures=True)
 
 
 _IMPORTING: set[str] = set()  # users with an import running in this process
@@ -97,8 +125,8 @@ _IMPORTING: set[str] = set()  # users with an import running in this process
 @asynccontextmanager
 async def import_slot(username: str) -> AsyncIterator[None]:
     """One import at a time per user (429 for a second one meanwhile): an import holds a
-    worker thread and up to a file's worth of memory of this process, so one user cannot
-    take them all. Per process, as the threads and memory it protects are."""
+    reader process and up to a file's worth of memory, so one user cannot take them all.
+    Per server process, as the readers and memory it protects are."""
     if username in _IMPORTING:
         raise TooManyRequests(
             "an import of yours is still running; send the next when it has finished",
@@ -167,8 +195,6 @@ def _unreadable() -> InvalidInput:
 
 
 def _read_xlsx(content: bytes, limits: Limits) -> Iterator[Row]:
-    from openpyxl import load_workbook
-
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             if any(i.file_size > MAX_UNPACKED for i in archive.infolist()):
@@ -178,35 +204,54 @@ def _read_xlsx(content: bytes, limits: Limits) -> Iterator[Row]:
                     code="import.too_large",
                     params={"limit_mb": MAX_UNPACKED // 2**20},
                 )
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        reader, sheet_path = _open_book(content)
     except InvalidInput:
         raise
     except Exception as exc:  # a broken upload (zip, XML, styles) is the sender's problem
         raise _unreadable() from exc
     try:
-        sheet = book.worksheets[0]
-        if (sheet.max_column or 0) > limits.columns:  # the sheet's own declared size
-            raise limits.too_many_columns(1)
-        yield from _sheet_rows(book, sheet, limits)
+        yield from _sheet_rows(reader, sheet_path, limits)
     except InvalidInput:
         raise
     except Exception as exc:
         raise _unreadable() from exc
     finally:
-        book.close()
+        reader.archive.close()
 
 
-def _sheet_rows(book: Any, sheet: Any, limits: Limits) -> Iterator[Row]:
-    """The sheet's rows as its XML streams by, one cell at a time: a row's cells are
-    counted (and refused past the limit) as they are parsed, and every parsed element is
-    dropped, so memory never holds more than one row of the limit's width."""
+def _open_book(content: bytes) -> tuple[Any, str]:
+    """The workbook's parts a sheet's values need (shared strings, date styles) and the
+    first worksheet's path, without openpyxl's reading of the worksheets themselves (which
+    parses a whole sheet that declares no size, before a single row can be refused)."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+
+    reader = ExcelReader(io.BytesIO(content), read_only=True, data_only=True)
+    reader.read_manifest()
+    reader.read_strings()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    for _, rel in reader.parser.find_sheets():
+        if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
+            return reader, str(rel.target)
+    raise _unreadable()
+
+
+def _sheet_rows(reader: Any, sheet_path: str, limits: Limits) -> Iterator[Row]:
+    """The sheet's rows as its XML streams by, one cell at a time: the declared size and
+    each row's cells are checked (and refused past the limit) as they are parsed, and every
+    parsed element is dropped, so memory never holds more than one row of the limit's
+    width."""
+    from openpyxl.utils.cell import range_boundaries
     from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
-    with sheet._get_source() as source:
+    book = reader.wb
+    with reader.archive.open(sheet_path) as source:
         parser = WorkSheetParser(
             source,
-            sheet._shared_strings,
+            reader.shared_strings,
             data_only=True,
             epoch=book.epoch,
             date_formats=book._date_formats,
@@ -217,7 +262,11 @@ def _sheet_rows(book: Any, sheet: Any, limits: Limits) -> Iterator[Row]:
         for event, element in iterparse(source, events=("start", "end")):
             if event == "start":
                 depth += 1
-                if element.tag == ROW_TAG:
+                if element.tag == f"{{{SHEET_MAIN_NS}}}dimension":
+                    declared = range_boundaries(element.get("ref", "A1"))[2] or 0
+                    if declared > limits.columns:  # the sheet's own declared size
+                        raise limits.too_many_columns(1)
+                elif element.tag == ROW_TAG:
                     rows_seen += 1
                     if rows_seen > 4 * limits.rows + 100:  # blank rows cost reading too
                         raise limits.too_many_rows()
