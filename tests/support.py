@@ -28,6 +28,8 @@ LOGS = Path(__file__).resolve().parent.parent / ".dispatch" / "test" / "logs"
 
 # Synthetic phone numbers start with 100; a whole one in a response or a log line is a leak.
 UNMASKED_PHONE = re.compile(rb"(?<!\d)100\d{8}(?!\d)")
+# A JWT (access or refresh token) starts with the base64 of `{"`: none may reach a log line.
+TOKEN = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}")
 PHONE_LEAKS: list[str] = []  # responses of this run that carried a whole phone number
 SERVER_LOGS: list[Path] = []  # log files of the servers this run started
 SERVER_PROCESSES: dict[str, subprocess.Popen[bytes]] = {}  # by base URL: a test may kill one
@@ -163,6 +165,18 @@ def _record_phone_leak(response: httpx.Response) -> None:
     if found:
         request = response.request
         PHONE_LEAKS.append(f"{request.method} {request.url.path}: {found.group().decode()}")
+
+
+def token_leaks() -> list[str]:
+    """Server log lines of this run holding a token (uvicorn's access log, ours, any)."""
+    leaks = []
+    for path in SERVER_LOGS:
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if TOKEN.search(line):
+                leaks.append(f"{path.name}:{number}: {line[:200].decode(errors='replace')}")
+    return leaks
 
 
 def phone_leaks() -> list[str]:
