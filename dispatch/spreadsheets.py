@@ -19,6 +19,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.utils.cell import range_boundaries
+from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
+from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
+
 from dispatch.errors import InvalidInput, TooManyRequests
 
 MAX_BYTES = 10 * 1024 * 1024  # the file itself
@@ -223,8 +233,6 @@ def _open_book(content: bytes) -> tuple[Any, str]:
     """The workbook's parts a sheet's values need (shared strings, date styles) and the
     first worksheet's path, without openpyxl's reading of the worksheets themselves (which
     parses a whole sheet that declares no size, before a single row can be refused)."""
-    from openpyxl.reader.excel import ExcelReader
-    from openpyxl.styles.stylesheet import apply_stylesheet
 
     reader = ExcelReader(io.BytesIO(content), read_only=True, data_only=True)
     reader.read_manifest()
@@ -242,10 +250,6 @@ def _sheet_rows(reader: Any, sheet_path: str, limits: Limits) -> Iterator[Row]:
     each row's cells are checked (and refused past the limit) as they are parsed, and every
     parsed element is dropped, so memory never holds more than one row of the limit's
     width."""
-    from openpyxl.utils.cell import range_boundaries
-    from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
-    from openpyxl.xml.constants import SHEET_MAIN_NS
-    from openpyxl.xml.functions import iterparse
 
     book = reader.wb
     with reader.archive.open(sheet_path) as source:
@@ -323,7 +327,6 @@ def write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
 
 def write_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> bytes:
     """Numbers and dates stay typed, so the sheet can sum and sort them."""
-    from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     for title, columns, rows in sheets:
@@ -339,8 +342,6 @@ def write_xlsx(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
     """Text is always a text cell (openpyxl would store `=...` as a formula), without the
     control characters that a sheet's XML cannot hold."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)  # XLSX has no zones; shown times are Beijing's
