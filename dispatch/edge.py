@@ -33,6 +33,7 @@ INT32 = 2**31 - 1
 YEARS = (1900, 2999)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_NAMED = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
 _WRONG_TYPE = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`")
 
 
@@ -57,17 +58,21 @@ def _info(annotation: Any) -> mi.Type | None:
 def _refusal(exc: msgspec.ValidationError) -> BadRequest:
     message = str(exc)
     found = _PATH.search(message)
-    field = (found.group(1) if found else "") or "body"
+    path = found.group(1) if found else ""
     reason = message[: found.start()] if found else message
+    named = _NAMED.search(reason)  # a field missing, or one not in the schema
+    field = (_join(path, named.group(1)) if named else path) or "body"
     wrong = _WRONG_TYPE.match(reason)
+    listed = [{"field": field, "message": reason}]  # as Litestar's own refusals list them
     if wrong and wrong.group(2) in ("str", "float", "bool", "int"):
         return BadRequest(
             f"{field}: {reason}",
             field=field,
             code="wrong_type",
             params={"expected": wrong.group(1), "got": wrong.group(2)},
+            errors=listed,
         )
-    return BadRequest(f"{field}: {reason}", field=field)
+    return BadRequest(f"{field}: {reason}", field=field, errors=listed)
 
 
 def _join(path: str, name: str) -> str:

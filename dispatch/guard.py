@@ -15,9 +15,10 @@ import re
 from typing import Any
 
 import msgspec
+from litestar import Request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from dispatch.errors import BadRequest, PayloadTooLarge
+from dispatch.errors import BadRequest, DomainError, PayloadTooLarge, domain_error_handler
 from dispatch.settings import Settings, get_settings
 
 UPLOAD = "upload"  # a route handler's `opt` flag: its body is a file, with the larger limit
@@ -124,6 +125,16 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        try:
+            body, rest = await self._checked_body(scope, receive)
+        except DomainError as exc:  # answered here, so the metrics count it as sent
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response = domain_error_handler(request, exc)
+            await response.to_asgi_response(None, request)(scope, receive, send)
+            return
+        await self.app(scope, _replaying(body, rest, receive), send)
+
+    async def _checked_body(self, scope: Scope, receive: Receive) -> tuple[bytes, list[Any]]:
         handler = scope.get("route_handler")
         upload = bool(getattr(handler, "opt", {}).get(UPLOAD))
         limit = self.settings.upload_body_max_bytes if upload else self.settings.json_body_max_bytes
@@ -133,4 +144,4 @@ class RequestGuard:
         body, rest = await _read_within(receive, limit)
         if body and not upload and _takes_json(handler):
             check_json(body, self.settings.json_max_depth)
-        await self.app(scope, _replaying(body, rest, receive), send)
+        return body, rest

@@ -201,7 +201,9 @@ def test_a_json_route_takes_1_mb_an_upload_route_more(server: str, commander: st
             content=big_csv,
             headers={"content-type": "text/csv"},
         )
+        metrics = http.get("/metrics").text
     _refused(chunked, 413, "body", "payload_too_large")
+    assert 'path="/api/stock/receipts",status_code="413"' in metrics  # counted as answered
     assert upload.status_code == 422, upload.text  # read whole and refused for its rows
     assert upload.json()["code"] != "payload_too_large"
 
