@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit smoke serve clean bench browser
+.PHONY: demo test lint typecheck unit smoke serve clean bench browser structure
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ unit: $(STAMP)
 ## make smoke: migrate, load, serve and answer a request (CI runs it on the other database)
 smoke: $(STAMP)
 	$(BIN)/pytest tests/e2e/test_smoke.py
+
+## make structure: modules and functions over the size rules, import cycles, local imports
+structure: $(STAMP)
+	$(BIN)/python -m dispatch.tools.structure
 
 serve: $(STAMP)
 	$(BIN)/dispatch serve

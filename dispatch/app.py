@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,7 +36,7 @@ from dispatch.db import Context, engine, set_publisher
 from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
-from dispatch.exercises.plays import drill_clock
+from dispatch.exercises.plays import drill_clock, start_demo_drill, stop_plays
 from dispatch.exercises.service import resolve_exercise
 from dispatch.guard import RequestGuard
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
@@ -49,6 +51,7 @@ from dispatch.spreadsheets import shutdown_readers
 from dispatch.stock.controllers import StockController, TransferController
 from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
 
+HEALTH_TIMEOUT = 2.0  # seconds a part may take to answer /health before it counts as down
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
 
 
@@ -69,14 +72,31 @@ async def provide_context(request: Request[Any, Any, Any]) -> Context:
 
 
 @get("/health", exclude_from_auth=True, tags=["ops"], security=[])
-async def health() -> Response[dict[str, str]]:
-    """200 when the database answers; 503 otherwise, so a load balancer can route around."""
+async def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """200 when the database and the live feed answer; 503 otherwise, naming the part that
+    is down, so a load balancer can route around it and an operator knows where to look."""
+    parts = {
+        "database": await _answer_of(_database_answers()),
+        "live_feed": await _answer_of(request.app.state.feed.ping()),
+    }
+    down = any(state != "ok" for state in parts.values())
+    body = {"status": "unavailable" if down else "ok", **parts}
+    headers = {"Retry-After": "5"} if down else {}
+    return Response(body, status_code=503 if down else 200, headers=headers)
+
+
+async def _database_answers() -> None:
+    async with engine().transaction() as txn:
+        await txn.connection.fetchval("SELECT 1")
+
+
+async def _answer_of(check: Awaitable[None]) -> str:
+    """'ok', or the kind of failure (never its text: it may name hosts or users)."""
     try:
-        async with engine().transaction() as txn:
-            await txn.connection.fetchval("SELECT 1")
-    except Exception as exc:  # any failure means unhealthy; the reason goes to the body
-        return Response({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return Response({"status": "ok", "database": "ok"})
+        await asyncio.wait_for(check, timeout=HEALTH_TIMEOUT)
+    except Exception as exc:  # any failure means this part is down; its kind says which
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
 
 
 class Metrics(PrometheusController):
@@ -84,19 +104,13 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-async def _demo_drill() -> None:
+async def _demo_drill(settings: Settings) -> None:
     """DISPATCH_DEMO_DRILL=<file in scenarios/>: serve with that scenario playing live in
     the exercise 演示演练 (`dispatch demo` sets it); a drill that can't start is logged."""
-    import logging
-    import os
-
-    file = os.environ.get("DISPATCH_DEMO_DRILL", "").strip()
-    if not file:
+    if not settings.demo_drill:
         return
-    from dispatch.exercises.plays import start_demo_drill
-
     try:
-        await start_demo_drill(file, float(os.environ.get("DISPATCH_DEMO_DRILL_SPEED") or 60))
+        await start_demo_drill(settings.demo_drill, settings.demo_drill_speed)
     except Exception as exc:  # the demo serves anyway
         logging.getLogger("dispatch.demo").warning("demo drill not started: %s", exc)
 
@@ -118,11 +132,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         try:
             await purge_expired()
             await purge_refresh_tokens()
-            await _demo_drill()
+            await _demo_drill(settings)
             yield
         finally:
-            from dispatch.exercises.plays import stop_plays
-
             await stop_plays()
             shutdown_readers()
             set_publisher(None)

@@ -1,9 +1,13 @@
 """`dispatch bench stock`: the stock API under concurrent load, beside raw asyncpg.
 
-N clients send one-unit issues of one hot line (the worst case: every request waits for the
-same balance row) through the HTTP API; then N raw asyncpg connections do the same guarded
-update + ledger insert with nothing else around it. Both run in the same process, against
-the same database, so their ratio says what the service layer costs.
+N clients send issues through the HTTP API; then N raw asyncpg connections do the same
+guarded updates + ledger inserts, one transaction per request, with nothing else around
+them. Both run in the same invocation, against the same database, so their ratio says what
+the service layer costs. Two shapes: the hot line (one unit of one lot per request, every
+request waiting for the same balance row: bounded by the disk's commit rate) and many lines
+(`--lines N`: N lots per request, each client its own lots, so commits group and the cost
+per movement shows). CPU ms per request is the server processes' (HTTP) or this process's
+(raw) CPU time over the requests; PostgreSQL's own CPU is in neither.
 """
 
 from __future__ import annotations
@@ -21,13 +25,43 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+import psutil
+
+from dispatch.accounts.policy import Role
+from dispatch.accounts.schemas import UserCreate
+from dispatch.accounts.service import create_user
+from dispatch.db import create_database, embedded_url, migrate_database, system_context
+from dispatch.db import drop_database as drop_database_named
+from dispatch.places.service import load_reference
+from dispatch.settings import get_settings
+from dispatch.stock.schemas import ReceiptCreate, ReceiptLine
+from dispatch.stock.service import load_catalogue, receive
 
 DEPOT = "D110101001"
 ITEM = "SANDBAG"
 COMMUNITY = "110101001001"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What one request of the bench moves: `lines` lots of one unit each; with one line
+    every client shares one lot (the hot line), with more each client has lots of its own."""
+
+    clients: int
+    lines: int = 1
+
+    def lots(self, side: str, slot: int) -> list[str]:
+        if self.lines == 1:
+            return [f"BENCH-{side}"]
+        return [f"BENCH-{side}-{slot}-{k}" for k in range(self.lines)]
+
+    def all_lots(self, side: str) -> list[str]:
+        slots = 1 if self.lines == 1 else self.clients
+        return [lot for slot in range(slots) for lot in self.lots(side, slot)]
 
 
 @dataclass
@@ -37,16 +71,37 @@ class Run:
     ok: int
     seconds: float
     latencies: list[float]
+    lines: int = 1
+    cpu_seconds: float = 0.0
 
     @property
     def per_second(self) -> float:
-        return self.ok / self.seconds if self.seconds else 0.0
+        """Movements per second (one per line of every request that succeeded)."""
+        return self.ok * self.lines / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / self.ops if self.ops else 0.0
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
             return 0.0
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and their children."""
+    total = 0.0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for p in [process, *process.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 async def _drive(clients: int, ops: int, one: Callable[[int], Awaitable[bool]], name: str) -> Run:
@@ -67,61 +122,90 @@ async def _drive(clients: int, ops: int, one: Callable[[int], Awaitable[bool]], 
     return Run(name, ops, ok, time.perf_counter() - started, latencies)
 
 
-async def http_run(base_url: str, token: str, clients: int, ops: int) -> Run:
-    body = {
-        "depot": DEPOT,
-        "community": COMMUNITY,
-        "purpose": "benchmark",
-        "lines": [{"item": ITEM, "qty": 1, "lot": "BENCH-HTTP"}],
-    }
+def _issue_body(shape: Shape, side: str, slot: int) -> dict[str, Any]:
+    lines = [{"item": ITEM, "qty": 1, "lot": lot} for lot in shape.lots(side, slot)]
+    return {"depot": DEPOT, "community": COMMUNITY, "purpose": "benchmark", "lines": lines}
+
+
+async def http_run(
+    base_url: str, token: str, shape: Shape, ops: int, server_pids: list[int] | None = None
+) -> Run:
     headers = {"Authorization": f"Bearer {token}"}
     pool = [
-        httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120) for _ in range(clients)
+        httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120)
+        for _ in range(shape.clients)
     ]
+    bodies = [_issue_body(shape, "HTTP", slot) for slot in range(shape.clients)]
 
     async def one(slot: int) -> bool:
         response = await pool[slot].post(
-            "/api/stock/issues", json=body, headers={"Idempotency-Key": secrets.token_hex(12)}
+            "/api/stock/issues",
+            json=bodies[slot],
+            headers={"Idempotency-Key": secrets.token_hex(12)},
         )
         return response.status_code == 201
 
+    cpu = _cpu_of(server_pids or [])
     try:
-        return await _drive(clients, ops, one, "HTTP API (issue, 1 unit)")
+        name = f"HTTP API (issue, {shape.lines} line{'s' if shape.lines > 1 else ''})"
+        run = await _drive(shape.clients, ops, one, name)
     finally:
         await asyncio.gather(*(c.aclose() for c in pool))
+    run.lines, run.cpu_seconds = shape.lines, _cpu_of(server_pids or []) - cpu
+    return run
 
 
-async def raw_run(database_url: str, clients: int, ops: int) -> Run:
-    conns = [await asyncpg.connect(database_url) for _ in range(clients)]
-    lot = await conns[0].fetchval(
-        "SELECT id FROM lot WHERE item=$1 AND lot_number='BENCH-RAW'", ITEM
-    )
+async def raw_run(database_url: str, shape: Shape, ops: int) -> Run:
+    conns = [await asyncpg.connect(database_url) for _ in range(shape.clients)]
+    ids = {
+        r["lot_number"]: r["id"]
+        for r in await conns[0].fetch(
+            "SELECT id, lot_number FROM lot WHERE item=$1 AND lot_number LIKE 'BENCH-RAW%'", ITEM
+        )
+    }
+    lots = [[ids[n] for n in shape.lots("RAW", slot)] for slot in range(shape.clients)]
 
     async def one(slot: int) -> bool:
         conn = conns[slot]
         async with conn.transaction():
-            left = await conn.fetchval(
-                "UPDATE stock_balance SET qty = qty - 1 WHERE depot=$1 AND lot=$2 AND qty >= 1 "
-                "RETURNING qty",
-                DEPOT,
-                lot,
-            )
-            if left is None:
-                return False
-            await conn.execute(
-                "INSERT INTO stock_movement (at, kind, depot, item, lot, qty, community, purpose,"
-                " actor) VALUES (now(), 'issue', $1, $2, $3, -1, $4, 'benchmark', 'bench')",
-                DEPOT,
-                ITEM,
-                lot,
-                COMMUNITY,
-            )
+            for lot in lots[slot]:
+                left = await conn.fetchval(
+                    "UPDATE stock_balance SET qty = qty - 1 "
+                    "WHERE depot=$1 AND lot=$2 AND qty >= 1 RETURNING qty",
+                    DEPOT,
+                    lot,
+                )
+                if left is None:
+                    raise _Short
+                await conn.execute(
+                    "INSERT INTO stock_movement (at, kind, depot, item, lot, qty, community, "
+                    "purpose, actor) VALUES (now(), 'issue', $1, $2, $3, -1, $4, 'benchmark', "
+                    "'bench')",
+                    DEPOT,
+                    ITEM,
+                    lot,
+                    COMMUNITY,
+                )
         return True
 
+    async def guarded(slot: int) -> bool:
+        try:
+            return await one(slot)
+        except _Short:
+            return False
+
+    cpu = time.process_time()
     try:
-        return await _drive(clients, ops, one, "raw asyncpg (guarded update + insert)")
+        name = "raw asyncpg (guarded updates + inserts)"
+        run = await _drive(shape.clients, ops, guarded, name)
     finally:
         await asyncio.gather(*(c.close() for c in conns))
+    run.lines, run.cpu_seconds = shape.lines, time.process_time() - cpu
+    return run
+
+
+class _Short(Exception):
+    """A raw run found a lot empty: its transaction is rolled back, like a 409."""
 
 
 def _free_port() -> int:
@@ -131,32 +215,19 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, log: Path) -> Iterator[str]:
-    """A server process of its own on a free port, on the given database."""
+def serving(database_url: str, log: Path, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """A server process of its own on a free port, on the given database: (url, pid)."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "dispatch.cli", "serve", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dispatch.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            [*command, "--workers", str(workers)], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early; see {log}")
-            try:
-                if httpx.get(base_url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not healthy in 60 s; see {log}")
-            time.sleep(0.2)
-        yield base_url
+        _wait_healthy(base_url, proc, log)
+        yield base_url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -165,36 +236,47 @@ def serving(database_url: str, log: Path) -> Iterator[str]:
             proc.kill()
 
 
-async def prepare_database(database_url: str, ops: int) -> str:
-    """Migrate, load, make a bench commander and stock both lines; returns the password."""
-    from dispatch.accounts.policy import SYSTEM, Role
-    from dispatch.accounts.schemas import UserCreate
-    from dispatch.accounts.service import create_user
-    from dispatch.cli import migrate_database
-    from dispatch.clock import WallClock
-    from dispatch.db import Context
-    from dispatch.places.service import load_reference
-    from dispatch.settings import get_settings
-    from dispatch.stock.schemas import ReceiptCreate, ReceiptLine
-    from dispatch.stock.service import load_catalogue, receive
+def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early; see {log}")
+        try:
+            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server not healthy in 60 s; see {log}")
+        time.sleep(0.2)
 
-    ctx = Context(SYSTEM, WallClock())
+
+async def prepare_database(database_url: str, shape: Shape, ops: int) -> str:
+    """Migrate, load, make a bench commander and stock every bench lot; returns the password."""
+    ctx = system_context()
     await migrate_database()
     await load_reference(ctx, get_settings().reference_dir)
     await load_catalogue(ctx, get_settings().reference_dir)
     password = secrets.token_urlsafe(12)
     user = UserCreate(username="bench", password=password, role=Role.COMMANDER)
     await create_user(ctx, user)
-    lines = [ReceiptLine(item=ITEM, lot=f"BENCH-{k}", qty=ops) for k in ("HTTP", "RAW")]
-    await receive(ctx, ReceiptCreate(depot=DEPOT, lines=lines))
+    for chunk in _receipts(shape, ops):
+        lines = [ReceiptLine(**line) for line in chunk]
+        await receive(ctx, ReceiptCreate(depot=DEPOT, lines=lines))
     return password
+
+
+def _receipts(shape: Shape, ops: int) -> Iterator[list[dict[str, Any]]]:
+    """Receipt lines stocking every lot of both sides with enough for the whole run, in
+    receipts of at most 1,000 lines (the API's limit)."""
+    lots = shape.all_lots("HTTP") + shape.all_lots("RAW")
+    lines = [{"item": ITEM, "lot": lot, "qty": ops} for lot in lots]
+    for start in range(0, len(lines), 1000):
+        yield lines[start : start + 1000]
 
 
 def throwaway_database() -> tuple[str, str]:
     """(server url, new database url) on DATABASE_URL's server or the embedded one."""
-    from dispatch.db import create_database, embedded_url
-    from dispatch.settings import get_settings
-
     settings = get_settings()
     server = settings.database_url or embedded_url(settings.data_dir, "postgres")
     name = f"dispatch_bench_{os.getpid()}"
@@ -202,9 +284,7 @@ def throwaway_database() -> tuple[str, str]:
 
 
 def drop_database(server: str, url: str) -> None:
-    from dispatch.db import drop_database as drop
-
-    asyncio.run(drop(server, url.rsplit("/", 1)[-1]))
+    asyncio.run(drop_database_named(server, url.rsplit("/", 1)[-1]))
 
 
 def login(base_url: str, username: str, password: str) -> str:
@@ -225,24 +305,22 @@ def summarise(runs: list[Run]) -> list[tuple[str, ...]]:
             f"{r.per_second:,.0f}",
             f"{r.percentile(50):.1f}",
             f"{r.percentile(99):.1f}",
+            f"{r.cpu_ms_per_request:.2f}",
         )
         for r in runs
     ]
 
 
-def stock_lines_via_api(base_url: str, token: str, ops: int) -> None:
-    """Against a given server: stock both bench lines through the API."""
-    body = {
-        "depot": DEPOT,
-        "lines": [{"item": ITEM, "lot": f"BENCH-{k}", "qty": ops} for k in ("HTTP", "RAW")],
-    }
-    response = httpx.post(
-        base_url + "/api/stock/receipts",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    )
-    response.raise_for_status()
+def stock_lines_via_api(base_url: str, token: str, shape: Shape, ops: int) -> None:
+    """Against a given server: stock every bench lot through the API."""
+    for chunk in _receipts(shape, ops):
+        response = httpx.post(
+            base_url + "/api/stock/receipts",
+            json={"depot": DEPOT, "lines": chunk},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
+        response.raise_for_status()
 
 
 # --- `dispatch bench planning --instructions`: a figure the machine's load can't move ---------

@@ -18,10 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dispatch.accounts.policy import SYSTEM, Role
+from dispatch.accounts.policy import Role
 from dispatch.accounts.schemas import UserCreate
-from dispatch.clock import WallClock
-from dispatch.db import Context
+from dispatch.db import embedded_running, migrate_database, stop_embedded, system_context
 from dispatch.errors import DomainError
 from dispatch.settings import get_settings
 
@@ -30,6 +29,8 @@ users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 bench_app = typer.Typer(help="Benchmarks (not tests).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+db_app = typer.Typer(help="The embedded PostgreSQL.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 scenario_app = typer.Typer(help="Scenario files (dispatch-scenario/1).", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 console = Console(width=None if sys.stdout.isatty() else 160)  # files get whole names
@@ -42,21 +43,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     except DomainError as exc:
         console.print(f"[red]{exc.title}:[/red] {exc.detail}")
         raise typer.Exit(code=2) from exc
-
-
-def system_context() -> Context:
-    return Context(actor=SYSTEM, clock=WallClock())
-
-
-async def migrate_database() -> None:
-    """Apply every migration not yet applied; raise if any fails."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
-    import dispatch.piccolo_conf  # noqa: F401  (resolves the database first)
-
-    result = await run_forwards("all")
-    if not result.success:
-        raise RuntimeError(f"migration failed: {result.message}")
 
 
 @app.command()
@@ -180,6 +166,29 @@ def _export_database_url() -> None:
     os.environ["DATABASE_URL"] = resolve_database_url(settings.database_url, settings.data_dir)
 
 
+def _stop_embedded_we_started(started_here: bool) -> None:
+    """`make demo` stopped with Ctrl-C: the embedded PostgreSQL it started stops with it;
+    one that was already running (another terminal's) is left running, and said so."""
+    settings = get_settings()
+    if settings.database_url and not embedded_running(settings.data_dir):
+        return
+    if started_here:
+        stop_embedded(settings.data_dir)
+        console.print("embedded PostgreSQL stopped")
+    elif embedded_running(settings.data_dir):
+        console.print("embedded PostgreSQL still running (it was before): `dispatch db stop`")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL of the data folder (DISPATCH_DATA_DIR)."""
+    data_dir = get_settings().data_dir
+    if stop_embedded(data_dir):
+        console.print(f"embedded PostgreSQL in {data_dir / 'pg'} stopped")
+    else:
+        console.print(f"no embedded PostgreSQL running in {data_dir / 'pg'}")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
@@ -285,6 +294,8 @@ def demo(
     """Migrate, load Dongcheng, create demo users (passwords printed once) and serve."""
     from dispatch.places.service import load_reference as load
 
+    settings = get_settings()
+    started_here = settings.database_url is None and not embedded_running(settings.data_dir)
     _export_database_url()
     asyncio.run(migrate_database())
     report = _run(load(system_context(), get_settings().reference_dir))
@@ -308,23 +319,52 @@ def demo(
         # serve "with a live drill": the server plays this scenario into 演示演练, looping
         # (DISPATCH_DEMO_DRILL= with no value serves without one)
         drill = os.environ.setdefault("DISPATCH_DEMO_DRILL", DEMO_DRILL_FILE)
+        get_settings.cache_clear()  # the server reads the drill through Settings
         if drill:
             console.print(f"live drill: {drill} in exercise 演示演练 (X-Exercise), 60x wall time")
-        serve(host=None, port=None, workers=1)
+        try:
+            serve(host=None, port=None, workers=1)
+        finally:
+            _stop_embedded_we_started(started_here)
 
 
 @bench_app.command("stock")
 def bench_stock(
     clients: Annotated[int, typer.Option(min=1, max=500, help="concurrent clients")] = 50,
-    ops: Annotated[int, typer.Option(min=1, help="one-unit issues per run")] = 2000,
+    ops: Annotated[int | None, typer.Option(min=1, help="issues per run")] = None,
+    lines: Annotated[
+        int, typer.Option(min=1, max=200, help="lines per issue (1: the hot line)")
+    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="server worker processes")] = 2,
     url: Annotated[
         str | None, typer.Option(help="a running server; default: start one on a throwaway DB")
     ] = None,
     username: Annotated[str, typer.Option(help="a commander on --url")] = "bench",
     password: Annotated[str | None, typer.Option(help="their password (with --url)")] = None,
 ) -> None:
-    """Movements per second and p50/p99 latency of the stock API under N concurrent clients,
-    beside raw asyncpg doing the same guarded update + ledger insert, and their ratio."""
+    """Movements per second, p50/p99 latency and CPU ms per request of the stock API under
+    N concurrent clients, beside raw asyncpg doing the same guarded updates + ledger inserts
+    in the same run, and their ratio. `--lines 100`: 100 lots per issue, each client its own."""
+    from dispatch import bench
+
+    shape = bench.Shape(clients=clients, lines=lines)
+    count = ops or (2000 if lines == 1 else max(200, 20_000 // lines))
+    runs = _bench_stock_runs(shape, count, workers, url, username, password)
+    table = Table("run", "ops", "ok", "s", "movements/s", "p50 ms", "p99 ms", "CPU ms/req")
+    for row in bench.summarise(runs):
+        table.add_row(*row)
+    what = "one-unit issues of one hot line" if lines == 1 else f"issues of {lines} lines"
+    console.print(f"stock bench: {clients} clients, {count} {what}, {workers} worker(s)")
+    console.print(table)
+    http, raw = runs
+    ratio = http.per_second / raw.per_second if raw.per_second else 0.0
+    console.print(f"HTTP / raw throughput: {ratio:.2f} ({1 / ratio if ratio else 0:.1f}x slower)")
+
+
+def _bench_stock_runs(
+    shape: Any, ops: int, workers: int, url: str | None, username: str, password: str | None
+) -> list[Any]:
+    """The HTTP run then the raw asyncpg run, on a given server or one started here."""
     from dispatch import bench
 
     settings = get_settings()
@@ -334,33 +374,25 @@ def bench_stock(
         if settings.database_url is None:
             raise typer.BadParameter("set DATABASE_URL to the --url server's database")
         token = bench.login(url, username, password)
-        bench.stock_lines_via_api(url, token, ops)
-        runs = [
-            asyncio.run(bench.http_run(url, token, clients, ops)),
-            asyncio.run(bench.raw_run(settings.database_url, clients, ops)),
+        bench.stock_lines_via_api(url, token, shape, ops)
+        return [
+            asyncio.run(bench.http_run(url, token, shape, ops)),
+            asyncio.run(bench.raw_run(settings.database_url, shape, ops)),
         ]
-    else:
-        server, database = bench.throwaway_database()
-        os.environ["DATABASE_URL"] = database
-        get_settings.cache_clear()
-        try:
-            secret = asyncio.run(bench.prepare_database(database, ops))
-            log = settings.data_dir / "bench-server.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with bench.serving(database, log) as base_url:
-                token = bench.login(base_url, "bench", secret)
-                runs = [asyncio.run(bench.http_run(base_url, token, clients, ops))]
-            runs.append(asyncio.run(bench.raw_run(database, clients, ops)))
-        finally:
-            bench.drop_database(server, database)
-    table = Table("run", "ops", "ok", "seconds", "movements/s", "p50 ms", "p99 ms")
-    for row in bench.summarise(runs):
-        table.add_row(*row)
-    console.print(f"stock bench: {clients} clients, {ops} one-unit issues of one hot line")
-    console.print(table)
-    http, raw = runs
-    ratio = http.per_second / raw.per_second if raw.per_second else 0.0
-    console.print(f"HTTP / raw throughput: {ratio:.2f} ({1 / ratio if ratio else 0:.1f}x slower)")
+    server, database = bench.throwaway_database()
+    os.environ["DATABASE_URL"] = database
+    get_settings.cache_clear()
+    try:
+        secret = asyncio.run(bench.prepare_database(database, shape, ops))
+        log = settings.data_dir / "bench-server.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with bench.serving(database, log, workers) as (base_url, pid):
+            token = bench.login(base_url, "bench", secret)
+            runs = [asyncio.run(bench.http_run(base_url, token, shape, ops, [pid]))]
+        runs.append(asyncio.run(bench.raw_run(database, shape, ops)))
+        return runs
+    finally:
+        bench.drop_database(server, database)
 
 
 @bench_app.command("planning")

@@ -7,7 +7,9 @@ only after commit.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import os
 import re
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -23,7 +25,8 @@ import asyncpg
 from litestar.di import NamedDependency
 from piccolo.engine.postgres import PostgresEngine
 
-from dispatch.clock import Clock
+from dispatch.accounts.policy import SYSTEM
+from dispatch.clock import Clock, WallClock
 
 if TYPE_CHECKING:
     from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -52,6 +55,36 @@ def embedded_url(data_dir: Path, database: str = "dispatch") -> str:
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return with_database(str(server.get_uri()), database)
+
+
+def embedded_running(data_dir: Path) -> bool:
+    """Whether the embedded PostgreSQL of this data folder is running (any process's)."""
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # running as another user (pgserver's, when we are root)
+        return True
+    return True
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded PostgreSQL of this data folder; False if it was not running."""
+    if not embedded_running(data_dir):
+        return False
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from pgserver import _commands  # only with the embedded database
+
+    pg_ctl = vars(_commands)["pg_ctl"]  # made at import, one function per binary
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver's user when we are root
+    pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data_dir / "pg", user=user)
+    return True
 
 
 def with_database(url: str, database: str) -> str:
@@ -161,10 +194,20 @@ class Command:
     ctx: Context
     connection: asyncpg.Connection
     events: list[Event] = field(default_factory=list)
+    unit: Unit | None = None  # the request's unit of work, when it carries a key
+    keyed: int = 0
 
     @property
     def now(self) -> datetime:
         return self.ctx.now()
+
+    def next_keyed(self) -> int:
+        """The ordinal of the next ledger row this request writes under its key: a second
+        run of the same keyed request would write the same ordinals, which the ledger's
+        unique index refuses."""
+        holder = self.unit or self
+        holder.keyed += 1
+        return holder.keyed
 
     def emit(
         self,
@@ -199,7 +242,83 @@ async def _enter_world(connection: asyncpg.Connection, exercise: str | None) -> 
     await connection.execute(f"SET LOCAL search_path TO {exercise}, public")
 
 
+@dataclass
+class Unit:
+    """The one transaction of a request that must be exactly once (it carries an
+    Idempotency-Key): the key's record and every command of the request commit together.
+
+    Commands inside it share its connection; their events wait for its commit. `world` is
+    the world the search path currently points at (a request may manage exercises in the
+    real world while naming one).
+    """
+
+    connection: asyncpg.Connection
+    events: list[Event] = field(default_factory=list)
+    world: str | None = None
+    keyed: int = 0
+    after: list[Callable[[], None]] = field(default_factory=list)
+    failed: bool = False  # a command of the request raised: its writes may be half done
+
+    async def enter(self, exercise: str | None) -> None:
+        if exercise == self.world:
+            return
+        if exercise is None:
+            await self.connection.execute("SET LOCAL search_path TO public")
+        else:
+            await _enter_world(self.connection, exercise)
+        self.world = exercise
+
+
 _current_command: ContextVar[Command | None] = ContextVar("current_command", default=None)
+_current_unit: ContextVar[Unit | None] = ContextVar("current_unit", default=None)
+
+
+@asynccontextmanager
+async def unit_of_work(*, snapshot: bool = False) -> AsyncIterator[Unit]:
+    """Open the request's transaction; its events are published once it has committed.
+
+    `snapshot`: every read sees one moment (REPEATABLE READ), for a request that copies the
+    world (creating an exercise). Leaving the block by an exception rolls everything back.
+    """
+    async with engine().transaction() as txn:
+        connection: asyncpg.Connection = txn.connection
+        if snapshot:
+            await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        unit = Unit(connection)
+        token = _current_unit.set(unit)
+        try:
+            yield unit
+        finally:
+            _current_unit.reset(token)
+    if unit.events:
+        await _publisher(unit.events)
+    for start in unit.after:
+        detached().run(start)
+
+
+def after_commit(start: Callable[[], None]) -> None:
+    """Run `start` (which starts background work, e.g. a play) once what the request wrote
+    is committed and visible to others; at once outside a request's unit of work, whose
+    commands have committed by the time they return."""
+    unit = _current_unit.get()
+    if unit is None:
+        detached().run(start)
+    else:
+        unit.after.append(start)
+
+
+def detached() -> contextvars.Context:
+    """A context for a background task (a play) started by a request: it must open its own
+    transactions, never join the request's, which ends long before the task does."""
+    context = contextvars.copy_context()
+    context.run(_forget_transactions)
+    return context
+
+
+def _forget_transactions() -> None:
+    _current_command.set(None)
+    _current_unit.set(None)
+    engine().current_transaction.set(None)
 
 
 @asynccontextmanager
@@ -208,10 +327,17 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
 
     A command issued inside another (plan approval creating transfers and tasks) joins the
     outer one: same transaction, its audit rows and events go with the outer command's.
+    Inside a request's unit of work the command runs on the unit's transaction and its
+    events wait for the unit's commit.
     """
     outer = _current_command.get()
     if outer is not None:
         yield outer
+        return
+    unit = _current_unit.get()
+    if unit is not None:
+        async with _in_unit(unit, ctx) as cmd:
+            yield cmd
         return
     async with engine().transaction() as txn:
         connection: asyncpg.Connection = txn.connection
@@ -227,11 +353,32 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
 
 
 @asynccontextmanager
+async def _in_unit(unit: Unit, ctx: Context) -> AsyncIterator[Command]:
+    """A command on the unit's connection. No savepoint of its own (two round trips while
+    it may hold hot rows): a command that fails marks the unit failed, and the unit then
+    keeps nothing of the request, whatever the handler answers."""
+    await unit.enter(ctx.exercise)
+    cmd = Command(ctx, unit.connection, unit=unit)
+    token = _current_command.set(cmd)
+    try:
+        yield cmd
+    except BaseException:
+        unit.failed = True
+        raise
+    finally:
+        _current_command.reset(token)
+    unit.events.extend(cmd.events)
+
+
+@asynccontextmanager
 async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
     """A read in the caller's world; read-only so a query can never change anything."""
     db = engine()
     outer = db.current_transaction.get()
     if outer is not None:  # a read inside a command sees the command's own writes
+        unit = _current_unit.get()
+        if unit is not None and _current_command.get() is None:
+            await unit.enter(ctx.exercise)
         yield outer.connection
         return
     async with db.transaction() as txn:
@@ -239,6 +386,20 @@ async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
         await connection.execute("SET TRANSACTION READ ONLY")
         await _enter_world(connection, ctx.exercise)
         yield connection
+
+
+async def fetch_row(sql: str, *args: Any) -> asyncpg.Record | None:
+    """One read outside any command (the actor behind a token, each request): a single
+    round trip on a pooled connection, without the BEGIN and COMMIT of a transaction."""
+    db = engine()
+    current = db.current_transaction.get()
+    if current is not None:
+        return await current.connection.fetchrow(sql, *args)
+    if db.pool is not None:
+        return await db.pool.fetchrow(sql, *args)
+    async with db.transaction() as txn:
+        row: asyncpg.Record | None = await txn.connection.fetchrow(sql, *args)
+    return row
 
 
 async def execute_script(sql: str) -> None:
@@ -266,6 +427,23 @@ def sql_migration(migration_id: str, description: str, sql: str) -> MigrationMan
 
     manager.add_raw(run)
     return manager
+
+
+def system_context() -> Context:
+    """The context of the built-in system actor on the wall clock (CLI, loaders, tests)."""
+    return Context(actor=SYSTEM, clock=WallClock())
+
+
+async def migrate_database() -> None:
+    """Apply every migration not yet applied; raise if any fails."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    # imported here: the Piccolo configuration imports every table, whose modules import db
+    import dispatch.piccolo_conf  # noqa: F401  (resolves the database first)
+
+    result = await run_forwards("all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
 
 
 def view_of(struct: type[T], row: Mapping[str, Any], **overrides: Any) -> T:

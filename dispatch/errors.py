@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from typing import Any
@@ -211,10 +212,86 @@ def concurrent_change_handler(_: Request[Any, Any, Any], exc: Exception) -> Resp
         "Conflict",
         "another change to the same records was committed meanwhile; nothing of this "
         "request was written: send it again",
-        {"retry": True, "code": "retry.concurrent_change"},
+        {"retry": True, "code": "retry.concurrent_change", "retry_after": 1},
     )
     response.headers["Cache-Control"] = "no-store"  # never kept for an idempotency key
     return response
+
+
+OUTAGE_RETRY_AFTER = 5  # seconds: about what a PostgreSQL restart or fail-over takes
+
+# the database is down, restarting or unreachable: nothing of the request was written
+_OUTAGES: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+    # a connection lost mid-operation can leave asyncpg's protocol in a state it refuses
+    # to leave ("cannot switch to state ..."): the connection is dropped from the pool
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+_NETWORK_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT}
+    | {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ENOTCONN}
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an error means the database is not there (rather than a fault of ours)."""
+    if isinstance(exc, _OUTAGES):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    # asyncio says "Multiple exceptions" when every address of a host refused
+    return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
+
+
+def outage_body() -> tuple[dict[str, Any], int]:
+    """The problem body of a 503 for a database outage, and its Retry-After."""
+    body = {
+        "type": "about:blank",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "the database is not answering; nothing of this request was written: "
+        "send it again shortly",
+        "code": "unavailable.database",
+        "params": {},
+        "retry": True,
+        "retry_after": OUTAGE_RETRY_AFTER,
+    }
+    return body, OUTAGE_RETRY_AFTER
+
+
+def outage_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database outage is a 503 the client retries after `Retry-After`, never a 500."""
+    if not is_outage(exc):
+        return unexpected_error_handler(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    body, _ = outage_body()
+    members = {k: v for k, v in body.items() if k not in RESERVED}
+    response = problem(503, body["title"], body["detail"], members)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def duplicate_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A row the database already holds under a unique rule: the ledger's one row per
+    keyed ordinal (a key reused after its record expired), or a race a service did not
+    foresee. Nothing was written; the answer names no SQL."""
+    constraint = getattr(exc, "constraint_name", None)
+    log.warning("unique rule %s refused a write on %s", constraint, request.url.path)
+    if constraint and "_once" in constraint:
+        detail = "this Idempotency-Key was already used for stock movements; use a new key"
+        members = {"field": "Idempotency-Key", "code": "idempotency.ledger_key_used"}
+        return problem(409, "Conflict", detail, members)
+    detail = "a record with the same identity already exists; nothing was written"
+    return problem(409, "Conflict", detail, {"code": "conflict.duplicate"})
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -236,5 +313,8 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ClientDataError: database_input_handler,  # asyncpg could not encode it (out of range)
     # serialisation failures and deadlocks: rolled back, safe to send again
     asyncpg.exceptions.TransactionRollbackError: concurrent_change_handler,
+    asyncpg.exceptions.UniqueViolationError: duplicate_handler,
+    **{kind: outage_handler for kind in _OUTAGES},
+    OSError: outage_handler,  # a refused or reset connection (not one from our files)
     Exception: unexpected_error_handler,
 }

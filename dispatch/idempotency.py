@@ -1,31 +1,45 @@
 """Idempotency-Key: a mutating request may be resent safely (tablets on weak networks do).
 
-The first response to a key is stored and replayed to every retry; the same key with a
-different request is refused (422); a retry while the first is still running gets 409.
-Keys are scoped to the user and the world (real or an exercise) and kept for 48 hours.
-A request that fails with a server error releases its key, since nothing was committed.
+A keyed request runs as one transaction (`db.unit_of_work`): its key's record is inserted
+first, under the unique index (user, world, key), the commands run beside it, and the
+answer is stored in it before the one commit. So after a crash at any instant the key
+either has no record (nothing was written: a retry runs) or a committed one holding the
+answer (a retry replays it). A concurrent duplicate waits on that index for the first to
+end, never on a lease; if the first is still running after `WAIT_FOR_FIRST` it is told
+to retry (409 `retry` with `Retry-After`). A refusal (4xx) undoes the commands and keeps
+only the record, so its retry gets the same refusal; a server error or a transaction that
+met a concurrent change keeps nothing. The same key with another request is refused
+(422). Keys are scoped to the user and the world (real or an exercise, by its canonical
+id) and kept for 48 hours.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from piccolo.columns import JSONB, BigSerial, Bytea, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from dispatch.accounts.policy import Actor
-from dispatch.db import engine
+from dispatch.db import Unit, engine, unit_of_work
+from dispatch.errors import is_outage, outage_body
+from dispatch.exercises.schemas import exercise_schema
+
+log = logging.getLogger("dispatch.idempotency")
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HEADER = b"idempotency-key"
 EXERCISE_HEADER = b"x-exercise"
-LEASE = "5 minutes"
 KEPT = "48 hours"
 MAX_KEY = 200
+WAIT_FOR_FIRST = "5s"  # how long a duplicate waits for the first request with its key
+RETRY_AFTER = 2  # seconds a client waits before sending a duplicate still running again
 
 
 class IdempotencyRecord(Table, tablename="idempotency_record"):
@@ -36,12 +50,36 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     method = Varchar(length=10)
     path = Varchar(length=500)
     request_hash = Varchar(length=64)
-    state = Varchar(length=10)
-    response_status = Integer(null=True)
+    response_status = Integer()
     response_headers = JSONB(null=True)
     response_body = Bytea(null=True)
     created_at = Timestamptz()
-    lease_until = Timestamptz()
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """Who sent which key for which request, in which world."""
+
+    user_id: int
+    key: str
+    world: str
+    method: str
+    path: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: list[Any]
+    body: bytes
+
+    @property
+    def private(self) -> bool:
+        """An answer never to be kept (a revealed phone number, a retry hint)."""
+        return any(
+            k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in self.headers
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -49,6 +87,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def world_of(scope: Scope) -> str:
+    """The world a request acts in, spelled one way (`7`, `ex_7` and `007` are one
+    exercise), so the same key in the same exercise is the same key."""
+    header = _header(scope, EXERCISE_HEADER)
+    if header is None:
+        return "public"
+    return exercise_schema(header) or header.strip()[:63]
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -78,7 +125,7 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any], extra: list[Any]) -> None:
-    payload = json.dumps(body).encode()
+    payload = json.dumps(body, ensure_ascii=False).encode()
     headers = [
         (b"content-type", b"application/problem+json"),
         (b"content-length", str(len(payload)).encode()),
@@ -88,106 +135,91 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], extra: list[
     await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
-async def _problem(send: Send, status: int, title: str, detail: str) -> None:
+async def _problem(
+    send: Send, status: int, title: str, detail: str, code: str, **members: Any
+) -> None:
     body = {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
         "field": "Idempotency-Key",
+        "code": code,
+        "params": {"field": "Idempotency-Key"},
+        **members,
     }
-    await _send_json(send, status, body, [])
+    extra = (
+        [(b"retry-after", str(members["retry_after"]).encode())] if "retry_after" in members else []
+    )
+    await _send_json(send, status, body, extra)
 
 
-async def _claim(
-    user_id: int, key: str, world: str, method: str, path: str, digest: str
-) -> dict[str, Any] | None:
-    """Take the key (None) or return the existing record, taking it over if its lease ran out."""
-    async with engine().transaction() as txn:
-        conn = txn.connection
-        claimed = await conn.fetchval(
-            f"""
-            INSERT INTO idempotency_record
-                (user_id, key, world, method, path, request_hash, state, created_at, lease_until)
-            VALUES ($1, $2, $3, $4, $5, $6, 'running', now(), now() + interval '{LEASE}')
-            ON CONFLICT (user_id, world, key) DO NOTHING
-            RETURNING id
-            """,
-            user_id,
-            key,
-            world,
-            method,
-            path,
-            digest,
-        )
-        if claimed is not None:
-            return None
-        row = await conn.fetchrow(
-            """
-            SELECT *, lease_until < now() AS lease_expired FROM idempotency_record
-            WHERE user_id = $1 AND world = $2 AND key = $3
-            """,
-            user_id,
-            world,
-            key,
-        )
-    if row is None:  # released between our insert and select: try again
-        return await _claim(user_id, key, world, method, path, digest)
-    record = dict(row)
-    abandoned = record["state"] == "running" and record["lease_expired"]
-    if abandoned and record["request_hash"] == digest and await _take_over(record["id"]):
+async def _claim(conn: asyncpg.Connection, keyed: Keyed) -> asyncpg.Record | None:
+    """Insert the key's record (None), or return the committed one a first request left.
+
+    A first request still running holds the index entry: the insert waits for it to end,
+    at most WAIT_FOR_FIRST (then LockNotAvailableError).
+    """
+    await conn.execute(f"SET LOCAL lock_timeout = '{WAIT_FOR_FIRST}'")
+    claimed = await conn.fetchval(
+        """
+        INSERT INTO public.idempotency_record
+            (user_id, key, world, method, path, request_hash, response_status, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, 0, now())
+        ON CONFLICT (user_id, world, key) DO NOTHING
+        RETURNING id
+        """,
+        keyed.user_id,
+        keyed.key,
+        keyed.world,
+        keyed.method,
+        keyed.path,
+        keyed.digest,
+    )
+    if claimed is not None:
+        # the savepoint a refusal rolls back to: after the key's record, before the app
+        await conn.execute("SET LOCAL lock_timeout TO DEFAULT; SAVEPOINT request")
         return None
+    record: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM public.idempotency_record WHERE user_id = $1 AND world = $2 AND key = $3",
+        keyed.user_id,
+        keyed.world,
+        keyed.key,
+    )
     return record
 
 
-async def _take_over(record_id: int) -> bool:
-    """A running record whose lease ran out belongs to a process that died; one retry takes it."""
-    async with engine().transaction() as txn:
-        taken = await txn.connection.fetchval(
-            f"""
-            UPDATE idempotency_record SET lease_until = now() + interval '{LEASE}'
-            WHERE id = $1 AND state = 'running' AND lease_until < now() RETURNING id
-            """,
-            record_id,
-        )
-    return taken is not None
-
-
-async def _store(
-    user_id: int, key: str, world: str, status: int, headers: list[Any], body: bytes
-) -> None:
+async def _store(conn: asyncpg.Connection, keyed: Keyed, answer: Answer) -> None:
     kept = [
         [k.decode("latin-1"), v.decode("latin-1")]
-        for k, v in headers
+        for k, v in answer.headers
         if k.lower() not in (b"content-length", b"set-cookie")
     ]
-    private = any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in headers)
-    async with engine().transaction() as txn:
-        if status >= 500 or private:  # nothing committed, or an answer never to be kept
-            await txn.connection.execute(
-                "DELETE FROM idempotency_record WHERE user_id = $1 AND world = $2 AND key = $3",
-                user_id,
-                world,
-                key,
-            )
-            return
-        await txn.connection.execute(
-            """
-            UPDATE idempotency_record
-            SET state = 'done', response_status = $4, response_headers = $5::jsonb,
-                response_body = $6
-            WHERE user_id = $1 AND world = $2 AND key = $3
-            """,
-            user_id,
-            world,
-            key,
-            status,
-            json.dumps(kept),
-            body,
-        )
+    await conn.execute(
+        """
+        UPDATE public.idempotency_record
+        SET response_status = $4, response_headers = $5::jsonb, response_body = $6
+        WHERE user_id = $1 AND world = $2 AND key = $3
+        """,
+        keyed.user_id,
+        keyed.world,
+        keyed.key,
+        answer.status,
+        json.dumps(kept),
+        answer.body,
+    )
 
 
-def _response_of(messages: list[Message]) -> tuple[int, list[Any], bytes]:
+async def _forget(conn: asyncpg.Connection, keyed: Keyed) -> None:
+    await conn.execute(
+        "DELETE FROM public.idempotency_record WHERE user_id = $1 AND world = $2 AND key = $3",
+        keyed.user_id,
+        keyed.world,
+        keyed.key,
+    )
+
+
+def _answer_of(messages: list[Message]) -> Answer:
     status, headers, chunks = 500, [], []
     for message in messages:
         if message["type"] == "http.response.start":
@@ -195,10 +227,10 @@ def _response_of(messages: list[Message]) -> tuple[int, list[Any], bytes]:
             headers = list(message.get("headers", []))
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
-    return status, headers, b"".join(chunks)
+    return Answer(status, headers, b"".join(chunks))
 
 
-async def _replay(send: Send, record: dict[str, Any]) -> None:
+async def _replay(send: Send, record: asyncpg.Record) -> None:
     body: bytes = record["response_body"] or b""
     headers = [
         (k.encode("latin-1"), v.encode("latin-1"))
@@ -221,6 +253,12 @@ async def purge_expired() -> int:
     return int(result.split()[-1])
 
 
+class _Discard(Exception):
+    """Leave the unit of work by rolling it back whole: nothing of the request is kept.
+
+    Carries the answer (its ASGI messages) to send once the rollback is done, if any."""
+
+
 class IdempotencyMiddleware:
     """Runs after authentication, so keys belong to the authenticated user."""
 
@@ -240,56 +278,130 @@ class IdempotencyMiddleware:
             return
         if not key.strip() or len(key) > MAX_KEY or not key.isprintable():
             await _problem(
-                send, 400, "Invalid request", "Idempotency-Key must be 1-200 printable characters"
+                send,
+                400,
+                "Invalid request",
+                "Idempotency-Key must be 1-200 printable characters",
+                "idempotency.bad_key",
             )
             return
-        await self._once(scope, receive, send, user.user_id, key)
-
-    async def _once(
-        self, scope: Scope, receive: Receive, send: Send, user_id: int, key: str
-    ) -> None:
         body = await _read_body(receive)
-        world = _header(scope, EXERCISE_HEADER) or "public"
-        method = str(scope.get("method"))
-        path = str(scope["path"])
-        query = scope.get("query_string", b"")
-        digest = hashlib.sha256(
-            method.encode() + b" " + path.encode() + b"?" + query + b"\n" + body
-        ).hexdigest()
-        record = await _claim(user_id, key, world[:63], method, path, digest)
-        if record is not None:
-            await self._answer_retry(send, record, digest)
+        keyed = _keyed(scope, user.user_id, key, body)
+        await self._once(scope, _replaying(body, receive), send, keyed)
+
+    async def _once(self, scope: Scope, receive: Receive, send: Send, keyed: Keyed) -> None:
+        held: list[Message] = []
+        found: asyncpg.Record | None = None
+        snapshot = bool(getattr(scope.get("route_handler"), "opt", {}).get("snapshot"))
+        try:
+            async with unit_of_work(snapshot=snapshot) as unit:
+                found = await _claim(unit.connection, keyed)
+                if found is not None:
+                    raise _Discard
+                held = await self._run(scope, receive, unit, keyed)
+        except _Discard as discarded:
+            held = list(discarded.args[0]) if discarded.args else []
+        except asyncpg.exceptions.LockNotAvailableError:
+            await _still_running(send)
             return
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            await _outage(send)
+            return
+        if found is not None:
+            await self._answer_retry(send, found, keyed.digest)
+            return
+        for message in held:
+            await send(message)
+
+    async def _run(self, scope: Scope, receive: Receive, unit: Unit, keyed: Keyed) -> list[Message]:
+        """The app inside the unit, after the savepoint `request` (see _claim): a refusal
+        rolls back to it and keeps only the key's record with the refusal; an error or a
+        retry hint keeps nothing (raised as _Discard, with the answer held to be sent)."""
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
             held.append(message)
 
-        try:
-            await self.app(scope, _replaying(body, receive), hold)
-        finally:
-            # Store first, answer second: a retry sent the moment the answer arrives must
-            # find the stored answer, not a key that still looks "running".
-            status, headers, content = _response_of(held)
-            await asyncio.shield(_store(user_id, key, world[:63], status, headers, content))
-        for message in held:
-            await send(message)
+        conn = unit.connection
+        await self.app(scope, receive, hold)
+        answer = _answer_of(held)
+        if answer.status < 400 and unit.failed:  # a handler went on after a failed command
+            log.error(
+                "%s %s answered %s after a failed command: kept nothing",
+                keyed.method,
+                keyed.path,
+                answer.status,
+            )
+            raise _Discard(_failed())
+        if answer.status >= 500 or (answer.private and answer.status >= 400):
+            raise _Discard(held)
+        if answer.status >= 400:
+            await conn.execute("ROLLBACK TO SAVEPOINT request")
+            unit.events.clear()
+        if answer.private:
+            await _forget(conn, keyed)
+        else:
+            await _store(conn, keyed, answer)
+        return held
 
     @staticmethod
-    async def _answer_retry(send: Send, record: dict[str, Any], digest: str) -> None:
+    async def _answer_retry(send: Send, record: asyncpg.Record, digest: str) -> None:
         if record["request_hash"] != digest:
             await _problem(
                 send,
                 422,
                 "Idempotency-Key reused",
                 "this Idempotency-Key was used for a different request; use a new key",
-            )
-        elif record["state"] == "running":
-            await _problem(
-                send,
-                409,
-                "Request in progress",
-                "a request with this Idempotency-Key is still being processed; retry later",
+                "idempotency.key_reused",
             )
         else:
             await _replay(send, record)
+
+
+def _keyed(scope: Scope, user_id: int, key: str, body: bytes) -> Keyed:
+    method = str(scope.get("method"))
+    path = str(scope["path"])
+    query = scope.get("query_string", b"")
+    digest = hashlib.sha256(
+        method.encode() + b" " + path.encode() + b"?" + query + b"\n" + body
+    ).hexdigest()
+    return Keyed(user_id, key, world_of(scope), method, path, digest)
+
+
+def _failed() -> list[Message]:
+    """A 500 answer of the middleware's own, as ASGI messages."""
+    body = {
+        "type": "about:blank",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "The server could not complete the request; it has been logged.",
+        "code": "internal_error",
+    }
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    return [
+        {"type": "http.response.start", "status": 500, "headers": headers},
+        {"type": "http.response.body", "body": payload, "more_body": False},
+    ]
+
+
+async def _still_running(send: Send) -> None:
+    await _problem(
+        send,
+        409,
+        "Request in progress",
+        "a request with this Idempotency-Key is still being processed; send it again shortly",
+        "idempotency.in_progress",
+        retry=True,
+        retry_after=RETRY_AFTER,
+    )
+
+
+async def _outage(send: Send) -> None:
+    body, retry_after = outage_body()
+    await _send_json(send, 503, body, [(b"retry-after", str(retry_after).encode())])

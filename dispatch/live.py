@@ -51,6 +51,10 @@ class Feed(Protocol):
         """Items after this id (after now when None), as they come."""
         ...
 
+    async def ping(self) -> None:
+        """Raise if the feed cannot carry events now (for /health)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -116,6 +120,9 @@ class MemoryFeed:
                 seq = int(item.id)
                 yield item
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -163,6 +170,9 @@ class RedisFeed:
     async def _latest_id(self) -> str:
         newest = await self._redis.xrevrange(self._key, count=1)
         return newest[0][0].decode() if newest else "0-0"
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -1,4 +1,8 @@
-"""Configuration from the environment, read once, so every entry point agrees."""
+"""Configuration from the environment, read once, so every entry point agrees.
+
+Every environment variable the service reads is read here (the README lists each); times
+are the district's (Beijing, `dispatch.clock.SHANGHAI`) and not configurable.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"  # the files shipped with us
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator may set; the README lists each variable."""
@@ -35,13 +42,15 @@ class Settings:
     pool_min: int
     pool_max: int
     trust_proxy: bool
-    timezone: str
     near_expiry_days: int
     access_token_minutes: int
     refresh_token_days: int
     login_failure_limit: int
     login_failure_window_minutes: int
     play_lease_seconds: int
+    demo_drill: str | None  # a file of the scenarios folder the server plays live
+    demo_drill_speed: float
+    scenarios_dir: Path
     json_body_max_bytes: int
     upload_body_max_bytes: int
     json_max_depth: int
@@ -77,13 +86,15 @@ def load_settings() -> Settings:
         pool_min=_int("DISPATCH_DB_POOL_MIN", 1),
         pool_max=_int("DISPATCH_DB_POOL_MAX", 10),
         trust_proxy=_bool("DISPATCH_TRUST_PROXY"),
-        timezone=os.environ.get("DISPATCH_TIMEZONE", "Asia/Shanghai"),
         near_expiry_days=_int("DISPATCH_NEAR_EXPIRY_DAYS", 30),
         access_token_minutes=_int("DISPATCH_ACCESS_TOKEN_MINUTES", 15),
         refresh_token_days=_int("DISPATCH_REFRESH_TOKEN_DAYS", 7),
         login_failure_limit=_int("DISPATCH_LOGIN_FAILURE_LIMIT", 10),
         login_failure_window_minutes=_int("DISPATCH_LOGIN_FAILURE_WINDOW_MINUTES", 15),
         play_lease_seconds=_int("DISPATCH_PLAY_LEASE_SECONDS", 15),
+        demo_drill=os.environ.get("DISPATCH_DEMO_DRILL", "").strip() or None,
+        demo_drill_speed=float(os.environ.get("DISPATCH_DEMO_DRILL_SPEED") or 60),
+        scenarios_dir=Path(os.environ.get("DISPATCH_SCENARIOS_DIR") or SCENARIOS).resolve(),
         json_body_max_bytes=_int("DISPATCH_JSON_BODY_MAX_BYTES", 2**20),
         upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
         json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),

@@ -24,7 +24,7 @@ from dispatch.accounts.policy import (
 from dispatch.accounts.schemas import AuditView, UserCreate, UserView
 from dispatch.accounts.tokens import TokenPair, issue_pair, read_refresh
 from dispatch.clock import SHANGHAI, Clock, local
-from dispatch.db import Context, command, engine, query
+from dispatch.db import Context, command, engine, fetch_row, query
 from dispatch.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from dispatch.settings import Settings
 
@@ -61,14 +61,13 @@ def _actor(row: asyncpg.Record) -> Actor:
 
 async def load_actor(user_id: int) -> Actor:
     """The actor behind a token, read fresh each request so disabling takes effect at once."""
-    async with engine().transaction() as txn:
-        row = await txn.connection.fetchrow(
-            """
-            SELECT u.*, c.street AS community_street FROM app_user u
-            LEFT JOIN community c ON c.code = u.community WHERE u.id = $1
-            """,
-            user_id,
-        )
+    row = await fetch_row(
+        """
+        SELECT u.*, c.street AS community_street FROM app_user u
+        LEFT JOIN community c ON c.code = u.community WHERE u.id = $1
+        """,
+        user_id,
+    )
     if row is None:
         raise Unauthorized("unknown user")
     if row["disabled"]:

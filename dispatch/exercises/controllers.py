@@ -31,7 +31,7 @@ class ExerciseController(Controller):
     path = "/api/exercises"
     tags = ["exercises"]
 
-    @post("/")
+    @post("/", opt={"snapshot": True})  # the copy reads the world at one moment
     async def create(self, ctx: Ctx, data: JSONBody[ExerciseCreate]) -> ExerciseView:
         """A new drill (or replay) with its own copy of the world; send `X-Exercise: <id>`
         with later requests to act inside it. A `scenario` must name a file of
@@ -51,7 +51,7 @@ class ExerciseController(Controller):
     async def one(self, ctx: Ctx, exercise_id: ExerciseId) -> ExerciseView:
         return await service.get_exercise(ctx, exercise_id)
 
-    @post("/{exercise_id:int}/reset", status_code=HTTP_200_OK)
+    @post("/{exercise_id:int}/reset", status_code=HTTP_200_OK, opt={"snapshot": True})
     async def reset(self, ctx: Ctx, exercise_id: ExerciseId) -> ExerciseView:
         """Drop the exercise's world and copy the real one again."""
         return await service.reset_exercise(ctx, exercise_id)

@@ -29,7 +29,7 @@ import msgspec
 
 from dispatch.accounts.policy import authorize
 from dispatch.clock import Clock, FixedClock, WallClock, local
-from dispatch.db import Context, command, engine
+from dispatch.db import Context, after_commit, command, engine
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay import (
@@ -322,7 +322,12 @@ async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> Pl
         started_at=WallClock().now(),
     )
     await _register(_real(ctx), play)
-    play.task = asyncio.create_task(_play(play), name=f"play-exercise-{exercise_id}")
+
+    def begin() -> None:
+        PLAYS[play.exercise] = play
+        play.task = asyncio.create_task(_play(play), name=f"play-exercise-{exercise_id}")
+
+    after_commit(begin)  # the play reads its row: it starts once the row is committed
     return _view_of(play)
 
 
@@ -345,7 +350,6 @@ async def _register(ctx: Context, play: Play) -> None:
             "exercise.playing",
             {"id": play.exercise, "scenario": play.file, "speed": play.speed},
         )
-    PLAYS[play.exercise] = play
 
 
 async def playing_elsewhere(
@@ -472,6 +476,7 @@ async def play_in_this_process(
         task=asyncio.current_task(),
     )
     await _register(manager, play)
+    PLAYS[play.exercise] = play
     play.runner = _runner(play, view.id, on_progress)
     try:
         async with _row_kept(play, failures_raise=True):

@@ -1233,12 +1233,9 @@ async def replay(
 
 def scenarios_dir() -> Path:
     """The scenario files shipped with the service (`scenarios/`), or DISPATCH_SCENARIOS_DIR."""
-    import os
+    from dispatch.settings import get_settings
 
-    given = os.environ.get("DISPATCH_SCENARIOS_DIR")
-    if given:
-        return Path(given)
-    return Path(__file__).resolve().parents[2] / "scenarios"
+    return get_settings().scenarios_dir
 
 
 def reference() -> sc.Reference:

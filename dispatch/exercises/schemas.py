@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -9,6 +10,20 @@ from typing import Annotated, Any
 import msgspec
 
 EXERCISE_HEADER_NAME = "X-Exercise"
+SCHEMA_PREFIX = "ex_"
+_HEADER_VALUE = re.compile(r"^(?:ex_)?([0-9]{1,9})$")
+
+
+def exercise_id_of(header: str) -> int | None:
+    """The exercise an `X-Exercise` header names (`7`, `ex_7`, `007`), or None if malformed."""
+    found = _HEADER_VALUE.match(header.strip())
+    return int(found.group(1)) if found else None
+
+
+def exercise_schema(header: str) -> str | None:
+    """The one spelling of the world a header names: its schema (`ex_7`), or None."""
+    exercise_id = exercise_id_of(header)
+    return None if exercise_id is None else f"{SCHEMA_PREFIX}{exercise_id}"
 
 
 class ExerciseKind(StrEnum):

@@ -21,12 +21,13 @@ from dispatch.db import Command, Context, command, engine, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.exercises.schemas import (
     EXERCISE_HEADER_NAME,
+    SCHEMA_PREFIX,
     ExerciseCreate,
     ExerciseStatus,
     ExerciseView,
+    exercise_id_of,
 )
 
-SCHEMA_PREFIX = "ex_"
 # shared by every world: who may log in (and their refresh tokens), throttling, idempotency
 # keys, exercises and their plays, migrations
 NOT_COPIED = frozenset(
@@ -44,7 +45,6 @@ NOT_COPIED = frozenset(
 # real people's actions and where real crews drove)
 COPIED_EMPTY = frozenset({"audit_entry", "task_position"})
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_HEADER_VALUE = re.compile(r"^(?:ex_)?([0-9]{1,9})$")
 
 # people data in the copy: deterministic stand-ins (phones start with 100: no real number does)
 PSEUDONYMISE = {
@@ -224,7 +224,13 @@ async def _drop_world(conn: asyncpg.Connection, schema: str) -> None:
 
 
 async def _one_snapshot(cmd: Command) -> None:
-    """The copy reads every table at one moment (must be the transaction's first statement)."""
+    """The copy reads every table at one moment: the transaction's first statement, unless
+    the request's unit of work began as one snapshot already (the route's `snapshot` opt)."""
+    if cmd.unit is not None:
+        isolation = await cmd.connection.fetchval("SELECT current_setting('transaction_isolation')")
+        if isolation != "repeatable read":
+            raise RuntimeError("a keyed request copying the world needs opt={'snapshot': True}")
+        return
     await cmd.connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
@@ -372,14 +378,13 @@ async def delete_exercise(ctx: Context, exercise_id: int) -> ExerciseView:
 async def resolve_exercise(actor: Actor, header: str) -> str:
     """The schema an `X-Exercise` header names (`7` or `ex_7`): an active exercise the
     actor may work in; else 422 (malformed) or 404 (no such active exercise)."""
-    found = _HEADER_VALUE.match(header.strip())
-    if found is None:
+    exercise_id = exercise_id_of(header)
+    if exercise_id is None:
         raise InvalidInput(
             f"{EXERCISE_HEADER_NAME} must be an exercise id (e.g. 7), not {header!r}",
             field=EXERCISE_HEADER_NAME,
         )
     authorize(actor, "exercises.join")
-    exercise_id = int(found.group(1))
     async with engine().transaction() as txn:
         row = await txn.connection.fetchrow(
             "SELECT schema_name, status FROM public.exercise WHERE id = $1", exercise_id

@@ -153,13 +153,17 @@ class Move:
 
 
 class Shortage(Conflict):
-    """409 naming item, depot, asked and available."""
+    """409 naming item, depot, asked and available; with several lines short, every one
+    is listed in `shortages` (the first also at the top, for older clients)."""
+
+    code = "stock.shortage"
 
 
 def shortage(depot: str, item: str, asked: int, available: int, name: str) -> Shortage:
     return Shortage(
         f"not enough {item} at {depot}: asked {asked}, available {available}",
         field=name,
+        params={"item": item, "depot": depot, "asked": asked, "available": available},
         item=item,
         depot=depot,
         asked=asked,
@@ -167,11 +171,53 @@ def shortage(depot: str, item: str, asked: int, available: int, name: str) -> Sh
     )
 
 
+async def _shortages(conn: asyncpg.Connection, depot: str, short: list[dict[str, Any]]) -> Shortage:
+    """One refusal for every short line, with the names people read (depot, item)."""
+    names = await conn.fetch(
+        "SELECT code, name_zh, name_en, unit FROM item WHERE code = ANY($1::varchar[])",
+        [s["item"] for s in short],
+    )
+    depot_name = await conn.fetchval("SELECT name FROM depot WHERE code=$1", depot)
+    by_code = {r["code"]: r for r in names}
+    listed = []
+    for s in short:
+        item = by_code.get(s["item"])
+        listed.append(
+            {
+                **{k: v for k, v in s.items() if k != "line"},
+                "depot": depot,
+                "field": s.get("field") or f"lines[{s['line']}].qty",
+                "item_name": item["name_zh"] if item else s["item"],
+                "item_name_en": item["name_en"] if item else s["item"],
+                "unit": item["unit"] if item else "",
+            }
+        )
+    first = listed[0]
+    what = "; ".join(f"{s['item']}: asked {s['asked']}, available {s['available']}" for s in listed)
+    error = shortage(depot, first["item"], first["asked"], first["available"], first["field"])
+    error.detail = f"not enough at {depot}: {what}"
+    error.args = (error.detail,)
+    lines = "；".join(
+        f"{s['item_name']} 需要 {s['asked']}{s['unit']}、现有 {s['available']}{s['unit']}"
+        for s in listed
+    )
+    error.params = {**error.params, "depot_name": depot_name or depot, "count": len(listed)}
+    error.params["lines"] = lines
+    error.params["lines_en"] = "; ".join(
+        f"{s['item_name_en']} asked {s['asked']} {s['unit']}, available {s['available']}"
+        for s in listed
+    )
+    error.code = "stock.shortage" if len(listed) == 1 else "stock.shortages"
+    error.extra["shortages"] = listed
+    return error
+
+
 MOVEMENT_INSERT = """
 INSERT INTO stock_movement
     (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
-     request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key, note)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+     request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key, key_seq,
+     note)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 RETURNING id
 """
 
@@ -191,7 +237,8 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
             have = await conn.fetchval(
                 "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", move.depot, move.lot
             )
-            raise shortage(move.depot, move.item, -move.qty, int(have or 0), name)
+            short = {"item": move.item, "asked": -move.qty, "available": int(have or 0)}
+            raise await _shortages(conn, move.depot, [{**short, "field": name}])
     else:
         await conn.execute(
             """
@@ -224,93 +271,256 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
         actor.username,
         actor.user_id,
         key[:MAX_KEY] if key else None,
+        cmd.next_keyed() if key else None,
         move.note,
     )
     return movement_id
 
 
-async def pick(
-    cmd: Command, depot: str, line: PickLine, name: str
-) -> list[tuple[int, int, date | None]]:
-    """Which lots to take `line.qty` from: the named lot, or usable lots by earliest expiry.
+OUT_OF_DEPOT = """
+UPDATE stock_balance b SET qty = b.qty - t.qty
+FROM unnest($2::bigint[], $3::integer[]) AS t(lot, qty)
+WHERE b.depot = $1 AND b.lot = t.lot AND b.qty >= t.qty
+RETURNING b.lot
+"""
 
-    The candidate balance rows are locked in lot order, so the choice stays true until commit.
+MOVEMENTS_INSERT = """
+WITH written AS (
+    INSERT INTO stock_movement
+        (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
+         request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key,
+         key_seq, note)
+    SELECT $1, m.kind, m.depot, m.item, m.lot, m.qty, m.reason, m.community, m.purpose,
+        m.incident, m.task, m.request, m.transfer, m.stocktake, m.reverses, $2, $3, $4,
+        m.key_seq, m.note
+    FROM unnest($5::varchar[], $6::varchar[], $7::varchar[], $8::bigint[], $9::integer[],
+                $10::varchar[], $11::varchar[], $12::varchar[], $13::bigint[], $14::bigint[],
+                $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::integer[],
+                $20::varchar[])
+        WITH ORDINALITY AS m(kind, depot, item, lot, qty, reason, community, purpose, incident,
+                             task, request, transfer, stocktake, reverses, key_seq, note, n)
+    ORDER BY m.n
+    RETURNING *
+)
+SELECT w.*, l.lot_number, l.expires_on FROM written w JOIN lot l ON l.id = w.lot ORDER BY w.id
+"""
+
+
+async def post_out(
+    cmd: Command, depot: str, moves: Sequence[Move], key: str | None
+) -> list[MovementView]:
+    """Write movements out of one depot (each qty negative) whose balance rows the command
+    holds locked (`pick_all`): one statement for the balances, one for the ledger rows,
+    whatever the number of lines. The movements as written, in the order given."""
+    conn = cmd.connection
+    out: dict[int, int] = {}
+    for move in moves:
+        out[move.lot] = out.get(move.lot, 0) - move.qty
+    lots = sorted(out)
+    changed = await conn.fetch(OUT_OF_DEPOT, depot, lots, [out[lot] for lot in lots])
+    if len(changed) != len(lots):  # not after pick_all; a caller that did not lock first
+        missing = sorted(set(lots) - {r["lot"] for r in changed})[0]
+        have = await conn.fetchval(
+            "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", depot, missing
+        )
+        item = next(m.item for m in moves if m.lot == missing)
+        short = {"item": item, "asked": out[missing], "available": int(have or 0)}
+        raise await _shortages(conn, depot, [{**short, "field": "lines"}])
+    return await _write_movements(cmd, moves, key)
+
+
+async def _write_movements(
+    cmd: Command, moves: Sequence[Move], key: str | None
+) -> list[MovementView]:
+    def column(name: str) -> list[Any]:
+        return [getattr(m, name) for m in moves]
+
+    actor = cmd.ctx.actor
+    rows = await cmd.connection.fetch(
+        MOVEMENTS_INSERT,
+        cmd.now,
+        actor.username,
+        actor.user_id,
+        key[:MAX_KEY] if key else None,
+        [m.kind.value for m in moves],
+        column("depot"),
+        column("item"),
+        column("lot"),
+        column("qty"),
+        [m.reason.value if m.reason else None for m in moves],
+        column("community"),
+        column("purpose"),
+        column("incident"),
+        column("task"),
+        column("request"),
+        column("transfer"),
+        column("stocktake"),
+        column("reverses"),
+        [cmd.next_keyed() if key else None for _ in moves],
+        column("note"),
+    )
+    return [_movement_view(r) for r in rows]
+
+
+LotOf = tuple[int, date | None]  # a lot and its expiry
+Taken = list[tuple[int, int, date | None]]  # (lot, qty, expires_on) a line takes
+
+
+async def pick_all(cmd: Command, depot: str, lines: Sequence[PickLine]) -> list[Taken]:
+    """Which lots each line takes its quantity from: the named lot, or usable lots by
+    earliest expiry; one list per line, in the lines' order.
+
+    Every balance row of the depot's items is locked in one statement, in the one order
+    (depot, item, lot) every command follows, so two commands with the same lines in other
+    orders wait for each other instead of deadlocking; the choice stays true until commit.
+    A shortage on several lines is one refusal listing each (see `Shortages`).
     """
     conn = cmd.connection
     on = today(cmd.now)
-    await _item(conn, line.item, f"{name}.item")
-    if line.lot is not None:
-        lot = await _lot(conn, line.item, line.lot, f"{name}.lot")
+    named = await _named_lots(cmd, lines, on)
+    rows = await conn.fetch(
+        """
+        SELECT b.item, b.lot, b.qty, l.expires_on FROM stock_balance b JOIN lot l ON l.id = b.lot
+        WHERE b.depot = $1 AND (b.item = ANY($2::varchar[]) OR b.lot = ANY($3::bigint[]))
+        ORDER BY b.depot, b.item, b.lot FOR UPDATE OF b
+        """,
+        depot,
+        sorted({line.item for i, line in enumerate(lines) if i not in named}),
+        sorted({lot for lot, _ in named.values()}),
+    )
+    left = {r["lot"]: r["qty"] for r in rows}
+    usable: dict[str, list[LotOf]] = {}
+    for r in sorted(rows, key=lambda r: (r["expires_on"] is None, r["expires_on"], r["lot"])):
+        if r["expires_on"] is None or r["expires_on"] >= on:
+            usable.setdefault(r["item"], []).append((r["lot"], r["expires_on"]))
+    taken: list[Taken] = []
+    short: list[dict[str, Any]] = []
+    for i, line in enumerate(lines):
+        candidates = [named[i]] if i in named else usable.get(line.item, [])
+        have = sum(left.get(lot, 0) for lot, _ in candidates)
+        if have < line.qty:
+            short.append({"line": i, "item": line.item, "asked": line.qty, "available": have})
+            taken.append([])
+            continue
+        taken.append(_take(candidates, left, line.qty))
+    if short:
+        raise await _shortages(conn, depot, short)
+    return taken
+
+
+def _take(candidates: Sequence[LotOf], left: dict[int, int], qty: int) -> Taken:
+    """Take `qty` from the candidate lots in their order, out of what is `left` of each."""
+    taken: Taken = []
+    need = qty
+    for lot, expires_on in candidates:
+        if need == 0:
+            break
+        n = min(need, left.get(lot, 0))
+        if n:
+            taken.append((lot, n, expires_on))
+            left[lot] -= n
+            need -= n
+    return taken
+
+
+async def _named_lots(cmd: Command, lines: Sequence[PickLine], on: date) -> dict[int, LotOf]:
+    """The lot each line names (checked: it exists and has not expired), by line index;
+    every item and lot looked up in one query each, whatever the number of lines."""
+    conn = cmd.connection
+    known = {
+        r["code"]
+        for r in await conn.fetch(
+            "SELECT code FROM item WHERE code = ANY($1::varchar[])", [x.item for x in lines]
+        )
+    }
+    for i, line in enumerate(lines):
+        if line.item not in known:
+            raise NotFound(f"no item {line.item} in the catalogue", field=f"lines[{i}].item")
+    wanted = [(i, line) for i, line in enumerate(lines) if line.lot is not None]
+    if not wanted:
+        return {}
+    found = {
+        (r["item"], r["lot_number"]): r
+        for r in await conn.fetch(
+            "SELECT id, item, lot_number, expires_on FROM lot "
+            "WHERE (item, lot_number) IN (SELECT * FROM unnest($1::varchar[], $2::varchar[]))",
+            [line.item for _, line in wanted],
+            [line.lot for _, line in wanted],
+        )
+    }
+    named: dict[int, LotOf] = {}
+    for i, line in wanted:
+        lot = found.get((line.item, line.lot))
+        if lot is None:
+            raise NotFound(f"no lot {line.lot} of {line.item}", field=f"lines[{i}].lot")
         if lot["expires_on"] is not None and lot["expires_on"] < on:
             raise Conflict(
                 f"lot {line.lot} of {line.item} expired on {lot['expires_on']}: it cannot be "
                 "issued or sent; write it off with reason `expired`",
-                field=f"{name}.lot",
+                field=f"lines[{i}].lot",
+                code="stock.lot_expired",
+                params={"lot": line.lot, "item": line.item, "expires_on": str(lot["expires_on"])},
             )
-        return [(lot["id"], line.qty, lot["expires_on"])]
-    rows = await conn.fetch(
-        """
-        SELECT b.lot, b.qty, l.expires_on FROM stock_balance b JOIN lot l ON l.id = b.lot
-        WHERE b.depot=$1 AND b.item=$2 AND b.qty > 0
-          AND (l.expires_on IS NULL OR l.expires_on >= $3)
-        ORDER BY b.lot FOR UPDATE OF b
-        """,
-        depot,
-        line.item,
-        on,
-    )
-    usable = sorted(rows, key=lambda r: (r["expires_on"] is None, r["expires_on"], r["lot"]))
-    available = sum(r["qty"] for r in usable)
-    if available < line.qty:
-        raise shortage(depot, line.item, line.qty, available, f"{name}.qty")
-    taken: list[tuple[int, int, date | None]] = []
-    need = line.qty
-    for row in usable:
-        if need == 0:
-            break
-        n = min(need, row["qty"])
-        taken.append((row["lot"], n, row["expires_on"]))
-        need -= n
-    return taken
+        named[i] = (lot["id"], lot["expires_on"])
+    return named
+
+
+USABLE_OF = """
+SELECT w.depot, w.item,
+    coalesce((SELECT sum(b.qty) FROM stock_balance b JOIN lot l ON l.id = b.lot
+              WHERE b.depot = w.depot AND b.item = w.item
+                AND (l.expires_on IS NULL OR l.expires_on >= $3)), 0) AS usable,
+    (SELECT r.minimum FROM reserve_standard r WHERE r.depot = w.depot AND r.item = w.item)
+        AS minimum
+FROM unnest($1::varchar[], $2::varchar[]) AS w(depot, item)
+"""
 
 
 class Watch:
     """Usable stock of the (depot, item) lines a command touches, before and after.
 
-    Crossing a reserve standard downwards (or back up) is announced as an event.
+    Crossing a reserve standard downwards (or back up) is announced as an event. Every
+    line is read in one query before and one after, whatever the number of lines.
     """
 
     def __init__(self, cmd: Command) -> None:
         self.cmd = cmd
         self.before: dict[tuple[str, str], int] = {}
+        self.minimum: dict[tuple[str, str], int | None] = {}
         self.streets: dict[str, str | None] = {}
 
-    async def usable(self, depot: str, item: str) -> int:
-        value = await self.cmd.connection.fetchval(
-            """
-            SELECT coalesce(sum(b.qty), 0) FROM stock_balance b JOIN lot l ON l.id = b.lot
-            WHERE b.depot=$1 AND b.item=$2 AND (l.expires_on IS NULL OR l.expires_on >= $3)
-            """,
-            depot,
-            item,
-            today(self.cmd.now),
+    async def _usable(self, pairs: Sequence[tuple[str, str]]) -> list[asyncpg.Record]:
+        return list(
+            await self.cmd.connection.fetch(
+                USABLE_OF,
+                [d for d, _ in pairs],
+                [i for _, i in pairs],
+                today(self.cmd.now),
+            )
         )
-        return int(value)
 
     async def touch(self, depot: asyncpg.Record, item: str) -> None:
-        key = (depot["code"], item)
-        if key not in self.before:
-            self.before[key] = await self.usable(depot["code"], item)
-            self.streets[depot["code"]] = depot["street"]
+        await self.touch_all(depot, [item])
+
+    async def touch_all(self, depot: asyncpg.Record, items: Iterable[str]) -> None:
+        new = sorted({(depot["code"], i) for i in items} - set(self.before))
+        if not new:
+            return
+        self.streets[depot["code"]] = depot["street"]
+        for row in await self._usable(new):
+            key = (row["depot"], row["item"])
+            self.before[key] = int(row["usable"])
+            self.minimum[key] = row["minimum"]
 
     async def announce(self) -> None:
-        for (depot, item), before in sorted(self.before.items()):
-            minimum = await self.cmd.connection.fetchval(
-                "SELECT minimum FROM reserve_standard WHERE depot=$1 AND item=$2", depot, item
-            )
-            if not minimum:
-                continue
-            after = await self.usable(depot, item)
+        watched = sorted(k for k in self.before if self.minimum.get(k))
+        if not watched:
+            return
+        for row in await self._usable(watched):
+            depot, item = row["depot"], row["item"]
+            before, minimum = self.before[(depot, item)], self.minimum[(depot, item)]
+            assert minimum is not None
+            after = int(row["usable"])
             data = {"depot": depot, "item": item, "qty": after, "minimum": minimum}
             street = self.streets[depot]
             if before >= minimum > after:
@@ -409,7 +619,8 @@ async def _receipt(cmd: Command, data: ReceiptCreate, key: str | None, watch: Wa
         lot_id, expires_on = await _receive_line(cmd, depot, line, f"lines[{i}]")
         lots.append((lot_id, expires_on, line))
     ids = []
-    for lot in sorted(lots, key=lambda p: p[0]):  # balance rows in lot order: no deadlock
+    # balance rows in the one order, (depot, item, lot), of every command: no deadlock
+    for lot in sorted(lots, key=lambda p: (p[2].item, p[0])):
         ids.append(await _post_receipt(cmd, depot, lot, watch, key, data))
     return sorted(ids)
 
@@ -446,24 +657,27 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
         if data.incident is None and not (data.purpose or "").strip():
             raise InvalidInput("an issue needs an incident or a purpose", field="purpose")
         watch = Watch(cmd)
-        ids = []
-        for i, line in enumerate(data.lines):
-            await watch.touch(depot, line.item)
-            for lot, n, _ in await pick(cmd, depot["code"], line, f"lines[{i}]"):
-                move = Move(
-                    MovementKind.ISSUE,
-                    depot["code"],
-                    line.item,
-                    lot,
-                    -n,
-                    community=community["code"],
-                    purpose=data.purpose,
-                    incident=data.incident,
-                    task=data.task,
-                    request=data.request,
-                    note=data.note,
-                )
-                ids.append(await post(cmd, move, _idempotent_key(key), f"lines[{i}].qty"))
+        await watch.touch_all(depot, [line.item for line in data.lines])
+        picked = await pick_all(cmd, depot["code"], data.lines)
+        moves = [
+            Move(
+                MovementKind.ISSUE,
+                depot["code"],
+                line.item,
+                lot,
+                -n,
+                community=community["code"],
+                purpose=data.purpose,
+                incident=data.incident,
+                task=data.task,
+                request=data.request,
+                note=data.note,
+            )
+            for line, taken in zip(data.lines, picked, strict=True)
+            for lot, n, _ in taken
+        ]
+        written = await post_out(cmd, depot["code"], moves, _idempotent_key(key))
+        ids = [m.id for m in written]
         await cmd.audit("stock.issue", "depot", depot["code"], None, _lines_audit(data, ids))
         await watch.announce()
         cmd.emit(
@@ -472,7 +686,7 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
             street=depot["street"],
             community=community["code"],
         )
-        return MovementResult(await _movements(conn, ids))
+        return MovementResult(written)
 
 
 SIGN = {
@@ -605,7 +819,7 @@ async def stocktake(ctx: Context, data: StocktakeCreate, key: str | None = None)
         held = {
             r["lot"]: r["qty"]
             for r in await conn.fetch(
-                "SELECT lot, qty FROM stock_balance WHERE depot=$1 ORDER BY lot FOR UPDATE",
+                "SELECT lot, qty FROM stock_balance WHERE depot=$1 ORDER BY item, lot FOR UPDATE",
                 depot["code"],
             )
         }
@@ -792,11 +1006,13 @@ async def dispatch_transfer(ctx: Context, transfer_id: int, key: str | None = No
             transfer_id,
         )
         watch = Watch(cmd)
-        ids = []
-        for i, line in enumerate(lines):
+        for line in lines:
             await watch.touch(source, line["item"])
-            wanted = PickLine(item=line["item"], qty=line["qty"], lot=line["lot_number"])
-            for lot, n, _ in await pick(cmd, source["code"], wanted, f"lines[{i}]"):
+        wanted = [PickLine(item=x["item"], qty=x["qty"], lot=x["lot_number"]) for x in lines]
+        ids = []
+        picked = await pick_all(cmd, source["code"], wanted)
+        for i, (line, taken) in enumerate(zip(lines, picked, strict=True)):
+            for lot, n, _ in taken:
                 move = Move(
                     MovementKind.TRANSFER_OUT,
                     source["code"],
@@ -883,7 +1099,7 @@ async def receive_transfer(
             raise _illegal(row, "received")
         picks = await conn.fetch(
             "SELECT p.*, lot.lot_number, lot.expires_on FROM stock_transfer_pick p "
-            "JOIN lot ON lot.id = p.lot WHERE p.transfer=$1 ORDER BY p.lot, p.id",
+            "JOIN lot ON lot.id = p.lot WHERE p.transfer=$1 ORDER BY p.item, p.lot, p.id",
             transfer_id,
         )
         got = _apportion(list(picks), data)
@@ -951,7 +1167,8 @@ async def cancel_transfer(
         if row["status"] not in (TransferStatus.PLANNED, TransferStatus.DISPATCHED):
             raise _illegal(row, "cancelled")
         picks = await conn.fetch(
-            "SELECT * FROM stock_transfer_pick WHERE transfer=$1 ORDER BY lot, id", transfer_id
+            "SELECT * FROM stock_transfer_pick WHERE transfer=$1 ORDER BY item, lot, id",
+            transfer_id,
         )
         watch = Watch(cmd)
         ids = []
@@ -1341,31 +1558,32 @@ async def _movements(conn: asyncpg.Connection, ids: Iterable[int]) -> list[Movem
         """,
         list(ids),
     )
-    return [
-        MovementView(
-            id=r["id"],
-            at=local(r["at"]) or r["at"],
-            kind=MovementKind(r["kind"]),
-            depot=r["depot"],
-            item=r["item"],
-            lot=r["lot_number"],
-            expires_on=r["expires_on"],
-            qty=r["qty"],
-            reason=r["reason"],
-            community=r["community"],
-            purpose=r["purpose"],
-            incident=r["incident_id"],
-            task=r["task_id"],
-            request=r["request_id"],
-            transfer=r["transfer_id"],
-            stocktake=r["stocktake_id"],
-            reverses=r["reverses"],
-            actor=r["actor"],
-            idempotency_key=r["idempotency_key"],
-            note=r["note"],
-        )
-        for r in rows
-    ]
+    return [_movement_view(r) for r in rows]
+
+
+def _movement_view(r: asyncpg.Record) -> MovementView:
+    return MovementView(
+        id=r["id"],
+        at=local(r["at"]) or r["at"],
+        kind=MovementKind(r["kind"]),
+        depot=r["depot"],
+        item=r["item"],
+        lot=r["lot_number"],
+        expires_on=r["expires_on"],
+        qty=r["qty"],
+        reason=r["reason"],
+        community=r["community"],
+        purpose=r["purpose"],
+        incident=r["incident_id"],
+        task=r["task_id"],
+        request=r["request_id"],
+        transfer=r["transfer_id"],
+        stocktake=r["stocktake_id"],
+        reverses=r["reverses"],
+        actor=r["actor"],
+        idempotency_key=r["idempotency_key"],
+        note=r["note"],
+    )
 
 
 # --- reserve standards and alerts -------------------------------------------------------

@@ -119,6 +119,7 @@ class StockMovement(Table, tablename="stock_movement"):
     actor = Varchar(length=64)
     actor_id = Integer(null=True, default=None)
     idempotency_key = Varchar(length=200, null=True, default=None)
+    key_seq = Integer(null=True, default=None)  # n-th row of its keyed request: unique per key
     note = Varchar(length=500, null=True, default=None)
 
 

@@ -17,7 +17,7 @@ def test_health_checks_the_database(server: str) -> None:
     with client(server) as http:
         response = http.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "live_feed": "ok"}
 
 
 def test_metrics_are_prometheus_text(server: str, commander: str) -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import os
+import time
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
@@ -97,31 +102,83 @@ def test_same_key_different_body_is_422(server: str, commander: str) -> None:
     assert _effects(prefix) == (1, 1)
 
 
-def test_retry_while_first_runs_is_409(server: str, commander: str) -> None:
-    key = uuid.uuid4().hex
+def _held_key_then(
+    server: str, commander: str, ending: str, body: dict[str, str], key: str
+) -> tuple[httpx.Response, float]:
+    """Send a keyed request while another transaction holds the same key uncommitted
+    (the first request, still running); that transaction ends by `ending` after 1 s, or
+    never (`"hold"`) until the request was answered. The answer, and how long it took."""
     user_id = sql("SELECT id FROM app_user WHERE username=$1", commander)[0]["id"]
-    body = _user_body("run", 1)
-    import hashlib
-    import json
-
     raw = json.dumps(body).encode()
     digest = hashlib.sha256(b"POST /api/users?\n" + raw).hexdigest()
-    sql(
-        "INSERT INTO idempotency_record (user_id, key, method, path, request_hash, state, "
-        "created_at, lease_until) VALUES ($1, $2, 'POST', '/api/users', $3, 'running', now(), "
-        "now() + interval '5 minutes')",
-        user_id,
-        key,
-        digest,
-    )
     with client(server, commander) as http:
-        response = http.post(
-            "/api/users",
-            content=raw,
-            headers={"Idempotency-Key": key, "content-type": "application/json"},
-        )
+        token = http.headers["Authorization"]
+
+    async def scene() -> tuple[httpx.Response, float]:
+        first = await asyncpg.connect(os.environ["DATABASE_URL"])
+        try:
+            txn = first.transaction()
+            await txn.start()
+            await first.execute(
+                "INSERT INTO idempotency_record (user_id, key, method, path, request_hash, "
+                "response_status, response_headers, response_body, created_at) "
+                "VALUES ($1, $2, 'POST', '/api/users', $3, 201, '[]', $4, now())",
+                user_id,
+                key,
+                digest,
+                b'{"first": true}',
+            )
+            headers = {"Authorization": token, "Idempotency-Key": key}
+            headers["content-type"] = "application/json"
+            async with httpx.AsyncClient(base_url=server, timeout=30) as http:
+                started = time.monotonic()
+                sent = asyncio.create_task(http.post("/api/users", content=raw, headers=headers))
+                await asyncio.sleep(1)
+                if ending == "commit":
+                    await txn.commit()
+                elif ending == "rollback":
+                    await txn.rollback()
+                response = await sent
+                took = time.monotonic() - started
+            if ending == "hold":
+                await txn.rollback()
+            return response, took
+        finally:
+            await first.close()
+
+    return asyncio.run(scene())
+
+
+def test_a_duplicate_waits_for_the_first_and_replays_its_answer(
+    server: str, commander: str
+) -> None:
+    key, prefix = uuid.uuid4().hex, f"wai{uuid.uuid4().hex[:6]}_"
+    response, took = _held_key_then(server, commander, "commit", _user_body(prefix, 1), key)
+    assert response.status_code == 201
+    assert response.json() == {"first": True}  # the first request's answer, not a second run
+    assert response.headers["idempotent-replayed"] == "true"
+    assert took >= 0.9  # it waited on the database for the first to end
+    assert _effects(prefix) == (0, 0)
+
+
+def test_a_duplicate_of_a_first_that_failed_runs_itself(server: str, commander: str) -> None:
+    key, prefix = uuid.uuid4().hex, f"rol{uuid.uuid4().hex[:6]}_"
+    response, _ = _held_key_then(server, commander, "rollback", _user_body(prefix, 1), key)
+    assert response.status_code == 201
+    assert "idempotent-replayed" not in response.headers
+    assert _effects(prefix) == (1, 1)
+
+
+def test_a_duplicate_of_a_first_still_running_is_told_to_retry(server: str, commander: str) -> None:
+    key, prefix = uuid.uuid4().hex, f"run{uuid.uuid4().hex[:6]}_"
+    response, took = _held_key_then(server, commander, "hold", _user_body(prefix, 1), key)
     assert response.status_code == 409
-    assert "still being processed" in response.json()["detail"]
+    problem = response.json()
+    assert problem["retry"] is True and problem["code"] == "idempotency.in_progress"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert 4 <= took < 15  # bounded by the database's lock timeout, no lease
+    assert _effects(prefix) == (0, 0)
+    assert sql("SELECT count(*) AS n FROM idempotency_record WHERE key=$1", key)[0]["n"] == 0
 
 
 def test_keys_belong_to_their_user(server: str, commander: str) -> None:

@@ -31,7 +31,7 @@ def _fuzz_database() -> str:
 def _prepare(url: str) -> None:
     code = (
         "import asyncio\n"
-        "from dispatch.cli import migrate_database, system_context\n"
+        "from dispatch.db import migrate_database, system_context\n"
         "from dispatch.places.service import load_reference\n"
         "from dispatch.stock.service import load_catalogue\n"
         "from dispatch.settings import get_settings\n"

@@ -281,3 +281,29 @@ def test_reset_then_delete(server: str, trainer: str, drill: dict[str, Any]) -> 
         )
     ]
     assert actions == ["exercises.create", "exercises.reset", "exercises.delete"]
+
+
+def test_one_exercise_spelled_three_ways_is_one_world_for_a_key(
+    server: str, commander: str, drill: dict[str, Any]
+) -> None:
+    # `7`, `ex_7` and `007` name one exercise: the same key and body sent with each is one
+    # request, replayed, never three receipts in the drill's ledger
+    n = drill["id"]
+    schema = drill["schema_name"]
+    key = uuid.uuid4().hex
+    lot = unique("CANON")
+    body = {"depot": "D110101001", "lines": [{"item": "SANDBAG", "lot": lot, "qty": 5}]}
+    answers = []
+    with client(server, commander) as http:
+        for spelling in (str(n), f"ex_{n}", f"00{n}"):
+            headers = {"X-Exercise": spelling, "Idempotency-Key": key}
+            answers.append(http.post("/api/stock/receipts", json=body, headers=headers))
+    assert [a.status_code for a in answers] == [201, 201, 201], [a.text for a in answers]
+    assert [a.headers.get("idempotent-replayed") for a in answers] == [None, "true", "true"]
+    rows = sql(
+        f"SELECT count(*) AS n FROM {schema}.stock_movement m JOIN {schema}.lot l "
+        "ON l.id = m.lot WHERE l.lot_number = $1",
+        lot,
+    )
+    assert rows[0]["n"] == 1
+    assert sql("SELECT count(*) AS n FROM lot WHERE lot_number=$1", lot)[0]["n"] == 0  # real

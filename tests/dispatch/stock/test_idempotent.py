@@ -124,3 +124,34 @@ def test_retry_has_one_effect(server: str, commander: str, case: str) -> None:
     )[0]["n"]
     if case not in ("transfer_create", "standard"):
         assert recorded >= 1  # the key is recorded on the ledger movements it made
+
+
+def test_the_ledger_itself_refuses_a_second_row_for_a_keyed_ordinal(
+    server: str, commander: str
+) -> None:
+    # Defence in depth below the idempotency record: a keyed request numbers its ledger
+    # rows, and a second run of it would write the same numbers, which the unique index
+    # (actor, key, ordinal) refuses whatever path the second run took.
+    item = new_item(shelf_life_days=None)
+    receive(HOME_DEPOT, item, "K", 10)
+    key = uuid.uuid4().hex
+    body = {
+        "depot": HOME_DEPOT,
+        "community": community_of(HOME),
+        "purpose": "ordinals",
+        "lines": [{"item": item, "qty": 1}, {"item": item, "qty": 2}],
+    }
+    with client(server, commander) as http:
+        assert http.post(
+            "/api/stock/issues", json=body, headers={"Idempotency-Key": key}
+        ).is_success
+    rows = sql("SELECT id, key_seq FROM stock_movement WHERE idempotency_key=$1 ORDER BY id", key)
+    assert [r["key_seq"] for r in rows] == [1, 2]
+    with pytest.raises(Exception, match="stock_movement_once"):
+        sql(
+            "INSERT INTO stock_movement (at, kind, depot, item, lot, qty, community, purpose, "
+            "actor, actor_id, idempotency_key, key_seq) "
+            "SELECT at, kind, depot, item, lot, qty, community, purpose, actor, actor_id, "
+            "idempotency_key, key_seq FROM stock_movement WHERE id=$1",
+            rows[0]["id"],
+        )

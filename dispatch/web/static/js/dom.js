@@ -68,16 +68,20 @@ const GENERIC = new Set([
 ]);
 
 /**
- * The message to show for a refused or failed request, in the page's language: the
- * service's `code` with its `params` from the message table (errors.yaml), else its detail;
- * the field it names, if any.
+ * A refusal's sentence in the page's language: the service's `code` with its `params` from
+ * the message table (errors.yaml), else its `detail`; a generic code keeps the detail after it.
  */
-export function problemText(error) {
-  const problem = error?.problem || {};
+export function codedText(problem = {}, detail = "") {
   const key = problem.code && `error.${problem.code}`;
   const known = key && t(key, problem.params || {}) !== key;
-  let text = known ? t(key, problem.params || {}) : error?.message || t("common.error");
-  if (known && GENERIC.has(problem.code) && error?.message) text += ` · ${error.message}`;
+  let text = known ? t(key, problem.params || {}) : detail || t("common.error");
+  if (known && GENERIC.has(problem.code) && detail) text += ` · ${detail}`;
+  return text;
+}
+
+/** The message to show for a refused or failed request, with the field it names, if any. */
+export function problemText(error) {
+  let text = codedText(error?.problem || {}, error?.message);
   if (error?.field) text += ` (${t("error.field", { field: error.field })})`;
   return text;
 }

@@ -155,16 +155,19 @@ async function sendOne(entry) {
       changed({ refused: { ...entry, problem } });
       return "refused";
     }
-    // offline (TypeError), 5xx, or a login needed: keep it, with the same key, for later
+    // offline (TypeError), 5xx, or a login needed: keep it, with the same key, for later;
+    // an answer saying when to come back (503, 409 `retry`: Retry-After) is resent then
     await tx("readwrite", (store) => store.put({ ...entry, tries: entry.tries + 1 }));
     changed({ waiting: entry });
+    const after = Number(error?.problem?.retry_after);
+    if (after > 0 && after * 1000 < RETRY_MS) setTimeout(() => flush(), after * 1000);
     return "stop";
   }
 }
 
 function pick(problem = {}) {
-  const { current_version, task_status, item, depot, asked, available } = problem;
-  return { current_version, task_status, item, depot, asked, available };
+  const { current_version, task_status, item, depot, asked, available, code, params, shortages } = problem;
+  return { current_version, task_status, item, depot, asked, available, code, params, shortages };
 }
 
 let timer = null;

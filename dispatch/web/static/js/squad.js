@@ -3,7 +3,7 @@
 // answers it saw, and every action goes through the outbox (IndexedDB), which sends it
 // now or when the network returns, once, under the key it was given when recorded.
 import { api, ApiError, currentExercise, me } from "/static/js/api.js";
-import { clear, h, problemText, table, toast } from "/static/js/dom.js";
+import { clear, codedText, h, problemText, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { subscribe } from "/static/js/live.js";
 import * as outbox from "/static/js/outbox.js";
@@ -170,7 +170,7 @@ async function refreshOutbox() {
 /** The service's reason, with the field it names and the figures of a shortage. */
 function reasonText(problem) {
   if (!problem) return "";
-  const parts = [problem.detail || t("common.error")];
+  const parts = [codedText(problem, problem.detail)];
   if (problem.field) parts.push(t("squad.outbox.field", { field: problem.field }));
   if (problem.available != null) parts.push(t("squad.outbox.available", { n: problem.available }));
   return `${t("squad.outbox.reason")}: ${parts.join(" · ")} (${problem.status})`;

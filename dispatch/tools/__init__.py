@@ -1,0 +1,1 @@
+"""Tools for developers of the service (not used by it at run time)."""
