@@ -104,19 +104,25 @@ def unique(prefix: str) -> str:
 
 
 def create_user(
-    role: Role, street: str | None = None, community: str | None = None, name: str | None = None
+    role: Role,
+    street: str | None = None,
+    community: str | None = None,
+    name: str | None = None,
+    person: int | None = None,
 ) -> str:
+    """A user; `person`, the person they are (a volunteer works the tasks that person is on)."""
     from dispatch.accounts.service import create_user as create
 
     username = name or unique(role.value)
-    run(
-        create(
-            system_context(),
-            UserCreate(
-                username=username, password=PASSWORD, role=role, street=street, community=community
-            ),
-        )
+    body = UserCreate(
+        username=username,
+        password=PASSWORD,
+        role=role,
+        street=street,
+        community=community,
+        person=person,
     )
+    run(create(system_context(), body))
     return username
 
 

@@ -6,6 +6,7 @@ HTTP API, the CLI and scenario replay obey the same rules.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,10 +39,20 @@ class Actor:
     street: str | None = None
     community: str | None = None
     community_street: str | None = None  # the street a community-scoped actor's community is in
+    person_id: int | None = None  # the person this user is: field roles work their own tasks
 
     @property
     def is_district_wide(self) -> bool:
         return self.role in DISTRICT_WIDE
+
+    @property
+    def scope(self) -> Target:
+        """The place this actor's work is bounded by (empty: the whole district)."""
+        if self.is_district_wide:
+            return Target()
+        if self.role in STREET_SCOPED:
+            return Target(street=self.street)
+        return Target(community=self.community)
 
     def covers(self, target: Target) -> bool:
         """Whether the thing acted on lies inside this actor's scope."""
@@ -135,6 +146,68 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "exercises.manage": frozenset({Role.COMMANDER, Role.TRAINER}),
     "exercises.join": EVERYONE,
 }
+
+
+def _inside(scope: Target, place: Target) -> bool:
+    if scope.community is not None:
+        return place.community == scope.community
+    if scope.street is not None:
+        return place.street == scope.street
+    return True  # the district holds everything
+
+
+def enlistable(scope: Target, person: Target, paired: Collection[Target] = ()) -> bool:
+    """Whether a person may be put to work inside `scope`: they live or serve inside it, or
+    their partner unit is paired with a community inside it (`paired`: those communities).
+
+    One rule for who joins a team (the scope is the enlisting actor's) and who is assigned
+    to a task (the actor's scope, and the task's street), so nobody is put on work in a
+    place they do not belong to, and nobody enlists people outside their own scope.
+    """
+    return any(_inside(scope, place) for place in (person, *paired))
+
+
+@dataclass(frozen=True)
+class TaskTarget:
+    """A task as the rule of who may act on it sees it: where it is and who is on it."""
+
+    id: int
+    street: str
+    community: str
+    assignees: frozenset[int] = frozenset()
+
+
+# task action -> the permission it needs; the actions the people on a task take themselves
+TASK_ACTIONS: dict[str, str] = {
+    "assign": "tasks.assign",
+    "cancel": "tasks.assign",
+    "accept": "tasks.work",
+    "start": "tasks.work",
+    "complete": "tasks.work",
+    "fail": "tasks.work",
+    "note": "tasks.work",
+    "position": "tasks.work",
+}
+ASSIGNEE_ACTIONS = frozenset({"accept", "start", "complete", "fail", "note", "position"})
+
+
+def authorize_task(actor: Actor, action: str, task: TaskTarget) -> None:
+    """Who may act on a task: district roles, the street leader of the task's street, and
+    the people assigned to it. A volunteer or community worker acts only on tasks assigned
+    to them (wherever those are: assignment already decided that they go there), never on
+    another task of their community."""
+    permission = TASK_ACTIONS[action]
+    if actor.role not in COMMUNITY_SCOPED or action not in ASSIGNEE_ACTIONS:
+        authorize(actor, permission, Target(task.street, task.community))
+        return
+    authorize(actor, permission)
+    if actor.person_id is None or actor.person_id not in task.assignees:
+        raise Forbidden(
+            f"{actor.username} is not assigned to task {task.id}: a {actor.role.value} acts "
+            "only on tasks assigned to them",
+            code="forbidden.not_assignee",
+            params={"task": task.id, "role": actor.role.value},
+        )
 
 
 def authorize(actor: Actor, action: str, target: Target | None = None) -> None:

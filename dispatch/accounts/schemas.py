@@ -38,6 +38,7 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
     street: StreetCode | None = None
     community: CommunityCode | None = None
+    person: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None  # who this user is
 
 
 class UserView(msgspec.Struct):
@@ -49,6 +50,7 @@ class UserView(msgspec.Struct):
     community: str | None
     disabled: bool
     created_at: datetime
+    person_id: int | None = None  # the person this user is: field roles work their own tasks
 
 
 class AuditView(msgspec.Struct):

@@ -32,7 +32,9 @@ log = logging.getLogger("dispatch.accounts")
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = HASHER.hash("not a password of anyone")
 
-USER_COLUMNS = "id, username, display_name, role, street, community, disabled, created_at"
+USER_COLUMNS = (
+    "id, username, display_name, role, street, community, disabled, created_at, person_id"
+)
 
 
 def _user_view(row: asyncpg.Record) -> UserView:
@@ -45,6 +47,7 @@ def _user_view(row: asyncpg.Record) -> UserView:
         community=row["community"],
         disabled=row["disabled"],
         created_at=local(row["created_at"]) or row["created_at"],
+        person_id=row["person_id"],
     )
 
 
@@ -56,6 +59,7 @@ def _actor(row: asyncpg.Record) -> Actor:
         street=row["street"],
         community=row["community"],
         community_street=row["community_street"],
+        person_id=row["person_id"],
     )
 
 
@@ -232,6 +236,11 @@ async def _check_scope_exists(conn: asyncpg.Connection, new: UserCreate) -> None
         "SELECT 1 FROM community WHERE code=$1", new.community
     ):
         raise InvalidInput(f"unknown community {new.community}", field="community")
+    if new.person is not None:
+        if not await conn.fetchval("SELECT 1 FROM person WHERE id=$1 AND active", new.person):
+            raise InvalidInput(f"unknown or inactive person {new.person}", field="person")
+        if await conn.fetchval("SELECT 1 FROM app_user WHERE person_id=$1", new.person):
+            raise Conflict(f"person {new.person} already has an account", field="person")
 
 
 def _public(view: UserView) -> dict[str, Any]:
@@ -241,6 +250,7 @@ def _public(view: UserView) -> dict[str, Any]:
         "street": view.street,
         "community": view.community,
         "disabled": view.disabled,
+        "person": view.person_id,
     }
 
 
@@ -256,8 +266,9 @@ async def create_user(ctx: Context, new: UserCreate) -> UserView:
         row = await cmd.connection.fetchrow(
             f"""
             INSERT INTO app_user
-                (username, display_name, password_hash, role, street, community, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {USER_COLUMNS}
+                (username, display_name, password_hash, role, street, community, created_at,
+                 person_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}
             """,
             new.username,
             new.display_name or new.username,
@@ -266,6 +277,7 @@ async def create_user(ctx: Context, new: UserCreate) -> UserView:
             new.street,
             new.community,
             cmd.now,
+            new.person,
         )
         view = _user_view(row)
         await cmd.audit("users.create", "user", view.id, None, _public(view))
@@ -317,6 +329,7 @@ def own_view(actor: Actor) -> dict[str, Any]:
         "role": actor.role.value,
         "street": actor.street,
         "community": actor.community,
+        "person_id": actor.person_id,
     }
 
 

@@ -15,6 +15,7 @@ class AppUser(Table, tablename="app_user"):
     community = Varchar(length=12, null=True)
     disabled = Boolean(default=False)
     created_at = Timestamptz()
+    person_id = Integer(null=True, default=None)  # the person this user is, for field roles
 
 
 class LoginFailure(Table, tablename="login_failure"):

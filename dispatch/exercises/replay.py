@@ -48,6 +48,7 @@ from dispatch.exercises.schemas import ExerciseCreate, ExerciseKind
 from geo.network import RoadNetwork
 
 # who issues a replay's commands: a commander, named so its audit rows say so
+CREW_OVERRIDE = "replay: the depot's crew stands for its vehicles"
 REPLAY_ACTOR = Actor(user_id=None, username="replay", role=Role.COMMANDER)
 # agenda classes: at one moment, vehicles arrive first, then tasks end, then the
 # scenario's events in file order, then the planner runs on the result
@@ -918,9 +919,12 @@ class Replay:
         from dispatch.incidents.service import assign_task, step_task
 
         ctx = self._context()
-        view = await assign_task(
-            ctx, task_id, TaskAssign(version=version, people=self.crews[line.depot])
+        # The depot's crew stands for its vehicles and drives every delivery it sends, so
+        # it is on several at once, wherever they go: a commander's override, audited.
+        body = TaskAssign(
+            version=version, people=self.crews[line.depot], override_reason=CREW_OVERRIDE
         )
+        view = await assign_task(ctx, task_id, body)
         view = await step_task(ctx, task_id, "accept", TaskStep(version=view.version))
         view = await step_task(ctx, task_id, "start", TaskStep(version=view.version))
         number = len(self.deliveries) + 1

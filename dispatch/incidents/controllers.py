@@ -15,6 +15,7 @@ from dispatch.incidents.schemas import (
     ClosureView,
     DepotOutageCreate,
     DepotOutageView,
+    IncidentAdvance,
     IncidentCreate,
     IncidentStatus,
     IncidentView,
@@ -66,14 +67,19 @@ class IncidentController(Controller):
         return await service.advance_incident(ctx, incident_id, IncidentStatus.RESPONDING)
 
     @post("/{incident_id:int}/stand-down", status_code=200)
-    async def stand_down(self, ctx: Ctx, incident_id: Id) -> IncidentView:
-        """Open requests are closed as unmet."""
-        return await service.advance_incident(ctx, incident_id, IncidentStatus.STOOD_DOWN)
+    async def stand_down(
+        self, ctx: Ctx, incident_id: Id, data: JSONBody[IncidentAdvance | None] = None
+    ) -> IncidentView:
+        """Open requests are closed as unmet. With deliveries on their way or tasks in
+        progress: 409 listing them, unless `cancel_open` (with a `reason`) cancels them."""
+        return await service.advance_incident(ctx, incident_id, IncidentStatus.STOOD_DOWN, data)
 
     @post("/{incident_id:int}/close", status_code=200)
-    async def close(self, ctx: Ctx, incident_id: Id) -> IncidentView:
-        """Close and store the after-action summary."""
-        return await service.advance_incident(ctx, incident_id, IncidentStatus.CLOSED)
+    async def close(
+        self, ctx: Ctx, incident_id: Id, data: JSONBody[IncidentAdvance | None] = None
+    ) -> IncidentView:
+        """Close and store the after-action summary; open work as for stand-down."""
+        return await service.advance_incident(ctx, incident_id, IncidentStatus.CLOSED, data)
 
     @get("/{incident_id:int}/summary")
     async def summary(self, ctx: Ctx, incident_id: Id) -> Summary:

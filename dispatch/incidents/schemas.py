@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 from dispatch.fields import (
+    TEXT,
     CommunityCode,
     DepotCode,
     ItemCode,
@@ -21,6 +22,7 @@ from dispatch.places.schemas import CoordinateSystem
 
 Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=TEXT)]
 
 
 class IncidentType(StrEnum):
@@ -109,6 +111,15 @@ class IncidentView(msgspec.Struct):
     summary: dict[str, Any] | None
 
 
+class IncidentAdvance(msgspec.Struct, forbid_unknown_fields=True):
+    """Standing down or closing: with deliveries on their way or tasks in progress, the
+    caller says what becomes of them (`cancel_open`: each is cancelled with `reason`, its
+    stock returned to its depot); without, it is refused (409) listing them."""
+
+    cancel_open: bool = False
+    reason: Reason | None = None
+
+
 class ClosureCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A circle (`near` [lat, lon] with `radius_m`) or one road (`edge` [node, node])."""
 
@@ -190,6 +201,7 @@ class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
     minutes: Annotated[int, msgspec.Meta(ge=1, le=10080)] = 60
     skills: Annotated[list[SkillCode], msgspec.Meta(max_length=9)] = []
     note: Note | None = None
+    concurrent: bool = False  # its people may be on other tasks at the same time (a watch)
 
 
 class TaskView(msgspec.Struct):
@@ -218,6 +230,7 @@ class TaskView(msgspec.Struct):
     en_route_at: datetime | None
     finished_at: datetime | None
     position: PositionView | None = None  # the latest GPS fix of a task on its way
+    concurrent: bool = False  # its people may be on other tasks at the same time
 
 
 class TaskAssign(msgspec.Struct, forbid_unknown_fields=True):
@@ -226,6 +239,8 @@ class TaskAssign(msgspec.Struct, forbid_unknown_fields=True):
         list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(min_length=1, max_length=500)
     ]
     note: Note | None = None
+    # a commander's stated reason to assign people the rules refuse (audited)
+    override_reason: Reason | None = None
 
 
 class TaskStep(msgspec.Struct, forbid_unknown_fields=True):

@@ -11,15 +11,24 @@ from typing import Any
 
 import asyncpg
 
-from dispatch.accounts.policy import Actor, Role, Target, authorize
+from dispatch.accounts.policy import (
+    Actor,
+    Role,
+    Target,
+    TaskTarget,
+    authorize,
+    authorize_task,
+    enlistable,
+)
 from dispatch.clock import local
 from dispatch.db import Command, Context, command, query, view_of
-from dispatch.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from dispatch.incidents.schemas import (
     ClosureCreate,
     ClosureView,
     DepotOutageCreate,
     DepotOutageView,
+    IncidentAdvance,
     IncidentCreate,
     IncidentStatus,
     IncidentView,
@@ -39,6 +48,15 @@ from dispatch.incidents.schemas import (
     TaskStatus,
     TaskStep,
     TaskView,
+)
+from dispatch.people.eligibility import (
+    HOURS_LIMIT,
+    Job,
+    Rule,
+    Worker,
+    misfits,
+    placeable,
+    task_hours,
 )
 from geo.network import RoadNetwork
 
@@ -149,11 +167,26 @@ async def declare_incident(ctx: Context, data: IncidentCreate) -> IncidentView:
     return view
 
 
-async def advance_incident(ctx: Context, incident_id: int, target: IncidentStatus) -> IncidentView:
-    """declared -> responding -> stood_down -> closed, each step timed and audited."""
+async def advance_incident(
+    ctx: Context,
+    incident_id: int,
+    target: IncidentStatus,
+    data: IncidentAdvance | None = None,
+) -> IncidentView:
+    """declared -> responding -> stood_down -> closed, each step timed and audited.
+
+    Standing down or closing with work still under way (deliveries on the road, tasks in
+    progress) is refused, listing it, unless the caller cancels it (`cancel_open`)."""
     authorize(ctx.actor, "incidents.manage")
     if target not in NEXT_STATUS:
         raise InvalidInput(f"an incident cannot be moved to {target.value}", field="status")
+    data = data or IncidentAdvance()
+    if data.cancel_open and data.reason is None:
+        raise InvalidInput(
+            "say why the open tasks and deliveries are cancelled",
+            field="reason",
+            code="incident.cancel_needs_reason",
+        )
     expected, stamp = NEXT_STATUS[target]
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -163,8 +196,9 @@ async def advance_incident(ctx: Context, incident_id: int, target: IncidentStatu
                 f"incident {incident_id} is {row['status']}; {target.value} follows {expected}",
                 field="status",
             )
-        if target is IncidentStatus.STOOD_DOWN:
-            await _close_open_requests(cmd, incident_id)
+        if target is not IncidentStatus.RESPONDING:
+            await settle_open_work(cmd, incident_id, data)
+            await _close_open_requests(cmd, incident_id, f"incident {target.value}")
         summary = None
         if target is IncidentStatus.CLOSED:
             summary = await incident_summary(conn, incident_id)
@@ -187,19 +221,21 @@ async def advance_incident(ctx: Context, incident_id: int, target: IncidentStatu
         return await _incident_view(conn, await _incident(conn, incident_id))
 
 
-async def _close_open_requests(cmd: Command, incident_id: int) -> None:
-    """Standing down closes what was never planned as unmet, so the summary says so."""
+async def _close_open_requests(cmd: Command, incident_id: int, reason: str) -> None:
+    """Standing down closes what was never planned as unmet, so the summary says so (and
+    closing, what a cancelled delivery opened again)."""
     rows = await cmd.connection.fetch(
         """
-        UPDATE supply_request SET status='unmet', unmet_reason='incident stood down'
+        UPDATE supply_request SET status='unmet', unmet_reason=$2
         WHERE incident=$1 AND status='open' RETURNING id, street, community
         """,
         incident_id,
+        reason,
     )
     for r in rows:
         cmd.emit(
             "request.unmet",
-            {"request": r["id"], "reason": "incident stood down"},
+            {"request": r["id"], "reason": reason},
             street=r["street"],
             community=r["community"],
         )
@@ -593,15 +629,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], TaskStatus | None]] = {
     "cancel": (frozenset(TASK_ACTIVE), TaskStatus.CANCELLED),
     "note": (frozenset(TASK_ACTIVE), None),
 }
-ACTION_PERMISSION = {
-    "assign": "tasks.assign",
-    "cancel": "tasks.assign",
-    "accept": "tasks.work",
-    "start": "tasks.work",
-    "complete": "tasks.work",
-    "fail": "tasks.work",
-    "note": "tasks.work",
-}
+IN_PROGRESS = frozenset({"accepted", "en_route"})
 STAMPS = {
     TaskStatus.ASSIGNED: "assigned_at",
     TaskStatus.ACCEPTED: "accepted_at",
@@ -676,7 +704,7 @@ async def report_position(ctx: Context, task_id: int, data: PositionReport) -> P
         )
         if row is None:
             raise NotFound(f"no task {task_id}", field="task_id")
-        authorize(ctx.actor, "tasks.work", Target(row["street"], row["community"]))
+        authorize_task(ctx.actor, "position", await _task_target(cmd.connection, row))
         if row["status"] != "en_route" or row["en_route_at"] is None:
             raise Conflict(
                 f"a task that is {row['status']} is not on its way: only a task en route "
@@ -788,8 +816,7 @@ async def create_task(ctx: Context, incident_id: int, data: TaskCreate) -> TaskV
         if street is None:
             raise InvalidInput(f"unknown community {data.community}", field="community")
         authorize(ctx.actor, "tasks.create", Target(street, data.community))
-        if incident["status"] not in ACTIVE_INCIDENT:
-            raise Conflict(f"incident {incident_id} is {incident['status']}", field="incident_id")
+        await _active_incident(conn, incident["id"], "created")
         if data.kind is TaskKind.DELIVERY:
             raise InvalidInput("delivery tasks come from approved plans", field="kind")
         known = {r["code"] for r in await conn.fetch("SELECT code FROM skill")}
@@ -806,6 +833,7 @@ async def create_task(ctx: Context, incident_id: int, data: TaskCreate) -> TaskV
             data.skills,
             data.minutes,
             note=data.note,
+            concurrent=data.concurrent,
         )
         await cmd.audit(
             "tasks.create",
@@ -900,12 +928,32 @@ async def _progress(
     )
 
 
+async def _task_target(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskTarget:
+    people = await conn.fetch("SELECT person FROM task_assignee WHERE task=$1", row["id"])
+    return TaskTarget(
+        row["id"], row["street"], row["community"], frozenset(r["person"] for r in people)
+    )
+
+
+async def _active_incident(conn: asyncpg.Connection, incident_id: int, doing: str) -> None:
+    """Nothing is assigned, created or begun in an incident stood down or closed (409)."""
+    status = await conn.fetchval("SELECT status FROM incident WHERE id=$1", incident_id)
+    if status not in ACTIVE_INCIDENT:
+        raise Conflict(
+            f"incident {incident_id} is {status}: nothing more is {doing} in it",
+            field="incident_id",
+            code="incident.not_active",
+            params={"incident": incident_id, "status": status},
+        )
+
+
 async def _locked_task(cmd: Command, task_id: int, action: str, version: int) -> asyncpg.Record:
-    """The task row, locked, after scope, version (412) and transition (409) checks."""
+    """The task row, locked, after who-may-act (403), version (412) and transition (409)
+    checks."""
     row = await cmd.connection.fetchrow("SELECT * FROM task WHERE id=$1 FOR UPDATE", task_id)
     if row is None:
         raise NotFound(f"no task {task_id}", field="task_id")
-    authorize(cmd.ctx.actor, ACTION_PERMISSION[action], Target(row["street"], row["community"]))
+    authorize_task(cmd.ctx.actor, action, await _task_target(cmd.connection, row))
     if row["version"] != version:
         raise PreconditionFailed(
             f"task {task_id} changed since version {version}; it is at version "
@@ -971,16 +1019,89 @@ async def _move(
     return await _task_view(cmd.connection, updated)
 
 
+def _job(row: asyncpg.Record) -> Job:
+    return Job(
+        task=row["id"],
+        street=row["street"],
+        community=row["community"],
+        skills=frozenset(row["skills"]),
+        hours=task_hours(row["minutes"]),
+        concurrent=row["concurrent"],
+    )
+
+
+def _refusal(row: asyncpg.Record, worker: Worker, rule: Rule) -> InvalidInput | Conflict:
+    """422 for a person who does not fit the task, 409 for one already on another."""
+    job = _job(row)
+    params: dict[str, Any] = {"person": worker.name, "person_id": worker.id, "task": row["id"]}
+    if rule is Rule.SKILLS:
+        params["skills"] = ", ".join(sorted(job.skills - worker.skills))
+        why = f"lacks {params['skills']}"
+    elif rule is Rule.HOURS:
+        params.update(hours=round(worker.hours_today, 2), task_hours=job.hours, limit=HOURS_LIMIT)
+        why = f"has worked {worker.hours_today:.1f} h today; {job.hours:g} h more passes the day"
+    elif rule is Rule.ONE_TASK:
+        params["tasks"] = ", ".join(str(t) for t in sorted(worker.tasks - {job.task}))
+        why = f"is already on task {params['tasks']}"
+    else:
+        params["street"] = job.street
+        why = f"is not of street {job.street} nor of a unit paired with a community there"
+    error = Conflict if rule is Rule.ONE_TASK else InvalidInput
+    return error(
+        f"{worker.name} (person {worker.id}) {why}: the {rule.value} rule",
+        field="people",
+        code=f"assign.{rule.value}",
+        params=params,
+        rule=rule.value,
+    )
+
+
+async def _check_assignees(cmd: Command, row: asyncpg.Record, data: TaskAssign) -> list[int]:
+    """The people to put on the task, by the rules the suggestions follow; a commander's
+    stated reason overrides a refusal, and the override is audited."""
+    from dispatch.people.service import check_enlistable, load_workers
+
+    conn = cmd.connection
+    people = sorted(set(data.people))
+    # a person is put on one task at a time: concurrent assignments of them queue here
+    await conn.execute("SELECT 1 FROM person WHERE id = ANY($1::int[]) FOR UPDATE", people)
+    workers = await load_workers(conn, cmd.now, people)
+    missing = sorted(set(people) - set(workers))
+    if missing:
+        raise InvalidInput(f"unknown or inactive people {missing}", field="people")
+    check_enlistable(cmd.ctx.actor, list(workers.values()), "people")
+    refused = {p: rules for p in people if (rules := misfits(workers[p], _job(row)))}
+    if not refused:
+        return people
+    first = min(refused)
+    if data.override_reason is None:
+        raise _refusal(row, workers[first], refused[first][0])
+    if cmd.ctx.actor.role is not Role.COMMANDER:
+        raise Forbidden(
+            "only a commander may override the assignment rules",
+            field="override_reason",
+            code="forbidden.override",
+            params={"person": workers[first].name, "rule": refused[first][0].value},
+        )
+    await cmd.audit(
+        "tasks.assign_override",
+        "task",
+        row["id"],
+        None,
+        {
+            "reason": data.override_reason,
+            "overridden": [{"person": p, "rules": [r.value for r in refused[p]]} for p in refused],
+        },
+    )
+    return people
+
+
 async def assign_task(ctx: Context, task_id: int, data: TaskAssign) -> TaskView:
+    """Put people on a task: the same rules as the suggestions (`people.eligibility`)."""
     async with command(ctx) as cmd:
         row = await _locked_task(cmd, task_id, "assign", data.version)
-        people = sorted(set(data.people))
-        found = await cmd.connection.fetch(
-            "SELECT id FROM person WHERE id = ANY($1::int[]) AND active", people
-        )
-        missing = sorted(set(people) - {r["id"] for r in found})
-        if missing:
-            raise InvalidInput(f"unknown or inactive people {missing}", field="people")
+        await _active_incident(cmd.connection, row["incident"], "assigned")
+        people = await _check_assignees(cmd, row, data)
         await cmd.connection.execute("DELETE FROM task_assignee WHERE task=$1", task_id)
         await cmd.connection.executemany(
             "INSERT INTO task_assignee (task, person, assigned_at) VALUES ($1, $2, $3)",
@@ -993,6 +1114,7 @@ async def step_task(ctx: Context, task_id: int, action: str, data: TaskStep) -> 
     """accept (the assignee takes it on the tablet) or start (picked up, en route)."""
     async with command(ctx) as cmd:
         row = await _locked_task(cmd, task_id, action, data.version)
+        await _active_incident(cmd.connection, row["incident"], "begun")
         return await _move(cmd, row, action, data.note)
 
 
@@ -1082,6 +1204,113 @@ async def cancel_task(ctx: Context, task_id: int, data: TaskFail) -> TaskView:
         row = await _locked_task(cmd, task_id, "cancel", data.version)
         await _release_delivery(cmd, row, data.reason)
         return await _move(cmd, row, "cancel", data.reason, failed_reason=data.reason)
+
+
+# --- what stands down with an incident -------------------------------------------------------
+
+OPEN_TASKS = """
+SELECT t.*, c.name AS community_name, tr.status AS transfer_status,
+       array(SELECT p.name FROM task_assignee a JOIN person p ON p.id = a.person
+             WHERE a.task = t.id ORDER BY p.id) AS people
+FROM task t JOIN community c ON c.code = t.community
+LEFT JOIN stock_transfer tr ON tr.id = t.transfer_id
+WHERE t.incident = $1 AND t.status = ANY($2::varchar[])
+ORDER BY t.id FOR UPDATE OF t
+"""
+LOOSE_TRANSFERS = """
+SELECT tr.id, tr.status, tr.source, d.name AS source_name,
+       coalesce(tr.dest_community, tr.dest_depot) AS dest, coalesce(dc.name, dd.name) AS dest_name,
+       array(SELECT i.name_zh FROM stock_transfer_line l JOIN item i ON i.code = l.item
+             WHERE l.transfer = tr.id ORDER BY l.id) AS items
+FROM stock_transfer tr JOIN depot d ON d.code = tr.source
+LEFT JOIN community dc ON dc.code = tr.dest_community
+LEFT JOIN depot dd ON dd.code = tr.dest_depot
+WHERE tr.incident_id = $1 AND tr.status IN ('planned', 'dispatched')
+  AND NOT (tr.id = ANY($2::bigint[]))
+ORDER BY tr.id
+"""
+
+
+def _task_entry(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "task": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "community": row["community"],
+        "community_name": row["community_name"],
+        "people": list(row["people"]),
+        "transfer": row["transfer_id"],
+    }
+
+
+def _transfer_entry(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "transfer": row["id"],
+        "kind": "transfer",
+        "status": row["status"],
+        "source": row["source"],
+        "source_name": row["source_name"],
+        "dest": row["dest"],
+        "dest_name": row["dest_name"],
+        "items": list(row["items"]),
+    }
+
+
+def _under_way(entry: dict[str, Any], transfer_status: str | None) -> bool:
+    """In progress: a task accepted or on its way, a delivery whose stock has left."""
+    return entry["status"] in IN_PROGRESS or "dispatched" in (entry["status"], transfer_status)
+
+
+def _open_work_refused(incident_id: int, under_way: list[dict[str, Any]]) -> Conflict:
+    names = [
+        f"task {e['task']} ({e['kind']}, {e['community_name']})"
+        if "task" in e
+        else f"transfer {e['transfer']} ({e['source_name']} → {e['dest_name']})"
+        for e in under_way
+    ]
+    return Conflict(
+        f"incident {incident_id} still has work under way: {'; '.join(names)}. Finish it, or "
+        "send cancel_open with a reason to cancel it (its stock returns to its depot)",
+        field="cancel_open",
+        code="incident.open_work",
+        params={"incident": incident_id, "count": len(names), "names": "; ".join(names)},
+        open=under_way,
+    )
+
+
+async def settle_open_work(cmd: Command, incident_id: int, data: IncidentAdvance) -> None:
+    """Before standing down or closing: refuse (409) while deliveries are on their way or
+    tasks in progress, unless the caller cancels them; with `cancel_open`, every task still
+    open and every transfer not yet received is cancelled with the reason, its stock
+    returned to its depot by the stock commands."""
+    conn = cmd.connection
+    tasks = await conn.fetch(OPEN_TASKS, incident_id, list(TASK_ACTIVE))
+    linked = [t["transfer_id"] for t in tasks if t["transfer_id"] is not None]
+    transfers = await conn.fetch(LOOSE_TRANSFERS, incident_id, linked)
+    entries = [(_task_entry(t), t["transfer_status"]) for t in tasks]
+    entries += [(_transfer_entry(t), None) for t in transfers]
+    if not data.cancel_open:
+        under_way = [e for e, transfer in entries if _under_way(e, transfer)]
+        if under_way:
+            raise _open_work_refused(incident_id, under_way)
+        return
+    from dispatch.stock.schemas import TransferCancel
+    from dispatch.stock.service import cancel_transfer
+
+    assert data.reason is not None
+    for task in tasks:
+        await _release_delivery(cmd, task, data.reason)
+        await _move(cmd, task, "cancel", data.reason, failed_reason=data.reason)
+    for transfer in transfers:
+        await cancel_transfer(cmd.ctx, transfer["id"], TransferCancel(reason=data.reason))
+    if entries:
+        await cmd.audit(
+            "incidents.cancel_open",
+            "incident",
+            incident_id,
+            {"open": [e for e, _ in entries]},
+            {"reason": data.reason, "cancelled": len(entries)},
+        )
 
 
 async def _release_delivery(cmd: Command, row: asyncpg.Record, reason: str) -> None:
@@ -1268,18 +1497,31 @@ async def suggest_for_task(ctx: Context, task_id: int, on_duty_only: bool = True
     """People for a task from the exact matching (paired units and residents first, skills,
     hours limit, travel on today's roads with their closures); the assigner picks."""
     from dispatch.people.schemas import SuggestRequest
-    from dispatch.people.service import suggest_for_needs
+    from dispatch.people.service import load_workers, suggest_for_needs
     from dispatch.planning.service import road_state
 
     view = await get_task(ctx, task_id)
     authorize(ctx.actor, "tasks.assign", Target(view.street, view.community))
     async with query(ctx) as conn:
         state = await road_state(ctx, conn)
+        workers = await load_workers(conn, ctx.now())
+    job = Job(
+        task=view.id,
+        street=view.street,
+        community=view.community,
+        skills=frozenset(view.skills),
+        hours=task_hours(view.minutes),
+        concurrent=view.concurrent,
+    )
+    scope = ctx.actor.scope
+    only = frozenset(
+        w.id for w in workers.values() if placeable(w, job) and enlistable(scope, w.place, w.paired)
+    )
     need = SuggestRequest(
         community=view.community,
         people=min(view.people_needed, 200),
         skills=view.skills,
-        duration_h=min(max(view.minutes / 60, 0.25), 12.0),
+        duration_h=job.hours,
         on_duty_only=on_duty_only,
     )
-    return (await suggest_for_needs(ctx, [need], state))[0]
+    return (await suggest_for_needs(ctx, [need], state, only))[0]

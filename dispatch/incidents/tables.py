@@ -5,6 +5,7 @@ from piccolo.columns import (
     Array,
     BigInt,
     BigSerial,
+    Boolean,
     DoublePrecision,
     Integer,
     Real,
@@ -102,6 +103,7 @@ class Task(Table, tablename="task"):
     accepted_at = Timestamptz(null=True, default=None)
     en_route_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
+    concurrent = Boolean(default=False)  # its people may be on other tasks at the same time
 
 
 class TaskAssignee(Table, tablename="task_assignee"):

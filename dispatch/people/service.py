@@ -20,11 +20,12 @@ import asyncpg
 import msgspec
 
 from dispatch import spreadsheets
-from dispatch.accounts.policy import Actor, Target, authorize
+from dispatch.accounts.policy import Actor, Target, authorize, enlistable
 from dispatch.clock import SHANGHAI, local
 from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.people import synthetic
+from dispatch.people.eligibility import Worker
 from dispatch.people.schemas import (
     Availability,
     CareHouseholdCreate,
@@ -792,20 +793,27 @@ async def get_team(ctx: Context, team_id: int) -> TeamView:
         return (await _team_views(conn, [row]))[0]
 
 
+def check_enlistable(actor: Actor, workers: Sequence[Worker], field: str) -> None:
+    """One cannot enlist (on a team, on a task) people outside one's own scope: 403."""
+    for worker in workers:
+        if not enlistable(actor.scope, worker.place, worker.paired):
+            raise Forbidden(
+                f"person {worker.id} ({worker.name}) is outside the scope of {actor.username}",
+                field=field,
+                code="forbidden.person_out_of_scope",
+                params={"person": worker.name, "person_id": worker.id},
+            )
+
+
 async def _check_members(
     cmd: Command, member_ids: Sequence[int], leader_id: int | None
 ) -> list[int]:
     ids = sorted({*member_ids, *([leader_id] if leader_id else [])})
-    rows = await cmd.connection.fetch(
-        "SELECT id, street, community FROM person WHERE id = ANY($1)", ids
-    )
-    found = {r["id"]: r for r in rows}
+    found = await load_workers(cmd.connection, cmd.now, ids, active_only=False)
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInput(f"unknown people {missing[:10]}", field="member_ids")
-    for row in rows:  # one cannot enlist people one may not see
-        if not cmd.ctx.actor.covers(Target(street=row["street"], community=row["community"])):
-            raise Forbidden(f"person {row['id']} is outside the scope of {cmd.ctx.actor.username}")
+    check_enlistable(cmd.ctx.actor, list(found.values()), "member_ids")
     return ids
 
 
@@ -1348,6 +1356,67 @@ async def roads(ctx: Context) -> _Roads:
     return _roads
 
 
+# the communities (and their streets) each partner unit is paired with today ($3: today)
+PAIRED_TODAY = """
+    SELECT p.unit_id, array_agg(p.community ORDER BY p.community) AS communities,
+           array_agg(p.street ORDER BY p.community) AS streets FROM pairing p
+    WHERE p.status = 'active' AND p.valid_from <= $3 AND p.valid_until >= $3
+    GROUP BY p.unit_id
+"""
+# people on an active task that allows no other, by person
+ON_TASKS = """
+    SELECT a.person, array_agg(a.task ORDER BY a.task) AS tasks
+    FROM task_assignee a JOIN task t ON t.id = a.task
+    WHERE t.status IN ('assigned', 'accepted', 'en_route') AND NOT t.concurrent
+    GROUP BY a.person
+"""
+
+
+async def load_workers(
+    conn: asyncpg.Connection,
+    now: datetime,
+    ids: Sequence[int] | None = None,
+    *,
+    active_only: bool = True,
+) -> dict[int, Worker]:
+    """People (the given ones, or all) as the assignment rules see them: skills, place,
+    pairings, hours worked today and the tasks they are on; what suggestions count too."""
+    rows = await conn.fetch(
+        f"""
+        WITH hours AS ({HOURS_TODAY} GROUP BY person_id), paired AS ({PAIRED_TODAY}),
+        busy AS ({ON_TASKS})
+        SELECT p.id, p.name, p.street, p.community, p.skills,
+               coalesce(h.hours, 0)::float8 AS hours, pr.communities, pr.streets, b.tasks
+        FROM person p
+        LEFT JOIN hours h ON h.person_id = p.id
+        LEFT JOIN paired pr ON pr.unit_id = p.unit_id
+        LEFT JOIN busy b ON b.person = p.id
+        WHERE ($4::int[] IS NULL OR p.id = ANY($4)) AND (p.active OR NOT $5)
+        ORDER BY p.id
+        """,
+        _day_start(now),
+        now,
+        _today(now),
+        None if ids is None else list(ids),
+        active_only,
+    )
+    return {
+        r["id"]: Worker(
+            id=r["id"],
+            name=r["name"],
+            place=Target(street=r["street"], community=r["community"]),
+            skills=frozenset(r["skills"]),
+            paired=frozenset(
+                Target(street=st, community=c)
+                for c, st in zip(r["communities"] or [], r["streets"] or [], strict=True)
+            ),
+            hours_today=max(float(r["hours"]), 0.0),
+            tasks=frozenset(r["tasks"] or []),
+        )
+        for r in rows
+    }
+
+
 async def _candidates(
     conn: asyncpg.Connection, now: datetime, on_duty_only: bool
 ) -> list[asyncpg.Record]:
@@ -1355,12 +1424,7 @@ async def _candidates(
     return list(
         await conn.fetch(
             f"""
-            WITH hours AS ({HOURS_TODAY} GROUP BY person_id),
-            paired AS (
-                SELECT p.unit_id, array_agg(p.community) AS communities FROM pairing p
-                WHERE p.status = 'active' AND p.valid_from <= $3 AND p.valid_until >= $3
-                GROUP BY p.unit_id
-            )
+            WITH hours AS ({HOURS_TODAY} GROUP BY person_id), paired AS ({PAIRED_TODAY})
             SELECT p.id, p.name, p.kind, p.community, p.skills,
                    coalesce(ci.lat, cc.lat, hc.lat, s.lat) AS lat,
                    coalesce(ci.lon, cc.lon, hc.lon, s.lon) AS lon,
@@ -1389,14 +1453,18 @@ def _candidate_id(person_id: int) -> str:
 
 
 async def suggest_for_needs(
-    ctx: Context, requests: Sequence[SuggestRequest], state: Any = None
+    ctx: Context,
+    requests: Sequence[SuggestRequest],
+    state: Any = None,
+    only: frozenset[int] | None = None,
 ) -> list[SuggestResponse]:
     """People for several needs at once (the incidents domain calls this for its tasks).
 
     Exact matching (min-cost max-flow in `geo.assignment`): as many people as possible,
     then the community's paired units and residents first, then the shortest travel, within
     skills and the daily hours limit; every need left short says why. `state` is a
-    `geo.network.RoadState` with closures, default: all roads open.
+    `geo.network.RoadState` with closures, default: all roads open; `only`, the people
+    who may be offered at all (for a task: those `eligibility.placeable` on it).
     """
     from geo.assignment import AssignOptions, Candidate, Need, assign_people
 
@@ -1415,6 +1483,8 @@ async def suggest_for_needs(
             places.append(place)
         on_duty_only = all(r.on_duty_only for r in requests)
         rows = await _candidates(conn, now, on_duty_only)
+    if only is not None:
+        rows = [r for r in rows if r["id"] in only]
     road = await roads(ctx)
     needs = [
         Need(

@@ -29,6 +29,7 @@ from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.places.schemas import LoadReport
 from dispatch.settings import get_settings
+from dispatch.stock.references import Cited, check_references
 from dispatch.stock.schemas import (
     AdjustmentCreate,
     AdjustmentReason,
@@ -529,6 +530,15 @@ class Watch:
                 self.cmd.emit("stock.restored", data, street=street)
 
 
+def _items(data: ReceiptCreate | IssueCreate | TransferCreate) -> frozenset[str]:
+    return frozenset(line.item for line in data.lines)
+
+
+def _cited(data: IssueCreate | TransferCreate, community: str | None) -> Cited:
+    """What an issue or a transfer cites, checked by `references` before any row is written."""
+    return Cited(data.incident, data.task, data.request, community=community, items=_items(data))
+
+
 def _idempotent_key(key: str | None) -> str | None:
     return key[:MAX_KEY] if key else None
 
@@ -614,6 +624,7 @@ async def _post_receipt(
 async def _receipt(cmd: Command, data: ReceiptCreate, key: str | None, watch: Watch) -> list[int]:
     depot = await _depot(cmd.connection, data.depot)
     authorize(cmd.ctx.actor, "stock.receive", _depot_target(depot))
+    await check_references(cmd, Cited(task=data.task, request=data.request, items=_items(data)))
     lots = []
     for i, line in enumerate(data.lines):
         lot_id, expires_on = await _receive_line(cmd, depot, line, f"lines[{i}]")
@@ -656,6 +667,7 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
         community = await _community(conn, data.community, "community")
         if data.incident is None and not (data.purpose or "").strip():
             raise InvalidInput("an issue needs an incident or a purpose", field="purpose")
+        await check_references(cmd, _cited(data, community["code"]))
         watch = Watch(cmd)
         await watch.touch_all(depot, [line.item for line in data.lines])
         picked = await pick_all(cmd, depot["code"], data.lines)
@@ -946,6 +958,7 @@ async def create_transfer(ctx: Context, data: TransferCreate) -> TransferView:
                 raise InvalidInput("a transfer goes to another depot", field="dest_depot")
         if data.dest_community is not None:
             await _community(conn, data.dest_community, "dest_community")
+        await check_references(cmd, _cited(data, data.dest_community))
         lots: list[int | None] = []
         for i, line in enumerate(data.lines):
             await _item(conn, line.item, f"lines[{i}].item")

@@ -284,12 +284,15 @@ def test_reset_then_delete(server: str, trainer: str, drill: dict[str, Any]) -> 
 
 
 def test_one_exercise_spelled_three_ways_is_one_world_for_a_key(
-    server: str, commander: str, drill: dict[str, Any]
+    server: str, commander: str, trainer: str
 ) -> None:
     # `7`, `ex_7` and `007` name one exercise: the same key and body sent with each is one
     # request, replayed, never three receipts in the drill's ledger
-    n = drill["id"]
-    schema = drill["schema_name"]
+    with client(server, trainer) as http:
+        made = http.post("/api/exercises", json={"name": "拼写演练", "kind": "drill"})
+        assert made.status_code == 201, made.text
+    n = made.json()["id"]
+    schema = made.json()["schema_name"]
     key = uuid.uuid4().hex
     lot = unique("CANON")
     body = {"depot": "D110101001", "lines": [{"item": "SANDBAG", "lot": lot, "qty": 5}]}

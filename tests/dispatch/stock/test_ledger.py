@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dispatch.accounts.policy import Role
+from tests.dispatch.incidents.helpers import incident, request
 from tests.dispatch.stock.helpers import (
     HOME,
     HOME_DEPOT,
@@ -101,9 +102,10 @@ def test_issue_needs_an_incident_or_a_purpose(server: str, leader: str) -> None:
         response = http.post("/api/stock/issues", json=body)
         assert response.status_code == 422
         assert response.json()["field"] == "purpose"
-        body["incident"] = 7
+        cited = incident([body["community"]])  # a reference must exist (see test_references)
+        body["incident"] = cited
         assert http.post("/api/stock/issues", json=body).status_code == 201
-    assert movements(item, kind="issue")[0]["incident_id"] == 7
+    assert movements(item, kind="issue")[0]["incident_id"] == cited
 
 
 def test_expired_lot_is_not_issued_and_is_written_off(server: str, leader: str) -> None:
@@ -267,12 +269,14 @@ def test_movements_cannot_be_edited_or_deleted() -> None:
 
 def test_each_movement_records_actor_time_and_reference(server: str, leader: str) -> None:
     item = new_item(None)
+    community = community_of(HOME)
+    asked = request(incident([community]), community, item=item)  # it must exist to be cited
     with client(server, leader) as http:
         made = http.post(
             "/api/stock/receipts",
             json={
                 "depot": HOME_DEPOT,
-                "request": 42,
+                "request": asked,
                 "lines": [{"item": item, "lot": "A", "qty": 2}],
             },
             headers={"Idempotency-Key": f"key-{item}"},
@@ -280,7 +284,7 @@ def test_each_movement_records_actor_time_and_reference(server: str, leader: str
     assert made.status_code == 201
     row = movements(item)[0]
     assert row["actor"] == leader and row["actor_id"] is not None
-    assert row["request_id"] == 42 and row["idempotency_key"] == f"key-{item}"
+    assert row["request_id"] == asked and row["idempotency_key"] == f"key-{item}"
     assert abs((row["at"] - datetime.now(UTC)).total_seconds()) < 60
 
 

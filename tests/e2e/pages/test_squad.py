@@ -505,18 +505,20 @@ def test_community_worker_and_volunteer_work_their_communitys_tasks(
 ) -> None:
     # The two community-scoped roles: no stock or recording tabs, their community's tasks
     # only (not the next community's in the same street), and on-duty people for the
-    # worker alone, who may also call them.
+    # worker alone, who may also call them. Each works the task as one of the people on it
+    # (a volunteer or worker acts only on tasks assigned to them).
     street = "110101014"
     mine, theirs = community_of(street), community_of(street, 1)
-    worker = create_user(Role.COMMUNITY_WORKER, community=mine)
-    volunteer = create_user(Role.VOLUNTEER, community=mine)
+    worker_person, volunteer_person = person(street), person(street)
+    worker = create_user(Role.COMMUNITY_WORKER, community=mine, person=worker_person)
+    volunteer = create_user(Role.VOLUNTEER, community=mine, person=volunteer_person)
     commander = create_user(Role.COMMANDER)
     event = incident([mine, theirs], level="IV", kind="fire")
-    ours, other = task(event, mine), task(event, theirs)
-    helper = person(street)
+    ours, other = task(event, mine, people=2), task(event, theirs)
     with client(server, commander) as boss:
         assigned = boss.post(
-            f"/api/tasks/{ours['id']}/assign", json={"version": ours["version"], "people": [helper]}
+            f"/api/tasks/{ours['id']}/assign",
+            json={"version": ours["version"], "people": [worker_person, volunteer_person]},
         )
         assert assigned.status_code == 200, assigned.text
 
