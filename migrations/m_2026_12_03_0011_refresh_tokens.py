@@ -4,7 +4,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from dispatch.db import sql_migration
 
-ID = "2026-12-03T00:00:10:000000"
+ID = "2026-12-03T00:00:11:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "refresh tokens: rotation and reuse detection"
 
