@@ -30,19 +30,24 @@ from dispatch.accounts.controllers import (
     UserController,
 )
 from dispatch.accounts.policy import Actor
+from dispatch.accounts.service import purge_refresh_tokens
 from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, set_publisher
+from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
 from dispatch.exercises.plays import drill_clock, start_demo_drill, stop_plays
 from dispatch.exercises.service import resolve_exercise
+from dispatch.guard import RequestGuard
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
 from dispatch.live import live_feed, make_feed
+from dispatch.logs import install_redaction
 from dispatch.people.controllers import CONTROLLERS as PEOPLE_CONTROLLERS
 from dispatch.places.controllers import PlacesController
 from dispatch.planning.controllers import PlanController
 from dispatch.settings import Settings, get_settings
+from dispatch.spreadsheets import shutdown_readers
 from dispatch.stock.controllers import StockController, TransferController
 from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
 
@@ -120,15 +125,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()
         await db.start_connection_pool(min_size=settings.pool_min, max_size=settings.pool_max)
+        install_redaction()
         feed = make_feed(settings.redis_url, settings.redis_prefix)
         app.state.feed = feed
         set_publisher(feed.publish)
         try:
             await purge_expired()
+            await purge_refresh_tokens()
             await _demo_drill(settings)
             yield
         finally:
             await stop_plays()
+            shutdown_readers()
             set_publisher(None)
             await feed.close()
             await db.close_connection_pool()
@@ -158,10 +166,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         dependencies={"ctx": Provide(provide_context)},
         middleware=[
             prometheus.middleware,
+            DefineMiddleware(RequestGuard, settings=settings),
             DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS),
             IdempotencyMiddleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=check_request,
+        request_max_body_size=settings.upload_body_max_bytes,  # the guard sets each route's
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Dongcheng emergency dispatch",

@@ -48,10 +48,33 @@ class DomainError(Exception):
         self.params = params or {}
         self.extra = extra
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Whole across processes (an import is read in a worker process)."""
+        return (_rebuilt, (type(self), self.detail, self.field, self.code, self.params, self.extra))
+
     def members(self) -> dict[str, Any]:
         """The problem body's members beyond the standard ones."""
         params = {"field": self.field, **self.params} if self.field else dict(self.params)
         return {"field": self.field, "code": self.code, "params": params, **self.extra}
+
+
+def _rebuilt(
+    kind: type[DomainError],
+    detail: str,
+    field: str | None,
+    code: str,
+    params: dict[str, Any],
+    extra: dict[str, Any],
+) -> DomainError:
+    return kind(detail, field=field, code=code, params=params, **extra)
+
+
+class BadRequest(DomainError):
+    """A request the service cannot read as sent (a body too deep, a string for a number)."""
+
+    status = 400
+    title = "Invalid request"
+    code = "invalid_request"
 
 
 class InvalidInput(DomainError):
@@ -88,6 +111,12 @@ class PreconditionFailed(DomainError):
     status = 412
     title = "Precondition failed"
     code = "stale_version"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = "Payload too large"
+    code = "payload_too_large"
 
 
 class TooManyRequests(DomainError):
@@ -158,16 +187,19 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def database_input_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Text PostgreSQL cannot store (a NUL character) or a number out of a column's range:
-    bad input the schemas let through, so a 400 and not a 500."""
-    detail = str(exc).split("\n", 1)[0]
-    log.warning("refused input the database could not take: %s", detail)
+    """Text PostgreSQL cannot store or a number out of a column's range: bad input the edge
+    checks (dispatch/edge.py) let through, so a 400 and not a 500. The database's own words
+    (`invalid input for query argument $7: …`, `value out of int32 range`) name its
+    internals, so they go to the log only."""
+    log.warning("refused input the database could not take: %s", str(exc).split("\n", 1)[0])
     if isinstance(
         exc,
         asyncpg.exceptions.CharacterNotInRepertoireError
         | asyncpg.exceptions.UntranslatableCharacterError,
     ):
         detail = "text may not contain NUL or untranslatable characters"
+    else:
+        detail = "a value of the request is out of the range the service can store"
     return problem(400, "Invalid request", detail, {"code": "invalid_request"})
 
 

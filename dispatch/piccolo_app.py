@@ -4,7 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from dispatch.accounts.tables import AppUser, LoginFailure
+from dispatch.accounts.tables import AppUser, LoginFailure, RefreshToken
 from dispatch.audit import AuditEntry
 from dispatch.exercises.tables import EXERCISE_TABLES
 from dispatch.idempotency import IdempotencyRecord
@@ -37,6 +37,7 @@ APP_CONFIG = AppConfig(
         RoadEdge,
         AppUser,
         LoginFailure,
+        RefreshToken,
         AuditEntry,
         IdempotencyRecord,
         *PEOPLE_TABLES,

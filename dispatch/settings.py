@@ -51,6 +51,9 @@ class Settings:
     demo_drill: str | None  # a file of the scenarios folder the server plays live
     demo_drill_speed: float
     scenarios_dir: Path
+    json_body_max_bytes: int
+    upload_body_max_bytes: int
+    json_max_depth: int
 
     @property
     def reference_dir(self) -> Path:
@@ -92,6 +95,9 @@ def load_settings() -> Settings:
         demo_drill=os.environ.get("DISPATCH_DEMO_DRILL", "").strip() or None,
         demo_drill_speed=float(os.environ.get("DISPATCH_DEMO_DRILL_SPEED") or 60),
         scenarios_dir=Path(os.environ.get("DISPATCH_SCENARIOS_DIR") or SCENARIOS).resolve(),
+        json_body_max_bytes=_int("DISPATCH_JSON_BODY_MAX_BYTES", 2**20),
+        upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
+        json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),
     )
 
 

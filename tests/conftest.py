@@ -55,14 +55,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No response seen by a test client, and no server log line, may hold a whole phone
-    number (reveal endpoints excepted): checked over the whole run."""
+    number (reveal endpoints excepted); no server log line may hold a token: checked over
+    the whole run."""
     if hasattr(session.config, "workerinput"):
         return
-    from tests.support import phone_leaks
+    from tests.support import phone_leaks, token_leaks
 
     leaks = phone_leaks()
     if leaks:
         print("\nunmasked phone numbers in this run:\n  " + "\n  ".join(leaks[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    tokens = token_leaks()
+    if tokens:
+        print("\ntokens in server log lines of this run:\n  " + "\n  ".join(tokens[:20]))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

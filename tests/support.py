@@ -27,6 +27,8 @@ LOGS = Path(__file__).resolve().parent.parent / ".dispatch" / "test" / "logs"
 
 # Synthetic phone numbers start with 100; a whole one in a response or a log line is a leak.
 UNMASKED_PHONE = re.compile(rb"(?<!\d)100\d{8}(?!\d)")
+# A JWT (access or refresh token) starts with the base64 of `{"`: none may reach a log line.
+TOKEN = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}")
 PHONE_LEAKS: list[str] = []  # responses of this run that carried a whole phone number
 SERVER_LOGS: list[Path] = []  # log files of the servers this run started
 SERVER_PROCESSES: dict[str, subprocess.Popen[bytes]] = {}  # by base URL: a test may kill one
@@ -152,6 +154,18 @@ def _record_phone_leak(response: httpx.Response) -> None:
         PHONE_LEAKS.append(f"{request.method} {request.url.path}: {found.group().decode()}")
 
 
+def token_leaks() -> list[str]:
+    """Server log lines of this run holding a token (uvicorn's access log, ours, any)."""
+    leaks = []
+    for path in SERVER_LOGS:
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if TOKEN.search(line):
+                leaks.append(f"{path.name}:{number}: {line[:200].decode(errors='replace')}")
+    return leaks
+
+
 def phone_leaks() -> list[str]:
     """Responses and server log lines of this run holding an unmasked phone number."""
     leaks = list(PHONE_LEAKS)
@@ -162,3 +176,59 @@ def phone_leaks() -> list[str]:
             if UNMASKED_PHONE.search(line):
                 leaks.append(f"{path.name}:{number}: {line[:200].decode(errors='replace')}")
     return leaks
+
+
+def raw_xlsx(rows_xml: str, dimension: str | None = None) -> bytes:
+    """An XLSX file written by hand around a sheet's `<row>` elements (and the size it
+    declares, if given): a sheet no spreadsheet program would write, as an attacker may,
+    and 200,000 rows of it in a fraction of a second."""
+    import io
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/package/2006/relationships"
+    doc = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    size = f'<dimension ref="{dimension}"/>' if dimension else ""
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{kind}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{kind}.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
+            f'Type="{doc}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{doc}"><sheets>'
+            '<sheet name="s" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
+            f'Type="{doc}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<worksheet xmlns="{main}">{size}<sheetData>{rows_xml}</sheetData></worksheet>'
+        ),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return out.getvalue()
+
+
+def xlsx_rows(n: int, header: str = "code") -> str:
+    """`<row>` elements: a header, then n rows of a text and a number."""
+    head = f'<row r="1"><c r="A1" t="inlineStr"><is><t>{header}</t></is></c></row>'
+    body = "".join(
+        f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>P{i}</t></is></c>'
+        f'<c r="B{i}"><v>{i}</v></c></row>'
+        for i in range(2, n + 2)
+    )
+    return head + body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,12 +22,13 @@ from dispatch.accounts.policy import (
     authorize,
 )
 from dispatch.accounts.schemas import AuditView, UserCreate, UserView
-from dispatch.accounts.tokens import TokenPair, issue_pair, read_token
+from dispatch.accounts.tokens import TokenPair, issue_pair, read_refresh
 from dispatch.clock import SHANGHAI, Clock, local
 from dispatch.db import Context, command, engine, fetch_row, query
 from dispatch.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from dispatch.settings import Settings
 
+log = logging.getLogger("dispatch.accounts")
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY_HASH = HASHER.hash("not a password of anyone")
 
@@ -139,17 +141,84 @@ async def login(settings: Settings, clock: Clock, attempt: LoginAttempt) -> Toke
         raise Unauthorized("wrong username or password")
     if row["disabled"]:
         raise Unauthorized("this account is disabled")
-    return issue_pair(
-        settings.secret_key, row["id"], settings.access_token_minutes, settings.refresh_token_days
+    async with engine().transaction() as txn:
+        pair = await _issue(txn.connection, settings, row["id"], None)
+    return pair
+
+
+async def _issue(
+    conn: asyncpg.Connection, settings: Settings, user_id: int, family: str | None
+) -> TokenPair:
+    """A new pair, its refresh token recorded so that it can be used once."""
+    pair = issue_pair(
+        settings.secret_key,
+        user_id,
+        settings.access_token_minutes,
+        settings.refresh_token_days,
+        family,
     )
+    await conn.execute(
+        """
+        INSERT INTO refresh_token (jti, family, user_id, issued_at, expires_at)
+        VALUES ($1, $2, $3, now(), $4)
+        """,
+        pair.refresh_id,
+        pair.family,
+        user_id,
+        pair.refresh_expires,
+    )
+    return pair
 
 
 async def refresh(settings: Settings, refresh_token: str) -> TokenPair:
-    user_id = read_token(settings.secret_key, refresh_token, "refresh")
-    await load_actor(user_id)  # a disabled user gets no new tokens
-    return issue_pair(
-        settings.secret_key, user_id, settings.access_token_minutes, settings.refresh_token_days
+    """A new pair for a refresh token used for the first time; the token is spent.
+
+    A refresh token used a second time was copied (OWASP's refresh token rotation and
+    reuse detection): every token of its family, the thief's and the owner's, is revoked,
+    and the owner logs in again."""
+    claims = read_refresh(settings.secret_key, refresh_token)
+    await load_actor(claims.user_id)  # a disabled user gets no new tokens
+    async with engine().transaction() as txn:
+        conn = txn.connection
+        spent = await conn.fetchval(
+            """
+            UPDATE refresh_token SET used_at = now()
+            WHERE jti = $1 AND user_id = $2 AND used_at IS NULL AND revoked_at IS NULL
+              AND expires_at > now()
+            RETURNING jti
+            """,
+            claims.refresh_id,
+            claims.user_id,
+        )
+        if spent is not None:
+            pair = await _issue(conn, settings, claims.user_id, claims.family)
+        else:
+            revoked = await conn.execute(
+                "UPDATE refresh_token SET revoked_at = now() "
+                "WHERE family = $1 AND revoked_at IS NULL",
+                claims.family,
+            )
+    if spent is not None:
+        return pair
+    log.warning(
+        "refresh token of user %s used again: its family is revoked (%s)",
+        claims.user_id,
+        revoked,
     )
+    raise Unauthorized(
+        "this refresh token was already used or revoked; every session of this login is "
+        "signed out: log in again",
+        code="refresh_reused",
+    )
+
+
+async def purge_refresh_tokens() -> int:
+    """Forget refresh tokens a day past their expiry; called at start-up."""
+    async with engine().transaction() as txn:
+        result: str = await txn.connection.execute(
+            "DELETE FROM refresh_token WHERE expires_at < now() - interval '1 day'"
+        )
+    return int(result.split()[-1])
 
 
 async def _check_scope_exists(conn: asyncpg.Connection, new: UserCreate) -> None:

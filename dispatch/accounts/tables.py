@@ -1,4 +1,5 @@
-"""Users and the record of failed logins (kept in the database so every worker sees it)."""
+"""Users, their refresh tokens and the record of failed logins (kept in the database so
+every worker sees them)."""
 
 from piccolo.columns import BigSerial, Boolean, Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
@@ -22,3 +23,16 @@ class LoginFailure(Table, tablename="login_failure"):
     username = Varchar(length=64)
     address = Varchar(length=64)
     at = Timestamptz()
+
+
+class RefreshToken(Table, tablename="refresh_token"):
+    """One row per refresh token issued: used once, then replaced by the next of its
+    family (the tokens descending from one login); a second use revokes the family."""
+
+    jti = Varchar(length=32, primary_key=True)
+    family = Varchar(length=32)
+    user_id = Integer()
+    issued_at = Timestamptz()
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True)
+    revoked_at = Timestamptz(null=True)

@@ -12,6 +12,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
+from dispatch.accounts.policy import authorize
 from dispatch.db import Ctx
 from dispatch.exercises import plays, service
 from dispatch.exercises.schemas import (
@@ -33,7 +34,11 @@ class ExerciseController(Controller):
     @post("/", opt={"snapshot": True})  # the copy reads the world at one moment
     async def create(self, ctx: Ctx, data: JSONBody[ExerciseCreate]) -> ExerciseView:
         """A new drill (or replay) with its own copy of the world; send `X-Exercise: <id>`
-        with later requests to act inside it."""
+        with later requests to act inside it. A `scenario` must name a file of
+        `scenarios/`, as for a play (422 otherwise, 404 for a name not there)."""
+        if data.scenario is not None:
+            authorize(ctx.actor, "exercises.manage")  # who may not create learns nothing
+            plays.scenario_path(data.scenario)
         return await service.create_exercise(ctx, data)
 
     @get("/")

@@ -36,10 +36,15 @@ class ExerciseStatus(StrEnum):
     DELETED = "deleted"
 
 
+SCENARIO_FILE = r"^[A-Za-z0-9_.\-]+\.ya?ml$"  # a file name of scenarios/, nothing with a path
+
+
 class ExerciseCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     kind: ExerciseKind = ExerciseKind.DRILL
-    scenario: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    # through the API, a file of scenarios/ (checked like a play's); a replay from the CLI
+    # records the name of the file it replays
+    scenario: Annotated[str, msgspec.Meta(max_length=200, pattern=SCENARIO_FILE)] | None = None
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
 
 
@@ -74,9 +79,7 @@ class PlayStatus(StrEnum):
 class PlayRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Play a file of `scenarios/` into the exercise, live, at `speed` x wall time."""
 
-    scenario: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+\.ya?ml$")
-    ]
+    scenario: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SCENARIO_FILE)]
     speed: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 60.0
     policy: Planner | None = None  # default: the file's planner
     loop: bool = False  # start again (after a reset of the exercise) when it ends

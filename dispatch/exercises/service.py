@@ -1,8 +1,8 @@
 """Exercises: create, list, reset and delete drill sandboxes.
 
 An exercise's world is the PostgreSQL schema `ex_<id>`: a copy of every operational table
-of `public` (accounts, login throttling, idempotency keys, the exercises themselves and
-Piccolo's migration table stay shared), with its own sequences, foreign keys and
+of `public` (accounts and their tokens, login throttling, idempotency keys, the exercises
+themselves and Piccolo's migration table stay shared), with its own sequences, foreign keys and
 append-only triggers, and with people's names, phone numbers and addresses pseudonymised.
 A request naming the exercise (`X-Exercise: <id>`) runs with that schema first on its
 transaction's `search_path`, so the same services change the copy and never the real
@@ -28,10 +28,18 @@ from dispatch.exercises.schemas import (
     exercise_id_of,
 )
 
-# shared by every world: who may log in, throttling, idempotency keys, exercises and their
-# plays, migrations
+# shared by every world: who may log in (and their refresh tokens), throttling, idempotency
+# keys, exercises and their plays, migrations
 NOT_COPIED = frozenset(
-    {"app_user", "login_failure", "idempotency_record", "exercise", "exercise_play", "migration"}
+    {
+        "app_user",
+        "login_failure",
+        "refresh_token",
+        "idempotency_record",
+        "exercise",
+        "exercise_play",
+        "migration",
+    }
 )
 # copied empty: a drill's audit trail and vehicle tracks are its own (the real ones name
 # real people's actions and where real crews drove)

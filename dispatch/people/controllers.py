@@ -11,6 +11,7 @@ from litestar.openapi.spec import Example
 from litestar.params import FromQuery, JSONBody, Parameter, RawBody
 
 from dispatch.db import Context, Ctx
+from dispatch.guard import UPLOAD
 from dispatch.people import service
 from dispatch.people.schemas import (
     CareHouseholdCreate,
@@ -290,7 +291,7 @@ class CareHouseholdController(Controller):
 class SpreadsheetController(Controller):
     tags = ["people"]
 
-    @post("/api/imports/{what:str}", status_code=200)
+    @post("/api/imports/{what:str}", status_code=200, opt={UPLOAD: True})
     async def import_file(
         self,
         ctx: Ctx,

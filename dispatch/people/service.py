@@ -1917,7 +1917,19 @@ async def import_table(
     it; any bad cell refuses the file with every error's row and column.
     """
     authorize(ctx.actor, "people.import")
-    header, body = spreadsheets.read_table(content, filename)
+    async with spreadsheets.import_slot(ctx.actor.username):
+        header, body = await spreadsheets.read_table_off_loop(content, filename)
+        return await _import_rows(ctx, what, header, body, filename, dry_run)
+
+
+async def _import_rows(
+    ctx: Context,
+    what: ImportKind,
+    header: list[str],
+    body: list[tuple[int, list[str]]],
+    filename: str | None,
+    dry_run: bool,
+) -> ImportReport:
     async with command(ctx) as cmd:
         rows = _parse_rows(what, header, body, await _lookups(cmd.connection))
         if dry_run:

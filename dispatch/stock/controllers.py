@@ -16,6 +16,7 @@ from litestar.response import Response
 
 from dispatch.db import Ctx
 from dispatch.errors import InvalidInput
+from dispatch.guard import UPLOAD
 from dispatch.stock import service
 from dispatch.stock.schemas import (
     AdjustmentCreate,
@@ -224,7 +225,7 @@ class StockController(Controller):
         """A commander sets a minimum (audited; later catalogue loads keep it)."""
         return await service.set_standard(ctx, depot, item, data)
 
-    @post("/imports/receipts", status_code=201)
+    @post("/imports/receipts", status_code=201, opt={UPLOAD: True})
     async def import_receipts(
         self,
         ctx: Ctx,

@@ -643,7 +643,12 @@ async def receive(ctx: Context, data: ReceiptCreate, key: str | None = None) -> 
         ids = await _receipt(cmd, data, _idempotent_key(key), watch)
         await cmd.audit("stock.receive", "depot", data.depot, None, _lines_audit(data, ids))
         await watch.announce()
-        cmd.emit("stock.moved", {"kind": "receipt", "depot": data.depot, "movements": ids})
+        depot = await _depot(cmd.connection, data.depot)
+        cmd.emit(
+            "stock.moved",
+            {"kind": "receipt", "depot": data.depot, "movements": ids},
+            street=depot["street"],  # so the street's leader hears it on the live feed
+        )
         return MovementResult(await _movements(cmd.connection, ids))
 
 
@@ -1911,9 +1916,9 @@ class Sheet:
     rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
-def _read_sheet(filename: str, content: bytes) -> Sheet:
+async def _read_sheet(filename: str, content: bytes) -> Sheet:
     """A receipts list; Chinese column names are taken as their English ones."""
-    header, rows = spreadsheets.read_table(content, filename, max_rows=5000)
+    header, rows = await spreadsheets.read_table_off_loop(content, filename, max_rows=5000)
     header = [HEADER_ALIASES.get(h, h) for h in header]
     missing = [c for c in IMPORT_COLUMNS if c not in header and c != "expires_on"]
     if missing:
@@ -1956,7 +1961,11 @@ async def import_receipts(
     """Receipts from a delivery list; any bad row refuses the whole file, naming rows and
     columns, and nothing is written."""
     authorize(ctx.actor, "stock.receive")
-    sheet = _read_sheet(filename, content)
+    async with spreadsheets.import_slot(ctx.actor.username):
+        return await _import_sheet(ctx, filename, await _read_sheet(filename, content), key)
+
+
+async def _import_sheet(ctx: Context, filename: str, sheet: Sheet, key: str | None) -> ImportResult:
     if not sheet.rows:
         raise InvalidInput("the file has a header but no rows", field="file")
     if len(sheet.rows) > 5000:
@@ -1994,9 +2003,11 @@ async def import_receipts(
             raise _row_errors(errors)
         watch = Watch(cmd)
         ids = []
+        by_street: dict[str | None, list[int]] = {}
         for code, lot, _, expires_on, line in sorted(resolved, key=lambda r: r[:3]):
             receipt = (lot, expires_on, line)
             ids.append(await _post_receipt(cmd, depots[code], receipt, watch, _idempotent_key(key)))
+            by_street.setdefault(depots[code]["street"], []).append(ids[-1])
         await cmd.audit(
             "stock.import_receipts",
             "file",
@@ -2005,7 +2016,9 @@ async def import_receipts(
             {"rows": len(parsed), "movements": ids},
         )
         await watch.announce()
-        cmd.emit("stock.moved", {"kind": "receipt", "movements": ids, "import": filename[:80]})
+        for street, moved in by_street.items():  # each street's leader hears theirs
+            data = {"kind": "receipt", "movements": moved, "import": filename[:80]}
+            cmd.emit("stock.moved", data, street=street)
     return ImportResult(rows=len(parsed), movements=sorted(ids))
 
 

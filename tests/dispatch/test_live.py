@@ -214,3 +214,34 @@ def test_serve_with_two_workers_shares_one_feed(commander: str) -> None:
                     _move(fresh, place, 30 + step)  # new connections: either worker answers
         got = sub.take(6)
     assert [m.data["data"]["code"] for m in got] == [p["code"] for p in places]
+
+
+def test_street_leader_hears_stock_moving_at_their_depot(server: str, commander: str) -> None:
+    """A receipt, by hand or from an imported list, is announced with the depot's street
+    (it carried none, so a street leader's feed never heard their own stock move)."""
+    leader = create_user(Role.STREET_LEADER, street="110101009")
+    lot = f"L{uuid.uuid4().hex[:6]}"
+    lines = [{"item": "WATER", "lot": lot, "qty": 2, "expires_on": "2099-12-31"}]
+    sheet = f"depot,item,lot,expires_on,qty\nD110101009,WATER,I{lot},2099-12-31,3\n"
+    with subscribed(server, leader) as sub, client(server, commander) as http:
+        other = http.post("/api/stock/receipts", json={"depot": "D110101010", "lines": lines})
+        mine = http.post("/api/stock/receipts", json={"depot": "D110101009", "lines": lines})
+        imported = http.post(
+            "/api/stock/imports/receipts", files={"data": ("r.csv", sheet.encode(), "text/csv")}
+        )
+        assert (other.status_code, mine.status_code, imported.status_code) == (201, 201, 201)
+        heard: list[Message] = []
+        while len(heard) < 2:  # stock alerts of the same depot may come between
+            heard += [m for m in sub.take(1) if m.event == "stock.moved"]
+        assert not [m for m in _drain(sub) if m.event == "stock.moved"]
+    assert [m.data["street"] for m in heard] == ["110101009", "110101009"]
+    assert heard[0].data["data"]["movements"] == [m["id"] for m in mine.json()["movements"]]
+    assert heard[1].data["data"]["movements"] == imported.json()["movements"]
+
+
+def _drain(sub: Subscriber, wait: float = 1.5) -> list[Message]:
+    got = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            got.append(sub.messages.get(timeout=wait))
+    return got

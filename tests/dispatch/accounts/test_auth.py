@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 
 from dispatch.accounts.policy import Role
 from dispatch.accounts.tokens import AUDIENCE, ISSUER
-from tests.support import PASSWORD, client, create_user, sql
+from tests.support import LOGS, PASSWORD, client, create_user, sql, token_leaks
 
 SECRET = "test-secret-key-not-for-production-0123456789"
 
@@ -166,3 +168,110 @@ def test_malformed_login_body_is_400_naming_the_problem(server: str, body: bytes
     assert response.status_code == 400
     assert response.json()["status"] == 400
     assert "Traceback" not in response.text
+
+
+def _login(server: str, username: str) -> dict[str, str]:
+    with client(server) as http:
+        response = http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _refresh(server: str, token: str) -> httpx.Response:
+    with client(server) as http:
+        return http.post("/api/auth/refresh", json={"refresh_token": token})
+
+
+def test_a_refresh_token_is_spent_on_use_and_its_successor_works(
+    server: str, commander: str
+) -> None:
+    first = _login(server, commander)["refresh_token"]
+    second = _refresh(server, first)
+    assert second.status_code == 200, second.text
+    third = _refresh(server, second.json()["refresh_token"])
+    assert third.status_code == 200, third.text
+    assert _me(server, third.json()["access_token"]) == 200
+    assert len({first, second.json()["refresh_token"], third.json()["refresh_token"]}) == 3
+
+
+def test_a_reused_refresh_token_revokes_its_whole_family(server: str, commander: str) -> None:
+    """A stolen refresh token used after its owner (or the owner after the thief): the
+    second use is refused and every token descending from that login is revoked; another
+    login of the same user is not touched."""
+    stolen = _login(server, commander)["refresh_token"]
+    elsewhere = _login(server, commander)["refresh_token"]  # another device's login
+    owner = _refresh(server, stolen).json()["refresh_token"]
+    replayed = _refresh(server, stolen)
+    assert replayed.status_code == 401
+    assert replayed.json()["code"] == "refresh_reused"
+    assert _refresh(server, owner).status_code == 401  # the family is revoked
+    assert _refresh(server, elsewhere).status_code == 200
+    family = jwt.decode(stolen, SECRET, algorithms=["HS256"], audience=AUDIENCE)["fam"]
+    rows = sql("SELECT revoked_at FROM refresh_token WHERE family=$1", family)
+    assert len(rows) == 2 and all(r["revoked_at"] is not None for r in rows)
+
+
+def test_a_refresh_token_without_a_family_is_refused(server: str, commander: str) -> None:
+    """Issued before rotation (or forged without a record): never renewed."""
+    old = _token(typ="refresh", jti=uuid.uuid4().hex)
+    assert _refresh(server, old).status_code == 401
+    unrecorded = _token(typ="refresh", jti=uuid.uuid4().hex, fam=uuid.uuid4().hex)
+    assert _refresh(server, unrecorded).status_code == 401
+
+
+def _server_log(base_url: str) -> Path:
+    return LOGS / f"server-{base_url.rsplit(':', 1)[1]}.log"
+
+
+def test_the_access_log_never_holds_a_token(server: str, commander: str) -> None:
+    """The live feed takes its token in the query (an EventSource sends no headers): the
+    access log line shows the request with the token redacted."""
+    token = _login(server, commander)["access_token"]
+    marker = uuid.uuid4().hex
+    with (
+        httpx.Client(base_url=server, timeout=10) as http,
+        http.stream("GET", "/api/live", params={"access_token": token, "after": marker}) as live,
+    ):
+        assert live.status_code == 200
+    with client(server) as http:
+        http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    deadline = time.monotonic() + 5
+    lines: list[str] = []
+    while time.monotonic() < deadline and not lines:
+        text = _server_log(server).read_text(errors="replace")
+        lines = [line for line in text.splitlines() if marker in line]
+        time.sleep(0.1)
+    assert lines, "the access log should show the live request"
+    assert "access_token=[redacted]" in lines[0]
+    assert token not in _server_log(server).read_text(errors="replace")
+    assert token_leaks() == []
+
+
+def test_the_redaction_filter_cleans_any_record() -> None:
+    import logging
+
+    from dispatch.logs import RedactTokens
+
+    token = _token()
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "x",
+        1,
+        '%s - "%s %s" %d',
+        ("1.2.3.4", "GET", f"/api/live?access_token={token}&x=1", 200),
+        None,
+    )
+    header = logging.LogRecord(
+        "dispatch",
+        logging.WARNING,
+        "x",
+        1,
+        f"headers: {{'authorization': 'Bearer {token}'}}",
+        None,
+        None,
+    )
+    for item in (record, header):
+        assert RedactTokens().filter(item)
+        assert token not in item.getMessage() and "eyJ" not in item.getMessage()
+    assert "access_token=[redacted]&x=1" in record.getMessage()

@@ -1,16 +1,22 @@
 """Runs after the other people tests (and those before them): no API response seen by a test
 client, and no server log line, holds a whole phone number. Reveal responses are the one
-exception (excluded in `tests.support._record_phone_leak`). The session-finish hook in
-tests/conftest.py repeats the check after the whole run."""
+exception (excluded in `tests.support._record_phone_leak`). No server log line holds a
+token either. The session-finish hook in tests/conftest.py repeats both checks after the
+whole run."""
 
 from __future__ import annotations
 
-from tests.support import SERVER_LOGS, phone_leaks
+from tests.support import SERVER_LOGS, phone_leaks, token_leaks
 
 
 def test_no_unmasked_phone_in_any_response_or_log_line(server: str) -> None:
     assert SERVER_LOGS, "the server's log should be scanned"
     assert phone_leaks() == []
+
+
+def test_no_token_in_any_server_log_line(server: str) -> None:
+    assert SERVER_LOGS, "the server's log should be scanned"
+    assert token_leaks() == []
 
 
 def test_the_scan_would_catch_a_leak_but_not_a_reveal() -> None:
