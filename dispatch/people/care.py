@@ -22,6 +22,19 @@ from dispatch.people.lookups import (
 )
 from dispatch.people.schemas import CareHouseholdCreate, CareHouseholdView, CareKind, Revealed
 
+# the household columns an export and the synthetic district write, in one order
+CARE_FIELDS = (
+    "code",
+    "kind",
+    "community",
+    "street",
+    "head_name",
+    "phone",
+    "address",
+    "members",
+    "needs",
+    "paired_branch",
+)
 CARE_COLUMNS = (
     "id, code, kind, community, street, head_name, phone, address, members, needs, "
     "paired_branch, note"

@@ -14,7 +14,9 @@ import msgspec
 from dispatch.accounts.policy import authorize
 from dispatch.db import Context, command, query
 from dispatch.people import synthetic
+from dispatch.people.care import CARE_FIELDS
 from dispatch.people.lookups import local_day
+from dispatch.people.partners import PAIRING_FIELDS
 from dispatch.people.registry import PERSON_FIELDS
 from dispatch.people.schemas import SyntheticReport
 
@@ -22,31 +24,6 @@ PEOPLE_PRESENT = (
     "SELECT EXISTS (SELECT 1 FROM person) OR EXISTS (SELECT 1 FROM partner_unit) "
     "OR EXISTS (SELECT 1 FROM care_household)"
 )
-PAIRING_COPY = [
-    "unit_id",
-    "community",
-    "street",
-    "signed_on",
-    "valid_from",
-    "valid_until",
-    "pledged_people",
-    "pledged_skills",
-    "status",
-    "created_at",
-]
-CARE_COPY = [
-    "code",
-    "kind",
-    "community",
-    "street",
-    "head_name",
-    "phone",
-    "address",
-    "members",
-    "needs",
-    "paired_branch",
-    "created_at",
-]
 
 
 async def people_tables_empty(ctx: Context) -> bool:
@@ -105,7 +82,7 @@ async def _write_pairings(
 ) -> None:
     await conn.copy_records_to_table(
         "pairing",
-        columns=PAIRING_COPY,
+        columns=[*PAIRING_FIELDS, "created_at"],
         records=[
             (
                 units[str(p["unit_code"])],
@@ -214,8 +191,8 @@ async def _write_care(
 ) -> None:
     await conn.copy_records_to_table(
         "care_household",
-        columns=CARE_COPY,
-        records=[(*(h[c] for c in CARE_COPY[:-1]), now) for h in district.care_households],
+        columns=[*CARE_FIELDS, "created_at"],
+        records=[(*(h[c] for c in CARE_FIELDS), now) for h in district.care_households],
     )
 
 

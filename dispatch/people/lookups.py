@@ -1,5 +1,6 @@
 """What every people module shares: masking of personal data, the day on the Shanghai clock,
-the community lookup with its scope target, and the scope a list is limited to.
+the community lookup with its scope target, the scope a list is limited to, and the
+hours-today query duty and matching both count with.
 
 Personal data: phones and addresses are masked in every view, audit row and event; only the
 reveal commands (`registry.reveal_person`, `care.reveal_care_household`) return them whole.

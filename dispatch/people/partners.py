@@ -122,6 +122,17 @@ async def create_unit(ctx: Context, new: UnitCreate) -> UnitView:
     return await get_unit(ctx, unit_id)
 
 
+# the terms of an agreement, in the order imports, exports and the synthetic district use
+PAIRING_TERMS = (
+    "signed_on",
+    "valid_from",
+    "valid_until",
+    "pledged_people",
+    "pledged_skills",
+    "status",
+)
+# the agreement columns an import and the synthetic district write, in one order
+PAIRING_FIELDS = ("unit_id", "community", "street", *PAIRING_TERMS)
 PAIRING_SELECT = """
     SELECT p.id, p.unit_id, u.code AS unit_code, u.name AS unit_name, u.kind AS unit_kind,
            p.community, c.name AS community_name, p.street, p.signed_on, p.valid_from,

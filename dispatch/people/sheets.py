@@ -17,9 +17,9 @@ from dispatch import spreadsheets
 from dispatch.accounts.policy import authorize
 from dispatch.db import Command, Context, command
 from dispatch.errors import InvalidInput
-from dispatch.people.care import CARE_COLUMNS, care_view
+from dispatch.people.care import CARE_COLUMNS, CARE_FIELDS, care_view
 from dispatch.people.lookups import limit_to_scope, local_day, mask_address, mask_phone
-from dispatch.people.partners import PAIRING_SELECT, pairing_view
+from dispatch.people.partners import PAIRING_FIELDS, PAIRING_SELECT, PAIRING_TERMS, pairing_view
 from dispatch.people.registry import PERSON_COLUMNS, PERSON_FIELDS
 from dispatch.people.schemas import (
     Availability,
@@ -45,17 +45,7 @@ PEOPLE_COLUMNS = (
     "availability",
 )
 UNIT_IMPORT_COLUMNS = ("code", "name", "kind", "contact_name", "contact_phone")
-PAIRING_COLUMNS = (
-    "unit_code",
-    "community",
-    "signed_on",
-    "valid_from",
-    "valid_until",
-    "pledged_people",
-    "pledged_skills",
-    "status",
-    "note",
-)
+PAIRING_COLUMNS = ("unit_code", "community", *PAIRING_TERMS, "note")
 REQUIRED = {
     ImportKind.PEOPLE: ("code", "name", "kind"),
     ImportKind.UNITS: ("code", "name", "kind"),
@@ -292,20 +282,6 @@ def _parse_rows(
     return rows
 
 
-PAIRING_FIELDS = (
-    "unit_id",
-    "community",
-    "street",
-    "signed_on",
-    "valid_from",
-    "valid_until",
-    "pledged_people",
-    "pledged_skills",
-    "status",
-    "note",
-)
-
-
 async def _upsert_person(cmd: Command, row: dict[str, Any]) -> tuple[bool, str]:
     """Insert or update one person by code: (inserted, key)."""
     inserted = await cmd.connection.fetchval(
@@ -360,7 +336,7 @@ async def _upsert_pairing(cmd: Command, row: dict[str, Any]) -> tuple[bool, str]
             status=EXCLUDED.status, note=EXCLUDED.note, updated_at=EXCLUDED.created_at
         RETURNING (xmax = 0)
         """,
-        *(row[c] for c in PAIRING_FIELDS),
+        *(row[c] for c in (*PAIRING_FIELDS, "note")),
         cmd.now,
     )
     return bool(inserted), f"{row['unit_id']}:{row['community']}:{row['valid_from']}"
@@ -440,23 +416,11 @@ class Export:
 
 
 Rows = tuple[list[str], list[list[Any]]]
-CARE_EXPORT_COLUMNS = [
-    "code",
-    "kind",
-    "community",
-    "street",
-    "head_name",
-    "phone",
-    "address",
-    "members",
-    "needs",
-    "paired_branch",
-]
 
 
 async def _export_care(conn: asyncpg.Connection) -> Rows:
     rows = await conn.fetch(f"SELECT {CARE_COLUMNS} FROM care_household ORDER BY id")
-    columns = CARE_EXPORT_COLUMNS
+    columns = list(CARE_FIELDS)
     cares = [care_view(r) for r in rows]
     return columns, [
         [getattr(v, c) if c != "needs" else ";".join(v.needs) for c in columns] for v in cares
