@@ -22,7 +22,7 @@ from dispatch.accounts.policy import authorize
 from dispatch.clock import SHANGHAI, local
 from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
-from dispatch.places.service import active_road_network
+from dispatch.incidents.service import create_delivery_task
 from dispatch.planning.schemas import (
     LineEdit,
     PlanApproval,
@@ -31,55 +31,46 @@ from dispatch.planning.schemas import (
     PlanLineView,
     PlanView,
 )
-from geo.network import Closure, RoadNetwork, RoadState, Snapper, Vehicle
-from geo.planning import (
-    Demand,
-    DepotRecord,
-    PlanOptions,
-    ReserveFloor,
-    StockLine,
-    plan_transfers,
+from dispatch.roads import (
+    closure_of,
+    position_of,
+    reroute,
+    road_state,
+    route_json,
+    router_for,
+    router_ready,
 )
+from dispatch.stock.schemas import PickLine, TransferCreate
+from dispatch.stock.service import create_transfer, dispatch_transfer
+from geo.network import RoadState
+from geo.planning import Demand, DepotRecord, PlanOptions, ReserveFloor, StockLine, plan_transfers
 from geo.planning import Plan as GeoPlan
-from geo.routing import Route, Router
+
+__all__ = [
+    "DELIVERY_CREW",
+    "HANDLING_MINUTES",
+    "VEHICLE_SPEED_KMH",
+    "Inputs",
+    "approve_plan",
+    "closure_of",
+    "compute",
+    "create_plan",
+    "emergency_default",
+    "get_plan",
+    "list_plans",
+    "position_of",
+    "read_inputs",
+    "reject_plan",
+    "reroute",
+    "road_state",
+    "route_json",
+    "router_for",
+    "router_ready",
+]
 
 VEHICLE_SPEED_KMH = 25.0
 HANDLING_MINUTES = 10.0
 DELIVERY_CREW = 2
-
-_ROUTERS: dict[str, tuple[Router, Snapper]] = {}
-
-
-def router_for(network: RoadNetwork) -> tuple[Router, Snapper]:
-    """One router (with its compiled graphs and cached trees) per network per process.
-
-    Keyed by content id but checked by identity: a network read again from the database
-    (after another was loaded in between) is a new object that the old router cannot serve.
-    """
-    found = _ROUTERS.get(network.graph_id)
-    if found is None or found[0].network is not network:
-        found = (Router(network), Snapper(network, network.usable_nodes(Vehicle())))
-        _ROUTERS.clear()
-        _ROUTERS[network.graph_id] = found
-    return found
-
-
-def closure_of(row: asyncpg.Record) -> Closure:
-    if row["kind"] == "edge":
-        return Closure.edge(int(row["u"]), int(row["v"]))
-    return Closure.circle(float(row["lat"]), float(row["lon"]), float(row["radius_m"]))
-
-
-async def road_state(ctx: Context, conn: asyncpg.Connection) -> RoadState:
-    """Roads as they are now: every closure still in force, every depot out."""
-    network = await active_road_network(ctx)
-    closures = await conn.fetch("SELECT * FROM road_closure WHERE opened_at IS NULL ORDER BY id")
-    outages = await conn.fetch("SELECT depot FROM depot_outage WHERE back_at IS NULL")
-    return RoadState(
-        network,
-        frozenset(closure_of(r) for r in closures),
-        frozenset(r["depot"] for r in outages),
-    )
 
 
 @dataclass(frozen=True)
@@ -212,15 +203,6 @@ def compute(inputs: Inputs) -> GeoPlan:
         inputs.options,
         snapper,
     )
-
-
-def route_json(
-    network: RoadNetwork, nodes: Sequence[int], length_m: float, time_s: float
-) -> dict[str, Any]:
-    coords = [
-        [float(network.lon[network.index[n]]), float(network.lat[network.index[n]])] for n in nodes
-    ]
-    return {"nodes": list(nodes), "coordinates": coords, "length_m": length_m, "time_s": time_s}
 
 
 async def _incident_row(conn: asyncpg.Connection, incident: int) -> asyncpg.Record:
@@ -413,10 +395,6 @@ async def approve_plan(
 ) -> PlanView:
     """Approve whole or with edited quantities: transfers dispatched and a delivery task each,
     all in one transaction, or nothing if the world changed since the plan was computed."""
-    from dispatch.incidents.service import create_delivery_task
-    from dispatch.stock.schemas import PickLine, TransferCreate
-    from dispatch.stock.service import create_transfer, dispatch_transfer
-
     authorize(ctx.actor, "plans.approve")
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -522,61 +500,3 @@ async def reject_plan(ctx: Context, plan_id: int, data: PlanDecision) -> PlanVie
         )
         cmd.emit("plan.rejected", {"plan": plan_id, "incident": plan["incident"]})
         return await _plan_view(cmd.connection, plan_id)
-
-
-def position_of(
-    network: RoadNetwork,
-    route: dict[str, Any],
-    travelled_s: float,
-    seen: tuple[float, float] | None = None,
-) -> tuple[int, float]:
-    """Where a vehicle ``travelled_s`` seconds into a stored route can next turn: the
-    index of the next junction it reaches and the metres to it. Seen at a GPS fix
-    ``seen`` (lat, lon), it is where the fix puts it; else it is taken to have covered
-    that share of the route's time, evenly along its length, as the command map shows
-    it. The service (rerouting) and the replay (its arrivals) both ask this."""
-    from geo.routing import position_near, position_on
-
-    nodes = [int(n) for n in route.get("nodes", [])]
-    if seen is not None:
-        at, done_m, _ = position_near(network, nodes, *seen)
-        return at, done_m
-    time_s = float(route.get("time_s", 0))
-    share = travelled_s / time_s if time_s > 0 and travelled_s > 0 else 0.0
-    return position_on(network, nodes, share)
-
-
-def reroute(
-    state: RoadState,
-    route: dict[str, Any],
-    travelled_s: float = 0.0,
-    seen: tuple[float, float] | None = None,
-) -> dict[str, Any] | None:
-    """A new route for a delivery whose road ahead crosses a closure (None when unchanged
-    or cut off: a cut-off delivery keeps its route and the field reports what they find).
-
-    ``travelled_s`` is how long the vehicle has been on its way. It is taken to have
-    covered that share of the route, evenly along its length (as the command map shows
-    it), and to turn off at the next junction it reaches: the stretch behind it stays
-    in the route and a closure there changes nothing. A fresh GPS fix ``seen`` (lat,
-    lon) says where it is instead.
-    """
-    from geo.routing import route_uses_closed_edge
-
-    network = state.network
-    nodes: list[int] = [int(n) for n in route.get("nodes", [])]
-    if len(nodes) < 2:
-        return None
-    length_m, time_s = float(route.get("length_m", 0)), float(route.get("time_s", 0))
-    at, done_m = position_of(network, route, travelled_s, seen)
-    done_s = time_s * done_m / length_m if length_m > 0 else 0.0
-    ahead = Route(tuple(nodes[at:]), length_m - done_m, time_s - done_s)
-    if len(ahead.nodes) < 2 or not route_uses_closed_edge(state, ahead):
-        return None
-    router, _ = router_for(network)
-    new = router.route(state, nodes[at], nodes[-1])
-    if new is None:
-        return None
-    return route_json(
-        network, [*nodes[:at], *new.nodes], done_m + new.length_m, done_s + new.time_s
-    )
