@@ -21,6 +21,7 @@ from geo.network import Closure, RoadNetwork, RoadState, Snapper, Vehicle
 from geo.routing import Route, Router, position_near, position_on, route_uses_closed_edge
 
 __all__ = [
+    "VAN",
     "closure_of",
     "position_of",
     "reroute",
@@ -28,35 +29,52 @@ __all__ = [
     "route_json",
     "router_for",
     "router_ready",
+    "snapper_for",
 ]
 
-_ROUTERS: dict[str, tuple[Router, Snapper]] = {}
+VAN = Vehicle()  # what delivers supplies: planning's and the reroutes' profile
+_ROUTERS: dict[str, tuple[Router, dict[Vehicle, Snapper]]] = {}
 
 
-def _cached(network: RoadNetwork) -> tuple[Router, Snapper] | None:
-    found = _ROUTERS.get(network.graph_id)
-    return found if found is not None and found[0].network is network else None
-
-
-def router_for(network: RoadNetwork) -> tuple[Router, Snapper]:
-    """One router (with its compiled graphs and cached trees) per network per process.
+def _entry(network: RoadNetwork) -> tuple[Router, dict[Vehicle, Snapper]]:
+    """The network's router and its snappers so far, the cache holding one network.
 
     Keyed by content id but checked by identity: a network read again from the database
     (after another was loaded in between) is a new object that the old router cannot serve.
     """
-    found = _cached(network)
-    if found is None:
-        found = (Router(network), Snapper(network, network.usable_nodes(Vehicle())))
+    found = _ROUTERS.get(network.graph_id)
+    if found is None or found[0].network is not network:
+        found = (Router(network), {})
         _ROUTERS.clear()
         _ROUTERS[network.graph_id] = found
     return found
 
 
-async def router_ready(network: RoadNetwork) -> tuple[Router, Snapper]:
-    """`router_for`, building a missing router in a worker thread: compiling the graphs of
+def snapper_for(network: RoadNetwork, vehicle: Vehicle = VAN) -> Snapper:
+    """Snaps a point to the nearest junction this way of travel can use, per network."""
+    _, snappers = _entry(network)
+    if vehicle not in snappers:
+        snappers[vehicle] = Snapper(network, network.usable_nodes(vehicle))
+    return snappers[vehicle]
+
+
+def router_for(network: RoadNetwork, vehicle: Vehicle = VAN) -> tuple[Router, Snapper]:
+    """One router (with its compiled graphs and cached trees) per network per process, and
+    the snapper of the way of travel (a van's unless told)."""
+    return _entry(network)[0], snapper_for(network, vehicle)
+
+
+def _ready(network: RoadNetwork, vehicle: Vehicle) -> bool:
+    found = _ROUTERS.get(network.graph_id)
+    return found is not None and found[0].network is network and vehicle in found[1]
+
+
+async def router_ready(network: RoadNetwork, vehicle: Vehicle = VAN) -> tuple[Router, Snapper]:
+    """`router_for`, building what is missing in a worker thread: compiling the graphs of
     a district takes long enough to stall every other request on the event loop."""
-    found = _cached(network)
-    return found if found is not None else await asyncio.to_thread(router_for, network)
+    if _ready(network, vehicle):
+        return router_for(network, vehicle)
+    return await asyncio.to_thread(router_for, network, vehicle)
 
 
 def closure_of(row: asyncpg.Record) -> Closure:

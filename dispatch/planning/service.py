@@ -4,6 +4,9 @@ approval turn it into dispatched transfers and delivery tasks in one transaction
 A plan carries the fingerprint of its inputs (stock by lot, floors, open demand, closures,
 depots out, the road network, the policy). Approval recomputes it: if anything changed
 since the plan was computed, the plan is refused (409) and must be recomputed.
+
+The roads a plan routes on (state, router, reroute) are `dispatch.roads`; their names are
+re-exported here for callers that still ask planning for them (the replay).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from dispatch.roads import (
 )
 from dispatch.stock.schemas import PickLine, TransferCreate
 from dispatch.stock.service import create_transfer, dispatch_transfer
-from geo.network import RoadState
+from geo.network import RoadNetwork, RoadState
 from geo.planning import Demand, DepotRecord, PlanOptions, ReserveFloor, StockLine, plan_transfers
 from geo.planning import Plan as GeoPlan
 
@@ -108,6 +111,27 @@ def _seconds_until(moment: datetime | None, now: datetime) -> float | None:
     return None if moment is None else (moment - now).total_seconds()
 
 
+async def _stock_and_floors(
+    conn: asyncpg.Connection, items: Sequence[str]
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Stock by lot and reserve floors of the items asked for."""
+    stock_rows = await conn.fetch(
+        """
+        SELECT b.depot, b.item, b.lot, l.lot_number, l.expires_on, b.qty
+        FROM stock_balance b JOIN lot l ON l.id = b.lot
+        WHERE b.qty > 0 AND b.item = ANY($1::varchar[])
+        ORDER BY b.depot, b.item, l.lot_number
+        """,
+        list(items),
+    )
+    floor_rows = await conn.fetch(
+        "SELECT depot, item, minimum FROM reserve_standard WHERE item = ANY($1::varchar[]) "
+        "ORDER BY depot, item",
+        list(items),
+    )
+    return stock_rows, floor_rows
+
+
 async def read_inputs(
     ctx: Context,
     conn: asyncpg.Connection,
@@ -130,20 +154,7 @@ async def read_inputs(
         incident,
     )
     items = sorted({r["item"] for r in demand_rows})
-    stock_rows = await conn.fetch(
-        """
-        SELECT b.depot, b.item, b.lot, l.lot_number, l.expires_on, b.qty
-        FROM stock_balance b JOIN lot l ON l.id = b.lot
-        WHERE b.qty > 0 AND b.item = ANY($1::varchar[])
-        ORDER BY b.depot, b.item, l.lot_number
-        """,
-        items,
-    )
-    floor_rows = await conn.fetch(
-        "SELECT depot, item, minimum FROM reserve_standard WHERE item = ANY($1::varchar[]) "
-        "ORDER BY depot, item",
-        items,
-    )
+    stock_rows, floor_rows = await _stock_and_floors(conn, items)
     depot_rows = await conn.fetch("SELECT code, kind, lat, lon FROM depot ORDER BY code")
     state = await road_state(ctx, conn)
     depots = tuple(
@@ -217,6 +228,53 @@ def emergency_default(level: str) -> bool:
     return level in ("I", "II")
 
 
+def _unmet_json(result: GeoPlan) -> list[dict[str, Any]]:
+    """What the plan leaves unmet, as stored on the plan and shown with it."""
+    return [
+        {
+            "request": int(u.demand_id),
+            "community": u.community,
+            "item": u.item,
+            "priority": u.priority,
+            "quantity": u.quantity,
+            "reason": u.reason,
+            "needed": u.needed,
+            "explanation": u.explanation,
+        }
+        for u in result.unmet
+    ]
+
+
+async def _store_lines(
+    conn: asyncpg.Connection, plan_id: int, network: RoadNetwork, result: GeoPlan
+) -> None:
+    """One plan line per transfer the plan proposes, with its lots and route."""
+    await conn.executemany(
+        """
+        INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
+                               length_m, travel_s, eta_s, explanation)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
+        """,
+        [
+            (
+                plan_id,
+                int(t.demand_id),
+                t.depot,
+                t.community,
+                t.item,
+                t.quantity,
+                json.dumps([[lot, qty] for lot, qty in t.lots]),
+                json.dumps(route_json(network, t.route, t.route_length_m, t.travel_s)),
+                t.route_length_m,
+                t.travel_s,
+                t.eta_s,
+                t.explanation[:500],
+            )
+            for t in result.transfers
+        ],
+    )
+
+
 async def create_plan(
     ctx: Context,
     incident: int,
@@ -240,19 +298,7 @@ async def create_plan(
         await conn.execute(
             "UPDATE plan SET status='superseded' WHERE incident=$1 AND status='proposed'", incident
         )
-        unmet = [
-            {
-                "request": int(u.demand_id),
-                "community": u.community,
-                "item": u.item,
-                "priority": u.priority,
-                "quantity": u.quantity,
-                "reason": u.reason,
-                "needed": u.needed,
-                "explanation": u.explanation,
-            }
-            for u in result.unmet
-        ]
+        unmet = _unmet_json(result)
         plan_id: int = await conn.fetchval(
             """
             INSERT INTO plan (incident, policy, emergency, status, fingerprint, objective,
@@ -269,31 +315,7 @@ async def create_plan(
             cmd.now,
             ctx.actor.username,
         )
-        network = inputs.state.network
-        await conn.executemany(
-            """
-            INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
-                                   length_m, travel_s, eta_s, explanation)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
-            """,
-            [
-                (
-                    plan_id,
-                    int(t.demand_id),
-                    t.depot,
-                    t.community,
-                    t.item,
-                    t.quantity,
-                    json.dumps([[lot, qty] for lot, qty in t.lots]),
-                    json.dumps(route_json(network, t.route, t.route_length_m, t.travel_s)),
-                    t.route_length_m,
-                    t.travel_s,
-                    t.eta_s,
-                    t.explanation[:500],
-                )
-                for t in result.transfers
-            ],
-        )
+        await _store_lines(conn, plan_id, inputs.state.network, result)
         await cmd.audit(
             "plans.create",
             "plan",
