@@ -35,6 +35,11 @@ from dispatch.stock.schemas import (
 MAX_KEY = 200
 
 
+def idempotent_key(key: str | None) -> str | None:
+    """The Idempotency-Key as the ledger keeps it on its rows: at most `MAX_KEY` characters."""
+    return key[:MAX_KEY] if key else None
+
+
 @dataclass
 class Move:
     kind: MovementKind
@@ -114,6 +119,17 @@ async def shortages(conn: asyncpg.Connection, depot: str, short: list[dict[str, 
     return error
 
 
+async def _short_of(
+    conn: asyncpg.Connection, depot: str, lot: int, item: str, asked: int, name: str
+) -> Shortage:
+    """The refusal of a guarded decrease that found too little of one lot: what is there."""
+    have = await conn.fetchval(
+        "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", depot, lot
+    )
+    short = {"item": item, "asked": asked, "available": int(have or 0)}
+    return await shortages(conn, depot, [{**short, "field": name}])
+
+
 MOVEMENT_INSERT = """
 INSERT INTO stock_movement
     (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
@@ -136,11 +152,7 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
             -move.qty,
         )
         if left is None:
-            have = await conn.fetchval(
-                "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", move.depot, move.lot
-            )
-            short = {"item": move.item, "asked": -move.qty, "available": int(have or 0)}
-            raise await shortages(conn, move.depot, [{**short, "field": name}])
+            raise await _short_of(conn, move.depot, move.lot, move.item, -move.qty, name)
     else:
         await conn.execute(
             """
@@ -172,7 +184,7 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
         move.reverses,
         actor.username,
         actor.user_id,
-        key[:MAX_KEY] if key else None,
+        idempotent_key(key),
         cmd.next_keyed() if key else None,
         move.note,
     )
@@ -222,12 +234,8 @@ async def post_out(
     changed = await conn.fetch(OUT_OF_DEPOT, depot, lots, [out[lot] for lot in lots])
     if len(changed) != len(lots):  # not after pick_all; a caller that did not lock first
         missing = sorted(set(lots) - {r["lot"] for r in changed})[0]
-        have = await conn.fetchval(
-            "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", depot, missing
-        )
         item = next(m.item for m in moves if m.lot == missing)
-        short = {"item": item, "asked": out[missing], "available": int(have or 0)}
-        raise await shortages(conn, depot, [{**short, "field": "lines"}])
+        raise await _short_of(conn, depot, missing, item, out[missing], "lines")
     return await _write_movements(cmd, moves, key)
 
 
@@ -243,7 +251,7 @@ async def _write_movements(
         cmd.now,
         actor.username,
         actor.user_id,
-        key[:MAX_KEY] if key else None,
+        idempotent_key(key),
         [m.kind.value for m in moves],
         column("depot"),
         column("item"),
@@ -429,10 +437,6 @@ class Watch:
                 self.cmd.emit("stock.alert", {"kind": "below_standard", **data}, street=street)
             elif before < minimum <= after:
                 self.cmd.emit("stock.restored", data, street=street)
-
-
-def idempotent_key(key: str | None) -> str | None:
-    return key[:MAX_KEY] if key else None
 
 
 async def movements_of(conn: asyncpg.Connection, ids: Iterable[int]) -> list[MovementView]:

@@ -11,7 +11,7 @@ import msgspec
 
 from dispatch.accounts.policy import STREET_SCOPED, Actor, Target, authorize
 from dispatch.clock import local
-from dispatch.db import Context, command, query
+from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.stock.ledger import (
     Move,
@@ -124,6 +124,26 @@ def _plain(view: TransferView) -> dict[str, Any]:
     return out
 
 
+async def _stepped(
+    cmd: Command,
+    watch: Watch,
+    row: asyncpg.Record,
+    *,
+    action: str,
+    after: dict[str, Any],
+    event: str,
+    data: dict[str, Any],
+    street: str | None,
+) -> TransferView:
+    """The tail every step of a transfer shares: audit the change from the status it had
+    (`row`, locked), announce the reserve standards crossed, tell the street and the
+    destination community, and answer the transfer as it now is."""
+    await cmd.audit(action, "stock_transfer", row["id"], {"status": row["status"]}, after)
+    await watch.announce()
+    cmd.emit(event, data, street=street, community=row["dest_community"])
+    return await transfer_view(cmd.connection, row["id"])
+
+
 async def dispatch_transfer(ctx: Context, transfer_id: int, key: str | None = None) -> TransferView:
     """planned -> dispatched: stock leaves the source (earliest expiry first) and is in transit."""
     async with command(ctx) as cmd:
@@ -173,21 +193,16 @@ async def dispatch_transfer(ctx: Context, transfer_id: int, key: str | None = No
             transfer_id,
             cmd.now,
         )
-        await cmd.audit(
-            "stock.transfer.dispatch",
-            "stock_transfer",
-            transfer_id,
-            {"status": "planned"},
-            {"status": "dispatched", "movements": ids},
-        )
-        await watch.announce()
-        cmd.emit(
-            "transfer.dispatched",
-            {"transfer": transfer_id, "source": row["source"], "movements": ids},
+        return await _stepped(
+            cmd,
+            watch,
+            row,
+            action="stock.transfer.dispatch",
+            after={"status": "dispatched", "movements": ids},
+            event="transfer.dispatched",
+            data={"transfer": transfer_id, "source": row["source"], "movements": ids},
             street=source["street"],
-            community=row["dest_community"],
         )
-        return await transfer_view(conn, transfer_id)
 
 
 def _apportion(picks: list[asyncpg.Record], data: TransferReceive) -> dict[int, int]:
@@ -271,21 +286,17 @@ async def receive_transfer(
             cmd.now,
             reason if shortfall else None,
         )
-        await cmd.audit(
-            "stock.transfer.receive",
-            "stock_transfer",
-            transfer_id,
-            {"status": "dispatched"},
-            {"status": "received", "shortfall": shortfall, "reason": reason, "movements": ids},
-        )
-        await watch.announce()
-        cmd.emit(
-            "transfer.received",
-            {"transfer": transfer_id, "shortfall": shortfall, "movements": ids},
+        after = {"status": "received", "shortfall": shortfall, "reason": reason, "movements": ids}
+        return await _stepped(
+            cmd,
+            watch,
+            row,
+            action="stock.transfer.receive",
+            after=after,
+            event="transfer.received",
+            data={"transfer": transfer_id, "shortfall": shortfall, "movements": ids},
             street=target.street,
-            community=row["dest_community"],
         )
-        return await transfer_view(conn, transfer_id)
 
 
 async def cancel_transfer(
@@ -324,21 +335,16 @@ async def cancel_transfer(
             cmd.now,
             data.reason,
         )
-        await cmd.audit(
-            "stock.transfer.cancel",
-            "stock_transfer",
-            transfer_id,
-            {"status": row["status"]},
-            {"status": "cancelled", "reason": data.reason, "movements": ids},
-        )
-        await watch.announce()
-        cmd.emit(
-            "transfer.cancelled",
-            {"transfer": transfer_id, "movements": ids},
+        return await _stepped(
+            cmd,
+            watch,
+            row,
+            action="stock.transfer.cancel",
+            after={"status": "cancelled", "reason": data.reason, "movements": ids},
+            event="transfer.cancelled",
+            data={"transfer": transfer_id, "movements": ids},
             street=source["street"],
-            community=row["dest_community"],
         )
-        return await transfer_view(conn, transfer_id)
 
 
 async def transfer_view(conn: asyncpg.Connection, transfer_id: int) -> TransferView:
