@@ -17,12 +17,8 @@ from dispatch.stock.ledger import (
     Move,
     post,
 )
-from dispatch.stock.lookups import (
-    today,
-)
-from dispatch.stock.schemas import (
-    MovementKind,
-)
+from dispatch.stock.lookups import today
+from dispatch.stock.schemas import MovementKind
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

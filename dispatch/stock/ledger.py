@@ -22,9 +22,7 @@ import asyncpg
 from dispatch.clock import local
 from dispatch.db import Command
 from dispatch.errors import Conflict, NotFound
-from dispatch.stock.lookups import (
-    today,
-)
+from dispatch.stock.lookups import today
 from dispatch.stock.schemas import (
     AdjustmentReason,
     MovementKind,

@@ -108,6 +108,7 @@ async def post_receipt(
     key: str | None,
     data: ReceiptCreate | None = None,
 ) -> int:
+    """One receipt line into its lot; a lot that arrives near expiry is announced at once."""
     lot_id, expires_on, line = lot
     await watch.touch(depot, line.item)
     move = Move(

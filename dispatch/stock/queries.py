@@ -8,9 +8,7 @@ from datetime import timedelta
 from dispatch.accounts.policy import authorize
 from dispatch.clock import local
 from dispatch.db import Context, query
-from dispatch.stock.ledger import (
-    movements_of,
-)
+from dispatch.stock.ledger import movements_of
 from dispatch.stock.lookups import (
     SCOPED_DEPOTS,
     find_item,

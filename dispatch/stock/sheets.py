@@ -19,9 +19,7 @@ from dispatch.stock.ledger import (
     Watch,
     idempotent_key,
 )
-from dispatch.stock.lookups import (
-    depot_target,
-)
+from dispatch.stock.lookups import depot_target
 from dispatch.stock.movements import post_receipt, receive_line
 from dispatch.stock.queries import list_stock, stock_card, summary
 from dispatch.stock.schemas import (
