@@ -357,6 +357,9 @@ def bench_stock(
     console.print(f"stock bench: {clients} clients, {count} {what}, {workers} worker(s)")
     console.print(table)
     http, raw = runs
+    if http.client_cpu_seconds:
+        per = http.client_cpu_seconds * 1000 / http.ops
+        console.print(f"the HTTP clients' own CPU (this process): {per:.2f} ms per request")
     ratio = http.per_second / raw.per_second if raw.per_second else 0.0
     console.print(f"HTTP / raw throughput: {ratio:.2f} ({1 / ratio if ratio else 0:.1f}x slower)")
 

@@ -117,17 +117,6 @@ async def shortages(conn: asyncpg.Connection, depot: str, short: list[dict[str, 
     return error
 
 
-async def _short_of(
-    conn: asyncpg.Connection, depot: str, lot: int, item: str, asked: int, name: str
-) -> Shortage:
-    """The refusal of a guarded decrease that found too little of one lot: what is there."""
-    have = await conn.fetchval(
-        "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", depot, lot
-    )
-    short = {"item": item, "asked": asked, "available": int(have or 0)}
-    return await shortages(conn, depot, [{**short, "field": name}])
-
-
 MOVEMENT_INSERT = """
 INSERT INTO stock_movement
     (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
@@ -150,7 +139,11 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
             -move.qty,
         )
         if left is None:
-            raise await _short_of(conn, move.depot, move.lot, move.item, -move.qty, name)
+            have = await conn.fetchval(
+                "SELECT qty FROM stock_balance WHERE depot=$1 AND lot=$2", move.depot, move.lot
+            )
+            short = {"item": move.item, "asked": -move.qty, "available": int(have or 0)}
+            raise await shortages(conn, move.depot, [{**short, "field": name}])
     else:
         await conn.execute(
             """
@@ -189,15 +182,13 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
     return movement_id
 
 
-OUT_OF_DEPOT = """
-UPDATE stock_balance b SET qty = b.qty - t.qty
-FROM unnest($2::bigint[], $3::integer[]) AS t(lot, qty)
-WHERE b.depot = $1 AND b.lot = t.lot AND b.qty >= t.qty
-RETURNING b.lot
-"""
-
-MOVEMENTS_INSERT = """
-WITH written AS (
+MOVEMENTS_OUT = """
+WITH taken AS (
+    UPDATE stock_balance b SET qty = b.qty - t.qty
+    FROM unnest($21::bigint[], $22::integer[]) AS t(lot, qty)
+    WHERE b.depot = $23 AND b.lot = t.lot AND b.qty >= t.qty
+    RETURNING b.lot
+), written AS (
     INSERT INTO stock_movement
         (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
          request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key,
@@ -211,6 +202,7 @@ WITH written AS (
                 $20::varchar[])
         WITH ORDINALITY AS m(kind, depot, item, lot, qty, reason, community, purpose, incident,
                              task, request, transfer, stocktake, reverses, key_seq, note, n)
+    WHERE (SELECT count(*) FROM taken) = cardinality($21::bigint[])
     ORDER BY m.n
     RETURNING *
 )
@@ -222,30 +214,21 @@ async def post_out(
     cmd: Command, depot: str, moves: Sequence[Move], key: str | None
 ) -> list[MovementView]:
     """Write movements out of one depot (each qty negative) whose balance rows the command
-    holds locked (`pick_all`): one statement for the balances, one for the ledger rows,
-    whatever the number of lines. The movements as written, in the order given."""
+    holds locked (`pick_all`): the balances and the ledger rows of every line in one
+    statement (one round trip while the rows are held, whatever the number of lines).
+    The movements as written, in the order given."""
     conn = cmd.connection
     out: dict[int, int] = {}
     for move in moves:
         out[move.lot] = out.get(move.lot, 0) - move.qty
     lots = sorted(out)
-    changed = await conn.fetch(OUT_OF_DEPOT, depot, lots, [out[lot] for lot in lots])
-    if len(changed) != len(lots):  # not after pick_all; a caller that did not lock first
-        missing = sorted(set(lots) - {r["lot"] for r in changed})[0]
-        item = next(m.item for m in moves if m.lot == missing)
-        raise await _short_of(conn, depot, missing, item, out[missing], "lines")
-    return await _write_movements(cmd, moves, key)
 
-
-async def _write_movements(
-    cmd: Command, moves: Sequence[Move], key: str | None
-) -> list[MovementView]:
     def column(name: str) -> list[Any]:
         return [getattr(m, name) for m in moves]
 
     actor = cmd.ctx.actor
-    rows = await cmd.connection.fetch(
-        MOVEMENTS_INSERT,
+    rows = await conn.fetch(
+        MOVEMENTS_OUT,
         cmd.now,
         actor.username,
         actor.user_id,
@@ -266,22 +249,48 @@ async def _write_movements(
         column("reverses"),
         [cmd.next_keyed() if key else None for _ in moves],
         column("note"),
+        lots,
+        [out[lot] for lot in lots],
+        depot,
     )
+    if len(rows) != len(moves):  # a balance could not give: only if not locked first
+        raise await _short_of(conn, depot, moves, out)
     return [movement_view(r) for r in rows]
+
+
+async def _short_of(
+    conn: asyncpg.Connection, depot: str, moves: Sequence[Move], out: dict[int, int]
+) -> Shortage:
+    held = {
+        r["lot"]: r["qty"]
+        for r in await conn.fetch(
+            "SELECT lot, qty FROM stock_balance WHERE depot=$1 AND lot = ANY($2::bigint[])",
+            depot,
+            sorted(out),
+        )
+    }
+    lot = next(lot for lot in sorted(out) if held.get(lot, 0) < out[lot])
+    item = next(m.item for m in moves if m.lot == lot)
+    short = {"item": item, "asked": out[lot], "available": int(held.get(lot, 0))}
+    return await shortages(conn, depot, [{**short, "field": "lines"}])
 
 
 LotOf = tuple[int, date | None]  # a lot and its expiry
 Taken = list[tuple[int, int, date | None]]  # (lot, qty, expires_on) a line takes
 
 
-async def pick_all(cmd: Command, depot: str, lines: Sequence[PickLine]) -> list[Taken]:
+async def pick_all(
+    cmd: Command, depot: str, lines: Sequence[PickLine], watch: Watch | None = None
+) -> list[Taken]:
     """Which lots each line takes its quantity from: the named lot, or usable lots by
     earliest expiry; one list per line, in the lines' order.
 
     Every balance row of the depot's items is locked in one statement, in the one order
     (depot, item, lot) every command follows, so two commands with the same lines in other
     orders wait for each other instead of deadlocking; the choice stays true until commit.
-    A shortage on several lines is one refusal listing each (see `Shortages`).
+    A shortage on several lines is one refusal listing each (see `Shortages`). An item
+    whose every lot is now held is told to the `watch` with its usable stock, so the reserve
+    standard is judged on that exact figure without reading it again.
     """
     conn = cmd.connection
     on = today(cmd.now)
@@ -301,6 +310,9 @@ async def pick_all(cmd: Command, depot: str, lines: Sequence[PickLine]) -> list[
     for r in sorted(rows, key=lambda r: (r["expires_on"] is None, r["expires_on"], r["lot"])):
         if r["expires_on"] is None or r["expires_on"] >= on:
             usable.setdefault(r["item"], []).append((r["lot"], r["expires_on"]))
+    if watch is not None:
+        for item in {line.item for i, line in enumerate(lines) if i not in named}:
+            watch.held(depot, item, sum(left[lot] for lot, _ in usable.get(item, [])))
     taken: list[Taken] = []
     short: list[dict[str, Any]] = []
     for i, line in enumerate(lines):
@@ -396,6 +408,17 @@ class Watch:
         self.before: dict[tuple[str, str], int] = {}
         self.minimum: dict[tuple[str, str], int | None] = {}
         self.streets: dict[str, str | None] = {}
+        self.exact: dict[tuple[str, str], int] = {}  # usable stock read under the lock
+        self.delta: dict[tuple[str, str], int] = {}
+
+    def held(self, depot: str, item: str, usable: int) -> None:
+        """Every lot of the item at the depot is locked by this command: `usable` is its
+        stock before the command's own movements, which no one else can change now."""
+        self.exact[(depot, item)] = usable
+
+    def moved(self, moves: Iterable[MovementView]) -> None:
+        for m in moves:
+            self.delta[(m.depot, m.item)] = self.delta.get((m.depot, m.item), 0) + m.qty
 
     async def _usable(self, pairs: Sequence[tuple[str, str]]) -> list[asyncpg.Record]:
         return list(
@@ -422,13 +445,15 @@ class Watch:
 
     async def announce(self) -> None:
         watched = sorted(k for k in self.before if self.minimum.get(k))
-        if not watched:
-            return
-        for row in await self._usable(watched):
-            depot, item = row["depot"], row["item"]
-            before, minimum = self.before[(depot, item)], self.minimum[(depot, item)]
+        figures = {k: (v, v + self.delta.get(k, 0)) for k, v in self.exact.items()}
+        unknown = [k for k in watched if k not in figures]
+        for row in await self._usable(unknown) if unknown else []:
+            key = (row["depot"], row["item"])
+            figures[key] = (self.before[key], int(row["usable"]))
+        for depot, item in watched:
+            before, after = figures[(depot, item)]
+            minimum = self.minimum[(depot, item)]
             assert minimum is not None
-            after = int(row["usable"])
             data = {"depot": depot, "item": item, "qty": after, "minimum": minimum}
             street = self.streets[depot]
             if before >= minimum > after:

@@ -211,7 +211,7 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
         await check_references(cmd, cites(data, community["code"]))
         watch = Watch(cmd)
         await watch.touch_all(depot, [line.item for line in data.lines])
-        picked = await pick_all(cmd, depot["code"], data.lines)
+        picked = await pick_all(cmd, depot["code"], data.lines, watch)
         moves = [
             Move(
                 MovementKind.ISSUE,
@@ -230,6 +230,7 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
             for lot, n, _ in taken
         ]
         written = await post_out(cmd, depot["code"], moves, idempotent_key(key))
+        watch.moved(written)
         ids = [m.id for m in written]
         audited = _lines_audit("stock.issue", depot, data, ids)
         return await moved(
