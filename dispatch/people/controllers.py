@@ -49,7 +49,7 @@ from dispatch.people.schemas import (
     UnitKind,
     UnitView,
 )
-from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA
+from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA, import_slot
 
 IdParam = Annotated[int, Parameter(ge=1, le=2**31 - 1, examples=[Example(value=1)])]
 StreetQuery = Annotated[str | None, Parameter(max_length=9)]
@@ -301,8 +301,10 @@ class SpreadsheetController(Controller):
     ) -> ImportReport:
         """Import people, partner units or pairings: the request body is the CSV (UTF-8) or
         XLSX file itself. All rows or none: a bad cell refuses the file, listing each error's
-        row and column (rows numbered as a spreadsheet shows them, the header is row 1)."""
-        return await service.import_table(ctx, what, body, None, dry_run)
+        row and column (rows numbered as a spreadsheet shows them, the header is row 1).
+        One upload at a time per user (429 meanwhile); a drill's own imports are not uploads."""
+        async with import_slot(ctx.actor.username):
+            return await service.import_table(ctx, what, body, None, dry_run)
 
     @get("/api/exports/{what:str}/csv", media_type=CSV_MEDIA)
     async def export_csv(

@@ -180,31 +180,82 @@ def _unit_names(rng: random.Random) -> list[tuple[str, str]]:
     return names
 
 
+class _Builder:
+    """The district as it is being made: one random stream, the names, the rows so far."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.names = _Names(rng)
+        self.out = SyntheticDistrict()
+        self.serial = 0
+
+    def person(self, kind: str, street: str, community: Place | None, **extra: object) -> str:
+        """Add one person (`extra` overrides the drawn fields); returns their code."""
+        self.serial += 1
+        code = f"P{self.serial:06d}"
+        home = community
+        self.out.people.append(
+            {
+                "code": code,
+                "name": self.names.person(),
+                "kind": kind,
+                "phone": self.names.phone(),
+                "address": self.names.address(home) if home else None,
+                "street": street,
+                "community": community.code if community else None,
+                "party_branch": None,
+                "unit_code": None,
+                "skills": _skills(self.rng, 3),
+                "availability": self.rng.choice(AVAILABILITY),
+                **extra,
+            }
+        )
+        return code
+
+    def check_in(self, code: str, community: Place) -> None:
+        self.out.check_ins.append(
+            {"person": code, "community": community.code, "minutes": self.rng.randint(5, 300)}
+        )
+
+
 def generate(
     communities: list[Place], streets: list[tuple[str, str]], today: date, seed: int = SEED
 ) -> SyntheticDistrict:
-    """The whole population, the same for the same inputs and seed."""
-    rng = random.Random(seed)
-    names = _Names(rng)
-    out = SyntheticDistrict()
-    communities = sorted(communities, key=lambda c: c.code)
-    by_street: dict[str, list[Place]] = {}
-    for c in communities:
-        by_street.setdefault(c.street, []).append(c)
+    """The whole population, the same for the same inputs and seed.
 
-    # partner units and their pairings: every community has at least one in force
-    units = _unit_names(rng)
+    The steps run in a fixed order on one random stream: reordering them changes every row.
+    """
+    build = _Builder(random.Random(seed))
+    communities = sorted(communities, key=lambda c: c.code)
+    units = _unit_names(build.rng)
+    primary = _partner_units(build, units, communities, today)
+    members_of = _party_members(build, units, communities)
+    _street_squads(build, streets, communities)
+    _unit_teams(build, primary)
+    _community_teams(build, communities, members_of)
+    _care_households(build, communities, members_of)
+    return build.out
+
+
+def _partner_units(
+    build: _Builder, units: list[tuple[str, str]], communities: list[Place], today: date
+) -> dict[str, Place]:
+    """Partner units and their pairings: every community has at least one in force.
+
+    Returns unit code -> the community its team serves (its first paired community).
+    """
+    rng, out = build.rng, build.out
     for k, (kind, name) in enumerate(units):
         out.units.append(
             {
                 "code": f"U{k + 1:04d}",
                 "name": name,
                 "kind": kind,
-                "contact_name": names.person(),
-                "contact_phone": names.phone(),
+                "contact_name": build.names.person(),
+                "contact_phone": build.names.phone(),
             }
         )
-    primary: dict[str, Place] = {}  # unit code -> the community its team serves
+    primary: dict[str, Place] = {}
     for i, community in enumerate(communities):
         unit = out.units[i * len(out.units) // len(communities)]
         primary.setdefault(str(unit["code"]), community)
@@ -220,59 +271,45 @@ def generate(
             # not counting); otherwise a second unit in force
             signed = today - timedelta(days=rng.randint(400 if years == 1 else 30, oldest))
             out.pairings.append(_pairing(rng, other, community, signed, years=years))
+    return primary
 
-    serial = 0
 
-    def person(kind: str, street: str, community: Place | None, **extra: object) -> str:
-        nonlocal serial
-        serial += 1
-        code = f"P{serial:06d}"
-        home = community
-        out.people.append(
-            {
-                "code": code,
-                "name": names.person(),
-                "kind": kind,
-                "phone": names.phone(),
-                "address": names.address(home) if home else None,
-                "street": street,
-                "community": community.code if community else None,
-                "party_branch": None,
-                "unit_code": None,
-                "skills": _skills(rng, 3),
-                "availability": rng.choice(AVAILABILITY),
-                **extra,
-            }
-        )
-        return code
-
-    # on-duty Party members (双报到), registered where they live; their employer's branch
+def _party_members(
+    build: _Builder, units: list[tuple[str, str]], communities: list[Place]
+) -> dict[str, list[str]]:
+    """On-duty Party members (双报到), registered where they live, with their employer's
+    branch; some checked in. Returns community code -> its members' codes."""
+    rng = build.rng
     branches = [f"{name}党支部" for _, name in units]
     branches += [f"{rng.choice(FIRMS)}{rng.choice(TRADES)}公司第{n}党支部" for n in range(1, 60)]
     members_of: dict[str, list[str]] = {}
     for community in communities:
         for n in range(rng.randint(10, 26)):
-            code = person(
+            code = build.person(
                 "party_member", community.street, community, party_branch=rng.choice(branches)
             )
             members_of.setdefault(community.code, []).append(code)
             if n == 0 or rng.random() < 0.15:
-                out.check_ins.append(
-                    {"person": code, "community": community.code, "minutes": rng.randint(5, 300)}
-                )
+                build.check_in(code, community)
+    return members_of
 
-    # street emergency squads, 10-20 each
+
+def _street_squads(
+    build: _Builder, streets: list[tuple[str, str]], communities: list[Place]
+) -> None:
+    """Street emergency squads, 10-20 each; some on duty in one of their street's communities."""
+    rng = build.rng
+    by_street: dict[str, list[Place]] = {}
+    for c in communities:
+        by_street.setdefault(c.street, []).append(c)
     for street, street_name in sorted(streets):
         codes = []
         for _ in range(rng.randint(10, 20)):
-            code = person("squad_member", street, None, skills=_squad_skills(rng))
+            code = build.person("squad_member", street, None, skills=_squad_skills(rng))
             codes.append(code)
             if rng.random() < 0.3 and by_street.get(street):
-                where = rng.choice(by_street[street])
-                out.check_ins.append(
-                    {"person": code, "community": where.code, "minutes": rng.randint(5, 300)}
-                )
-        out.teams.append(
+                build.check_in(code, rng.choice(by_street[street]))
+        build.out.teams.append(
             {
                 "name": f"{street_name}应急小分队",
                 "kind": "street_squad",
@@ -283,16 +320,18 @@ def generate(
             }
         )
 
-    # partner-unit teams, serving the unit's first paired community
-    for unit in out.units:
+
+def _unit_teams(build: _Builder, primary: dict[str, Place]) -> None:
+    """Partner-unit teams, serving the unit's first paired community."""
+    for unit in build.out.units:
         served = primary.get(str(unit["code"]))
         if served is None:
             continue
         codes = [
-            person("unit_member", served.street, served, unit_code=unit["code"])
-            for _ in range(rng.randint(4, 8))
+            build.person("unit_member", served.street, served, unit_code=unit["code"])
+            for _ in range(build.rng.randint(4, 8))
         ]
-        out.teams.append(
+        build.out.teams.append(
             {
                 "name": f"{unit['name']}下沉队",
                 "kind": "unit_team",
@@ -303,13 +342,19 @@ def generate(
             }
         )
 
-    # community workers and a community team (two workers and three Party members)
+
+def _community_teams(
+    build: _Builder, communities: list[Place], members_of: dict[str, list[str]]
+) -> None:
+    """Community workers and a community team (two workers and three Party members)."""
     for community in communities:
         workers = [
-            person("community_worker", community.street, community, skills=_skills(rng, 2))
+            build.person(
+                "community_worker", community.street, community, skills=_skills(build.rng, 2)
+            )
             for _ in range(2)
         ]
-        out.teams.append(
+        build.out.teams.append(
             {
                 "name": f"{community.name}应急队",
                 "kind": "community_team",
@@ -320,7 +365,12 @@ def generate(
             }
         )
 
-    # care households, paired with a Party branch of someone living in the community
+
+def _care_households(
+    build: _Builder, communities: list[Place], members_of: dict[str, list[str]]
+) -> None:
+    """Care households, paired with a Party branch of someone living in the community."""
+    rng, out = build.rng, build.out
     serial_h = 0
     for community in communities:
         local = members_of.get(community.code, [])
@@ -338,15 +388,14 @@ def generate(
                     "kind": kind,
                     "community": community.code,
                     "street": community.street,
-                    "head_name": names.person(),
-                    "phone": names.phone(),
-                    "address": names.address(community),
+                    "head_name": build.names.person(),
+                    "phone": build.names.phone(),
+                    "address": build.names.address(community),
                     "members": 1 if kind == "elderly_alone" else rng.randint(1, 5),
                     "needs": needs,
                     "paired_branch": branch,
                 }
             )
-    return out
 
 
 def _squad_skills(rng: random.Random) -> list[str]:

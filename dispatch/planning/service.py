@@ -4,6 +4,9 @@ approval turn it into dispatched transfers and delivery tasks in one transaction
 A plan carries the fingerprint of its inputs (stock by lot, floors, open demand, closures,
 depots out, the road network, the policy). Approval recomputes it: if anything changed
 since the plan was computed, the plan is refused (409) and must be recomputed.
+
+The roads a plan routes on (state, router, reroute) are `dispatch.roads`; their names are
+re-exported here for callers that still ask planning for them (the replay).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dispatch.accounts.policy import authorize
 from dispatch.clock import SHANGHAI, local
 from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
-from dispatch.places.service import active_road_network
+from dispatch.incidents.service import create_delivery_task
 from dispatch.planning.schemas import (
     LineEdit,
     PlanApproval,
@@ -31,55 +34,46 @@ from dispatch.planning.schemas import (
     PlanLineView,
     PlanView,
 )
-from geo.network import Closure, RoadNetwork, RoadState, Snapper, Vehicle
-from geo.planning import (
-    Demand,
-    DepotRecord,
-    PlanOptions,
-    ReserveFloor,
-    StockLine,
-    plan_transfers,
+from dispatch.roads import (
+    closure_of,
+    position_of,
+    reroute,
+    road_state,
+    route_json,
+    router_for,
+    router_ready,
 )
+from dispatch.stock.schemas import PickLine, TransferCreate
+from dispatch.stock.service import create_transfer, dispatch_transfer
+from geo.network import RoadNetwork, RoadState
+from geo.planning import Demand, DepotRecord, PlanOptions, ReserveFloor, StockLine, plan_transfers
 from geo.planning import Plan as GeoPlan
-from geo.routing import Route, Router
+
+__all__ = [
+    "DELIVERY_CREW",
+    "HANDLING_MINUTES",
+    "VEHICLE_SPEED_KMH",
+    "Inputs",
+    "approve_plan",
+    "closure_of",
+    "compute",
+    "create_plan",
+    "emergency_default",
+    "get_plan",
+    "list_plans",
+    "position_of",
+    "read_inputs",
+    "reject_plan",
+    "reroute",
+    "road_state",
+    "route_json",
+    "router_for",
+    "router_ready",
+]
 
 VEHICLE_SPEED_KMH = 25.0
 HANDLING_MINUTES = 10.0
 DELIVERY_CREW = 2
-
-_ROUTERS: dict[str, tuple[Router, Snapper]] = {}
-
-
-def router_for(network: RoadNetwork) -> tuple[Router, Snapper]:
-    """One router (with its compiled graphs and cached trees) per network per process.
-
-    Keyed by content id but checked by identity: a network read again from the database
-    (after another was loaded in between) is a new object that the old router cannot serve.
-    """
-    found = _ROUTERS.get(network.graph_id)
-    if found is None or found[0].network is not network:
-        found = (Router(network), Snapper(network, network.usable_nodes(Vehicle())))
-        _ROUTERS.clear()
-        _ROUTERS[network.graph_id] = found
-    return found
-
-
-def closure_of(row: asyncpg.Record) -> Closure:
-    if row["kind"] == "edge":
-        return Closure.edge(int(row["u"]), int(row["v"]))
-    return Closure.circle(float(row["lat"]), float(row["lon"]), float(row["radius_m"]))
-
-
-async def road_state(ctx: Context, conn: asyncpg.Connection) -> RoadState:
-    """Roads as they are now: every closure still in force, every depot out."""
-    network = await active_road_network(ctx)
-    closures = await conn.fetch("SELECT * FROM road_closure WHERE opened_at IS NULL ORDER BY id")
-    outages = await conn.fetch("SELECT depot FROM depot_outage WHERE back_at IS NULL")
-    return RoadState(
-        network,
-        frozenset(closure_of(r) for r in closures),
-        frozenset(r["depot"] for r in outages),
-    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +111,27 @@ def _seconds_until(moment: datetime | None, now: datetime) -> float | None:
     return None if moment is None else (moment - now).total_seconds()
 
 
+async def _stock_and_floors(
+    conn: asyncpg.Connection, items: Sequence[str]
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Stock by lot and reserve floors of the items asked for."""
+    stock_rows = await conn.fetch(
+        """
+        SELECT b.depot, b.item, b.lot, l.lot_number, l.expires_on, b.qty
+        FROM stock_balance b JOIN lot l ON l.id = b.lot
+        WHERE b.qty > 0 AND b.item = ANY($1::varchar[])
+        ORDER BY b.depot, b.item, l.lot_number
+        """,
+        list(items),
+    )
+    floor_rows = await conn.fetch(
+        "SELECT depot, item, minimum FROM reserve_standard WHERE item = ANY($1::varchar[]) "
+        "ORDER BY depot, item",
+        list(items),
+    )
+    return stock_rows, floor_rows
+
+
 async def read_inputs(
     ctx: Context,
     conn: asyncpg.Connection,
@@ -139,20 +154,7 @@ async def read_inputs(
         incident,
     )
     items = sorted({r["item"] for r in demand_rows})
-    stock_rows = await conn.fetch(
-        """
-        SELECT b.depot, b.item, b.lot, l.lot_number, l.expires_on, b.qty
-        FROM stock_balance b JOIN lot l ON l.id = b.lot
-        WHERE b.qty > 0 AND b.item = ANY($1::varchar[])
-        ORDER BY b.depot, b.item, l.lot_number
-        """,
-        items,
-    )
-    floor_rows = await conn.fetch(
-        "SELECT depot, item, minimum FROM reserve_standard WHERE item = ANY($1::varchar[]) "
-        "ORDER BY depot, item",
-        items,
-    )
+    stock_rows, floor_rows = await _stock_and_floors(conn, items)
     depot_rows = await conn.fetch("SELECT code, kind, lat, lon FROM depot ORDER BY code")
     state = await road_state(ctx, conn)
     depots = tuple(
@@ -214,15 +216,6 @@ def compute(inputs: Inputs) -> GeoPlan:
     )
 
 
-def route_json(
-    network: RoadNetwork, nodes: Sequence[int], length_m: float, time_s: float
-) -> dict[str, Any]:
-    coords = [
-        [float(network.lon[network.index[n]]), float(network.lat[network.index[n]])] for n in nodes
-    ]
-    return {"nodes": list(nodes), "coordinates": coords, "length_m": length_m, "time_s": time_s}
-
-
 async def _incident_row(conn: asyncpg.Connection, incident: int) -> asyncpg.Record:
     row = await conn.fetchrow("SELECT * FROM incident WHERE id=$1", incident)
     if row is None:
@@ -233,6 +226,53 @@ async def _incident_row(conn: asyncpg.Connection, incident: int) -> asyncpg.Reco
 def emergency_default(level: str) -> bool:
     """Level I and II incidents may draw street depots below their reserve floor."""
     return level in ("I", "II")
+
+
+def _unmet_json(result: GeoPlan) -> list[dict[str, Any]]:
+    """What the plan leaves unmet, as stored on the plan and shown with it."""
+    return [
+        {
+            "request": int(u.demand_id),
+            "community": u.community,
+            "item": u.item,
+            "priority": u.priority,
+            "quantity": u.quantity,
+            "reason": u.reason,
+            "needed": u.needed,
+            "explanation": u.explanation,
+        }
+        for u in result.unmet
+    ]
+
+
+async def _store_lines(
+    conn: asyncpg.Connection, plan_id: int, network: RoadNetwork, result: GeoPlan
+) -> None:
+    """One plan line per transfer the plan proposes, with its lots and route."""
+    await conn.executemany(
+        """
+        INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
+                               length_m, travel_s, eta_s, explanation)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
+        """,
+        [
+            (
+                plan_id,
+                int(t.demand_id),
+                t.depot,
+                t.community,
+                t.item,
+                t.quantity,
+                json.dumps([[lot, qty] for lot, qty in t.lots]),
+                json.dumps(route_json(network, t.route, t.route_length_m, t.travel_s)),
+                t.route_length_m,
+                t.travel_s,
+                t.eta_s,
+                t.explanation[:500],
+            )
+            for t in result.transfers
+        ],
+    )
 
 
 async def create_plan(
@@ -258,19 +298,7 @@ async def create_plan(
         await conn.execute(
             "UPDATE plan SET status='superseded' WHERE incident=$1 AND status='proposed'", incident
         )
-        unmet = [
-            {
-                "request": int(u.demand_id),
-                "community": u.community,
-                "item": u.item,
-                "priority": u.priority,
-                "quantity": u.quantity,
-                "reason": u.reason,
-                "needed": u.needed,
-                "explanation": u.explanation,
-            }
-            for u in result.unmet
-        ]
+        unmet = _unmet_json(result)
         plan_id: int = await conn.fetchval(
             """
             INSERT INTO plan (incident, policy, emergency, status, fingerprint, objective,
@@ -287,31 +315,7 @@ async def create_plan(
             cmd.now,
             ctx.actor.username,
         )
-        network = inputs.state.network
-        await conn.executemany(
-            """
-            INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
-                                   length_m, travel_s, eta_s, explanation)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
-            """,
-            [
-                (
-                    plan_id,
-                    int(t.demand_id),
-                    t.depot,
-                    t.community,
-                    t.item,
-                    t.quantity,
-                    json.dumps([[lot, qty] for lot, qty in t.lots]),
-                    json.dumps(route_json(network, t.route, t.route_length_m, t.travel_s)),
-                    t.route_length_m,
-                    t.travel_s,
-                    t.eta_s,
-                    t.explanation[:500],
-                )
-                for t in result.transfers
-            ],
-        )
+        await _store_lines(conn, plan_id, inputs.state.network, result)
         await cmd.audit(
             "plans.create",
             "plan",
@@ -413,10 +417,6 @@ async def approve_plan(
 ) -> PlanView:
     """Approve whole or with edited quantities: transfers dispatched and a delivery task each,
     all in one transaction, or nothing if the world changed since the plan was computed."""
-    from dispatch.incidents.service import create_delivery_task
-    from dispatch.stock.schemas import PickLine, TransferCreate
-    from dispatch.stock.service import create_transfer, dispatch_transfer
-
     authorize(ctx.actor, "plans.approve")
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -522,61 +522,3 @@ async def reject_plan(ctx: Context, plan_id: int, data: PlanDecision) -> PlanVie
         )
         cmd.emit("plan.rejected", {"plan": plan_id, "incident": plan["incident"]})
         return await _plan_view(cmd.connection, plan_id)
-
-
-def position_of(
-    network: RoadNetwork,
-    route: dict[str, Any],
-    travelled_s: float,
-    seen: tuple[float, float] | None = None,
-) -> tuple[int, float]:
-    """Where a vehicle ``travelled_s`` seconds into a stored route can next turn: the
-    index of the next junction it reaches and the metres to it. Seen at a GPS fix
-    ``seen`` (lat, lon), it is where the fix puts it; else it is taken to have covered
-    that share of the route's time, evenly along its length, as the command map shows
-    it. The service (rerouting) and the replay (its arrivals) both ask this."""
-    from geo.routing import position_near, position_on
-
-    nodes = [int(n) for n in route.get("nodes", [])]
-    if seen is not None:
-        at, done_m, _ = position_near(network, nodes, *seen)
-        return at, done_m
-    time_s = float(route.get("time_s", 0))
-    share = travelled_s / time_s if time_s > 0 and travelled_s > 0 else 0.0
-    return position_on(network, nodes, share)
-
-
-def reroute(
-    state: RoadState,
-    route: dict[str, Any],
-    travelled_s: float = 0.0,
-    seen: tuple[float, float] | None = None,
-) -> dict[str, Any] | None:
-    """A new route for a delivery whose road ahead crosses a closure (None when unchanged
-    or cut off: a cut-off delivery keeps its route and the field reports what they find).
-
-    ``travelled_s`` is how long the vehicle has been on its way. It is taken to have
-    covered that share of the route, evenly along its length (as the command map shows
-    it), and to turn off at the next junction it reaches: the stretch behind it stays
-    in the route and a closure there changes nothing. A fresh GPS fix ``seen`` (lat,
-    lon) says where it is instead.
-    """
-    from geo.routing import route_uses_closed_edge
-
-    network = state.network
-    nodes: list[int] = [int(n) for n in route.get("nodes", [])]
-    if len(nodes) < 2:
-        return None
-    length_m, time_s = float(route.get("length_m", 0)), float(route.get("time_s", 0))
-    at, done_m = position_of(network, route, travelled_s, seen)
-    done_s = time_s * done_m / length_m if length_m > 0 else 0.0
-    ahead = Route(tuple(nodes[at:]), length_m - done_m, time_s - done_s)
-    if len(ahead.nodes) < 2 or not route_uses_closed_edge(state, ahead):
-        return None
-    router, _ = router_for(network)
-    new = router.route(state, nodes[at], nodes[-1])
-    if new is None:
-        return None
-    return route_json(
-        network, [*nodes[:at], *new.nodes], done_m + new.length_m, done_s + new.time_s
-    )

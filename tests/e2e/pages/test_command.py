@@ -191,6 +191,8 @@ def test_command_flow_from_declaration_to_completed_delivery(
             dialog.accept() if dialog.type == "confirm" else dialog.dismiss()
 
         page.on("dialog", answer)
+        watched.allow("409")  # the refusal listing the work under way
+        page.locator("#cc-respond").click()
         page.locator("#cc-stand-down").click()
         for _ in range(100):
             if len(asked) == 2:
