@@ -19,6 +19,7 @@ import asyncpg
 from dispatch.accounts.policy import Actor, Target
 from dispatch.db import Command
 from dispatch.errors import InvalidInput
+from dispatch.stock.schemas import IssueCreate, ReceiptCreate, TransferCreate
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,16 @@ class Cited:
     depot: str | None = None  # the depot the rows are written for (a stocktake's must match)
     community: str | None = None  # where the stock goes: a cited request must be of it
     items: frozenset[str] = frozenset()  # the items moved: a cited request's must be one
+
+
+def items_of(data: ReceiptCreate | IssueCreate | TransferCreate) -> frozenset[str]:
+    """The items a command's lines move."""
+    return frozenset(line.item for line in data.lines)
+
+
+def cites(data: IssueCreate | TransferCreate, community: str | None) -> Cited:
+    """What an issue or a transfer cites, checked by `references` before any row is written."""
+    return Cited(data.incident, data.task, data.request, community=community, items=items_of(data))
 
 
 def _unknown(kind: str, field: str, ref: int) -> InvalidInput:

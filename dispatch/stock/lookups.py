@@ -1,0 +1,99 @@
+"""Reads every stock module shares: the depot, item, community or lot a code names (404
+naming the field otherwise), the policy target of a depot, the read scope of a reader, and
+the Beijing calendar by which lots expire."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import asyncpg
+
+from dispatch.accounts.policy import STREET_SCOPED, Actor, Target, authorize
+from dispatch.clock import SHANGHAI
+from dispatch.errors import NotFound
+from dispatch.settings import get_settings
+from dispatch.stock.schemas import LotStatus
+
+
+def today(now: datetime) -> date:
+    """Expiry is by the calendar in Beijing, whatever the server's zone."""
+    return now.astimezone(SHANGHAI).date()
+
+
+def near_expiry_days() -> int:
+    """Days before its expiry from which a lot counts as near expiry (a setting)."""
+    return get_settings().near_expiry_days
+
+
+def lot_status(expires_on: date | None, on: date) -> LotStatus:
+    """A lot without an expiry date never expires."""
+    if expires_on is None:
+        return LotStatus.OK
+    if expires_on < on:
+        return LotStatus.EXPIRED
+    if expires_on < on + timedelta(days=near_expiry_days()):
+        return LotStatus.NEAR_EXPIRY
+    return LotStatus.OK
+
+
+async def find_depot(conn: asyncpg.Connection, code: str, name: str = "depot") -> asyncpg.Record:
+    """The depot a code names, or 404 naming the input `name`."""
+    row = await conn.fetchrow("SELECT code, street, kind FROM depot WHERE code=$1", code)
+    if row is None:
+        raise NotFound(f"no depot {code}", field=name)
+    return row
+
+
+def depot_target(depot: asyncpg.Record) -> Target:
+    """The district reserve has no street: only district-wide roles reach it."""
+    return Target(street=depot["street"])
+
+
+async def find_item(conn: asyncpg.Connection, code: str, name: str = "item") -> asyncpg.Record:
+    """The catalogue item a code names, or 404 naming the input `name`."""
+    row = await conn.fetchrow("SELECT code, shelf_life_days FROM item WHERE code=$1", code)
+    if row is None:
+        raise NotFound(f"no item {code} in the catalogue", field=name)
+    return row
+
+
+async def find_community(conn: asyncpg.Connection, code: str, name: str) -> asyncpg.Record:
+    """The community a code names (with its street, for scope), or 404 naming `name`."""
+    row = await conn.fetchrow("SELECT code, street FROM community WHERE code=$1", code)
+    if row is None:
+        raise NotFound(f"no community {code}", field=name)
+    return row
+
+
+async def find_lot(conn: asyncpg.Connection, item: str, number: str, name: str) -> asyncpg.Record:
+    """A lot is named by its item and its number, or 404 naming `name`."""
+    row = await conn.fetchrow(
+        "SELECT id, item, lot_number, expires_on FROM lot WHERE item=$1 AND lot_number=$2",
+        item,
+        number,
+    )
+    if row is None:
+        raise NotFound(f"no lot {number} of {item}", field=name)
+    return row
+
+
+def read_street(actor: Actor, street: str | None = None) -> tuple[bool, str | None]:
+    """(limited, street): a street leader reads only their street; district roles read all."""
+    authorize(actor, "stock.read", Target(street=street) if street else None)
+    if actor.role in STREET_SCOPED:
+        return True, actor.street
+    return False, street
+
+
+async def read_depot(conn: asyncpg.Connection, actor: Actor, code: str) -> asyncpg.Record:
+    """The depot a reader asked for, refused outside their scope."""
+    depot = await find_depot(conn, code)
+    authorize(actor, "stock.read", depot_target(depot))
+    return depot
+
+
+# the WHERE of a scoped read of depots d: $1 limited to, $2 a street, $3 one depot
+SCOPED_DEPOTS = """
+    ($1::boolean IS false OR d.street = $2) AND ($2::varchar IS NULL OR d.street = $2)
+    AND ($3::varchar IS NULL OR d.code = $3)
+"""
