@@ -17,6 +17,7 @@ from litestar.response import Response
 from dispatch.db import Ctx
 from dispatch.errors import InvalidInput
 from dispatch.guard import UPLOAD
+from dispatch.spreadsheets import import_slot
 from dispatch.stock import service
 from dispatch.stock.schemas import (
     AdjustmentCreate,
@@ -236,9 +237,10 @@ class StockController(Controller):
         every bad row and column."""
         data = await uploaded_file(request)
         content = await data.read()
-        return await service.import_receipts(
-            ctx, (data.filename or "").replace("\x00", ""), content, idempotency_key(request)
-        )
+        async with import_slot(ctx.actor.username):  # one upload at a time per user
+            return await service.import_receipts(
+                ctx, (data.filename or "").replace("\x00", ""), content, idempotency_key(request)
+            )
 
     @get("/exports/stock")
     async def export_stock(
