@@ -1,0 +1,5 @@
+"""`python -m dispatch.cli`: the same as the `dispatch` console script."""
+
+from dispatch.cli import main
+
+main()
