@@ -26,6 +26,7 @@ from dispatch.accounts.tokens import TokenPair, issue_pair, read_refresh
 from dispatch.clock import SHANGHAI, Clock, local
 from dispatch.db import Context, command, engine, fetch_row, query
 from dispatch.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from dispatch.places import lookups as places
 from dispatch.settings import Settings
 
 log = logging.getLogger("dispatch.accounts")
@@ -230,12 +231,10 @@ async def _check_scope_exists(conn: asyncpg.Connection, new: UserCreate) -> None
         raise InvalidInput(f"role {new.role.value} takes no street", field="street")
     if new.role in DISTRICT_WIDE | STREET_SCOPED and new.community is not None:
         raise InvalidInput(f"role {new.role.value} takes no community", field="community")
-    if new.street and not await conn.fetchval("SELECT 1 FROM street WHERE code=$1", new.street):
-        raise InvalidInput(f"unknown street {new.street}", field="street")
-    if new.community and not await conn.fetchval(
-        "SELECT 1 FROM community WHERE code=$1", new.community
-    ):
-        raise InvalidInput(f"unknown community {new.community}", field="community")
+    if new.street:
+        await places.street(conn, new.street)
+    if new.community:
+        await places.community(conn, new.community)
     if new.person is not None:
         if not await conn.fetchval("SELECT 1 FROM person WHERE id=$1 AND active", new.person):
             raise InvalidInput(f"unknown or inactive person {new.person}", field="person")

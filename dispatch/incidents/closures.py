@@ -20,6 +20,7 @@ from dispatch.incidents.schemas import (
     DepotOutageView,
 )
 from dispatch.incidents.tasks import record_progress
+from dispatch.places import lookups as places
 from dispatch.roads import reroute, road_state, router_ready
 from geo.network import RoadNetwork
 
@@ -183,9 +184,7 @@ async def depot_out(ctx: Context, incident_id: int, data: DepotOutageCreate) -> 
     async with command(ctx) as cmd:
         conn = cmd.connection
         await incident_row(conn, incident_id)
-        depot = await conn.fetchrow("SELECT code, street FROM depot WHERE code=$1", data.depot)
-        if depot is None:
-            raise InvalidInput(f"unknown depot {data.depot}", field="depot")
+        depot = await places.depot(conn, data.depot)
         if await conn.fetchval(
             "SELECT 1 FROM depot_outage WHERE depot=$1 AND back_at IS NULL", data.depot
         ):

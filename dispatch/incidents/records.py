@@ -13,8 +13,9 @@ import asyncpg
 from dispatch.accounts.policy import TaskTarget
 from dispatch.clock import local
 from dispatch.db import Context
-from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.errors import Conflict, NotFound
 from dispatch.incidents.schemas import IncidentView
+from dispatch.places import lookups as places
 from dispatch.places.service import active_road_network
 from geo.network import RoadNetwork
 
@@ -54,19 +55,14 @@ async def incident_view(conn: asyncpg.Connection, row: asyncpg.Record) -> Incide
 
 async def community_street(conn: asyncpg.Connection, code: str) -> str:
     """The street a community belongs to; an unknown community is bad input (422)."""
-    street: str | None = await conn.fetchval("SELECT street FROM community WHERE code=$1", code)
-    if street is None:
-        raise InvalidInput(f"unknown community {code}", field="community")
+    row = await places.community(conn, code)
+    street: str = row["street"]
     return street
 
 
 async def community_streets(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, str]:
-    rows = await conn.fetch("SELECT code, street FROM community WHERE code = ANY($1)", list(codes))
-    found = {r["code"]: r["street"] for r in rows}
-    for i, code in enumerate(codes):
-        if code not in found:
-            raise InvalidInput(f"unknown community {code}", field=f"communities[{i}]")
-    return found
+    found = await places.communities(conn, codes)
+    return {code: row["street"] for code, row in found.items()}
 
 
 async def require_active(conn: asyncpg.Connection, incident_id: int, doing: str) -> None:

@@ -18,6 +18,7 @@ import asyncpg
 from dispatch.accounts.policy import Actor, Target, authorize
 from dispatch.clock import SHANGHAI
 from dispatch.errors import InvalidInput, NotFound
+from dispatch.places import lookups as places
 
 # hours each person has been checked in today ($1: start of the day, $2: now), by person
 HOURS_TODAY = """
@@ -80,18 +81,12 @@ async def find_place(
     conn: asyncpg.Connection, code: str, *, field: str = "community", missing: type = InvalidInput
 ) -> Place:
     """A community by code, refused with `missing` (an input error unless told) if unknown."""
-    row = await conn.fetchrow(
-        "SELECT code, name, street, lat, lon FROM community WHERE code=$1", code
-    )
-    if row is None:
-        raise missing(f"unknown community {code}", field=field)
-    return Place(**dict(row))
+    return Place(**dict(await places.community(conn, code, field=field, missing=missing)))
 
 
 async def check_street(conn: asyncpg.Connection, code: str, field: str = "street") -> None:
     """Refuse an unknown street code."""
-    if not await conn.fetchval("SELECT 1 FROM street WHERE code=$1", code):
-        raise InvalidInput(f"unknown street {code}", field=field)
+    await places.street(conn, code, field=field)
 
 
 async def limit_to_scope(

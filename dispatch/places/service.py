@@ -1,23 +1,42 @@
-"""Places: the reference geography every other domain hangs on, and loading it from files."""
+"""Places: the reference geography every other domain hangs on, and loading it from files.
+
+ARCHITECTURE: this module reads and corrects districts, streets, communities and depots and
+loads the reference folder; it is also the façade (`__all__`) controllers, the CLI and other
+services call as `service.x`. `lookups` is the one lookup of a community, street or depot by
+code (with its scope target) every service uses; `networks` stores road networks and builds
+the one in force; `maps` encodes the map layers the pages draw.
+"""
 
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import msgspec
-import networkx as nx
 
 from dispatch.accounts.policy import Target, authorize
 from dispatch.clock import local
 from dispatch.db import Command, Context, command, query
 from dispatch.errors import InvalidInput, NotFound
+from dispatch.places import lookups
+from dispatch.places.maps import (
+    EncodedMap,
+    boundary_geojson,
+    map_boundary,
+    map_roads,
+    road_features,
+)
+from dispatch.places.networks import (
+    SYNTHETIC_NAME,
+    RoadsReport,
+    active_road_network,
+    load_folder_roads,
+    load_roads,
+    road_network_info,
+)
 from dispatch.places.schemas import (
     CommunityView,
     CoordinateCorrection,
@@ -25,16 +44,33 @@ from dispatch.places.schemas import (
     DepotView,
     DistrictView,
     LoadReport,
-    MapNetwork,
-    RoadClassFeature,
-    RoadClassGeometry,
-    RoadClassProperties,
-    RoadNetworkView,
-    RoadsMap,
     StreetView,
 )
 from geo.coords import distance_m, gcj02_to_wgs84
-from geo.network import RoadNetwork, load_osmnx_csv, normalise_edge
+
+__all__ = [
+    "COMMUNITY_COLUMNS",
+    "SYNTHETIC_NAME",
+    "EncodedMap",
+    "RoadsReport",
+    "active_road_network",
+    "boundary_geojson",
+    "correct_coordinates",
+    "get_community",
+    "get_depot",
+    "list_communities",
+    "list_depots",
+    "list_districts",
+    "list_streets",
+    "load_reference",
+    "load_roads",
+    "map_boundary",
+    "map_roads",
+    "reference_rows",
+    "road_features",
+    "road_network_info",
+    "to_wgs84",
+]
 
 APPROXIMATE_SOURCES = frozenset({"approximate_ring_around_street"})
 CORRECTED = "corrected"
@@ -133,9 +169,7 @@ MAX_KM_FROM_STREET = 5.0
 
 async def _check_near_street(cmd: Command, street: str, lat: float, lon: float) -> None:
     """A typo in a coordinate must not move a community across the city."""
-    centre = await cmd.connection.fetchrow(
-        "SELECT name, lat, lon FROM street WHERE code=$1", street
-    )
+    centre = await lookups.street(cmd.connection, street)
     km = distance_m((lat, lon), (centre["lat"], centre["lon"])) / 1000
     if km > MAX_KM_FROM_STREET:
         raise InvalidInput(
@@ -310,300 +344,5 @@ async def load_reference(ctx: Context, folder: Path) -> LoadReport:
                 {"created": report.created, "updated": report.updated},
             )
             cmd.emit("places.loaded", {"created": report.created, "updated": report.updated})
-    await _load_folder_roads(ctx, folder, report)
+    await load_folder_roads(ctx, folder, report)
     return report
-
-
-async def _load_folder_roads(ctx: Context, folder: Path, report: LoadReport) -> None:
-    """A reference folder may ship a road network (Dongcheng's is synthetic); a real network
-    loaded with `dispatch load-roads` is never replaced by it."""
-    nodes, edges = folder / "roads_nodes.csv", folder / "roads_edges.csv"
-    if not (nodes.exists() and edges.exists()):
-        return
-    async with query(ctx) as conn:
-        current = await _active_network_row(conn)
-    if current is not None and not current["synthetic"]:
-        report.unchanged["road_network"] = 1
-        return
-    roads = await load_roads(
-        ctx, load_osmnx_csv(nodes, edges), SYNTHETIC_NAME, f"{folder.name} (synthetic)", True
-    )
-    report.created["road_network"] = int(roads.changed)
-    report.updated["road_network"] = 0
-    report.unchanged["road_network"] = int(not roads.changed)
-
-
-# --- the road network as stored -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RoadsReport:
-    network_id: int
-    name: str
-    graph_id: str
-    nodes: int
-    edges: int
-    changed: bool
-
-
-async def _active_network_row(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM road_network WHERE active")
-
-
-def _max_vehicle_text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-async def load_roads(
-    ctx: Context, graph: nx.DiGraph, name: str, source: str, synthetic: bool
-) -> RoadsReport:
-    """Store a road network and make it the one routing uses; the same graph again is a no-op."""
-    authorize(ctx.actor, "places.load_roads")
-    network = RoadNetwork(graph, name)
-    if network.n_nodes == 0 or network.n_edges == 0:
-        raise InvalidInput("the road network has no nodes or no edges", field="file")
-    async with command(ctx) as cmd:
-        current = await _active_network_row(cmd.connection)
-        if current is not None and current["graph_id"] == network.graph_id:
-            return RoadsReport(
-                current["id"],
-                current["name"],
-                network.graph_id,
-                network.n_nodes,
-                network.n_edges,
-                changed=False,
-            )
-        await cmd.connection.execute("UPDATE road_network SET active = false WHERE active")
-        network_id = await cmd.connection.fetchval(
-            """
-            INSERT INTO road_network (name, source, synthetic, graph_id, nodes, edges, active,
-                                      loaded_at)
-            VALUES ($1, $2, $3, $4, $5, $6, true, $7) RETURNING id
-            """,
-            name,
-            source,
-            synthetic,
-            network.graph_id,
-            network.n_nodes,
-            network.n_edges,
-            cmd.now,
-        )
-        await cmd.connection.copy_records_to_table(
-            "road_node",
-            columns=["network", "id", "lat", "lon"],
-            records=[(network_id, int(n), d["lat"], d["lon"]) for n, d in graph.nodes(data=True)],
-        )
-        await cmd.connection.copy_records_to_table(
-            "road_edge",
-            columns=[
-                "network",
-                "u",
-                "v",
-                "length_m",
-                "road_class",
-                "speed_kmh",
-                "oneway",
-                "max_vehicle",
-            ],
-            records=[
-                (
-                    network_id,
-                    int(u),
-                    int(v),
-                    d["length_m"],
-                    d["road_class"],
-                    d["speed_kmh"],
-                    bool(d["oneway"]),
-                    _max_vehicle_text(d.get("max_vehicle")),
-                )
-                for u, v, d in graph.edges(data=True)
-            ],
-        )
-        after = {
-            "name": name,
-            "source": source,
-            "synthetic": synthetic,
-            "graph_id": network.graph_id,
-            "nodes": network.n_nodes,
-            "edges": network.n_edges,
-        }
-        before = (
-            None if current is None else {"name": current["name"], "graph_id": current["graph_id"]}
-        )
-        await cmd.audit("places.load_roads", "road_network", network_id, before, after)
-        cmd.emit("roads.loaded", after)
-    _NETWORKS.clear()
-    return RoadsReport(network_id, name, network.graph_id, network.n_nodes, network.n_edges, True)
-
-
-SYNTHETIC_NAME = "东城区合成路网 (synthetic Dongcheng network)"
-_NETWORKS: dict[str, RoadNetwork] = {}
-
-
-async def active_road_network(ctx: Context) -> RoadNetwork:
-    """The network routing uses, built once per process and graph (keyed by its content id)."""
-    async with query(ctx) as conn:
-        current = await _active_network_row(conn)
-        if current is None:
-            raise NotFound("no road network is loaded; run `dispatch load-roads`", field="roads")
-        cached = _NETWORKS.get(current["graph_id"])
-        if cached is not None:
-            return cached
-        nodes = await conn.fetch(
-            "SELECT id, lat, lon FROM road_node WHERE network=$1", current["id"]
-        )
-        edges = await conn.fetch("SELECT * FROM road_edge WHERE network=$1", current["id"])
-    # Requests arriving together (a server's first minutes, drills starting at once) all
-    # miss the cache and read the graph. The first to finish builds it; the build never
-    # awaits, so the others, resuming after it, take that one: one network object per
-    # graph, so every router and road state of the process agree.
-    cached = _NETWORKS.get(current["graph_id"])
-    if cached is not None:
-        return cached
-    graph = nx.DiGraph()
-    graph.add_nodes_from((r["id"], {"lat": r["lat"], "lon": r["lon"]}) for r in nodes)
-    for r in edges:
-        graph.add_edge(r["u"], r["v"], **normalise_edge(dict(r)))
-    network = RoadNetwork(graph, current["name"])
-    _NETWORKS.clear()
-    _NETWORKS[current["graph_id"]] = network
-    return network
-
-
-async def road_network_info(ctx: Context) -> RoadNetworkView:
-    authorize(ctx.actor, "places.read")
-    async with query(ctx) as conn:
-        current = await _active_network_row(conn)
-    if current is None:
-        raise NotFound("no road network is loaded", field="roads")
-    return RoadNetworkView(
-        id=current["id"],
-        name=current["name"],
-        source=current["source"],
-        synthetic=current["synthetic"],
-        graph_id=current["graph_id"],
-        nodes=current["nodes"],
-        edges=current["edges"],
-        loaded_at=local(current["loaded_at"]) or current["loaded_at"],
-    )
-
-
-# --- map layers (the pages draw these as vectors: there is no tile server) ----------------
-
-MAP_DECIMALS = 5  # ~1 m: finer than a wall screen's pixel at street zoom
-ROAD_CLASS_ORDER = ("hutong", "collector", "arterial")  # drawn bottom to top
-
-
-@dataclass(frozen=True)
-class EncodedMap:
-    """A map document encoded once per road network (it only changes with the network)."""
-
-    etag: str
-    body: bytes
-    gzipped: bytes
-
-
-_ROAD_MAPS: dict[tuple[int, str], EncodedMap] = {}
-_BOUNDARIES: dict[Path, dict[str, Any]] = {}
-
-
-def boundary_geojson(folder: Path) -> dict[str, Any]:
-    """The district outline shipped with the reference data (WGS-84)."""
-    path = folder / "boundary.geojson"
-    if path not in _BOUNDARIES:
-        _BOUNDARIES[path] = json.loads(path.read_text(encoding="utf-8"))
-    return _BOUNDARIES[path]
-
-
-async def map_boundary(ctx: Context, folder: Path) -> dict[str, Any]:
-    authorize(ctx.actor, "places.read")
-    return boundary_geojson(folder)
-
-
-def _chains(segments: set[tuple[int, int]]) -> list[list[int]]:
-    """Segments joined into polylines through nodes where a road just continues (degree 2),
-    so a street is one line, not dozens: fewer repeated coordinates to send."""
-    graph = nx.Graph()
-    graph.add_edges_from(segments)
-    seen: set[frozenset[int]] = set()
-
-    def walk(start: int, nxt: int) -> list[int]:
-        path, prev, cur = [start, nxt], start, nxt
-        seen.add(frozenset((start, nxt)))
-        while graph.degree(cur) == 2:
-            following = next(n for n in graph.neighbors(cur) if n != prev)
-            if frozenset((cur, following)) in seen:
-                break  # a closed ring
-            seen.add(frozenset((cur, following)))
-            path.append(following)
-            prev, cur = cur, following
-        return path
-
-    lines = []
-    for node in sorted(graph.nodes):
-        if graph.degree(node) != 2:
-            for other in sorted(graph.neighbors(node)):
-                if frozenset((node, other)) not in seen:
-                    lines.append(walk(node, other))
-    for u, v in sorted(graph.edges):  # rings with no end
-        if frozenset((u, v)) not in seen:
-            lines.append(walk(u, v))
-    return lines
-
-
-def road_features(network: RoadNetwork) -> list[RoadClassFeature]:
-    """One MultiLineString per road class; a two-way road is drawn once."""
-    by_class: dict[str, set[tuple[int, int]]] = {}
-    for u, v, data in network.graph.edges(data=True):
-        pair = (int(u), int(v)) if u < v else (int(v), int(u))
-        by_class.setdefault(str(data["road_class"]), set()).add(pair)
-    nodes = network.graph.nodes
-    order = {c: i for i, c in enumerate(ROAD_CLASS_ORDER)}
-    features = []
-    for road_class in sorted(by_class, key=lambda c: (order.get(c, -1), c)):
-        lines = [
-            [
-                (round(nodes[n]["lon"], MAP_DECIMALS), round(nodes[n]["lat"], MAP_DECIMALS))
-                for n in chain
-            ]
-            for chain in _chains(by_class[road_class])
-        ]
-        features.append(
-            RoadClassFeature(
-                type="Feature",
-                properties=RoadClassProperties(road_class, len(by_class[road_class])),
-                geometry=RoadClassGeometry("MultiLineString", lines),
-            )
-        )
-    return features
-
-
-async def map_roads(ctx: Context) -> EncodedMap:
-    """The active road network as GeoJSON lines, built and compressed once per graph.
-    Closed roads are not marked here: they come from the closures API, which changes often."""
-    authorize(ctx.actor, "places.read")
-    async with query(ctx) as conn:
-        row = await _active_network_row(conn)
-    if row is None:
-        raise NotFound("no road network is loaded", field="roads")
-    key = (int(row["id"]), str(row["graph_id"]))
-    if key not in _ROAD_MAPS:
-        network = await active_road_network(ctx)
-        document = RoadsMap(
-            type="FeatureCollection",
-            network=MapNetwork(
-                name=row["name"],
-                source=row["source"],
-                synthetic=row["synthetic"],
-                graph_id=row["graph_id"],
-                nodes=row["nodes"],
-                edges=row["edges"],
-            ),
-            features=road_features(network),
-        )
-        body = msgspec.json.encode(document)
-        _ROAD_MAPS.clear()
-        _ROAD_MAPS[key] = EncodedMap(
-            etag=f'"{row["graph_id"]}-{row["id"]}"', body=body, gzipped=gzip.compress(body, 6)
-        )
-    return _ROAD_MAPS[key]

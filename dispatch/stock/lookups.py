@@ -11,6 +11,8 @@ import asyncpg
 from dispatch.accounts.policy import STREET_SCOPED, Actor, Target, authorize
 from dispatch.clock import SHANGHAI
 from dispatch.errors import NotFound
+from dispatch.places import lookups as places
+from dispatch.places.lookups import depot_target
 from dispatch.settings import get_settings
 from dispatch.stock.schemas import LotStatus
 
@@ -38,15 +40,7 @@ def lot_status(expires_on: date | None, on: date) -> LotStatus:
 
 async def find_depot(conn: asyncpg.Connection, code: str, name: str = "depot") -> asyncpg.Record:
     """The depot a code names, or 404 naming the input `name`."""
-    row = await conn.fetchrow("SELECT code, street, kind FROM depot WHERE code=$1", code)
-    if row is None:
-        raise NotFound(f"no depot {code}", field=name)
-    return row
-
-
-def depot_target(depot: asyncpg.Record) -> Target:
-    """The district reserve has no street: only district-wide roles reach it."""
-    return Target(street=depot["street"])
+    return await places.depot(conn, code, field=name, missing=NotFound)
 
 
 async def find_item(conn: asyncpg.Connection, code: str, name: str = "item") -> asyncpg.Record:
@@ -59,10 +53,7 @@ async def find_item(conn: asyncpg.Connection, code: str, name: str = "item") -> 
 
 async def find_community(conn: asyncpg.Connection, code: str, name: str) -> asyncpg.Record:
     """The community a code names (with its street, for scope), or 404 naming `name`."""
-    row = await conn.fetchrow("SELECT code, street FROM community WHERE code=$1", code)
-    if row is None:
-        raise NotFound(f"no community {code}", field=name)
-    return row
+    return await places.community(conn, code, field=name, missing=NotFound)
 
 
 async def find_lot(conn: asyncpg.Connection, item: str, number: str, name: str) -> asyncpg.Record:

@@ -15,6 +15,7 @@ from dispatch import spreadsheets
 from dispatch.accounts.policy import authorize
 from dispatch.db import Context, command
 from dispatch.errors import Forbidden, InvalidInput, NotFound
+from dispatch.places import lookups as places
 from dispatch.stock.ledger import (
     Watch,
     idempotent_key,
@@ -114,7 +115,7 @@ async def _import_sheet(ctx: Context, filename: str, sheet: Sheet, key: str | No
         resolved = []
         for number, code, line in parsed:
             if code not in depots:
-                row = await conn.fetchrow("SELECT code, street FROM depot WHERE code=$1", code)
+                row = await places.depot_or_none(conn, code)
                 if row is None:
                     errors.append(RowError(number, "depot", f"no depot {code}"))
                     continue

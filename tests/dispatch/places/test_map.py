@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
-from dispatch.places.service import _chains
+from dispatch.places.maps import _chains
 from tests.support import client, create_user, sql
 
 MAX_GZIPPED_BYTES = 60_000  # the Dongcheng network: ~33 kB gzipped, ~185 kB raw

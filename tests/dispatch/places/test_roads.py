@@ -105,7 +105,7 @@ def test_requests_arriving_together_get_one_network_object() -> None:
     # with the same object, or a router made for one refuses another's road state.
     import asyncio
 
-    from dispatch.places import service
+    from dispatch.places import networks as service
 
     async def together() -> list[object]:
         service._NETWORKS.clear()
