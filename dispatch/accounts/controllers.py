@@ -22,6 +22,7 @@ from dispatch.accounts.schemas import (
 from dispatch.accounts.tokens import TokenPair, read_token
 from dispatch.db import Ctx
 from dispatch.errors import Unauthorized
+from dispatch.fields import SmallId
 from dispatch.settings import Settings
 
 LIVE_PATH = "/api/live"  # EventSource cannot send headers: its token may come in the query
@@ -105,9 +106,7 @@ class UserController(Controller):
         return await service.create_user(ctx, data)
 
     @post("/{user_id:int}/disable", status_code=200)
-    async def disable_user(
-        self, ctx: Ctx, user_id: Annotated[int, Parameter(ge=1, le=2**31 - 1)]
-    ) -> UserView:
+    async def disable_user(self, ctx: Ctx, user_id: SmallId) -> UserView:
         """A disabled user is refused on their next request, whatever tokens they hold."""
         return await service.disable_user(ctx, user_id)
 

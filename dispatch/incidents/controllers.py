@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.openapi.spec import Example
-from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from dispatch.db import Ctx
+from dispatch.fields import Id, idempotency_key
 from dispatch.incidents import service
 from dispatch.incidents.schemas import (
     ClosureCreate,
@@ -35,12 +35,6 @@ from dispatch.incidents.schemas import (
     TaskView,
 )
 from dispatch.people.schemas import SuggestResponse
-
-Id = Annotated[int, Parameter(ge=1, le=2**62, examples=[Example(value=1)])]
-
-
-def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
-    return request.headers.get("idempotency-key")
 
 
 class IncidentController(Controller):

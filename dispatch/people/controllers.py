@@ -11,6 +11,7 @@ from litestar.openapi.spec import Example
 from litestar.params import FromQuery, JSONBody, Parameter, RawBody
 
 from dispatch.db import Context, Ctx
+from dispatch.fields import CommunityPath, SmallId
 from dispatch.guard import UPLOAD
 from dispatch.people import service
 from dispatch.people.schemas import (
@@ -51,10 +52,8 @@ from dispatch.people.schemas import (
 )
 from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA, import_slot
 
-IdParam = Annotated[int, Parameter(ge=1, le=2**31 - 1, examples=[Example(value=1)])]
 StreetQuery = Annotated[str | None, Parameter(max_length=9)]
 CommunityQuery = Annotated[str | None, Parameter(max_length=12)]
-CommunityCode = Annotated[str, Parameter(max_length=12, examples=[Example(value="110101001001")])]
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
 
@@ -87,7 +86,7 @@ class PartnerUnitController(Controller):
         return await service.create_unit(ctx, data)
 
     @get("/{unit_id:int}")
-    async def get_unit(self, ctx: Ctx, unit_id: IdParam) -> UnitView:
+    async def get_unit(self, ctx: Ctx, unit_id: SmallId) -> UnitView:
         return await service.get_unit(ctx, unit_id)
 
 
@@ -118,12 +117,12 @@ class PairingController(Controller):
         return await service.create_pairing(ctx, data)
 
     @get("/{pairing_id:int}")
-    async def get_pairing(self, ctx: Ctx, pairing_id: IdParam) -> PairingView:
+    async def get_pairing(self, ctx: Ctx, pairing_id: SmallId) -> PairingView:
         return await service.get_pairing(ctx, pairing_id)
 
     @put("/{pairing_id:int}/status")
     async def change_status(
-        self, ctx: Ctx, pairing_id: IdParam, data: JSONBody[PairingStatusChange]
+        self, ctx: Ctx, pairing_id: SmallId, data: JSONBody[PairingStatusChange]
     ) -> PairingView:
         """Suspend, reactivate or terminate an agreement (a terminated one stays terminated)."""
         return await service.change_pairing_status(ctx, pairing_id, data)
@@ -158,18 +157,18 @@ class PeopleController(Controller):
         return await service.create_person(ctx, data)
 
     @get("/{person_id:int}")
-    async def get_person(self, ctx: Ctx, person_id: IdParam) -> PersonView:
+    async def get_person(self, ctx: Ctx, person_id: SmallId) -> PersonView:
         return await service.get_person(ctx, person_id)
 
     @patch("/{person_id:int}")
     async def update_person(
-        self, ctx: Ctx, person_id: IdParam, data: JSONBody[PersonUpdate]
+        self, ctx: Ctx, person_id: SmallId, data: JSONBody[PersonUpdate]
     ) -> PersonView:
         """Change the fields given; an empty phone or address clears it."""
         return await service.update_person(ctx, person_id, data)
 
     @post("/{person_id:int}/reveal", status_code=200)
-    async def reveal(self, ctx: Ctx, person_id: IdParam) -> Response[Revealed]:
+    async def reveal(self, ctx: Ctx, person_id: SmallId) -> Response[Revealed]:
         """The full phone and address, for commanders and the person's street or community
         staff; audited. Not cached."""
         revealed = await service.reveal_person(ctx, person_id)
@@ -201,12 +200,12 @@ class TeamController(Controller):
         return await service.create_team(ctx, data)
 
     @get("/{team_id:int}")
-    async def get_team(self, ctx: Ctx, team_id: IdParam) -> TeamView:
+    async def get_team(self, ctx: Ctx, team_id: SmallId) -> TeamView:
         return await service.get_team(ctx, team_id)
 
     @put("/{team_id:int}/members")
     async def set_members(
-        self, ctx: Ctx, team_id: IdParam, data: JSONBody[TeamMembers]
+        self, ctx: Ctx, team_id: SmallId, data: JSONBody[TeamMembers]
     ) -> TeamView:
         """Replace the members and the leader (who is always a member)."""
         return await service.set_team_members(ctx, team_id, data)
@@ -250,7 +249,7 @@ class DutyController(Controller):
         return await service.on_duty_by_street(ctx)
 
     @get("/on-duty/{code:str}/people")
-    async def on_duty_people(self, ctx: Ctx, code: CommunityCode) -> list[OnDutyPerson]:
+    async def on_duty_people(self, ctx: Ctx, code: CommunityPath) -> list[OnDutyPerson]:
         """Who is on duty in one community now, with hours worked today."""
         return await service.on_duty_people(ctx, code)
 
@@ -279,11 +278,11 @@ class CareHouseholdController(Controller):
         return await service.create_care_household(ctx, data)
 
     @get("/{household_id:int}")
-    async def get_household(self, ctx: Ctx, household_id: IdParam) -> CareHouseholdView:
+    async def get_household(self, ctx: Ctx, household_id: SmallId) -> CareHouseholdView:
         return await service.get_care_household(ctx, household_id)
 
     @post("/{household_id:int}/reveal", status_code=200)
-    async def reveal(self, ctx: Ctx, household_id: IdParam) -> Response[Revealed]:
+    async def reveal(self, ctx: Ctx, household_id: SmallId) -> Response[Revealed]:
         revealed = await service.reveal_care_household(ctx, household_id)
         return Response(revealed, headers={"Cache-Control": "no-store"})
 

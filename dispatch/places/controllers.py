@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.response import Response
 
 from dispatch.db import Ctx
+from dispatch.fields import CommunityPath, DepotPath
 from dispatch.places import service
 from dispatch.places.schemas import (
     CommunityView,
@@ -22,9 +22,6 @@ from dispatch.places.schemas import (
     StreetView,
 )
 from dispatch.settings import get_settings
-
-CommunityCode = Annotated[str, Parameter(max_length=12, examples=[Example(value="110101001001")])]
-DepotCode = Annotated[str, Parameter(max_length=16, examples=[Example(value="D110101001")])]
 
 
 class PlacesController(Controller):
@@ -52,12 +49,12 @@ class PlacesController(Controller):
         return await service.list_communities(ctx, street, approximate)
 
     @get("/communities/{code:str}")
-    async def community(self, ctx: Ctx, code: CommunityCode) -> CommunityView:
+    async def community(self, ctx: Ctx, code: CommunityPath) -> CommunityView:
         return await service.get_community(ctx, code)
 
     @put("/communities/{code:str}/coordinates")
     async def correct_coordinates(
-        self, ctx: Ctx, code: CommunityCode, data: JSONBody[CoordinateCorrection]
+        self, ctx: Ctx, code: CommunityPath, data: JSONBody[CoordinateCorrection]
     ) -> CommunityView:
         """Replace a community's point (WGS-84, or GCJ-02 from a Chinese map); audited."""
         return await service.correct_coordinates(ctx, code, data)
@@ -106,5 +103,5 @@ class PlacesController(Controller):
         return Response(encoded.body, headers=headers, media_type="application/geo+json")
 
     @get("/depots/{code:str}")
-    async def depot(self, ctx: Ctx, code: DepotCode) -> DepotView:
+    async def depot(self, ctx: Ctx, code: DepotPath) -> DepotView:
         return await service.get_depot(ctx, code)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.openapi.spec import Example
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 
 from dispatch.db import Ctx
+from dispatch.fields import Id, idempotency_key
 from dispatch.planning import service
 from dispatch.planning.schemas import PlanApproval, PlanCreate, PlanDecision, PlanView
-
-Id = Annotated[int, Parameter(ge=1, le=2**62, examples=[Example(value=1)])]
 
 
 class PlanController(Controller):
@@ -42,8 +40,7 @@ class PlanController(Controller):
     ) -> PlanView:
         """Dispatch every line (or the edited quantities) with a delivery task each; 409 if the
         stock, requests or roads changed since the plan was computed."""
-        key = request.headers.get("idempotency-key")
-        return await service.approve_plan(ctx, plan_id, data, key)
+        return await service.approve_plan(ctx, plan_id, data, idempotency_key(request))
 
     @post("/plans/{plan_id:int}/reject", status_code=200)
     async def reject(self, ctx: Ctx, plan_id: Id, data: JSONBody[PlanDecision]) -> PlanView:

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.openapi.spec import Example
 from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.response import Response
 
 from dispatch.db import Ctx
 from dispatch.errors import InvalidInput
+from dispatch.fields import CODE, DepotPath, Id, ItemPath, idempotency_key
 from dispatch.guard import UPLOAD
 from dispatch.spreadsheets import import_slot
 from dispatch.stock import service
@@ -51,22 +51,12 @@ from dispatch.stock.schemas import (
 )
 
 Request_ = Request[Any, Any, Any]
-CODE = r"^[A-Za-z0-9_\-]+$"
 DepotQuery = Annotated[str | None, Parameter(max_length=16, pattern=CODE)]
 StreetQuery = Annotated[str | None, Parameter(max_length=9, pattern=CODE)]
 ItemQuery = Annotated[str | None, Parameter(max_length=20, pattern=CODE)]
 Depot = Annotated[str, Parameter(max_length=16, pattern=CODE)]
 Item = Annotated[str, Parameter(max_length=20, pattern=CODE)]
-DepotPath = Annotated[
-    str, Parameter(max_length=16, pattern=CODE, examples=[Example(value="D110101001")])
-]
-ItemPath = Annotated[str, Parameter(max_length=20, pattern=CODE, examples=[Example(value="WATER")])]
-Id = Annotated[int, Parameter(ge=1, le=2**63 - 1, examples=[Example(value=1)])]
 Format = Annotated[ExportFormat, QueryParameter(name="format")]
-
-
-def idempotency_key(request: Request_) -> str | None:
-    return request.headers.get("idempotency-key") or None
 
 
 def download(export: service.Export) -> Response[bytes]:
