@@ -20,6 +20,8 @@ from dispatch.exercises.report import render_html, show
 from dispatch.exercises.scenario import (
     FIGURES,
     PLANNERS,
+    Reference,
+    Scenario,
     ScenarioError,
     format_duration,
     load_scenario,
@@ -46,13 +48,7 @@ def scenario_check(
 ) -> None:
     """Validate a scenario file: a summary, or every problem with its line (exit 2)."""
     ref = scenario_reference(reference or get_settings().reference_dir)
-    try:
-        scenario = load_scenario(file, ref)
-    except ScenarioError as exc:
-        console.print(f"[red]{file}: {len(exc.problems)} problem(s)[/red]", highlight=False)
-        for problem in exc.problems:
-            console.print(f"  {problem}", highlight=False, markup=False)
-        raise typer.Exit(code=2) from exc
+    scenario = _load_or_exit(file, ref)
     console.print(
         f"{scenario.name}: {len(scenario.events)} events over "
         f"{format_duration(scenario.duration)} from {scenario.start.isoformat()}, "
@@ -66,10 +62,10 @@ def scenario_check(
 # --- scenario replay (dispatch/exercises/replay.py) -------------------------------------------
 
 
-def _load_or_exit(file: Path) -> Any:
+def _load_or_exit(file: Path, ref: Reference) -> Scenario:
     """The scenario, or every problem with its line and exit 2 (before any sandbox exists)."""
     try:
-        return load_scenario(file, reference())
+        return load_scenario(file, ref)
     except ScenarioError as exc:
         console.print(f"[red]{file}: {len(exc.problems)} problem(s)[/red]", highlight=False)
         for problem in exc.problems:
@@ -170,7 +166,7 @@ def replay_command(
     for p in policies:
         if p is not None and p not in PLANNERS:
             raise typer.BadParameter(f"policy must be optimal or nearest, not {p!r}")
-    scenario = _load_or_exit(file)
+    scenario = _load_or_exit(file, reference())
     if live and not get_settings().redis_url:
         console.print(
             "[yellow]no REDIS_URL: servers show this drill's progress and run it on its clock, "

@@ -35,6 +35,20 @@ def _missing(kind: str, code: str, field: str, missing: type[DomainError]) -> Do
     return missing(f"{said} {kind} {code}", field=field)
 
 
+async def _one(
+    conn: asyncpg.Connection,
+    select: str,
+    kind: str,
+    code: str,
+    field: str,
+    missing: type[DomainError],
+) -> asyncpg.Record:
+    row = await conn.fetchrow(f"{select}=$1", code)
+    if row is None:
+        raise _missing(kind, code, field, missing)
+    return row
+
+
 async def community(
     conn: asyncpg.Connection,
     code: str,
@@ -43,10 +57,7 @@ async def community(
     missing: type[DomainError] = InvalidInput,
 ) -> asyncpg.Record:
     """The community a code names: code, name, street, lat, lon."""
-    row = await conn.fetchrow(f"{COMMUNITY}=$1", code)
-    if row is None:
-        raise _missing("community", code, field, missing)
-    return row
+    return await _one(conn, COMMUNITY, "community", code, field, missing)
 
 
 async def communities(
@@ -90,10 +101,7 @@ async def street(
     missing: type[DomainError] = InvalidInput,
 ) -> asyncpg.Record:
     """The street a code names: code, name, lat, lon (its centre)."""
-    row = await conn.fetchrow(f"{STREET}=$1", code)
-    if row is None:
-        raise _missing("street", code, field, missing)
-    return row
+    return await _one(conn, STREET, "street", code, field, missing)
 
 
 def community_target(row: asyncpg.Record) -> Target:
