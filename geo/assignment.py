@@ -46,6 +46,24 @@ from geo.network import RoadState, Snapper, Vehicle
 from geo.planning import cost_of
 from geo.routing import Router
 
+__all__ = [
+    "SHORT_REASONS",
+    "WALK_OR_RIDE",
+    "AssignOptions",
+    "Assignment",
+    "AssignmentResult",
+    "Candidate",
+    "Need",
+    "ShortNeed",
+    "ShortReason",
+    "assign",
+    "assign_people",
+    "eligibility",
+    "preference",
+    "preferred_mask",
+    "travel_times_to",
+]
+
 ShortReason = Literal["no_skill", "over_hours", "unreachable", "all_assigned"]
 SHORT_REASONS: tuple[ShortReason, ...] = ("no_skill", "over_hours", "unreachable", "all_assigned")
 WALK_OR_RIDE = Vehicle("tricycle", 15.0)  # people get there by e-bike or on foot: lanes allowed

@@ -48,10 +48,30 @@ from geo.planning import (
     PlanOptions,
     ReserveFloor,
     StockLine,
-    _cache_for,
+    cache_for,
     plan_transfers,
 )
 from geo.routing import Router
+
+__all__ = [
+    "COUNTED_CALL",
+    "NOW",
+    "RUNS",
+    "SKILLS",
+    "Case",
+    "LevelSolver",
+    "city_case",
+    "dongcheng_case",
+    "level_by_linprog",
+    "level_by_network_simplex",
+    "main",
+    "matching_instance",
+    "run_case",
+    "run_cold_plans",
+    "run_matching_bench",
+    "run_planning_bench",
+    "verify_levels",
+]
 
 NOW = date(2024, 7, 30)
 RUNS = 15  # Dongcheng; the city case runs 5 times (medians on a shared, noisy machine)
@@ -349,7 +369,7 @@ def run_case(case: Case, runs: int = RUNS) -> str:
     args = (case.depots, case.stock, case.floors, case.demands, case.state, kept)
     plan_transfers(*args, case.options, snapper)
     for _ in range(runs):
-        _cache_for(kept).clear()
+        cache_for(kept).clear()
         started_cpu = time.thread_time()
         same = plan_transfers(*args, case.options, snapper)
         same_cpu.append(time.thread_time() - started_cpu)
@@ -370,7 +390,7 @@ def run_case(case: Case, runs: int = RUNS) -> str:
             case.options,
             snapper,
         )
-        hits_before, misses_before = _cache_for(warm).hits, _cache_for(warm).misses
+        hits_before, misses_before = cache_for(warm).hits, cache_for(warm).misses
         started, started_cpu = time.perf_counter(), time.thread_time()
         replan = plan_transfers(
             case.depots,
@@ -386,7 +406,7 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         replan_cpu.append(time.thread_time() - started_cpu)
         matrix_times.append(replan.timings["matrix_s"])
         stats = warm.last_stats
-        cache = _cache_for(warm)
+        cache = cache_for(warm)
         levels_reused, levels_solved = cache.hits - hits_before, cache.misses - misses_before
     assert replan is not None
     nearest = plan_transfers(

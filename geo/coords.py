@@ -16,6 +16,18 @@ import math
 
 from geopy.distance import geodesic
 
+__all__ = [
+    "LatLon",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "distance_m",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "out_of_china",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
 LatLon = tuple[float, float]
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by the GCJ-02 transform

@@ -27,13 +27,13 @@ from geo.planning import (
     StockLine,
     Transfer,
     UnmetLine,
-    _cache_for,
-    _cover_prune,
     cost_of,
     plan_features,
     plan_transfers,
     solve_transfers,
 )
+from geo.planning_solver import _cover_prune
+from geo.planning_supply import cache_for as _cache_for
 from geo.routing import Route, Router, route_uses_closed_edge
 from tests.geo.conftest import read_rows
 
@@ -215,7 +215,7 @@ def test_cover_prune_keeps_the_cheapest_depots_that_cover_the_block() -> None:
 
 
 def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo.planning
+    import geo.planning_solver
 
     dropped = []
 
@@ -224,7 +224,7 @@ def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
         dropped.append(int(((supply > 0) & ~keep).sum()))
         return keep
 
-    monkeypatch.setattr(geo.planning, "_cover_prune", counting)
+    monkeypatch.setattr(geo.planning_solver, "_cover_prune", counting)
     rng = np.random.default_rng(5)
     m, k = 8, 12
     inst: dict[str, object] = {
