@@ -431,7 +431,7 @@ def bench_matching(
     """People-to-need matching: exact vs greedy objective and time."""
     from geo.bench import run_matching_bench
 
-    console.print(run_matching_bench(needs, people), markup=False)
+    console.print(run_matching_bench(n_needs=needs, n_people=people), markup=False)
 
 
 # the file argument of `scenario check` and `replay`

@@ -113,7 +113,7 @@ def _lots(depot: str, item: str, quantity: int, rng: np.random.Generator) -> lis
     ]
 
 
-def dongcheng_case(seed: int = 7) -> Case:
+def dongcheng_case(*, seed: int = 7) -> Case:
     """18 depots x 169 communities x 15 items on the shipped synthetic network.
 
     Stock is each depot's reserve standard times 1.1-1.6; every community asks
@@ -167,7 +167,7 @@ def dongcheng_case(seed: int = 7) -> Case:
     )
 
 
-def city_case(seed: int = 11, horizon_s: float = 600.0) -> Case:
+def city_case(*, seed: int = 11, horizon_s: float = 600.0) -> Case:
     """300 depots x 3,000 demand points x 5 items on a ~50,000-node synthetic grid.
 
     Planned within a 10-minute horizon (``max_travel_s``, about 4 km at 25 km/h,
@@ -327,8 +327,8 @@ def _times_for(case: Case, router: Router, snapper: Snapper | None) -> NDArray[n
         case.state,
         sorted(set(dn)),
         sorted(set(cn)),
-        case.options.vehicle,
-        case.options.max_travel_s,
+        vehicle=case.options.vehicle,
+        limit_s=case.options.max_travel_s,
     )
     r = {n: k for k, n in enumerate(m.sources)}
     c = {n: k for k, n in enumerate(m.targets)}
@@ -357,7 +357,7 @@ class _Replans:
     levels_solved: int
 
 
-def run_case(case: Case, runs: int = RUNS) -> str:
+def run_case(case: Case, *, runs: int = RUNS) -> str:
     """Run one planning case (cold, same roads, replan, nearest, oracle) and report it."""
     snapper = _snapper_for(case)
     cold = _cold_plans(case, runs, snapper)
@@ -370,8 +370,8 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         case.demands,
         case.state,
         cold.router,
-        PlanOptions(**{**case.options.__dict__, "policy": "nearest"}),
-        snapper,
+        options=PlanOptions(**{**case.options.__dict__, "policy": "nearest"}),
+        snapper=snapper,
     )
     times = _times_for(case, cold.router, snapper)
     solver: LevelSolver = (
@@ -409,8 +409,8 @@ def _cold_plans(case: Case, runs: int, snapper: Snapper | None) -> _Cold:
             case.demands,
             case.state,
             router,
-            case.options,
-            snapper,
+            options=case.options,
+            snapper=snapper,
         )
         cpu.append(time.thread_time() - started_cpu)
         for key, value in plan.timings.items():
@@ -425,11 +425,11 @@ def _same_roads(case: Case, runs: int, snapper: Snapper | None) -> tuple[list[fl
     same_total, same_cpu = [], []
     kept = Router(case.state.network)
     args = (case.depots, case.stock, case.floors, case.demands, case.state, kept)
-    plan_transfers(*args, case.options, snapper)
+    plan_transfers(*args, options=case.options, snapper=snapper)
     for _ in range(runs):
         cache_for(kept).clear()
         started_cpu = time.thread_time()
-        same = plan_transfers(*args, case.options, snapper)
+        same = plan_transfers(*args, options=case.options, snapper=snapper)
         same_cpu.append(time.thread_time() - started_cpu)
         same_total.append(same.timings["total_s"])
     return same_total, same_cpu
@@ -451,8 +451,8 @@ def _replans(case: Case, runs: int, snapper: Snapper | None) -> _Replans:
             case.demands,
             case.state,
             warm,
-            case.options,
-            snapper,
+            options=case.options,
+            snapper=snapper,
         )
         hits_before, misses_before = cache_for(warm).hits, cache_for(warm).misses
         started, started_cpu = time.perf_counter(), time.thread_time()
@@ -463,8 +463,8 @@ def _replans(case: Case, runs: int, snapper: Snapper | None) -> _Replans:
             case.demands,
             closed,
             warm,
-            case.options,
-            snapper,
+            options=case.options,
+            snapper=snapper,
         )
         replan_times.append(time.perf_counter() - started)
         replan_cpu.append(time.thread_time() - started_cpu)
@@ -559,7 +559,7 @@ def run_cold_plans(case_name: str, plans: int) -> None:
 
     def cold(*_: object) -> Plan:
         args = (case.depots, case.stock, case.floors, case.demands, case.state, Router(net))
-        return plan_transfers(*args, case.options, snapper)
+        return plan_transfers(*args, options=case.options, snapper=snapper)
 
     cold()
     cold()

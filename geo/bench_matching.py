@@ -36,7 +36,7 @@ SKILLS = (
 
 
 def matching_instance(
-    n_needs: int, n_people: int, communities: Sequence[str], seed: int = 3
+    n_needs: int, n_people: int, communities: Sequence[str], *, seed: int = 3
 ) -> tuple[list[Need], list[Candidate]]:
     """A random instance: needs in communities, people and a few teams living in them."""
     rng = np.random.default_rng(seed)
@@ -71,7 +71,7 @@ def matching_instance(
     return needs, candidates
 
 
-def run_matching_bench(n_needs: int = 500, n_people: int = 3000) -> str:
+def run_matching_bench(*, n_needs: int = 500, n_people: int = 3000) -> str:
     """500 needs x 3,000 people in Dongcheng (synthetic roads): exact against greedy."""
     network = load_dongcheng_network()
     state = RoadState(network)
@@ -92,9 +92,9 @@ def run_matching_bench(n_needs: int = 500, n_people: int = 3000) -> str:
                 candidates,
                 state,
                 Router(network),
-                AssignOptions(policy=policy),
-                community_nodes,
-                snapper,
+                options=AssignOptions(policy=policy),
+                community_nodes=community_nodes,
+                snapper=snapper,
             )
             if best is None or res.runtime_s < best.runtime_s:
                 best = res

@@ -333,6 +333,17 @@ class RoadState:
         return mask
 
     def with_closure(self, closure: Closure) -> RoadState:
+        """The state with one more closure in force (a new version: nothing stale is reused).
+
+        Examples
+        --------
+        >>> net = RoadNetwork(grid_network(100, seed=1))
+        >>> state = RoadState(net)
+        >>> lat, lon = net.latlon(51)
+        >>> closed = state.with_closure(Closure.circle(lat, lon, 150.0))
+        >>> closed.version != state.version, int(closed.closed_edges.sum()) > 0
+        (True, True)
+        """
         if closure.kind == "edge" and not closure.edge_mask(self.network).any():
             raise ValueError(f"no road between nodes {closure.u} and {closure.v}")
         return RoadState(self.network, self.closures | {closure}, self.depots_out)

@@ -177,8 +177,8 @@ def _solve_level_optimal(
             caps[base:end],
             cost[base:end],
             supplies,
-            cache,
-            (items[item], priority),
+            cache=cache,
+            slot=(items[item], priority),
         )
         base = end
     return flows
@@ -285,6 +285,7 @@ def solve_levels(
     demand_col: NDArray[np.int64],
     options: PlanOptions,
     depots_out: frozenset[str],
+    *,
     cache: SolveCache | None = None,
     columns: DemandColumns | None = None,
 ) -> Solved:

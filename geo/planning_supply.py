@@ -186,6 +186,7 @@ def min_cost_max_flow(
     caps: NDArray[np.int64],
     costs: NDArray[np.int64],
     supplies: NDArray[np.int64],
+    *,
     cache: SolveCache | None = None,
     slot: tuple[str, str] = ("", ""),
 ) -> NDArray[np.int64]:

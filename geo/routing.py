@@ -339,7 +339,7 @@ class Router:
         self._trees: OrderedDict[tuple[str, Vehicle, float | None], _TreeCache] = OrderedDict()
         self.last_stats = RouterStats()
 
-    def compile(self, state: RoadState, vehicle: Vehicle = Vehicle()) -> CompiledGraph:
+    def compile(self, state: RoadState, *, vehicle: Vehicle = Vehicle()) -> CompiledGraph:
         """The CSR matrix of travel seconds for this version and vehicle (cached)."""
         if state.network is not self.network:
             raise ValueError("state belongs to a different network than this router")
@@ -371,7 +371,7 @@ class Router:
         if key in self._trees:
             self._trees.move_to_end(key)
             return self._trees[key]
-        compiled = self.compile(state, vehicle)
+        compiled = self.compile(state, vehicle=vehicle)
         entry = _TreeCache(state.closures, compiled.open_edges)
         parent = self._best_parent(state, vehicle, limit_s)
         if parent is not None:
@@ -427,6 +427,7 @@ class Router:
         self,
         state: RoadState,
         sources: Sequence[int],
+        *,
         vehicle: Vehicle = Vehicle(),
         limit_s: float | None = None,
         targets: Sequence[int] | None = None,
@@ -455,7 +456,7 @@ class Router:
         stats.reused = len(whole) + len(partial)
         missing = [s for s in wanted if s not in result]
         if missing:
-            matrix = self.compile(state, vehicle).matrix
+            matrix = self.compile(state, vehicle=vehicle).matrix
             # In blocks: scipy allocates full (block x n) arrays, and small blocks
             # that are freed again are far cheaper than one huge allocation.
             for start in range(0, len(missing), _BLOCK):
@@ -478,18 +479,38 @@ class Router:
         state: RoadState,
         sources: Sequence[int],
         targets: Sequence[int],
+        *,
         vehicle: Vehicle = Vehicle(),
         limit_s: float | None = None,
     ) -> TravelMatrix:
         """Seconds from each source node to each target node; ``inf`` if unreachable.
 
         ``limit_s`` bounds the search: anything farther counts as unreachable.
+
+        Examples
+        --------
+        >>> from geo.network import RoadNetwork, RoadState, grid_network
+        >>> net = RoadNetwork(grid_network(100, seed=1))
+        >>> matrix = Router(net).travel_matrix(RoadState(net), [1, 100], [51])
+        >>> matrix.times_s.shape
+        (2, 1)
+        >>> [round(s, 1) for s in matrix.times_s[:, 0].tolist()]
+        [69.5, 221.0]
         """
-        trees = self.trees(state, sources, vehicle, limit_s, targets)
+        trees = self.trees(state, sources, vehicle=vehicle, limit_s=limit_s, targets=targets)
         return TravelMatrix(self.network, sources, targets, trees)
 
     def route(
-        self, state: RoadState, source: int, target: int, vehicle: Vehicle = Vehicle()
+        self, state: RoadState, source: int, target: int, *, vehicle: Vehicle = Vehicle()
     ) -> Route | None:
-        """The fastest route between two nodes, or None when there is none."""
-        return self.travel_matrix(state, [source], [target], vehicle).route(source, target)
+        """The fastest route between two nodes, or None when there is none.
+
+        Examples
+        --------
+        >>> from geo.network import RoadNetwork, RoadState, grid_network
+        >>> net = RoadNetwork(grid_network(100, seed=1))
+        >>> route = Router(net).route(RoadState(net), 1, 100)
+        >>> route.nodes[:4], len(route.nodes), round(route.time_s, 1)
+        ((1, 11, 21, 31), 19, 290.5)
+        """
+        return self.travel_matrix(state, [source], [target], vehicle=vehicle).route(source, target)

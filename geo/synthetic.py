@@ -93,7 +93,7 @@ def _make_strongly_connected(graph: nx.DiGraph, vehicle: Vehicle) -> None:
     graph.remove_nodes_from([n for n in list(graph.nodes) if n not in largest])
 
 
-def synthetic_dongcheng(seed: int = DONGCHENG_SEED) -> nx.DiGraph:
+def synthetic_dongcheng(*, seed: int = DONGCHENG_SEED) -> nx.DiGraph:
     """A deterministic SYNTHETIC road network shaped like Dongcheng district.
 
     This is not the real street map (no open road data of the district could be
@@ -170,13 +170,21 @@ def synthetic_dongcheng(seed: int = DONGCHENG_SEED) -> nx.DiGraph:
     return graph
 
 
-def grid_network(n_nodes: int, seed: int = 0, spacing_m: float = 100.0) -> nx.DiGraph:
+def grid_network(n_nodes: int, *, seed: int = 0, spacing_m: float = 100.0) -> nx.DiGraph:
     """A SYNTHETIC city-scale jittered grid (about ``n_nodes`` nodes) for benchmarks.
 
     Same road hierarchy as :func:`synthetic_dongcheng` (arterials every 10th
     line, collectors every 5th, slower lanes in between), all two-way and
     unrestricted so it is strongly connected; speeds vary a little per edge.
     Lengths use the local projection (fast for 10^5 edges).
+
+    Examples
+    --------
+    >>> graph = grid_network(100, seed=1)
+    >>> graph.number_of_nodes(), graph.number_of_edges()
+    (100, 360)
+    >>> sorted(graph.edges[1, 2])
+    ['length_m', 'max_vehicle', 'oneway', 'road_class', 'speed_kmh']
     """
     rng = np.random.default_rng(seed)
     side = max(2, round(math.sqrt(n_nodes)))

@@ -713,7 +713,7 @@ class Replay:
         if len(nodes) < 2:
             return float(route.get("time_s", 0.0))
         vehicle = Vehicle(speed_kmh=self.scenario.policy.vehicle_speed_kmh)
-        return path_seconds(network, nodes, vehicle)
+        return path_seconds(network, nodes, vehicle=vehicle)
 
     async def _open(self, closure: sc.Closure, index: int | None) -> None:
         from dispatch.incidents.service import reopen_road
