@@ -34,6 +34,9 @@ __all__ = [
     "lots_of",
 ]
 
+# Each transfer's route as two columns: node ids, and metres.
+Routes = tuple[Sequence[tuple[int, ...]], Sequence[float]]
+
 
 class _Entries:
     """The finite entries of a (depots x columns) matrix, sorted by (column, time, depot).
@@ -292,11 +295,3 @@ def finish_plan(
         runtime_s=0.0,
         level_costs=solved.level_costs,
     )
-
-
-# ---------------------------------------------------------------------------
-# Planning on the road network
-
-
-# Each transfer's route as two columns: node ids, and metres.
-Routes = tuple[Sequence[tuple[int, ...]], Sequence[float]]

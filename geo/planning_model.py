@@ -306,10 +306,5 @@ def cost_of(seconds: float) -> int:
     return math.floor(seconds + 0.5)
 
 
-# ---------------------------------------------------------------------------
-# Supply bookkeeping
-# ---------------------------------------------------------------------------
-
-
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"

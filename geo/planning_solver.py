@@ -209,10 +209,6 @@ def _solve_level_nearest(
     return out
 
 
-# ---------------------------------------------------------------------------
-# Explanations
-
-
 @dataclass
 class Solved:
     """What the allocation decided, as arrays over transfers in their final order."""

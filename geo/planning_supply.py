@@ -118,11 +118,6 @@ def build_supply(
     )
 
 
-# ---------------------------------------------------------------------------
-# The two policies, one priority level of one item at a time
-# ---------------------------------------------------------------------------
-
-
 class SolveCache:
     """The last solved min-cost-flow block of each (item, priority), for replans.
 
