@@ -46,6 +46,24 @@ from geo.network import RoadState, Snapper, Vehicle
 from geo.planning import cost_of
 from geo.routing import Router
 
+__all__ = [
+    "SHORT_REASONS",
+    "WALK_OR_RIDE",
+    "AssignOptions",
+    "Assignment",
+    "AssignmentResult",
+    "Candidate",
+    "Need",
+    "ShortNeed",
+    "ShortReason",
+    "assign",
+    "assign_people",
+    "eligibility",
+    "preference",
+    "preferred_mask",
+    "travel_times_to",
+]
+
 ShortReason = Literal["no_skill", "over_hours", "unreachable", "all_assigned"]
 SHORT_REASONS: tuple[ShortReason, ...] = ("no_skill", "over_hours", "unreachable", "all_assigned")
 WALK_OR_RIDE = Vehicle("tricycle", 15.0)  # people get there by e-bike or on foot: lanes allowed
@@ -189,9 +207,23 @@ def assign(
     needs: Sequence[Need],
     candidates: Sequence[Candidate],
     travel_s: NDArray[np.float64],
+    *,
     options: AssignOptions = AssignOptions(),
 ) -> AssignmentResult:
-    """Match candidates to needs on a (candidates x needs) matrix of travel seconds."""
+    """Match candidates to needs on a (candidates x needs) matrix of travel seconds.
+
+    Examples
+    --------
+    Two first-aiders are needed; the one without the skill is not sent:
+
+    >>> import numpy as np
+    >>> needs = [Need("n1", "Andingmen", 2, frozenset({"first_aid"}))]
+    >>> aid = frozenset({"first_aid"})
+    >>> people = [Candidate("p1", skills=aid), Candidate("p2", skills=aid), Candidate("p3")]
+    >>> result = assign(needs, people, np.array([[60.0], [120.0], [30.0]]))
+    >>> [(a.candidate_id, a.people) for a in result.assignments], result.short
+    ([('p1', 1), ('p2', 1)], ())
+    """
     started = time.perf_counter()
     _validate(needs, candidates)
     travel_s = np.asarray(travel_s, dtype=float).reshape(len(candidates), len(needs))
@@ -386,6 +418,7 @@ def travel_times_to(
     router: Router,
     sources: Sequence[int],
     targets: Sequence[int],
+    *,
     vehicle: Vehicle = WALK_OR_RIDE,
     limit_s: float | None = None,
 ) -> NDArray[np.float64]:
@@ -394,7 +427,7 @@ def travel_times_to(
     With many people and few needs, one search per need on the reversed graph
     is far cheaper than one per person.
     """
-    matrix = router.compile(state, vehicle).matrix
+    matrix = router.compile(state, vehicle=vehicle).matrix
     uniq = sorted(set(targets))
     dist = dijkstra(
         matrix.T.tocsr(),
@@ -413,6 +446,7 @@ def assign_people(
     candidates: Sequence[Candidate],
     state: RoadState,
     router: Router,
+    *,
     options: AssignOptions = AssignOptions(),
     community_nodes: Mapping[str, int] | None = None,
     snapper: Snapper | None = None,
@@ -430,9 +464,11 @@ def assign_people(
         snapper = Snapper(state.network, state.network.usable_nodes(vehicle))
     need_nodes = [_node(n, snapper, nodes_known) for n in needs]
     cand_nodes = [_node(c, snapper, nodes_known) for c in candidates]
-    travel = travel_times_to(state, router, cand_nodes, need_nodes, vehicle, options.max_travel_s)
+    travel = travel_times_to(
+        state, router, cand_nodes, need_nodes, vehicle=vehicle, limit_s=options.max_travel_s
+    )
     matrix_done = time.perf_counter()
-    result = assign(needs, candidates, travel, options)
+    result = assign(needs, candidates, travel, options=options)
     timings = {"matrix_s": matrix_done - started, **result.timings}
     timings["total_s"] = time.perf_counter() - started
     return AssignmentResult(

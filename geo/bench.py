@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
-from geo.assignment import WALK_OR_RIDE, AssignOptions, Candidate, Need, assign_people
+from geo.bench_matching import SKILLS, matching_instance, run_matching_bench
 from geo.network import (
     DATA_DIR,
     Closure,
@@ -48,10 +48,30 @@ from geo.planning import (
     PlanOptions,
     ReserveFloor,
     StockLine,
-    _cache_for,
+    cache_for,
     plan_transfers,
 )
-from geo.routing import Router
+from geo.routing import Router, RouterStats
+
+__all__ = [
+    "COUNTED_CALL",
+    "NOW",
+    "RUNS",
+    "SKILLS",
+    "Case",
+    "LevelSolver",
+    "city_case",
+    "dongcheng_case",
+    "level_by_linprog",
+    "level_by_network_simplex",
+    "main",
+    "matching_instance",
+    "run_case",
+    "run_cold_plans",
+    "run_matching_bench",
+    "run_planning_bench",
+    "verify_levels",
+]
 
 NOW = date(2024, 7, 30)
 RUNS = 15  # Dongcheng; the city case runs 5 times (medians on a shared, noisy machine)
@@ -93,7 +113,7 @@ def _lots(depot: str, item: str, quantity: int, rng: np.random.Generator) -> lis
     ]
 
 
-def dongcheng_case(seed: int = 7) -> Case:
+def dongcheng_case(*, seed: int = 7) -> Case:
     """18 depots x 169 communities x 15 items on the shipped synthetic network.
 
     Stock is each depot's reserve standard times 1.1-1.6; every community asks
@@ -147,7 +167,7 @@ def dongcheng_case(seed: int = 7) -> Case:
     )
 
 
-def city_case(seed: int = 11, horizon_s: float = 600.0) -> Case:
+def city_case(*, seed: int = 11, horizon_s: float = 600.0) -> Case:
     """300 depots x 3,000 demand points x 5 items on a ~50,000-node synthetic grid.
 
     Planned within a 10-minute horizon (``max_travel_s``, about 4 km at 25 km/h,
@@ -307,24 +327,78 @@ def _times_for(case: Case, router: Router, snapper: Snapper | None) -> NDArray[n
         case.state,
         sorted(set(dn)),
         sorted(set(cn)),
-        case.options.vehicle,
-        case.options.max_travel_s,
+        vehicle=case.options.vehicle,
+        limit_s=case.options.max_travel_s,
     )
     r = {n: k for k, n in enumerate(m.sources)}
     c = {n: k for k, n in enumerate(m.targets)}
     return m.times_s[np.ix_([r[n] for n in dn], [c[n] for n in cn])]
 
 
-def run_case(case: Case, runs: int = RUNS) -> str:
+@dataclass
+class _Cold:
+    """Cold plans (a fresh router each run): the last plan, its router, the timings."""
+
+    plan: Plan
+    router: Router
+    timings: dict[str, list[float]]
+    cpu: list[float]  # this thread's CPU time: what a busy machine can't inflate
+
+
+@dataclass
+class _Replans:
+    """Replans after the case's closure on a warm router, and what they reused."""
+
+    times: list[float]
+    cpu: list[float]
+    matrix_times: list[float]
+    stats: RouterStats  # the last replan's router stats
+    levels_reused: int
+    levels_solved: int
+
+
+def run_case(case: Case, *, runs: int = RUNS) -> str:
+    """Run one planning case (cold, same roads, replan, nearest, oracle) and report it."""
+    snapper = _snapper_for(case)
+    cold = _cold_plans(case, runs, snapper)
+    same_total, same_cpu = _same_roads(case, runs, snapper)
+    replans = _replans(case, runs, snapper)
+    nearest = plan_transfers(
+        case.depots,
+        case.stock,
+        case.floors,
+        case.demands,
+        case.state,
+        cold.router,
+        options=PlanOptions(**{**case.options.__dict__, "policy": "nearest"}),
+        snapper=snapper,
+    )
+    times = _times_for(case, cold.router, snapper)
+    solver: LevelSolver = (
+        level_by_network_simplex if case.oracle == "network_simplex" else (level_by_linprog)
+    )
+    started = time.perf_counter()
+    wrong = verify_levels(case, cold.plan, times, solver)
+    oracle_s = time.perf_counter() - started
+    return _report(case, runs, cold, (same_total, same_cpu), replans, nearest, (wrong, oracle_s))
+
+
+def _snapper_for(case: Case) -> Snapper | None:
+    """A snapper when any depot or demand is given by lat/lon, else None."""
     net = case.state.network
     needs_snap = any(d.node is None for d in case.depots) or any(
         d.node is None for d in case.demands
     )
-    snapper = Snapper(net, net.usable_nodes(case.options.vehicle)) if needs_snap else None
+    return Snapper(net, net.usable_nodes(case.options.vehicle)) if needs_snap else None
+
+
+def _cold_plans(case: Case, runs: int, snapper: Snapper | None) -> _Cold:
+    """``runs`` plans, each with a fresh router: the matrix computed from scratch every run."""
+    net = case.state.network
     timings: dict[str, list[float]] = defaultdict(list)
     plan: Plan | None = None
     router = Router(net)
-    cpu: list[float] = []  # this thread's CPU time: what a busy machine can't inflate
+    cpu: list[float] = []
     for _ in range(runs):
         router = Router(net)  # cold: matrix computed from scratch every run
         started_cpu = time.thread_time()
@@ -335,25 +409,35 @@ def run_case(case: Case, runs: int = RUNS) -> str:
             case.demands,
             case.state,
             router,
-            case.options,
-            snapper,
+            options=case.options,
+            snapper=snapper,
         )
         cpu.append(time.thread_time() - started_cpu)
         for key, value in plan.timings.items():
             timings[key].append(value)
     assert plan is not None
-    # The same roads again with the router kept (as the service keeps one per
-    # network): trees and walked routes are reused, every level is solved again.
+    return _Cold(plan, router, timings, cpu)
+
+
+def _same_roads(case: Case, runs: int, snapper: Snapper | None) -> tuple[list[float], list[float]]:
+    """The same roads again with the router kept (as the service keeps one per
+    network): trees and walked routes are reused, every level is solved again."""
     same_total, same_cpu = [], []
-    kept = Router(net)
+    kept = Router(case.state.network)
     args = (case.depots, case.stock, case.floors, case.demands, case.state, kept)
-    plan_transfers(*args, case.options, snapper)
+    plan_transfers(*args, options=case.options, snapper=snapper)
     for _ in range(runs):
-        _cache_for(kept).clear()
+        cache_for(kept).clear()
         started_cpu = time.thread_time()
-        same = plan_transfers(*args, case.options, snapper)
+        same = plan_transfers(*args, options=case.options, snapper=snapper)
         same_cpu.append(time.thread_time() - started_cpu)
         same_total.append(same.timings["total_s"])
+    return same_total, same_cpu
+
+
+def _replans(case: Case, runs: int, snapper: Snapper | None) -> _Replans:
+    """Plan, close the case's closure, replan on the same (warm) router; ``runs`` times."""
+    net = case.state.network
     closed = case.state.with_closure(case.closure)
     replan_times, replan_cpu, matrix_times = [], [], []
     levels_reused = levels_solved = 0
@@ -367,10 +451,10 @@ def run_case(case: Case, runs: int = RUNS) -> str:
             case.demands,
             case.state,
             warm,
-            case.options,
-            snapper,
+            options=case.options,
+            snapper=snapper,
         )
-        hits_before, misses_before = _cache_for(warm).hits, _cache_for(warm).misses
+        hits_before, misses_before = cache_for(warm).hits, cache_for(warm).misses
         started, started_cpu = time.perf_counter(), time.thread_time()
         replan = plan_transfers(
             case.depots,
@@ -379,33 +463,33 @@ def run_case(case: Case, runs: int = RUNS) -> str:
             case.demands,
             closed,
             warm,
-            case.options,
-            snapper,
+            options=case.options,
+            snapper=snapper,
         )
         replan_times.append(time.perf_counter() - started)
         replan_cpu.append(time.thread_time() - started_cpu)
         matrix_times.append(replan.timings["matrix_s"])
         stats = warm.last_stats
-        cache = _cache_for(warm)
+        cache = cache_for(warm)
         levels_reused, levels_solved = cache.hits - hits_before, cache.misses - misses_before
     assert replan is not None
-    nearest = plan_transfers(
-        case.depots,
-        case.stock,
-        case.floors,
-        case.demands,
-        case.state,
-        router,
-        PlanOptions(**{**case.options.__dict__, "policy": "nearest"}),
-        snapper,
-    )
-    times = _times_for(case, router, snapper)
-    solver: LevelSolver = (
-        level_by_network_simplex if case.oracle == "network_simplex" else (level_by_linprog)
-    )
-    started = time.perf_counter()
-    wrong = verify_levels(case, plan, times, solver)
-    oracle_s = time.perf_counter() - started
+    return _Replans(replan_times, replan_cpu, matrix_times, stats, levels_reused, levels_solved)
+
+
+def _report(
+    case: Case,
+    runs: int,
+    cold: _Cold,
+    same: tuple[list[float], list[float]],
+    replans: _Replans,
+    nearest: Plan,
+    oracle: tuple[int, float],
+) -> str:
+    """The case's printed figures."""
+    net, plan, timings, cpu = case.state.network, cold.plan, cold.timings, cold.cpu
+    same_total, same_cpu = same
+    replan_times, replan_cpu, stats = replans.times, replans.cpu, replans.stats
+    wrong, oracle_s = oracle
     med = {k: statistics.median(v) for k, v in timings.items()}
     lines = [
         case.name,
@@ -420,9 +504,9 @@ def run_case(case: Case, runs: int = RUNS) -> str:
         f"({case.closure.lat:.4f}, {case.closure.lon:.4f}): {_ms(statistics.median(replan_times))}"
         f" (min {_ms(min(replan_times)).strip()}; CPU median "
         f"{_ms(statistics.median(replan_cpu)).strip()}, min {_ms(min(replan_cpu)).strip()})"
-        f" (of which matrix {_ms(statistics.median(matrix_times)).strip()}: trees reused "
-        f"{stats.reused}, recomputed {stats.computed}; levels reused {levels_reused}, "
-        f"re-solved {levels_solved})",
+        f" (of which matrix {_ms(statistics.median(replans.matrix_times)).strip()}: trees reused "
+        f"{stats.reused}, recomputed {stats.computed}; levels reused {replans.levels_reused}, "
+        f"re-solved {replans.levels_solved})",
         f"  same roads again (router kept: trees and routes reused, every level re-solved): "
         f"total {_ms(statistics.median(same_total)).strip()} (min "
         f"{_ms(min(same_total)).strip()}; CPU median {_ms(statistics.median(same_cpu)).strip()}"
@@ -453,102 +537,6 @@ def run_planning_bench(cases: Sequence[str] = ("dongcheng", "city")) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Matching (python -m geo.bench matching)
-# ---------------------------------------------------------------------------
-
-SKILLS = (
-    "first_aid",
-    "driving",
-    "electrician",
-    "plumbing",
-    "counselling",
-    "elderly_care",
-    "lifting",
-    "medical",
-    "interpreting",
-)
-
-
-def matching_instance(
-    n_needs: int, n_people: int, communities: Sequence[str], seed: int = 3
-) -> tuple[list[Need], list[Candidate]]:
-    """A random instance: needs in communities, people and a few teams living in them."""
-    rng = np.random.default_rng(seed)
-
-    def skill_set(k: int) -> frozenset[str]:
-        return frozenset(str(s) for s in rng.choice(SKILLS, size=k, replace=False))
-
-    needs = [
-        Need(
-            f"N{j:04d}",
-            str(rng.choice(communities)),
-            int(rng.integers(1, 9)),
-            skill_set(int(rng.choice(3, p=[0.4, 0.45, 0.15]))),
-            float(rng.choice([1.0, 2.0, 4.0])),
-        )
-        for j in range(n_needs)
-    ]
-    candidates = []
-    for i in range(n_people):
-        team = rng.random() < 0.03
-        candidates.append(
-            Candidate(
-                f"P{i:05d}",
-                "team" if team else "person",
-                int(rng.integers(3, 9)) if team else 1,
-                skill_set(int(rng.integers(1, 4))),
-                str(rng.choice(communities)),
-                frozenset(str(c) for c in rng.choice(communities, size=2)) if team else frozenset(),
-                float(rng.choice([0.0, 0.0, 2.0, 4.0, 6.0, 7.5])),
-            )
-        )
-    return needs, candidates
-
-
-def run_matching_bench(n_needs: int = 500, n_people: int = 3000) -> str:
-    """500 needs x 3,000 people in Dongcheng (synthetic roads): exact against greedy."""
-    network = load_dongcheng_network()
-    state = RoadState(network)
-    snapper = Snapper(network, network.usable_nodes(WALK_OR_RIDE))
-    with (DATA_DIR / "communities.csv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    community_nodes = {
-        r["code"]: snapper.nearest_node(float(r["lat"]), float(r["lon"])) for r in rows
-    }
-    needs, candidates = matching_instance(n_needs, n_people, sorted(community_nodes))
-    lines = [f"Matching: {n_needs} needs x {n_people} candidates on the synthetic Dongcheng roads"]
-    results = {}
-    for policy in ("exact", "greedy"):
-        best = None
-        for _ in range(3):
-            res = assign_people(
-                needs,
-                candidates,
-                state,
-                Router(network),
-                AssignOptions(policy=policy),
-                community_nodes,
-                snapper,
-            )
-            if best is None or res.runtime_s < best.runtime_s:
-                best = res
-        assert best is not None
-        results[policy] = best
-        t = best.timings
-        lines.append(
-            f"  {policy:6s} matrix {t['matrix_s'] * 1000:7.1f} ms  "
-            f"solve {t['solve_s'] * 1000:7.1f} ms"
-            f"  explain {t['explain_s'] * 1000:6.1f} ms  total {t['total_s'] * 1000:7.1f} ms  "
-            f"staffed {best.staffed}/{sum(n.people for n in needs)}  non-preferred "
-            f"{best.non_preferred}  travel {best.travel_cost:,} person-s  short needs "
-            f"{len(best.short)}"
-        )
-    better = results["exact"].objective <= results["greedy"].objective
-    lines.append(f"  exact objective <= greedy objective (lexicographic): {better}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------
 # Cold plans for an instruction count (python -m geo.bench plans dongcheng N)
 # ---------------------------------------------------------------------------
 
@@ -571,7 +559,7 @@ def run_cold_plans(case_name: str, plans: int) -> None:
 
     def cold(*_: object) -> Plan:
         args = (case.depots, case.stock, case.floors, case.demands, case.state, Router(net))
-        return plan_transfers(*args, case.options, snapper)
+        return plan_transfers(*args, options=case.options, snapper=snapper)
 
     cold()
     cold()

@@ -16,6 +16,18 @@ import math
 
 from geopy.distance import geodesic
 
+__all__ = [
+    "LatLon",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "distance_m",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "out_of_china",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
 LatLon = tuple[float, float]
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by the GCJ-02 transform
@@ -63,7 +75,16 @@ def _gcj02_offset(lat: float, lon: float) -> LatLon:
 
 
 def wgs84_to_gcj02(lat: float, lon: float) -> LatLon:
-    """Convert a WGS-84 point to GCJ-02 (the published forward transform)."""
+    """Convert a WGS-84 point to GCJ-02 (the published forward transform).
+
+    Examples
+    --------
+    >>> lat, lon = wgs84_to_gcj02(39.9163, 116.3972)  # Tiananmen, as a GCJ-02 map shows it
+    >>> round(lat, 4), round(lon, 4)
+    (39.9177, 116.4034)
+    >>> wgs84_to_gcj02(48.8584, 2.2945)  # abroad: unchanged
+    (48.8584, 2.2945)
+    """
     if out_of_china(lat, lon):
         return lat, lon
     dlat, dlon = _gcj02_offset(lat, lon)
@@ -75,6 +96,12 @@ def gcj02_to_wgs84(lat: float, lon: float) -> LatLon:
 
     Each step moves the estimate by the residual of the forward transform; the
     offset field is smooth, so the error shrinks by orders of magnitude per step.
+
+    Examples
+    --------
+    >>> lat, lon = gcj02_to_wgs84(*wgs84_to_gcj02(39.9163, 116.3972))
+    >>> round(lat, 7), round(lon, 7)
+    (39.9163, 116.3972)
     """
     if out_of_china(lat, lon):
         return lat, lon
@@ -115,5 +142,11 @@ def bd09_to_wgs84(lat: float, lon: float) -> LatLon:
 
 
 def distance_m(a: LatLon, b: LatLon) -> float:
-    """Geodesic (WGS-84 ellipsoid) distance in metres between two (lat, lon) points."""
+    """Geodesic (WGS-84 ellipsoid) distance in metres between two (lat, lon) points.
+
+    Examples
+    --------
+    >>> round(distance_m((39.9163, 116.3972), (39.9177, 116.4034)))
+    552
+    """
     return float(geodesic(a, b).meters)

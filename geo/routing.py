@@ -10,15 +10,19 @@ paths, so a cached tree (from a version whose closures are a subset of the new
 ones) that uses none of the newly closed edges is still a valid, optimal tree;
 only sources whose trees touched a newly closed edge are recomputed. Reopening
 a road can shorten paths, so it never reuses trees from a more closed state.
+
+ARCHITECTURE: this module owns the compiled graphs, the trees and their cache,
+travel matrices and the :class:`Router`; :mod:`geo.paths` owns the
+:class:`Route` record and seconds and positions along a path (re-exported
+here), and :mod:`geo.tree_walks` the bulk walks up the trees.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,37 +32,31 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
 from geo.network import Closure, RoadNetwork, RoadState, Vehicle
+from geo.paths import (
+    Route,
+    edge_seconds,
+    path_seconds,
+    position_near,
+    position_on,
+    route_uses_closed_edge,
+)
+from geo.tree_walks import paths_avoid, route_metres, walk_up
+
+__all__ = [
+    "CompiledGraph",
+    "Route",
+    "Router",
+    "RouterStats",
+    "TravelMatrix",
+    "Tree",
+    "edge_seconds",
+    "path_seconds",
+    "position_near",
+    "position_on",
+    "route_uses_closed_edge",
+]
 
 _BLOCK = 16  # sources per dijkstra call
-_MIN_EDGE_SECONDS = 1e-6  # csgraph needs strictly positive weights on real edges
-_WALK_CHECK = 8  # tree levels walked between checks that every route has ended
-
-
-@dataclass(frozen=True)
-class Route:
-    """A path on the network; ``nodes`` are node ids from source to target."""
-
-    nodes: tuple[int, ...]
-    length_m: float
-    time_s: float
-
-    def feature(self, network: RoadNetwork, **properties: Any) -> dict[str, Any]:
-        """The route as a GeoJSON LineString Feature (coordinates are [lon, lat])."""
-        coords = [
-            [float(network.lon[network.index[n]]), float(network.lat[network.index[n]])]
-            for n in self.nodes
-        ]
-        if len(coords) == 1:
-            coords = coords * 2  # a LineString needs two positions
-        return {
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": coords},
-            "properties": {
-                "length_m": round(self.length_m, 1),
-                "time_s": round(self.time_s, 1),
-                **properties,
-            },
-        }
 
 
 @dataclass(frozen=True)
@@ -278,7 +276,7 @@ class TravelMatrix:
         src, cur = src[ok], cur[ok]
         used, tree_of = np.unique(src, return_inverse=True)
         tree_of = np.asarray(tree_of, dtype=np.int64).ravel()
-        walked, depth, node_at = _walk_up([trees[s] for s in used.tolist()], used, tree_of, cur)
+        walked, depth, node_at = walk_up([trees[s] for s in used.tolist()], used, tree_of, cur)
         # Every route's node indices, source first, end to end in one array (no padding).
         ends = np.cumsum(depth)
         step = np.arange(int(ends[-1])) - np.repeat(ends - depth, depth)
@@ -287,7 +285,7 @@ class TravelMatrix:
         # (Flat indices: one-dimensional gathers are far cheaper than two-dimensional ones.)
         at_route = walked.ravel()[level * depth.size + pair]
         on_route = at_route if node_at is None else node_at(at_route)
-        metres = _route_metres(net, on_route, step, pair, int(depth.max()))
+        metres = route_metres(net, on_route, step, pair, int(depth.max()))
         flat = net.node_ids[on_route].tolist()
         for k, s, t, e, d, length in zip(
             ok.tolist(),
@@ -341,7 +339,7 @@ class Router:
         self._trees: OrderedDict[tuple[str, Vehicle, float | None], _TreeCache] = OrderedDict()
         self.last_stats = RouterStats()
 
-    def compile(self, state: RoadState, vehicle: Vehicle = Vehicle()) -> CompiledGraph:
+    def compile(self, state: RoadState, *, vehicle: Vehicle = Vehicle()) -> CompiledGraph:
         """The CSR matrix of travel seconds for this version and vehicle (cached)."""
         if state.network is not self.network:
             raise ValueError("state belongs to a different network than this router")
@@ -373,7 +371,7 @@ class Router:
         if key in self._trees:
             self._trees.move_to_end(key)
             return self._trees[key]
-        compiled = self.compile(state, vehicle)
+        compiled = self.compile(state, vehicle=vehicle)
         entry = _TreeCache(state.closures, compiled.open_edges)
         parent = self._best_parent(state, vehicle, limit_s)
         if parent is not None:
@@ -422,13 +420,14 @@ class Router:
             return whole, []
         preds = np.stack([parent[s].dense_pred() for s in touched])
         heads = preds[:, cv] == cu[None, :]
-        clean = _paths_avoid(preds, targets, heads, cv)
+        clean = paths_avoid(preds, targets, heads, cv)
         return whole, [s for s, ok in zip(touched, clean, strict=True) if ok]
 
     def trees(
         self,
         state: RoadState,
         sources: Sequence[int],
+        *,
         vehicle: Vehicle = Vehicle(),
         limit_s: float | None = None,
         targets: Sequence[int] | None = None,
@@ -457,7 +456,7 @@ class Router:
         stats.reused = len(whole) + len(partial)
         missing = [s for s in wanted if s not in result]
         if missing:
-            matrix = self.compile(state, vehicle).matrix
+            matrix = self.compile(state, vehicle=vehicle).matrix
             # In blocks: scipy allocates full (block x n) arrays, and small blocks
             # that are freed again are far cheaper than one huge allocation.
             for start in range(0, len(missing), _BLOCK):
@@ -480,233 +479,38 @@ class Router:
         state: RoadState,
         sources: Sequence[int],
         targets: Sequence[int],
+        *,
         vehicle: Vehicle = Vehicle(),
         limit_s: float | None = None,
     ) -> TravelMatrix:
         """Seconds from each source node to each target node; ``inf`` if unreachable.
 
         ``limit_s`` bounds the search: anything farther counts as unreachable.
+
+        Examples
+        --------
+        >>> from geo.network import RoadNetwork, RoadState, grid_network
+        >>> net = RoadNetwork(grid_network(100, seed=1))
+        >>> matrix = Router(net).travel_matrix(RoadState(net), [1, 100], [51])
+        >>> matrix.times_s.shape
+        (2, 1)
+        >>> [round(s, 1) for s in matrix.times_s[:, 0].tolist()]
+        [69.5, 221.0]
         """
-        trees = self.trees(state, sources, vehicle, limit_s, targets)
+        trees = self.trees(state, sources, vehicle=vehicle, limit_s=limit_s, targets=targets)
         return TravelMatrix(self.network, sources, targets, trees)
 
     def route(
-        self, state: RoadState, source: int, target: int, vehicle: Vehicle = Vehicle()
+        self, state: RoadState, source: int, target: int, *, vehicle: Vehicle = Vehicle()
     ) -> Route | None:
-        """The fastest route between two nodes, or None when there is none."""
-        return self.travel_matrix(state, [source], [target], vehicle).route(source, target)
+        """The fastest route between two nodes, or None when there is none.
 
-
-def _walk_up(
-    used: list[Tree],
-    sources: NDArray[np.int64],
-    tree_of: NDArray[np.int64],
-    targets: NDArray[np.int64],
-) -> tuple[
-    NDArray[np.int64], NDArray[np.int64], Callable[[NDArray[np.int64]], NDArray[np.int64]] | None
-]:
-    """Walk every pair from its target up its tree (``used[tree_of[k]]``, rooted at
-    ``sources[tree_of[k]]``), all pairs one tree level per numpy step.
-
-    Returns the (level x pair) grid (row 0 the targets, row ``l`` their
-    ``l``-th ancestors, padded below each route's source), each route's node
-    count, and how to read grid entries as node indices (None: they are node
-    indices). Dense trees are walked on their predecessor arrays with each
-    source made its own parent, so a finished walk stays put; compact trees on
-    their walk tables, whose sentinel position plays that part.
-    """
-    if all(tree.dense for tree in used):
-        n = used[0].n
-        pred = np.stack([tree.dense_pred() for tree in used])
-        pred[np.arange(len(used)), sources] = sources
-        up, base, root = pred.ravel(), tree_of * n, sources[tree_of]
-        walked = _climb(lambda at: up[base + at], targets, root)
-        return walked, (walked != root).sum(axis=0) + 1, None
-    node_at, up_of, start = _walk_layout(used, tree_of, targets)
-    sentinel = up_of.size - 1
-    walked = _climb(up_of.__getitem__, start, sentinel)
-    return walked, (walked != sentinel).sum(axis=0), node_at
-
-
-def _climb(
-    up: Callable[[NDArray[np.int64]], NDArray[np.int64]],
-    at: NDArray[np.int64],
-    end: NDArray[np.int64] | int,
-) -> NDArray[np.int64]:
-    """Rows of ``at``, ``up(at)``, ``up(up(at))``, ... until every entry is ``end``
-    (checked only every few levels: rows past a route's end repeat it)."""
-    grid = [at]
-    while True:
-        for _ in range(_WALK_CHECK):
-            at = up(at)
-            grid.append(at)
-        if bool((at == end).all()):
-            return np.stack(grid)
-
-
-def _walk_layout(
-    used: list[Tree], tree_of: NDArray[np.int64], targets: NDArray[np.int64]
-) -> tuple[Callable[[NDArray[np.int64]], NDArray[np.int64]], NDArray[np.int64], NDArray[np.int64]]:
-    """The used (compact) trees' walk tables end to end, as positions.
-
-    Returns (the node indices at given positions, the parent position of each
-    position, each pair's starting position at its target). The last position
-    is a sentinel, its own parent, that every source's parent points to: a walk
-    that passed its source stays there.
-    """
-    tables = [tree.walk_table() for tree in used]
-    sizes = np.array([len(nodes) for nodes, _ in tables], dtype=np.int64)
-    offset = np.cumsum(sizes) - sizes
-    sentinel = int(sizes.sum())
-    node_at = np.concatenate([*(nodes for nodes, _ in tables), [-1]]).astype(np.int64)
-    up_of = np.concatenate(
-        [
-            *(
-                np.where(pos < 0, sentinel, pos + b)
-                for (_, pos), b in zip(tables, offset.tolist(), strict=True)
-            ),
-            [sentinel],
-        ]
-    ).astype(np.int64)
-    start = np.empty(targets.size, dtype=np.int64)
-    by_tree = np.argsort(tree_of, kind="stable")
-    bounds = np.searchsorted(tree_of[by_tree], np.arange(len(tables) + 1))
-    for k, (nodes, _) in enumerate(tables):
-        these = by_tree[bounds[k] : bounds[k + 1]]
-        start[these] = np.searchsorted(nodes, targets[these]) + offset[k]
-    return node_at.__getitem__, up_of, start
-
-
-def _route_metres(
-    net: RoadNetwork,
-    on_route: NDArray[np.int64],
-    step: NDArray[np.int64],
-    pair: NDArray[np.int64],
-    width: int,
-) -> NDArray[np.float64]:
-    """Each route's length: its edges added one at a time from the source, in the
-    order :meth:`TravelMatrix.route` adds them, so both give the same float.
-
-    ``on_route`` holds the routes' nodes end to end, ``step`` each one's place
-    in its route and ``pair`` its route. Laid out as (step x route) with zeros
-    past each route's end, a sum down the steps adds each column in step order.
-    """
-    grid = np.zeros((width, int(pair[-1]) + 1))
-    if on_route.size > 1:
-        # The edge from each position's predecessor in the array: at a route's
-        # first node (step 0) that is no edge of the route, and it is left out.
-        c, p = on_route[1:], on_route[:-1]
-        tails, edge_lengths = net.in_edges
-        slot = (np.take(tails, c, axis=0) == p[:, None]).argmax(axis=1)
-        into = edge_lengths.ravel()[c * edge_lengths.shape[1] + slot]
-        grid.ravel()[step[1:] * grid.shape[1] + pair[1:]] = np.where(step[1:] > 0, into, 0.0)
-    metres: NDArray[np.float64] = grid.sum(axis=0)
-    return metres
-
-
-def _paths_avoid(
-    preds: NDArray[np.int32],
-    targets: NDArray[np.int64],
-    heads_on_tree: NDArray[np.bool_],
-    heads: NDArray[np.int32],
-) -> NDArray[np.bool_]:
-    """For each tree (row of ``preds``), whether no path to a target enters a closed edge.
-
-    ``heads_on_tree[k, e]`` says closed edge ``e`` is a tree edge of row ``k``
-    (entering node ``heads[e]``). All rows walk up from all targets together,
-    one tree level per numpy step, each (row, node) visited at most once.
-    """
-    k, n = preds.shape
-    flat_pred = preds.astype(np.int64).ravel()
-    marked = np.zeros(k * n, dtype=bool)
-    rows, cols = np.nonzero(heads_on_tree)
-    marked[rows * n + heads[cols]] = True
-    seen = np.zeros(k * n, dtype=bool)
-    slot = np.zeros(k * n, dtype=np.int64)  # scratch for sort-free de-duplication
-    clean = np.ones(k, dtype=bool)
-    frontier = (np.arange(k)[:, None] * n + targets[None, :]).ravel()
-    while frontier.size:
-        hit = marked[frontier]
-        if hit.any():
-            clean[frontier[hit] // n] = False
-        seen[frontier] = True
-        parents = flat_pred[frontier]
-        ok = parents >= 0
-        frontier = parents[ok] + (frontier[ok] // n) * n
-        frontier = frontier[~seen[frontier]]
-        order = np.arange(frontier.size)
-        slot[frontier] = order
-        frontier = frontier[slot[frontier] == order]
-    return clean
-
-
-def edge_seconds(
-    network: RoadNetwork, vehicle: Vehicle, edges: NDArray[np.int64] | None = None
-) -> NDArray[np.float64]:
-    """Travel seconds for ``vehicle`` of every edge, or of the ``edges`` given (by index),
-    closed or not: what compiled graphs hold, element for element."""
-    pick = slice(None) if edges is None else edges
-    speed = np.minimum(network.edge_speed_kmh[pick], vehicle.speed_kmh) / 3.6
-    seconds: NDArray[np.float64] = np.maximum(
-        network.edge_length_m[pick] / speed, _MIN_EDGE_SECONDS
-    )
-    return seconds
-
-
-def path_seconds(network: RoadNetwork, nodes: Sequence[int], vehicle: Vehicle = Vehicle()) -> float:
-    """Seconds along ``nodes`` (ids) for ``vehicle``, closed roads included (a vehicle
-    already past them drove them). Added edge by edge from the first, as the search
-    adds them: for a fastest route, the same float as its ``time_s``."""
-    edges = np.array(
-        [network.edge_index[pair] for pair in itertools.pairwise(nodes)], dtype=np.int64
-    )
-    total = 0.0
-    for seconds in edge_seconds(network, vehicle, edges).tolist():
-        total += seconds
-    return total
-
-
-def position_on(network: RoadNetwork, nodes: Sequence[int], fraction: float) -> tuple[int, float]:
-    """Where a vehicle that has covered ``fraction`` of a route's length can next turn:
-    the index in ``nodes`` of the node it reaches next (it finishes the road it is on),
-    and the metres from the start to that node. 0 and 0.0 before it sets off."""
-    if fraction <= 0 or len(nodes) < 2:
-        return 0, 0.0
-    lengths, n, index = network.edge_lengths_by_key, network.n_nodes, network.index
-    done = list(
-        itertools.accumulate(lengths[index[a] * n + index[b]] for a, b in itertools.pairwise(nodes))
-    )
-    k = min(bisect.bisect_left(done, fraction * done[-1]), len(done) - 1)
-    return k + 1, done[k]
-
-
-def position_near(
-    network: RoadNetwork, nodes: Sequence[int], lat: float, lon: float
-) -> tuple[int, float, float]:
-    """Where a vehicle seen at (lat, lon), a GPS fix, can next turn on its route: the index
-    in ``nodes`` of the node it reaches next (the far end of the route's road nearest the
-    fix; the node itself when the fix is on it), the metres from the start to that node,
-    and how far the fix is off the route. The earliest of equally near roads is taken."""
-    if not nodes:
-        return 0, 0.0, 0.0
-    at = np.fromiter((network.index[n] for n in nodes), dtype=np.int64, count=len(nodes))
-    px, py = network.projection.to_xy(lat, lon)
-    if len(nodes) == 1:
-        return 0, 0.0, float(math.hypot(network.x[at[0]] - px, network.y[at[0]] - py))
-    ax, ay = network.x[at[:-1]], network.y[at[:-1]]
-    dx, dy = network.x[at[1:]] - ax, network.y[at[1:]] - ay
-    squared = dx * dx + dy * dy
-    t = np.clip(((px - ax) * dx + (py - ay) * dy) / np.where(squared > 0, squared, 1.0), 0, 1)
-    off = np.hypot(ax + t * dx - px, ay + t * dy - py)
-    k = int(np.argmin(off))
-    nearest = k if t[k] <= 0 else k + 1
-    lengths, n = network.edge_lengths_by_key, network.n_nodes
-    done = sum(lengths[int(a) * n + int(b)] for a, b in itertools.pairwise(at[: nearest + 1]))
-    return nearest, float(done), float(off[k])
-
-
-def route_uses_closed_edge(state: RoadState, route: Route) -> bool:
-    """True when any step of the route runs on a closed edge (a consistency check)."""
-    net = state.network
-    closed = state.closed_edges
-    return any(bool(closed[net.edge_index[(a, b)]]) for a, b in itertools.pairwise(route.nodes))
+        Examples
+        --------
+        >>> from geo.network import RoadNetwork, RoadState, grid_network
+        >>> net = RoadNetwork(grid_network(100, seed=1))
+        >>> route = Router(net).route(RoadState(net), 1, 100)
+        >>> route.nodes[:4], len(route.nodes), round(route.time_s, 1)
+        ((1, 11, 21, 31), 19, 290.5)
+        """
+        return self.travel_matrix(state, [source], [target], vehicle=vehicle).route(source, target)

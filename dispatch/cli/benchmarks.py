@@ -114,7 +114,7 @@ def bench_matching(
     people: Annotated[int, typer.Option(min=1)] = 3000,
 ) -> None:
     """People-to-need matching: exact vs greedy objective and time."""
-    console.print(run_matching_bench(needs, people), markup=False)
+    console.print(run_matching_bench(n_needs=needs, n_people=people), markup=False)
 
 
 @bench_app.command("replay")

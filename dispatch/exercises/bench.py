@@ -8,6 +8,8 @@ volunteers checking in and out, in the proportions a long incident day might see
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dispatch.exercises import scenario as sc
@@ -29,120 +31,171 @@ MIX = (
 )
 
 
-def generated_scenario(events: int, seed: int = 1) -> sc.Scenario:
-    """A valid `Scenario` with at least `events` events over 24 hours."""
-    rng = random.Random(seed)
-    ref = reference()
-    communities = sorted(ref.communities)
-    depots = sorted(d for d in ref.depots if d != "D110101000")
-    out: list[sc.Event] = []
+END = timedelta(hours=24)
+KEYS = ("B1", "B2", "B3")
 
-    def at() -> timedelta:
-        return timedelta(minutes=rng.randrange(5, 24 * 60 - 30))
 
-    keys = ["B1", "B2", "B3"]
-    for k, key in enumerate(keys):
-        out.append(
+@dataclass
+class _Day:
+    """The generator's state: one random stream drawn in a fixed order (the same seed gives
+    the same day), the events so far, and the closures and outages still open."""
+
+    rng: random.Random
+    communities: list[str]
+    depots: list[str]
+    out: list[sc.Event] = field(default_factory=list)
+    open_closures: list[tuple[sc.Closure, timedelta]] = field(default_factory=list)
+    out_depots: list[tuple[str, timedelta]] = field(default_factory=list)
+
+    def at(self) -> timedelta:
+        return timedelta(minutes=self.rng.randrange(5, 24 * 60 - 30))
+
+    def later(self, than: timedelta) -> timedelta:
+        return min(than + timedelta(minutes=self.rng.randrange(20, 240)), END)
+
+
+def _incidents(day: _Day) -> None:
+    rng = day.rng
+    for k, key in enumerate(KEYS):
+        day.out.append(
             sc.Incident(
                 at=timedelta(minutes=k),
                 line=0,
-                index=len(out),
+                index=len(day.out),
                 key=key,
                 type=("rainstorm", "heatwave", "utility_outage")[k],
                 level=("II", "III", "III")[k],
                 title=f"基准测试事件{k + 1} · bench incident {k + 1}",
-                communities=tuple(rng.sample(communities, 6)),
+                communities=tuple(rng.sample(day.communities, 6)),
             )
         )
-    open_closures: list[tuple[sc.Closure, timedelta]] = []
-    out_depots: list[tuple[str, timedelta]] = []
-    end = timedelta(hours=24)
 
-    def later(than: timedelta) -> timedelta:
-        return min(than + timedelta(minutes=rng.randrange(20, 240)), end)
 
+def _request(day: _Day, index: int, when: timedelta) -> None:
+    rng = day.rng
+    day.out.append(
+        sc.Request(
+            at=when,
+            line=0,
+            index=index,
+            incident=rng.choice(KEYS),
+            community=rng.choice(day.communities),
+            item=rng.choice(ITEMS),
+            quantity=rng.randrange(5, 60),
+            priority=rng.choices(sc.PRIORITIES, (1, 2, 4))[0],
+        )
+    )
+
+
+def _check_in(day: _Day, index: int, when: timedelta) -> None:
+    rng = day.rng
+    day.out.append(
+        sc.CheckIn(
+            at=when,
+            line=0,
+            index=index,
+            community=rng.choice(day.communities),
+            people=rng.randrange(1, 4),
+            skills=tuple(rng.sample(sorted(sc.BUILTIN_SKILLS), 2)),
+        )
+    )
+
+
+def _check_out(day: _Day, index: int, when: timedelta) -> None:
+    community = day.rng.choice(day.communities)
+    day.out.append(sc.CheckOut(at=when, line=0, index=index, community=community, people=1))
+
+
+def _task(day: _Day, index: int, when: timedelta) -> None:
+    rng = day.rng
+    day.out.append(
+        sc.Task(
+            at=when,
+            line=0,
+            index=index,
+            incident=rng.choice(KEYS),
+            community=rng.choice(day.communities),
+            kind=rng.choice(KINDS),
+            people=rng.randrange(1, 4),
+            minutes=rng.randrange(20, 120),
+            skills=(),
+        )
+    )
+
+
+def _close_road(day: _Day, index: int, when: timedelta) -> None:
+    """Half the time an open closure opens again; else a new one closes."""
+    rng = day.rng
+    if day.open_closures and rng.random() < 0.5:
+        closure, since = day.open_closures.pop(0)
+        day.out.append(sc.OpenRoad(at=day.later(since), line=0, index=index, closure=closure))
+        return
+    lat = 39.87 + rng.random() * 0.08
+    lon = 116.39 + rng.random() * 0.045
+    closure = sc.Closure(near=(round(lat, 5), round(lon, 5)), radius_m=120.0)
+    day.open_closures.append((closure, when))
+    day.out.append(sc.CloseRoad(at=when, line=0, index=index, closure=closure))
+
+
+def _receive(day: _Day, index: int, when: timedelta) -> None:
+    rng = day.rng
+    day.out.append(
+        sc.Receive(
+            at=when,
+            line=0,
+            index=index,
+            depot=rng.choice(day.depots),
+            item=rng.choice(ITEMS),
+            quantity=rng.randrange(50, 300),
+        )
+    )
+
+
+def _depot_out(day: _Day, index: int, when: timedelta) -> None:
+    """Half the time a depot that is out comes back; else another one goes out."""
+    rng = day.rng
+    if day.out_depots and rng.random() < 0.5:
+        depot, since = day.out_depots.pop(0)
+        day.out.append(sc.DepotBack(at=day.later(since), line=0, index=index, depot=depot))
+        return
+    gone = {d for d, _ in day.out_depots}
+    depot = rng.choice([d for d in day.depots if d not in gone])
+    day.out_depots.append((depot, when))
+    day.out.append(sc.DepotOut(at=when, line=0, index=index, depot=depot))
+
+
+def _approve(day: _Day, index: int, when: timedelta) -> None:
+    """Weighted 0 in MIX: never drawn (auto-approve plays the day)."""
+
+
+# one generator per action of MIX
+_ACTIONS: dict[str, Callable[[_Day, int, timedelta], None]] = {
+    "request": _request,
+    "check_in": _check_in,
+    "task": _task,
+    "check_out": _check_out,
+    "close_road": _close_road,
+    "receive": _receive,
+    "depot_out": _depot_out,
+    "approve": _approve,
+}
+
+
+def generated_scenario(events: int, seed: int = 1) -> sc.Scenario:
+    """A valid `Scenario` with at least `events` events over 24 hours."""
+    rng = random.Random(seed)
+    ref = reference()
+    day = _Day(rng, sorted(ref.communities), sorted(d for d in ref.depots if d != "D110101000"))
+    _incidents(day)
     weights = [w for _, w in MIX]
     names = [n for n, _ in MIX]
-    while len(out) < events:
+    while len(day.out) < events:
         action = rng.choices(names, weights)[0]
-        index = len(out)
-        when = at()
-        if action == "request":
-            out.append(
-                sc.Request(
-                    at=when,
-                    line=0,
-                    index=index,
-                    incident=rng.choice(keys),
-                    community=rng.choice(communities),
-                    item=rng.choice(ITEMS),
-                    quantity=rng.randrange(5, 60),
-                    priority=rng.choices(sc.PRIORITIES, (1, 2, 4))[0],
-                )
-            )
-        elif action == "check_in":
-            out.append(
-                sc.CheckIn(
-                    at=when,
-                    line=0,
-                    index=index,
-                    community=rng.choice(communities),
-                    people=rng.randrange(1, 4),
-                    skills=tuple(rng.sample(sorted(sc.BUILTIN_SKILLS), 2)),
-                )
-            )
-        elif action == "check_out":
-            out.append(
-                sc.CheckOut(
-                    at=when, line=0, index=index, community=rng.choice(communities), people=1
-                )
-            )
-        elif action == "task":
-            out.append(
-                sc.Task(
-                    at=when,
-                    line=0,
-                    index=index,
-                    incident=rng.choice(keys),
-                    community=rng.choice(communities),
-                    kind=rng.choice(KINDS),
-                    people=rng.randrange(1, 4),
-                    minutes=rng.randrange(20, 120),
-                    skills=(),
-                )
-            )
-        elif action == "close_road":
-            if open_closures and rng.random() < 0.5:
-                closure, since = open_closures.pop(0)
-                out.append(sc.OpenRoad(at=later(since), line=0, index=index, closure=closure))
-            else:
-                lat = 39.87 + rng.random() * 0.08
-                lon = 116.39 + rng.random() * 0.045
-                closure = sc.Closure(near=(round(lat, 5), round(lon, 5)), radius_m=120.0)
-                open_closures.append((closure, when))
-                out.append(sc.CloseRoad(at=when, line=0, index=index, closure=closure))
-        elif action == "receive":
-            out.append(
-                sc.Receive(
-                    at=when,
-                    line=0,
-                    index=index,
-                    depot=rng.choice(depots),
-                    item=rng.choice(ITEMS),
-                    quantity=rng.randrange(50, 300),
-                )
-            )
-        elif action == "depot_out":
-            if out_depots and rng.random() < 0.5:
-                depot, since = out_depots.pop(0)
-                out.append(sc.DepotBack(at=later(since), line=0, index=index, depot=depot))
-            else:
-                gone = {d for d, _ in out_depots}
-                depot = rng.choice([d for d in depots if d not in gone])
-                out_depots.append((depot, when))
-                out.append(sc.DepotOut(at=when, line=0, index=index, depot=depot))
+        index = len(day.out)
+        when = day.at()
+        _ACTIONS[action](day, index, when)
     # the same offsets in the order they will run: file order is event order
-    ordered = sorted(out, key=lambda e: (e.at, e.index))
+    ordered = sorted(day.out, key=lambda e: (e.at, e.index))
     return sc.Scenario(
         name=f"基准 24 小时 · generated 24-hour scenario ({len(ordered)} events)",
         start=START,

@@ -32,12 +32,13 @@ from dispatch.clock import Clock, FixedClock, WallClock, local
 from dispatch.db import Context, after_commit, command, engine
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.exercises import scenario as sc
+from dispatch.exercises.records import exercise_of, locked_active, real_world
 from dispatch.exercises.replay import (
     REPLAY_ACTOR,
     Options,
     Progress,
     Replay,
-    _minutes,
+    as_minutes,
     reference,
     scenarios_dir,
 )
@@ -50,6 +51,14 @@ from dispatch.exercises.schemas import (
     PlayView,
     ScenarioInfo,
 )
+from dispatch.exercises.service import (
+    create_exercise,
+    get_exercise,
+    list_exercises,
+    register_play_hooks,
+    reset_exercise,
+)
+from dispatch.settings import get_settings
 
 log = logging.getLogger("dispatch.plays")
 
@@ -61,8 +70,6 @@ LOST = "the server process playing it stopped before the play ended"
 
 def _lease() -> float:
     """Seconds without a write after which a running play's process is taken as gone."""
-    from dispatch.settings import get_settings
-
     return float(get_settings().play_lease_seconds)
 
 
@@ -115,8 +122,8 @@ def _view_of(play: Play) -> PlayView:
         started_at=local(play.started_at),
         finished_at=local(play.finished_at),
         sim_time=local(sim),
-        offset_minutes=_minutes(offset),
-        duration_minutes=_minutes(duration),
+        offset_minutes=as_minutes(offset),
+        duration_minutes=as_minutes(duration),
         progress=round(min(offset / duration, 1.0), 4) if duration else 1.0,
         events_done=runner.events_done if runner else 0,
         events_total=len(play.scenario.events),
@@ -228,8 +235,6 @@ async def drill_clock(schema: str) -> Clock | None:
     clock; in any other, the drill's time its row last gave (at most MIN_GAP s of wall time
     behind while the clock moves). None when no play owns the world (idle, stopped, failed).
     """
-    from dispatch.exercises.service import exercise_of
-
     exercise_id = exercise_of(schema)
     here = _running_here(exercise_id)
     if here is not None and here.runner is not None:
@@ -284,7 +289,7 @@ async def list_scenario_files(ctx: Context) -> list[ScenarioInfo]:
                 title=s.name,
                 description=s.description.strip(),
                 duration=sc.format_duration(s.duration),
-                duration_minutes=_minutes(s.duration),
+                duration_minutes=as_minutes(s.duration),
                 events=len(s.events),
                 start=s.start,
                 planner=s.policy.planner,
@@ -298,8 +303,6 @@ async def list_scenario_files(ctx: Context) -> list[ScenarioInfo]:
 
 
 async def play_status(ctx: Context, exercise_id: int) -> PlayView:
-    from dispatch.exercises.service import get_exercise
-
     await get_exercise(ctx, exercise_id)  # authorises, 404 for no such exercise
     return await play_view(exercise_id)
 
@@ -307,8 +310,6 @@ async def play_status(ctx: Context, exercise_id: int) -> PlayView:
 async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> PlayView:
     """Start playing a scenario into an active exercise, as a task of this process; 409
     while a play of it runs here or in any other process."""
-    from dispatch.exercises.service import _real
-
     authorize(ctx.actor, "exercises.manage")
     scenario = _load_named(request.scenario)
     policy = request.policy.value if request.policy else scenario.policy.planner
@@ -321,7 +322,7 @@ async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> Pl
         loop=request.loop,
         started_at=WallClock().now(),
     )
-    await _register(_real(ctx), play)
+    await _register(real_world(ctx), play)
 
     def begin() -> None:
         PLAYS[play.exercise] = play
@@ -334,10 +335,8 @@ async def start_play(ctx: Context, exercise_id: int, request: PlayRequest) -> Pl
 async def _register(ctx: Context, play: Play) -> None:
     """The play becomes the exercise's, for every process (409 if another one runs);
     audited in the real trail."""
-    from dispatch.exercises.service import _locked_active
-
     async with command(ctx) as cmd:
-        await _locked_active(cmd, play.exercise, "play")  # one start at a time, anywhere
+        await locked_active(cmd, play.exercise, "play")  # one start at a time, anywhere
         await _claim(cmd.connection, play)
         await cmd.audit(
             "exercises.play",
@@ -392,8 +391,6 @@ async def _claim(conn: asyncpg.Connection, play: Play) -> None:
 
 
 async def _play(play: Play) -> None:
-    from dispatch.exercises.service import reset_exercise
-
     manager = Context(REPLAY_ACTOR, WallClock())
     async with _row_kept(play):
         while True:
@@ -452,8 +449,6 @@ async def play_in_this_process(
     """`dispatch replay --live`: a new drill sandbox, played by this process and known to
     every server like a play of theirs (progress, drill clock, 409, stop). The exercise's
     id, and the report; None for it when a server stopped the play."""
-    from dispatch.exercises.service import create_exercise
-
     manager = Context(REPLAY_ACTOR, WallClock())
     file = Path(scenario.source).name[:200]
     view = await create_exercise(
@@ -542,12 +537,10 @@ async def _stop_elsewhere(exercise_id: int) -> bool:
 
 async def stop_playing(ctx: Context, exercise_id: int) -> PlayView:
     """`DELETE /api/exercises/{id}/play`: a trainer ends the live play; audited."""
-    from dispatch.exercises.service import _real, get_exercise
-
     authorize(ctx.actor, "exercises.manage")
     await get_exercise(ctx, exercise_id)  # 404 for no such exercise
     if await stop_play(exercise_id):
-        async with command(_real(ctx)) as cmd:
+        async with command(real_world(ctx)) as cmd:
             await cmd.audit("exercises.stop", "exercise", exercise_id, {"playing": True}, None)
             cmd.emit("exercise.stopped", {"id": exercise_id})
     return await play_view(exercise_id)
@@ -570,8 +563,6 @@ async def start_demo_drill(file: str, speed: float = 60.0) -> None:
     """`dispatch demo` serves with a live drill: reuse the active exercise named 演示演练
     (or create it) and play `file` into it, looping. With several workers the first one to
     start plays it; the others find it playing and leave it be."""
-    from dispatch.exercises.service import create_exercise, list_exercises
-
     manager = Context(REPLAY_ACTOR, WallClock())
     pool = engine().pool
     assert pool is not None, "the demo drill starts once the pool has"
@@ -593,3 +584,8 @@ async def start_demo_drill(file: str, speed: float = 60.0) -> None:
                 log.info("demo drill %s already plays in another process", found.id)
         finally:
             await lock.execute("SELECT pg_advisory_unlock($1)", DEMO_LOCK)
+
+
+# the service asks through these hooks: deleting an exercise stops its play, a reset is
+# refused while one plays (so the service never imports this module)
+register_play_hooks(stop=stop_play, playing_elsewhere=playing_elsewhere)

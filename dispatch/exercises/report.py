@@ -18,6 +18,7 @@ from typing import Any
 
 from dispatch.exercises.replay import figure
 from dispatch.exercises.scenario import FIGURES
+from dispatch.settings import get_settings
 
 WIDTH, HEIGHT, PAD = 760, 820, 16
 
@@ -84,8 +85,6 @@ COLORS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700")
 
 
 def _reference_dir() -> Path:
-    from dispatch.settings import get_settings
-
     return get_settings().reference_dir
 
 

@@ -290,9 +290,9 @@ async def suggest_for_needs(
         candidates,
         state or road.state,
         road.router,
-        _options(requests),
-        None,
-        road.snapper,
+        options=_options(requests),
+        community_nodes=None,
+        snapper=road.snapper,
     )
     return [
         _response(need, req, result, people, len(candidates))

@@ -211,8 +211,8 @@ def compute(inputs: Inputs) -> GeoPlan:
         inputs.demands,
         inputs.state,
         router,
-        inputs.options,
-        snapper,
+        options=inputs.options,
+        snapper=snapper,
     )
 
 

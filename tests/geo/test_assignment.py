@@ -110,14 +110,14 @@ def test_exact_is_never_worse_than_greedy(
     inst: tuple[list[Need], list[Candidate], np.ndarray, AssignOptions],
 ) -> None:
     needs, candidates, travel, options = inst
-    exact = assign(needs, candidates, travel, options)
+    exact = assign(needs, candidates, travel, options=options)
     greedy = assign(
-        needs, candidates, travel, AssignOptions(**{**options.__dict__, "policy": "greedy"})
+        needs, candidates, travel, options=AssignOptions(**{**options.__dict__, "policy": "greedy"})
     )
     _check_feasible(exact, needs, candidates, travel, options)
     _check_feasible(greedy, needs, candidates, travel, options)
     assert exact.objective <= greedy.objective
-    assert assign(needs, candidates, travel, options).assignments == exact.assignments
+    assert assign(needs, candidates, travel, options=options).assignments == exact.assignments
 
 
 def _lsa_objective(
@@ -145,7 +145,7 @@ def test_exact_matches_linear_sum_assignment_on_one_person_needs(
     inst: tuple[list[Need], list[Candidate], np.ndarray, AssignOptions],
 ) -> None:
     needs, candidates, travel, options = inst
-    exact = assign(needs, candidates, travel, options)
+    exact = assign(needs, candidates, travel, options=options)
     assert exact.objective == _lsa_objective(needs, candidates, travel, options)
 
 
@@ -210,7 +210,7 @@ def test_assign_people_on_dongcheng(
     sources = [community_nodes[codes[k * 3]] for k in range(5)]
     targets = [community_nodes[codes[k * 7]] for k in range(4)]
     back = travel_times_to(base_state, router, sources, targets)
-    forward = router.travel_matrix(base_state, sources, targets, WALK_OR_RIDE).times_s
+    forward = router.travel_matrix(base_state, sources, targets, vehicle=WALK_OR_RIDE).times_s
     np.testing.assert_allclose(back, forward, rtol=1e-9)
     with pytest.raises(ValueError, match="needs a node"):
         assign_people([Need("x", "nowhere", 1)], candidates, base_state, router)

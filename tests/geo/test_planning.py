@@ -27,13 +27,13 @@ from geo.planning import (
     StockLine,
     Transfer,
     UnmetLine,
-    _cache_for,
-    _cover_prune,
     cost_of,
     plan_features,
     plan_transfers,
     solve_transfers,
 )
+from geo.planning_solver import _cover_prune
+from geo.planning_supply import cache_for as _cache_for
 from geo.routing import Route, Router, route_uses_closed_edge
 from tests.geo.conftest import read_rows
 
@@ -180,7 +180,7 @@ def _plan(inst: dict[str, object], **changes: object) -> Plan:
         inst["floors"],  # type: ignore[arg-type]
         inst["demands"],  # type: ignore[arg-type]
         inst["times"],  # type: ignore[arg-type]
-        options,
+        options=options,
     )
 
 
@@ -215,7 +215,7 @@ def test_cover_prune_keeps_the_cheapest_depots_that_cover_the_block() -> None:
 
 
 def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo.planning
+    import geo.planning_solver
 
     dropped = []
 
@@ -224,7 +224,7 @@ def test_pruned_plan_is_still_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
         dropped.append(int(((supply > 0) & ~keep).sum()))
         return keep
 
-    monkeypatch.setattr(geo.planning, "_cover_prune", counting)
+    monkeypatch.setattr(geo.planning_solver, "_cover_prune", counting)
     rng = np.random.default_rng(5)
     m, k = 8, 12
     inst: dict[str, object] = {
@@ -368,7 +368,7 @@ def _solve(
         list(floors),
         demands,
         np.array(times),
-        PlanOptions(now=NOW, **options),  # type: ignore[arg-type]
+        options=PlanOptions(now=NOW, **options),  # type: ignore[arg-type]
     )
 
 
@@ -543,9 +543,11 @@ def test_replan_with_a_warm_router_equals_a_cold_plan(
     options = PlanOptions(now=NOW)
     warm = Router(base_state.network)
     args = (depots, stock, floors, demands)
-    plan_transfers(*args, base_state, warm, options, snapper)
-    replan = plan_transfers(*args, closed, warm, options, snapper)
-    cold = plan_transfers(*args, closed, Router(base_state.network), options, snapper)
+    plan_transfers(*args, base_state, warm, options=options, snapper=snapper)
+    replan = plan_transfers(*args, closed, warm, options=options, snapper=snapper)
+    cold = plan_transfers(
+        *args, closed, Router(base_state.network), options=options, snapper=snapper
+    )
     assert replan.transfers == cold.transfers
     assert (replan.unmet, replan.late, replan.level_costs) == (
         cold.unmet,
@@ -555,7 +557,7 @@ def test_replan_with_a_warm_router_equals_a_cold_plan(
     # Planning the same state again reuses every level's solution, and changes nothing.
     cache = _cache_for(warm)
     hits, misses = cache.hits, cache.misses
-    again = plan_transfers(*args, closed, warm, options, snapper)
+    again = plan_transfers(*args, closed, warm, options=options, snapper=snapper)
     assert again.transfers == cold.transfers and again.level_costs == cold.level_costs
     assert cache.misses == misses and cache.hits > hits  # every solved level was a hit
 

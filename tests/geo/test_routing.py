@@ -74,7 +74,7 @@ def test_matrix_matches_networkx_dijkstra(g: nx.DiGraph, data: st.DataObject) ->
         if (u, v) not in closed_pairs and vehicle_allowed(d["max_vehicle"], vehicle):
             ref.add_edge(u, v, w=_seconds(d, vehicle))
     nodes = sorted(g.nodes)
-    matrix = Router(net).travel_matrix(state, nodes, nodes, vehicle)
+    matrix = Router(net).travel_matrix(state, nodes, nodes, vehicle=vehicle)
     for i, s in enumerate(nodes):
         lengths = nx.single_source_dijkstra_path_length(ref, s, weight="w")
         for j, t in enumerate(nodes):
@@ -264,7 +264,7 @@ def _across_the_district(
 ) -> Route:
     """The fastest route from the district reserve to a community far from it."""
     source, target = depot_nodes["D110101000"], sorted(community_nodes.values())[40]
-    route = Router(dongcheng).route(RoadState(dongcheng), source, target, vehicle)
+    route = Router(dongcheng).route(RoadState(dongcheng), source, target, vehicle=vehicle)
     assert route is not None and len(route.nodes) > 10
     return route
 
@@ -276,12 +276,12 @@ def test_path_seconds_is_the_searched_time_and_counts_closed_roads(
     # it included; for a fastest route that is the very float the search gave.
     vehicle = Vehicle(speed_kmh=18.0)
     route = _across_the_district(dongcheng, depot_nodes, community_nodes, vehicle)
-    assert path_seconds(dongcheng, route.nodes, vehicle) == route.time_s
+    assert path_seconds(dongcheng, route.nodes, vehicle=vehicle) == route.time_s
     middle = dongcheng.latlon(route.nodes[len(route.nodes) // 2])
     closed = RoadState(dongcheng).with_closure(Closure.circle(*middle, 20.0))
     assert route_uses_closed_edge(closed, route)
-    assert path_seconds(dongcheng, route.nodes, vehicle) == route.time_s
-    assert path_seconds(dongcheng, route.nodes, Vehicle(speed_kmh=9.0)) > route.time_s
+    assert path_seconds(dongcheng, route.nodes, vehicle=vehicle) == route.time_s
+    assert path_seconds(dongcheng, route.nodes, vehicle=Vehicle(speed_kmh=9.0)) > route.time_s
 
 
 def _metres_along(network: RoadNetwork, nodes: Sequence[int]) -> list[float]:

@@ -1,0 +1,413 @@
+"""The scenario's model: the format's constants and figures, the problems a file can
+have, the reference data it is checked against, the typed scenario (policy, world,
+events, bounds) and durations. Plain data: no YAML and no database here."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar, TypeAlias
+
+FORMAT = "dispatch-scenario/1"
+
+INCIDENT_TYPES = frozenset(
+    {
+        "rainstorm",
+        "fire",
+        "earthquake",
+        "heatwave",
+        "snow_ice",
+        "public_health",
+        "utility_outage",
+        "building_collapse",
+    }
+)
+LEVELS = ("I", "II", "III", "IV")
+PRIORITIES = ("critical", "high", "normal")
+TASK_KINDS = ("door_check", "evacuation", "delivery_support", "guard")
+PLANNERS = ("optimal", "nearest")
+BUILTIN_SKILLS = frozenset(
+    {
+        "first_aid",
+        "driving",
+        "electrician",
+        "plumbing",
+        "counselling",
+        "elderly_care",
+        "lifting",
+        "medical",
+        "interpreting",
+    }
+)
+# the report's figures in the order they are shown; `expect` may bound any of them
+FIGURES: tuple[str, ...] = (
+    "requests",
+    "requested_units",
+    "delivered_units",
+    "fill_rate",
+    "fill_rate_by_priority.critical",
+    "fill_rate_by_priority.high",
+    "fill_rate_by_priority.normal",
+    "unmet",
+    "first_delivery_minutes",
+    "delivery_minutes.p50",
+    "delivery_minutes.p90",
+    "delivery_minutes.max",
+    "delivery_minutes.mean",
+    "deliveries",
+    "tasks",
+    "tasks_staffed",
+    "people_hours",
+    "plans",
+    "wall_seconds",
+)
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+# ---------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a file: where (line, key path) and what."""
+
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, {self.path}" if self.path else f"line {self.line}"
+        return f"{where}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """A file refused: every problem found, in line order."""
+
+    def __init__(self, problems: Iterable[Problem], source: str = "<scenario>") -> None:
+        self.problems = sorted(problems)
+        self.source = source
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+# ---------------------------------------------------------------- reference data
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a scenario may name: communities and streets (code or exact name), depot and
+    item codes, skills."""
+
+    communities: dict[str, str]  # code -> name
+    community_streets: dict[str, str]  # code -> street code
+    community_names: dict[str, tuple[str, ...]]  # name (and official name) -> codes
+    streets: dict[str, str]  # code -> name
+    street_names: dict[str, str]  # name -> code
+    depots: frozenset[str]
+    items: frozenset[str]
+    skills: frozenset[str] = BUILTIN_SKILLS
+
+    def community(self, value: str) -> str | list[str] | None:
+        """The code a community reference names; a list when a name is ambiguous."""
+        if value in self.communities:
+            return value
+        codes = self.community_names.get(value, ())
+        if len(codes) == 1:
+            return codes[0]
+        return list(codes) if codes else None
+
+    def street(self, value: str) -> str | None:
+        if value in self.streets:
+            return value
+        return self.street_names.get(value)
+
+    def with_skills(self, skills: Iterable[str]) -> Reference:
+        """The same reference, knowing more skills (a commander added some)."""
+        return Reference(
+            self.communities,
+            self.community_streets,
+            self.community_names,
+            self.streets,
+            self.street_names,
+            self.depots,
+            self.items,
+            self.skills | frozenset(skills),
+        )
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_reference(folder: Path) -> Reference:
+    """The reference from `communities.csv`, `streets.csv`, `depots.csv` and `items.csv`."""
+    streets = {r["code"]: r["name"] for r in _rows(folder / "streets.csv")}
+    communities: dict[str, str] = {}
+    community_streets: dict[str, str] = {}
+    names: dict[str, list[str]] = {}
+    for r in _rows(folder / "communities.csv"):
+        communities[r["code"]] = r["name"]
+        community_streets[r["code"]] = r["street_code"]
+        for name in {r["name"], r.get("official_name") or r["name"]}:
+            names.setdefault(name, []).append(r["code"])
+    return Reference(
+        communities=communities,
+        community_streets=community_streets,
+        community_names={k: tuple(v) for k, v in names.items()},
+        streets=streets,
+        street_names={name: code for code, name in streets.items()},
+        depots=frozenset(r["code"] for r in _rows(folder / "depots.csv")),
+        items=frozenset(r["code"] for r in _rows(folder / "items.csv")),
+    )
+
+
+# ---------------------------------------------------------------- the typed scenario
+
+
+@dataclass(frozen=True)
+class Policy:
+    planner: str = "optimal"
+    replan_every: timedelta = timedelta(minutes=15)
+    auto_approve: bool = True
+    assign_people: bool = True
+    vehicle_speed_kmh: float = 25.0
+    handling_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
+class Closure:
+    """Roads inside a circle (`near`, `radius_m`), or one edge between two road nodes."""
+
+    near: tuple[float, float] | None = None
+    radius_m: float | None = None
+    edge: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class StockLine:
+    depot: str
+    item: str
+    quantity: int
+    expires: date | None = None
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    community: str
+    people: int
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamOnCall:
+    id: str
+    unit: str
+    community: str
+    size: int
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class World:
+    stock: tuple[StockLine, ...] = ()
+    depots_out: tuple[str, ...] = ()
+    closed_roads: tuple[Closure, ...] = ()
+    on_duty: tuple[OnDuty, ...] = ()
+    teams: tuple[TeamOnCall, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Event:
+    action: ClassVar[str]
+    at: timedelta
+    line: int  # where the event starts in the file
+    index: int  # its position in the file's list
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incident(_Event):
+    action: ClassVar[str] = "incident"
+    key: str
+    type: str
+    level: str
+    title: str
+    communities: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request(_Event):
+    action: ClassVar[str] = "request"
+    incident: str
+    community: str
+    item: str
+    quantity: int
+    priority: str
+    need_by: timedelta | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task(_Event):
+    action: ClassVar[str] = "task"
+    incident: str
+    community: str
+    kind: str
+    people: int
+    minutes: int
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseRoad(_Event):
+    action: ClassVar[str] = "close_road"
+    closure: Closure
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenRoad(_Event):
+    action: ClassVar[str] = "open_road"
+    closure: Closure
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepotOut(_Event):
+    action: ClassVar[str] = "depot_out"
+    depot: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepotBack(_Event):
+    action: ClassVar[str] = "depot_back"
+    depot: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receive(_Event):
+    action: ClassVar[str] = "receive"
+    depot: str
+    item: str
+    quantity: int
+    expires: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckIn(_Event):
+    action: ClassVar[str] = "check_in"
+    community: str
+    people: int
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOut(_Event):
+    action: ClassVar[str] = "check_out"
+    community: str
+    people: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Approve(_Event):
+    action: ClassVar[str] = "approve"
+    plan: str = "latest"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StandDown(_Event):
+    action: ClassVar[str] = "stand_down"
+    incident: str
+
+
+Event: TypeAlias = (
+    Incident
+    | Request
+    | Task
+    | CloseRoad
+    | OpenRoad
+    | DepotOut
+    | DepotBack
+    | Receive
+    | CheckIn
+    | CheckOut
+    | Approve
+    | StandDown
+)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """`figure op value`, e.g. fill_rate >= 0.9."""
+
+    figure: str
+    op: str
+    value: float
+    line: int = 0
+
+    def holds(self, actual: float | None) -> bool:
+        if actual is None:
+            return False
+        return {
+            ">=": actual >= self.value,
+            "<=": actual <= self.value,
+            "==": actual == self.value,
+            ">": actual > self.value,
+            "<": actual < self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        value = int(self.value) if self.value == int(self.value) else self.value
+        return f"{self.figure} {self.op} {value}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    start: datetime
+    duration: timedelta
+    events: tuple[Event, ...]
+    format: str = FORMAT
+    description: str = ""
+    seed: int = 0
+    policy: Policy = field(default_factory=Policy)
+    world: World = field(default_factory=World)
+    expect: tuple[Bound, ...] = ()
+    source: str = "<scenario>"
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.duration
+
+    def incidents(self) -> tuple[Incident, ...]:
+        return tuple(e for e in self.events if isinstance(e, Incident))
+
+
+# ---------------------------------------------------------------- durations
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """`90m`, `1h30m`, `12h`, `2d`, `45s` (units in the order d h m s); None if malformed."""
+    text = text.strip()
+    if text == "0":
+        return timedelta(0)
+    found = _DURATION.match(text)
+    if not text or found is None:
+        return None
+    days, hours, minutes, seconds = (int(g) if g else 0 for g in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of `parse_duration` for non-negative whole seconds: `1h30m`, `0s`."""
+    total = int(value.total_seconds())
+    if total < 0:
+        raise ValueError("durations are not negative")
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+    text = "".join(f"{n}{unit}" for n, unit in parts if n)
+    return text or "0s"
