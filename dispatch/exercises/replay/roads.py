@@ -123,7 +123,7 @@ def route_time(state: ReplayState, route: dict[str, Any], network: RoadNetwork) 
     if len(nodes) < 2:
         return float(route.get("time_s", 0.0))
     vehicle = Vehicle(speed_kmh=state.scenario.policy.vehicle_speed_kmh)
-    return path_seconds(network, nodes, vehicle)
+    return path_seconds(network, nodes, vehicle=vehicle)
 
 
 async def reopen(state: ReplayState, closure: sc.Closure, index: int | None) -> None:
