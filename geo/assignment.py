@@ -46,7 +46,22 @@ from geo.network import RoadState, Snapper, Vehicle
 from geo.planning import cost_of
 from geo.routing import Router
 
+# the skills every district starts with (the skills table is seeded with them; a commander
+# may add more): scenarios may name them, and the matching benchmark draws from them
+BUILTIN_SKILLS: tuple[str, ...] = (
+    "first_aid",
+    "driving",
+    "electrician",
+    "plumbing",
+    "counselling",
+    "elderly_care",
+    "lifting",
+    "medical",
+    "interpreting",
+)
+
 __all__ = [
+    "BUILTIN_SKILLS",
     "SHORT_REASONS",
     "WALK_OR_RIDE",
     "AssignOptions",

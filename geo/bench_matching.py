@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from geo.assignment import WALK_OR_RIDE, AssignOptions, Candidate, Need, assign_people
+from geo.assignment import (
+    BUILTIN_SKILLS,
+    WALK_OR_RIDE,
+    AssignOptions,
+    Candidate,
+    Need,
+    assign_people,
+)
 from geo.network import (
     DATA_DIR,
     RoadState,
@@ -22,17 +29,7 @@ __all__ = [
     "run_matching_bench",
 ]
 
-SKILLS = (
-    "first_aid",
-    "driving",
-    "electrician",
-    "plumbing",
-    "counselling",
-    "elderly_care",
-    "lifting",
-    "medical",
-    "interpreting",
-)
+SKILLS = BUILTIN_SKILLS
 
 
 def matching_instance(

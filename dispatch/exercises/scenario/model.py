@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, TypeAlias
 
+from geo.assignment import BUILTIN_SKILLS as SKILLS_AT_START
+
 FORMAT = "dispatch-scenario/1"
 
 INCIDENT_TYPES = frozenset(
@@ -30,19 +32,7 @@ LEVELS = ("I", "II", "III", "IV")
 PRIORITIES = ("critical", "high", "normal")
 TASK_KINDS = ("door_check", "evacuation", "delivery_support", "guard")
 PLANNERS = ("optimal", "nearest")
-BUILTIN_SKILLS = frozenset(
-    {
-        "first_aid",
-        "driving",
-        "electrician",
-        "plumbing",
-        "counselling",
-        "elderly_care",
-        "lifting",
-        "medical",
-        "interpreting",
-    }
-)
+BUILTIN_SKILLS = frozenset(SKILLS_AT_START)
 # the report's figures in the order they are shown; `expect` may bound any of them
 FIGURES: tuple[str, ...] = (
     "requests",
