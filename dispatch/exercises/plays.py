@@ -503,8 +503,22 @@ async def stop_play(exercise_id: int) -> bool:
         here.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await here.task
+        await _row_ended(exercise_id)
         return True
     return await _stop_elsewhere(exercise_id)
+
+
+async def _row_ended(exercise_id: int, seconds: float = 5.0) -> None:
+    """The play's last save is shielded from its cancellation, so it may land a moment
+    after the task has ended: wait (briefly) until the row no longer says running, so a
+    play started next is not refused as if this one still ran."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        row = await _row(exercise_id)
+        if row is None or row["status"] != PlayStatus.RUNNING:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _stop_elsewhere(exercise_id: int) -> bool:
