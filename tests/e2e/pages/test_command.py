@@ -144,6 +144,9 @@ def test_command_flow_from_declaration_to_completed_delivery(
     wait_count(page, "path.cc-plan-route", 2)
     wait_count(page, "#plan-lines tbody tr", 2)
     assert "东城区应急物资储备库" in page.locator("#plan-lines").inner_text()
+    # the explanation in Chinese, with the depot's name (not its code, not English)
+    explained = page.locator("#plan-lines tbody tr td:last-child").first.inner_text()
+    assert "车程" in explained and "D1101" not in explained and "away" not in explained
     shot(page, "command-plan-wall")
 
     page.get_by_role("button", name="批准全部").click()

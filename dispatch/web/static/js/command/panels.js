@@ -96,7 +96,7 @@ export function renderPlan() {
         })
       : fmtNumber(line.quantity),
     minutes(line.eta_s),
-    h("span", { class: "note" }, line.explanation),
+    h("span", { class: "note" }, said(line.explained, line.explanation)),
   ]);
   const lines = table(
     [t("command.plan.line"), t("command.plan.depot"), t("command.plan.community"), t("command.plan.item"), t("command.plan.quantity"), t("command.plan.eta"), t("command.plan.explanation")],
@@ -122,7 +122,7 @@ export function renderPlan() {
         prioBadge(u.priority),
         fmtNumber(u.quantity),
         badge(t(`command.reason.${u.reason}`), "bad"),
-        h("span", { class: "note" }, u.explanation || ""),
+        h("span", { class: "note" }, said(u, u.explanation || "")),
       ]),
       { numeric: [4] },
     );
@@ -250,4 +250,12 @@ export function showTab(name) {
     tab.setAttribute("aria-selected", String(on));
     $(tab.getAttribute("aria-controls")).hidden = !on;
   }
+}
+
+/** A plan's explanation in the page's language: its message `code` with `params` (the
+ * names of depots, items and communities), else the service's English sentence. */
+function said(explained, english) {
+  if (!explained?.code) return english;
+  const text = t(explained.code, explained.params || {});
+  return text === explained.code ? english : text;
 }
