@@ -70,6 +70,7 @@ export async function approve(edited) {
 
 export async function reject() {
   const plan = state.plan;
+  if (!window.confirm(t("command.plan.reject.confirm", { id: plan.id }))) return;
   try {
     await api(`/api/plans/${plan.id}/reject`, { method: "POST", body: {} });
     toast(t("command.plan.rejected", { id: plan.id }));

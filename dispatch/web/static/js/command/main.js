@@ -7,7 +7,7 @@ import { t } from "/static/js/i18n.js";
 import { subscribe } from "/static/js/live.js";
 import { createMap } from "/static/js/map.js";
 import { vocabulary } from "/static/js/vocabulary.js";
-import { $, cc, INCIDENT_KEY, itemName, LEVELS, PRIORITIES, setMap, SOURCES, state, TYPES, useVocabulary } from "/static/js/command/state.js";
+import { $, cc, gate, INCIDENT_KEY, itemName, LEVELS, PRIORITIES, setMap, SOURCES, state, TYPES, useVocabulary } from "/static/js/command/state.js";
 import { INCIDENT_VIEWS, liveStatus, LOADERS, loadIncidents, loadPlaces, onEvent, refresh, run } from "/static/js/command/loaders.js";
 import { drawClosures, drawCommunities, setPicking } from "/static/js/command/layers.js";
 import { fetchedTracks, moveTransfers, showDrillClock, syncDrillClock, tracks } from "/static/js/command/transfers.js";
@@ -63,6 +63,7 @@ async function start() {
   state.user = await me();
   useVocabulary(await vocabulary());
   $("cc-role-note").hidden = state.user.role === "commander";
+  for (const el of document.querySelectorAll("[data-needs]")) gate(el, el.dataset.needs);
   wire();
   await run(loadPlaces);
   fillForms();

@@ -2,7 +2,7 @@
 // suggested people, who is on duty, alerts, the figures, and the tabs between them.
 import { clear, h, table } from "/static/js/dom.js";
 import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
-import { $, ACTIVE_TASK, badge, communityName, depotName, incidentId, itemName, minutes, prioBadge, PRIORITIES, skillName, state, taskNote } from "/static/js/command/state.js";
+import { $, ACTIVE_TASK, badge, communityName, depotName, gate, incidentId, itemName, minutes, prioBadge, PRIORITIES, skillName, state, taskNote } from "/static/js/command/state.js";
 import { drawCommunities, highlightRoute } from "/static/js/command/layers.js";
 import { approve, assign, reject, reopen, suggest } from "/static/js/command/actions.js";
 
@@ -59,7 +59,7 @@ export function renderClosures() {
       : t("command.closure.edge", { u: c.u, v: c.v }),
     c.note || "",
     fmtTime(c.closed_at),
-    h("button", { type: "button", class: "btn", "aria-label": `${t("command.closure.reopen")} #${c.id}`, onclick: () => reopen(c.id) }, t("command.closure.reopen")),
+    gate(h("button", { type: "button", class: "btn", "aria-label": `${t("command.closure.reopen")} #${c.id}`, onclick: () => reopen(c.id) }, t("command.closure.reopen")), "incidents.manage"),
   ]);
   clear($("closures")).append(table(["#", t("command.closures"), t("command.closure.note"), "", ""], rows));
 }
@@ -134,9 +134,9 @@ export function renderPlan() {
       h(
         "div",
         { class: "cc-actions" },
-        h("button", { type: "button", class: "btn btn-primary", id: "plan-approve", onclick: () => approve(false) }, t("command.plan.approve")),
-        h("button", { type: "button", class: "btn", id: "plan-approve-edited", disabled: true, onclick: () => approve(true) }, t("command.plan.approve_edited")),
-        h("button", { type: "button", class: "btn btn-danger", id: "plan-reject", onclick: reject }, t("command.plan.reject")),
+        gate(h("button", { type: "button", class: "btn btn-primary", id: "plan-approve", onclick: () => approve(false) }, t("command.plan.approve")), "plans.approve"),
+        gate(h("button", { type: "button", class: "btn", id: "plan-approve-edited", disabled: true, onclick: () => approve(true) }, t("command.plan.approve_edited")), "plans.approve"),
+        gate(h("button", { type: "button", class: "btn btn-danger", id: "plan-reject", onclick: reject }, t("command.plan.reject")), "plans.approve"),
       ),
     );
   }
@@ -165,7 +165,7 @@ export function renderTasks() {
       `${task.assignees.length}/${task.people_needed}`,
       taskNote(task),
       task.status === "open" || task.status === "assigned"
-        ? h("button", { type: "button", class: "btn", onclick: () => suggest(task) }, t("command.task.suggest"))
+        ? gate(h("button", { type: "button", class: "btn", onclick: () => suggest(task) }, t("command.task.suggest")), "people.suggest")
         : "",
     ]);
   const wrap = table(["#", t("command.task.kind"), t("command.request.community"), t("command.task.status"), t("command.task.people"), t("command.closure.note"), ""], rows, { numeric: [4] });
@@ -194,7 +194,7 @@ export function renderSuggestions() {
   box.append(table(["", t("command.name"), t("command.request.community"), t("command.on_duty.skills"), t("command.task.travel"), t("command.task.preferred"), t("command.task.hours")], rows, { numeric: [4, 6] }));
   for (const s of offer.short) box.append(h("p", { class: "note" }, t("command.task.short", { n: s.missing, reason: s.explanation })));
   if (offer.suggestions.length) {
-    box.append(h("div", { class: "cc-actions" }, h("button", { type: "button", class: "btn btn-primary", id: "assign", onclick: assign }, t("command.task.assign"))));
+    box.append(h("div", { class: "cc-actions" }, gate(h("button", { type: "button", class: "btn btn-primary", id: "assign", onclick: assign }, t("command.task.assign")), "tasks.assign")));
   }
 }
 

@@ -1,7 +1,7 @@
 // The command center's one state (what the API last said), the map it is drawn on, the
 // codes the service owns (from GET /api/vocabulary, set once at start) and the small
 // helpers that turn codes into names. Every other module of the page reads these.
-import { h } from "/static/js/dom.js";
+import { h, toast } from "/static/js/dom.js";
 import { fmtNumber, lang, t } from "/static/js/i18n.js";
 
 export const $ = (id) => document.getElementById(id);
@@ -15,6 +15,7 @@ export let PRIORITIES = [];
 export let SOURCES = [];
 export let OPEN_REQUEST = new Set();
 export let ACTIVE_TASK = new Set();
+export let PERMISSIONS = {}; // action -> the roles that may do it (the service's table)
 export const ROUTE_COLOURS = ["#1d4ed8", "#7c3aed", "#0891b2", "#c026d3", "#ea580c", "#059669", "#4f46e5", "#be123c"];
 
 /** Take the codes from the service's vocabulary; the page keeps only their labels and colours. */
@@ -25,6 +26,29 @@ export function useVocabulary(words) {
   SOURCES = words.request_sources;
   OPEN_REQUEST = new Set(words.request_open);
   ACTIVE_TASK = new Set(words.task_active);
+  PERMISSIONS = words.permissions;
+}
+
+/** Whether the user's role may do `action`, as the service's permissions table says. */
+export const may = (action) => (PERMISSIONS[action] || []).includes(state.user?.role);
+
+/**
+ * A control the user's role may not use looks disabled and says why on hover and on tap,
+ * instead of being enabled and then refused. Returns the control.
+ */
+export function gate(el, action) {
+  if (!el || may(action)) return el;
+  const why = t("common.not_allowed", { role: t(`role.${state.user?.role}`) });
+  el.setAttribute("aria-disabled", "true");
+  el.classList.add("denied");
+  el.title = why;
+  el.dataset.denied = action;
+  el.addEventListener("click", (event) => {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    toast(why, { bad: true });
+  }, { capture: true });
+  return el;
 }
 
 export const state = {
