@@ -3,7 +3,7 @@
 import { currentExercise } from "/static/js/api.js";
 import { clear, codedText, h, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, t } from "/static/js/i18n.js";
-import { $, can, communityName, depotName, itemName, state, unitOf } from "/static/js/squad/state.js";
+import { $, can, communityName, depotName, itemName, PRIORITIES, state, unitOf } from "/static/js/squad/state.js";
 import { reloadSoon } from "/static/js/squad/loaders.js";
 import { renderStock } from "/static/js/squad/panels.js";
 import { loadTasks, renderTasks } from "/static/js/squad/tasks.js";
@@ -98,7 +98,11 @@ export function options(select, choices, { blank } = {}) {
 
 export function fillRecordForms() {
   const writer = can("stock.issue") || can("stock.receive") || can("stock.count");
-  $("tab-record").hidden = !writer;
+  const reporter = can("requests.create");
+  $("tab-record").hidden = !writer && !reporter;
+  for (const id of ["issue-form", "receipt-form", "count-form"]) $(id).hidden = !writer;
+  $("need-form").hidden = !reporter;
+  if (reporter) fillNeedForm();
   if (!writer) return;
   const depots = state.depots.map((d) => [d.code, d.name]);
   const items = [...state.items.values()].map((i) => [i.code, itemName(i.code)]);
@@ -110,6 +114,16 @@ export function fillRecordForms() {
   fillIssueLots();
   fillReceiptLots();
   fillCountSheet();
+}
+
+/** The need form: the incidents under way, the user's communities, items, priorities. */
+export function fillNeedForm() {
+  options($("need-incident"), state.incidents.map((i) => [String(i.id), `#${i.id} ${i.title}`]));
+  const communities = [...state.communities.values()].filter((c) => !state.community || c.code === state.community);
+  options($("need-community"), communities.map((c) => [c.code, c.name]));
+  options($("need-item"), [...state.items.values()].map((i) => [i.code, itemName(i.code)]));
+  options($("need-priority"), PRIORITIES.map((p) => [p, t(`command.priority.${p}`)]));
+  if (!$("need-priority").dataset.touched) $("need-priority").value = "normal";
 }
 
 export function fillIssueLots() {
@@ -168,6 +182,9 @@ export function onIssue(event) {
   if (!form.depot.value || !form.community.value || !form.item.value) return formError(form, t("squad.form.choose"));
   if (!qty) return formError(form, t("squad.form.bad_qty", { field: t("squad.field.qty") }));
   if (!incident && !purpose) return formError(form, t("squad.form.need_purpose"));
+  const known = lastKnown(form.depot.value, form.item.value, form.lot.value);
+  const asked = { qty, have: known, unit: unitOf(form.item.value), item: itemName(form.item.value) };
+  if (qty > known && !window.confirm(t("squad.issue.over_balance", asked))) return;
   formError(form, "");
   const line = { item: form.item.value, qty };
   if (form.lot.value) line.lot = form.lot.value;
@@ -178,6 +195,30 @@ export function onIssue(event) {
   act("issue", "/api/stock/issues", body, text, { depot: body.depot });
   form.qty.value = "";
   form.purpose.value = "";
+}
+
+/** A community's need reported from the tablet (offline too: through the outbox). */
+export function onNeed(event) {
+  event.preventDefault();
+  const form = event.target;
+  const quantity = wholeNumber(form.quantity);
+  if (!form.incident.value) return formError(form, t("squad.need.no_incident"));
+  if (!form.community.value || !form.item.value) return formError(form, t("squad.form.choose"));
+  if (!quantity) return formError(form, t("squad.form.bad_qty", { field: t("squad.field.qty") }));
+  formError(form, "");
+  const body = { community: form.community.value, item: form.item.value, quantity, priority: form.priority.value || "normal" };
+  if (form.need_by.value) body.need_by = `${form.need_by.value}:00+08:00`; // the district's time
+  const text = t("squad.need.label", { qty: quantity, unit: unitOf(body.item), item: itemName(body.item), community: communityName(body.community) });
+  act("request", `/api/incidents/${Number(form.incident.value)}/requests`, body, text);
+  form.quantity.value = "";
+  form.need_by.value = "";
+}
+
+/** The last known usable stock of an item at a depot (of one lot, when one is named). */
+function lastKnown(depot, item, lot) {
+  return state.stock
+    .filter((l) => l.depot === depot && l.item === item && l.status !== "expired" && (!lot || l.lot === lot))
+    .reduce((sum, l) => sum + l.qty, 0);
 }
 
 export function onReceipt(event) {

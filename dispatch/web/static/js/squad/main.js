@@ -8,7 +8,7 @@ import { problemText, toast } from "/static/js/dom.js";
 import { vocabulary } from "/static/js/vocabulary.js";
 import { $, can, state, STREET_CHOICE, useVocabulary } from "/static/js/squad/state.js";
 import { chooseStreet, clearStale, failed, listen, loadAll, loadStock, reloadSoon } from "/static/js/squad/loaders.js";
-import { fillCountSheet, fillIssueLots, fillReceiptLots, onCount, onIssue, onReceipt, refreshOutbox } from "/static/js/squad/actions.js";
+import { fillCountSheet, fillIssueLots, fillReceiptLots, onCount, onIssue, onNeed, onReceipt, refreshOutbox } from "/static/js/squad/actions.js";
 import { loadPeople } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
 import * as outbox from "/static/js/outbox.js";
@@ -33,6 +33,8 @@ function wire() {
   $("tasks-reload").addEventListener("click", () => loadTasks());
   $("people-reload").addEventListener("click", () => loadPeople());
   $("issue-form").addEventListener("submit", onIssue);
+  $("need-form").addEventListener("submit", onNeed);
+  $("need-priority").addEventListener("change", (e) => { e.target.dataset.touched = "1"; });
   $("receipt-form").addEventListener("submit", onReceipt);
   $("count-form").addEventListener("submit", onCount);
   $("issue-depot").addEventListener("change", fillIssueLots);

@@ -12,6 +12,7 @@ export let POLICY = {};
 export let ACTIVE = [];
 export let AFTER = {};
 export let FIELD_ROLES = new Set();
+export let PRIORITIES = [];
 export const SEP = lang === "zh" ? "、" : ", ";
 
 /** Take the codes from the service's vocabulary; the page keeps only their labels and badges. */
@@ -20,6 +21,7 @@ export function useVocabulary(words) {
   ACTIVE = words.task_active;
   AFTER = words.task_after;
   FIELD_ROLES = new Set(words.field_roles);
+  PRIORITIES = words.priorities;
 }
 
 export const state = {

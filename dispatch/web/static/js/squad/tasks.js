@@ -4,7 +4,7 @@ import { clear, h } from "/static/js/dom.js";
 import { t } from "/static/js/i18n.js";
 import { $, ACTIVE, AFTER, can, communityName, depotName, FIELD_ROLES, itemName, label, state, unitOf } from "/static/js/squad/state.js";
 import { failed, read } from "/static/js/squad/loaders.js";
-import { act, options } from "/static/js/squad/actions.js";
+import { act, fillNeedForm, options } from "/static/js/squad/actions.js";
 import { assignForm, completeForm, failForm, onItsWay, shareButton, sharing, stopSharing } from "/static/js/squad/steps.js";
 
 // --- tasks -----------------------------------------------------------------------------
@@ -22,6 +22,7 @@ export async function loadTasks() {
     if (can("stock.issue")) {
       options($("issue-incident"), state.incidents.map((i) => [String(i.id), `#${i.id} ${i.title}`]), { blank: t("squad.field.no_incident") });
     }
+    if (can("requests.create")) fillNeedForm();
     renderTasks();
   } catch (error) {
     failed($("task-list"), error);
