@@ -38,6 +38,7 @@ from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
 from dispatch.exercises.plays import drill_clock, start_demo_drill, stop_plays
 from dispatch.exercises.service import resolve_exercise
+from dispatch.fleet.controllers import FleetController
 from dispatch.guard import RequestGuard
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             *PEOPLE_CONTROLLERS,
             StockController,
             TransferController,
+            FleetController,
             IncidentController,
             ClosureController,
             TaskController,
