@@ -214,6 +214,9 @@ def test_a_driver_needs_driving(server: str, leader: str) -> None:
         assert outside.json()["code"] == "forbidden.person_out_of_scope"
         unknown = http.post(crew, json={"person_id": 2**31 - 1})
         assert unknown.status_code == 422 and unknown.json()["field"] == "person_id"
+        sql("UPDATE person SET skills = '{lifting}' WHERE id = $1", driver)
+        assert not http.get(f"{URL}{van['id']}").json()["crewed"]  # no longer drives
+        sql("UPDATE person SET skills = '{driving}' WHERE id = $1", driver)
         off = http.delete(f"{crew}/{walker}")
         assert off.status_code == 200 and [m["person_id"] for m in off.json()["crew"]] == [driver]
         assert http.delete(f"{crew}/{walker}").status_code == 404
@@ -403,3 +406,23 @@ def test_demo_fleet_is_illustrative_and_crewed() -> None:
     home = [r for r in rows if r["depot"] == HOME_DEPOT]
     assert sum(r["drivers"] for r in home) >= 1  # a driver of the street, with `driving`
     assert sql("SELECT count(*) AS n FROM vehicle WHERE source='demo'")[0]["n"] == 0  # rolled back
+
+
+def test_a_keyed_create_is_made_once(server: str, commander: str) -> None:
+    body = {"code": code(), "depot": HOME_DEPOT, "kind": "car"}
+    key = {"Idempotency-Key": unique("key")}
+    with client(server, commander) as http:
+        first = http.post(URL, json=body, headers=key)
+        second = http.post(URL, json=body, headers=key)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert sql("SELECT count(*) AS n FROM vehicle WHERE code=$1", body["code"])[0]["n"] == 1
+
+
+def test_field_roles_do_not_read_the_fleet(server: str) -> None:
+    volunteer = create_user(Role.VOLUNTEER, community="110101001001")
+    with client(server, volunteer) as http:
+        assert http.get(URL).status_code == 403
+        refused = http.post(URL, json={"code": code(), "depot": HOME_DEPOT, "kind": "van"})
+        assert refused.status_code == 403
