@@ -105,20 +105,22 @@ def capacity_of(
 ) -> Capacity:
     """What is given, else a built-in kind's illustrative default; a user-defined kind's
     capacity must be given (nothing says what a `minibus` carries)."""
-    default = DEFAULTS[lane] if kind in BUILTIN_KINDS else None
-    for value, name in ((payload_kg, "payload_kg"), (volume_m3, "volume_m3")):
-        if value is None and default is None:
-            raise InvalidInput(
-                f"the user-defined kind {kind} needs its {name}",
-                field=name,
-                code="fleet.capacity_needed",
-                params={"kind": kind, "field": name},
-            )
-    return Capacity(
-        payload_kg if payload_kg is not None else default.payload_kg,  # type: ignore[union-attr]
-        volume_m3 if volume_m3 is not None else default.volume_m3,  # type: ignore[union-attr]
-        crew if crew is not None else (default.crew_needed if default else 1),
-    )
+    if kind in BUILTIN_KINDS:
+        default = DEFAULTS[lane]
+        return Capacity(
+            default.payload_kg if payload_kg is None else payload_kg,
+            default.volume_m3 if volume_m3 is None else volume_m3,
+            default.crew_needed if crew is None else crew,
+        )
+    if payload_kg is None or volume_m3 is None:
+        name = "payload_kg" if payload_kg is None else "volume_m3"
+        raise InvalidInput(
+            f"the user-defined kind {kind} needs its {name}",
+            field=name,
+            code="fleet.capacity_needed",
+            params={"kind": kind, "field": name},
+        )
+    return Capacity(payload_kg, volume_m3, 1 if crew is None else crew)
 
 
 def check_shift(start: time | None, end: time | None, field: str = "shift_end") -> None:
