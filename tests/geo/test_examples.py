@@ -11,6 +11,7 @@ import pytest
 WITH_EXAMPLES = [
     "geo.assignment",
     "geo.coords",
+    "geo.greedy",
     "geo.network",
     "geo.paths",
     "geo.planning_routes",
