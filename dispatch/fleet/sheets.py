@@ -21,7 +21,12 @@ from dispatch.accounts.policy import authorize
 from dispatch.db import Command, Context, command
 from dispatch.errors import DomainError, Forbidden, InvalidInput
 from dispatch.fleet.schemas import FleetImportResult, VehicleCreate, VehicleSource
-from dispatch.fleet.vehicles import VEHICLE_FIELDS, checked_values, insert_vehicle
+from dispatch.fleet.vehicles import (
+    VEHICLE_FIELDS,
+    checked_values,
+    insert_vehicle,
+    rewrite_vehicle,
+)
 from dispatch.places import lookups as places
 
 IMPORT_COLUMNS = VEHICLE_FIELDS
@@ -197,13 +202,7 @@ async def _write(cmd: Command, parsed: list[tuple[int, dict[str, Any]]]) -> tupl
         if current["retired_at"] is not None:
             errors.add(n, "code", f"vehicle {row['code']} is retired")
             continue
-        sets = ", ".join(f"{c}=${i + 2}" for i, c in enumerate(VEHICLE_FIELDS[1:]))
-        await conn.execute(
-            f"UPDATE vehicle SET {sets}, updated_at=${len(VEHICLE_FIELDS) + 1} WHERE id=$1",
-            current["id"],
-            *(row[c] for c in VEHICLE_FIELDS[1:]),
-            cmd.now,
-        )
+        await rewrite_vehicle(cmd, current["id"], row)
         updated += 1
     if errors.items:
         raise errors.refusal(len(parsed))

@@ -296,6 +296,17 @@ async def insert_vehicle(cmd: Command, values: dict[str, Any], source: VehicleSo
     return vehicle_id
 
 
+async def rewrite_vehicle(cmd: Command, vehicle_id: int, values: dict[str, Any]) -> None:
+    """Every column but the code from `values` (checked already): an update, an import."""
+    sets = ", ".join(f"{c}=${i + 2}" for i, c in enumerate(VEHICLE_FIELDS[1:]))
+    await cmd.connection.execute(
+        f"UPDATE vehicle SET {sets}, updated_at=${len(VEHICLE_FIELDS) + 1} WHERE id=$1",
+        vehicle_id,
+        *(values[c] for c in VEHICLE_FIELDS[1:]),
+        cmd.now,
+    )
+
+
 async def create_vehicle(ctx: Context, new: VehicleCreate) -> VehicleView:
     authorize(ctx.actor, "fleet.manage")
     async with command(ctx) as cmd:
@@ -340,13 +351,7 @@ async def update_vehicle(ctx: Context, vehicle_id: int, change: VehicleUpdate) -
         if depot != row["depot"]:
             street = (await managed_depot(cmd, depot))["street"]
         before = (await views(conn, [row]))[0]
-        sets = ", ".join(f"{c}=${i + 2}" for i, c in enumerate(VEHICLE_FIELDS[1:]))
-        await conn.execute(
-            f"UPDATE vehicle SET {sets}, updated_at=${len(VEHICLE_FIELDS) + 1} WHERE id=$1",
-            vehicle_id,
-            *(values[c] for c in VEHICLE_FIELDS[1:]),
-            cmd.now,
-        )
+        await rewrite_vehicle(cmd, vehicle_id, values)
         after = (await views(conn, [await vehicle_row(conn, vehicle_id)]))[0]
         await cmd.audit("fleet.update", "vehicle", vehicle_id, audit_of(before), audit_of(after))
         data = {"id": vehicle_id, "code": after.code, "status": after.status.value}
