@@ -52,6 +52,7 @@ from dispatch.settings import Settings, get_settings
 from dispatch.spreadsheets import shutdown_readers
 from dispatch.stock.controllers import StockController, TransferController
 from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
+from dispatch.web.vocabulary import VocabularyController
 
 HEALTH_TIMEOUT = 2.0  # seconds a part may take to answer /health before it counts as down
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ExerciseController,
             ScenarioController,
             live_feed,
+            VocabularyController,
             PagesController,
             *static_routers(),
         ],
