@@ -39,6 +39,7 @@ from dispatch.exercises.controllers import ExerciseController, ScenarioControlle
 from dispatch.exercises.demo_drill import start_demo_drill
 from dispatch.exercises.plays import drill_clock, stop_plays
 from dispatch.exercises.service import resolve_exercise
+from dispatch.fleet.controllers import FleetController
 from dispatch.guard import RequestGuard
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             *PEOPLE_CONTROLLERS,
             StockController,
             TransferController,
+            FleetController,
             IncidentController,
             ClosureController,
             TaskController,
