@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from dispatch.clock import local
-from dispatch.db import Command, Context
+from dispatch.db import Command, Context, view_of
 from dispatch.errors import Conflict, NotFound
 from dispatch.exercises.schemas import (
     EXERCISE_HEADER_NAME,
@@ -32,10 +31,7 @@ def exercise_of(schema: str) -> int:
 
 
 def exercise_view(row: asyncpg.Record) -> ExerciseView:
-    data = dict(row)
-    for key in ("created_at", "reset_at", "deleted_at"):
-        data[key] = local(data[key])
-    return ExerciseView(**data, header=f"{EXERCISE_HEADER_NAME}: {row['id']}")
+    return view_of(ExerciseView, row, header=f"{EXERCISE_HEADER_NAME}: {row['id']}")
 
 
 def real_world(ctx: Context) -> Context:

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from dispatch.accounts.policy import authorize
-from dispatch.db import Command, Context, command
+from dispatch.db import Command, Context, command, view_of
 from dispatch.errors import Conflict, NotFound
 from dispatch.people.lookups import (
     authorize_row,
@@ -42,12 +42,14 @@ CARE_COLUMNS = (
 
 
 def care_view(row: asyncpg.Record) -> CareHouseholdView:
-    data = dict(row)
-    data["kind"] = CareKind(data["kind"])
-    data["phone"] = mask_phone(data["phone"])
-    data["address"] = mask_address(data["address"])
-    data["needs"] = list(data["needs"])
-    return CareHouseholdView(**data)
+    return view_of(
+        CareHouseholdView,
+        row,
+        kind=CareKind(row["kind"]),
+        phone=mask_phone(row["phone"]),
+        address=mask_address(row["address"]),
+        needs=list(row["needs"]),
+    )
 
 
 async def list_care_households(

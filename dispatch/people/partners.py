@@ -157,12 +157,16 @@ def effective_status(
 
 
 def pairing_view(row: asyncpg.Record, today: date) -> PairingView:
-    data = dict(row)
-    shown = effective_status(data["status"], data["valid_from"], data["valid_until"], today)
-    data["unit_kind"] = UnitKind(data["unit_kind"])
-    data["status"] = PairingStatus(data["status"])
-    data["pledged_skills"] = list(data["pledged_skills"])
-    return PairingView(**data, effective_status=shown, counts=shown is EffectiveStatus.ACTIVE)
+    shown = effective_status(row["status"], row["valid_from"], row["valid_until"], today)
+    return view_of(
+        PairingView,
+        row,
+        unit_kind=UnitKind(row["unit_kind"]),
+        status=PairingStatus(row["status"]),
+        pledged_skills=list(row["pledged_skills"]),
+        effective_status=shown,
+        counts=shown is EffectiveStatus.ACTIVE,
+    )
 
 
 async def list_pairings(

@@ -90,7 +90,7 @@ async def task(state: ReplayState, event: sc.Task) -> None:
             people=event.people,
             minutes=event.minutes,
             skills=list(event.skills),
-            note=f"scenario event {event.index}",
+            note=f"第 {event.index} 条情景事件 / scenario event {event.index}",
         ),
     )
     key = f"T{len(state.tasks) + 1}"
@@ -120,7 +120,7 @@ async def receive_stock(state: ReplayState, event: sc.Receive) -> None:
                     expires_on=expires,
                 )
             ],
-            note=f"scenario event {event.index}",
+            note=f"第 {event.index} 条情景事件 / scenario event {event.index}",
         ),
     )
     state.record("receive", event.index, event.depot, event.item, event.quantity)

@@ -127,7 +127,10 @@ async def reference_stock(state: ReplayState) -> None:
             if d == depot and qty > 0
         ]
         if lines:
-            await receive(ctx, ReceiptCreate(depot=depot, lines=lines, note="replay world"))
+            await receive(
+                ctx,
+                ReceiptCreate(depot=depot, lines=lines, note="演练初始库存 / the replay's world"),
+            )
     state.record("stock", sum(q for q, _, _ in target.values()), len([t for t in target if t]))
 
 

@@ -546,6 +546,8 @@ def test_community_worker_and_volunteer_work_their_communitys_tasks(
 
     page, card = _community_tablet(open_page, worker, ours["id"], other["id"])
     assert page.locator("#tab-people").is_visible()
+    own = sql("SELECT name FROM community WHERE code=$1", mine)[0]["name"]
+    assert page.locator("#squad-street").inner_text().startswith(own)  # their own scope
     card.get_by_role("button", name="接受任务").click()
     page.wait_for_function(
         f"document.getElementById('task-{ours['id']}')?.dataset.status === 'accepted'"

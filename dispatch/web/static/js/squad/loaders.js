@@ -77,7 +77,10 @@ async function loadPlaces() {
   state.depots = depots.filter((d) => d.street === street);
   state.communities = new Map(communities.map((c) => [c.code, c]));
   state.items = new Map(items.map((i) => [i.code, i]));
-  $("squad-street").textContent = state.streets.get(street)?.name || street;
+  // the user's own scope: a community-scoped user's community (with its street), else the street
+  const streetName = state.streets.get(street)?.name || street;
+  const own = state.community && state.communities.get(state.community)?.name;
+  $("squad-street").textContent = own ? `${own} · ${streetName}` : streetName;
 }
 
 let reloadTimer = null;
