@@ -43,6 +43,7 @@ __all__ = [
     "city_fleet",
     "compare",
     "dongcheng_fleet",
+    "fleet_command",
     "read_cvrp",
     "run_fleet_bench",
     "summary_line",
@@ -266,3 +267,15 @@ def run_fleet_bench(
         tables.append(_table(case, rows))
         summaries.append(summary_line(case, rows))
     return "\n\n".join(tables) + "\n\n" + "\n".join(summaries)
+
+
+def fleet_command(args: Sequence[str]) -> str:
+    """``python -m geo.bench fleet [synthetic] [city] [cvrp PATH]`` (default: synthetic, city)."""
+    cases = list(args) or ["synthetic", "city"]
+    cvrp = None
+    if "cvrp" in cases:
+        at = cases.index("cvrp")
+        if at + 1 >= len(cases):
+            raise SystemExit("fleet cvrp needs the instance's path")
+        cvrp = Path(cases.pop(at + 1))
+    return run_fleet_bench(cases, cvrp=cvrp)

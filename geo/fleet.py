@@ -307,7 +307,9 @@ def _engine_input(
             math.ceil(p.volume_m3 * L_SCALE - 1e-9),
         )
         prize = PRIZE_S * (1 + max(s.priority, 0))
-        eparts.append(EnginePart(problem.location[s.node], demand, p.handling_s, latest, prize))
+        eparts.append(
+            EnginePart(problem.location[s.node], demand, p.handling_s, latest, prize, s.priority)
+        )
     return EngineInput(len(problem.nodes), times, big, vehicles, eparts)
 
 

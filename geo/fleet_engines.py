@@ -39,6 +39,7 @@ __all__ = [
     "EnginePart",
     "EngineVehicle",
     "Trips",
+    "inversion_penalty",
     "pyvrp_iterations",
     "solve_ortools",
     "solve_pyvrp",
@@ -47,12 +48,15 @@ __all__ = [
 
 Trips = list[list[list[int]]]  # per vehicle, per trip, part indices in visiting order
 
-# What a PyVRP iteration costs, in microseconds: a fixed part and one per part
-# (measured on this 2-core machine, PyVRP 0.14: ~15 us with 2 parts, ~1.6-2.1 ms
-# with 169 parts, mixed fleet and time windows).
-_PYVRP_US_FIXED = 20.0
-_PYVRP_US_PER_PART = 15.0
-_PYVRP_MIN_ITERATIONS = 200
+# What a PyVRP iteration costs, in microseconds, measured on this 2-core machine
+# (PyVRP 0.14): ~350 with 21 parts and 4 vehicles (E-n22-k4), ~1,800 with 169
+# parts and 40 vehicles (Dongcheng), ~10,000 with 403 parts and 96 vehicles (a
+# city region): the larger of a per-part and a per-(part x vehicle) cost. Set-up
+# (matrices, neighbourhoods, first local search) costs about 1 ms per part.
+_PYVRP_US_PER_PART = 12.0
+_PYVRP_US_PER_PART_VEHICLE = 0.2
+_PYVRP_SETUP_US_PER_PART = 1000.0
+_PYVRP_MIN_ITERATIONS = 100
 _SAFETY_FACTOR = 3.0  # the wall-clock cap, as a multiple of the budget
 # Operators that matter for these problems (no shipments, groups or pickups):
 # fewer operators make each iteration cheaper for the same search.
@@ -70,6 +74,9 @@ _PYVRP_OPERATORS = (
     ps.ReplaceOptionalClient,
 )
 _PYVRP_NEIGHBOURS = 50
+INVERSION_PENALTY_S = 3600  # an hour's travel: costly, but still far below a prize
+_REGION_PARTS = 300  # larger models are solved region by region
+_VROOM_FULL_PARTS = 1000  # VROOM explores at level 5 up to this many parts, else 2
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class EnginePart:
     service_s: int
     latest_s: int  # latest arrival (the vehicle's horizon when the stop has no need-by)
     prize: int
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,10 +108,29 @@ class EngineInput:
     parts: list[EnginePart]
 
 
-def pyvrp_iterations(n_parts: int, time_limit_s: float) -> int:
-    """The fixed iteration count PyVRP runs for a budget: same budget, same plan."""
-    wanted = time_limit_s * 1e6 / (_PYVRP_US_FIXED + _PYVRP_US_PER_PART * n_parts)
-    return max(_PYVRP_MIN_ITERATIONS, int(wanted))
+def inversion_penalty(model: EngineInput, n_depots: int) -> NDArray[np.int64]:
+    """Extra arc cost from a part to a more critical one (depots first, then the parts).
+
+    The engines have no precedence rule: this cost steers them towards trips
+    that visit the more critical stops first, so that the order the caller
+    enforces afterwards (:func:`geo.fleet_repair.priority_order`) changes little.
+    """
+    prio = np.array([p.priority for p in model.parts], dtype=np.int64)
+    n = n_depots + len(prio)
+    out = np.zeros((n, n), dtype=np.int64)
+    out[n_depots:, n_depots:] = np.where(prio[None, :] > prio[:, None], INVERSION_PENALTY_S, 0)
+    return out
+
+
+def pyvrp_iterations(n_parts: int, n_vehicles: int, time_limit_s: float) -> int:
+    """The fixed iteration count PyVRP runs for a budget: same budget, same plan.
+
+    Estimated to fill the budget on this machine; a slower machine takes longer
+    for the same plan (up to the wall-clock cap of :data:`_SAFETY_FACTOR` x).
+    """
+    cost = max(_PYVRP_US_PER_PART * n_parts, _PYVRP_US_PER_PART_VEHICLE * n_parts * n_vehicles)
+    free = time_limit_s * 1e6 - _PYVRP_SETUP_US_PER_PART * n_parts
+    return max(_PYVRP_MIN_ITERATIONS, int(free / max(cost, 1.0)))
 
 
 def _vehicle_groups(model: EngineInput) -> list[list[int]]:
@@ -114,7 +141,68 @@ def _vehicle_groups(model: EngineInput) -> list[list[int]]:
     return list(groups.values())
 
 
+def _regions(model: EngineInput) -> list[tuple[list[int], list[int]]]:
+    """(vehicles, parts) of each region: depots grouped around spread-out seed depots.
+
+    Seeds are picked farthest-first on the fastest kind's times (deterministic:
+    the first seed is the first depot); every depot joins its nearest seed,
+    every part the region of its nearest depot.
+    """
+    n_regions = max(1, math.ceil(len(model.parts) / _REGION_PARTS))
+    depots = sorted({v.location for v in model.vehicles})
+    if n_regions == 1 or len(depots) < 2:
+        return [(list(range(len(model.vehicles))), list(range(len(model.parts))))]
+    fastest = np.minimum.reduce([m for m in model.times.values()])
+    d = np.array(depots, dtype=np.int64)
+    between = np.minimum(fastest[np.ix_(d, d)], fastest[np.ix_(d, d)].T).astype(float)
+    seeds = [0]
+    nearest = between[0].copy()
+    while len(seeds) < min(n_regions, len(depots)):
+        nxt = int(np.argmax(nearest))
+        seeds.append(nxt)
+        nearest = np.minimum(nearest, between[nxt])
+    region_of_depot = np.argmin(between[:, seeds], axis=1)
+    locs = np.array([p.location for p in model.parts], dtype=np.int64)
+    region_of_part = region_of_depot[np.argmin(fastest[np.ix_(d, locs)], axis=0)]
+    depot_index = {loc: i for i, loc in enumerate(depots)}
+    out = []
+    for r in range(len(seeds)):
+        vs = [
+            k for k, v in enumerate(model.vehicles) if region_of_depot[depot_index[v.location]] == r
+        ]
+        ps = [int(i) for i in np.flatnonzero(region_of_part == r)]
+        if vs and ps:
+            out.append((vs, ps))
+    return out
+
+
 def solve_pyvrp(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
+    """PyVRP's iterated local search, region by region on large models.
+
+    A model of more than :data:`_REGION_PARTS` parts is cut into regions
+    (:func:`_regions`) solved one after another, each with its share of the
+    budget by parts; parts left over are for the caller's re-insertion.
+    """
+    regions = _regions(model)
+    if len(regions) == 1:
+        return _solve_pyvrp_whole(model, time_limit_s=time_limit_s, seed=seed)
+    out: Trips = [[] for _ in model.vehicles]
+    for vs, members in regions:
+        sub = EngineInput(
+            model.n_locations,
+            model.times,
+            model.big,
+            [model.vehicles[k] for k in vs],
+            [model.parts[p] for p in members],
+        )
+        share = time_limit_s * len(members) / len(model.parts)
+        trips = _solve_pyvrp_whole(sub, time_limit_s=share, seed=seed)
+        for k, run in zip(vs, trips, strict=True):
+            out[k] = [[members[p] for p in trip] for trip in run]
+    return out
+
+
+def _solve_pyvrp_whole(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
     """PyVRP's iterated local search on the whole model, reloads at each vehicle's depot."""
     kinds = sorted(model.times)
     profile = {k: i for i, k in enumerate(kinds)}
@@ -124,6 +212,8 @@ def solve_pyvrp(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
     locs = [*depot_locs, *(p.location for p in model.parts)]
     index = np.array(locs, dtype=np.int64)
     mats = [model.times[k][np.ix_(index, index)] for k in kinds]
+    penalty = inversion_penalty(model, len(depot_locs))
+    costs = [m + penalty for m in mats]
     depots = [pyvrp.Depot(location=i) for i in range(len(depot_locs))]
     clients = [
         pyvrp.Client(
@@ -155,10 +245,10 @@ def solve_pyvrp(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
             )
         )
     locations = [pyvrp.Location(x=0, y=0) for _ in locs]
-    data = pyvrp.ProblemData(locations, clients, depots, types, mats, mats)  # type: ignore[arg-type]
+    data = pyvrp.ProblemData(locations, clients, depots, types, costs, mats)  # type: ignore[arg-type]
     stop = MultipleCriteria(
         [
-            MaxIterations(pyvrp_iterations(len(model.parts), time_limit_s)),
+            MaxIterations(pyvrp_iterations(len(model.parts), len(model.vehicles), time_limit_s)),
             MaxRuntime(time_limit_s * _SAFETY_FACTOR),
         ]
     )
@@ -185,25 +275,30 @@ def solve_pyvrp(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
 
 
 def solve_vroom(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
-    """VROOM at exploration level 5 with the budget as its timeout (one trip per vehicle).
+    """VROOM with the budget as its timeout (one trip per vehicle).
 
     ``seed`` is unused: VROOM's search has no random seed.
     """
     del seed
     problem = vroom.Input()
+    depot_locs = sorted({v.location for v in model.vehicles})
+    depot_of = {loc: i for i, loc in enumerate(depot_locs)}
+    n_depots = len(depot_locs)
+    index = np.array([*depot_locs, *(p.location for p in model.parts)], dtype=np.int64)
+    penalty = inversion_penalty(model, n_depots)
     # A leg longer than every shift can never be driven: capped there, VROOM's
     # cost bound stays small enough (it refuses huge matrix values).
     cap = max((v.end_s for v in model.vehicles), default=0) + 1
-    for kind, matrix in model.times.items():
-        problem.set_durations_matrix(
-            profile=kind, matrix_input=np.minimum(matrix, cap).astype(np.uint32)
-        )
+    for kind, full in model.times.items():
+        durations = np.minimum(full[np.ix_(index, index)], cap)
+        problem.set_durations_matrix(profile=kind, matrix_input=durations.astype(np.uint32))
+        problem.set_costs_matrix(profile=kind, matrix_input=(durations + penalty).astype(np.uint32))
     for k, v in enumerate(model.vehicles):
         problem.add_vehicle(
             vroom.Vehicle(
                 id=k,
-                start=v.location,
-                end=v.location,
+                start=depot_of[v.location],
+                end=depot_of[v.location],
                 profile=v.kind,
                 capacity=list(v.capacity),
                 time_window=vroom.TimeWindow(v.start_s, v.end_s),
@@ -214,15 +309,18 @@ def solve_vroom(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
         problem.add_job(
             vroom.Job(
                 id=i,
-                location=p.location,
+                location=n_depots + i,
                 default_service=p.service_s,
                 delivery=vroom.Amount(list(p.demand)),
                 priority=max(0, min(100, round(100 * p.prize / top))),
                 time_windows=[vroom.TimeWindow(0, p.latest_s)],
             )
         )
+    # VROOM's timeout does not bound its construction phase, which at level 5
+    # took ~2 minutes on the city case: large models get a lighter level.
+    level = 5 if len(model.parts) <= _VROOM_FULL_PARTS else 2
     solution = problem.solve(
-        exploration_level=5, nb_threads=2, timeout=timedelta(seconds=time_limit_s)
+        exploration_level=level, nb_threads=2, timeout=timedelta(seconds=time_limit_s)
     )
     out: Trips = [[] for _ in model.vehicles]
     routes = solution.routes
@@ -240,9 +338,10 @@ def _ortools_callbacks(
     n_depots = len(locs) - len(model.parts)
     service[n_depots:] = [p.service_s for p in model.parts]
     out = {}
+    penalty = inversion_penalty(model, n_depots)
     for kind, full in model.times.items():
         travel = full[np.ix_(locs, locs)]
-        cost = routing.RegisterTransitMatrix(travel.tolist())
+        cost = routing.RegisterTransitMatrix((travel + penalty).tolist())
         timed = routing.RegisterTransitMatrix((travel + service[:, None]).tolist())
         out[kind] = (cost, timed)
     return out
