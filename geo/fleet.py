@@ -22,15 +22,20 @@ Rules, in the order they are applied:
    forbidden); stops are optional with a prize that grows with priority, so
    when the fleet cannot take everything the less critical stops are left
    (``over_capacity``).
-5. *Priorities are a hard rule, enforced after routing*: on each vehicle, a
-   stop is never served after a stop of lower priority. Each trip's stops are
-   reordered most critical first (stable), and trips whose priorities
-   interleave are cut at priority boundaries and ordered most critical first.
+5. *Priorities: a hard rule, helped by a penalty.* On each vehicle a stop is
+   never served after a stop of lower priority. The engine pays
+   ``INVERSION_PENALTY_S`` (an hour) for each arc from a stop to a more
+   critical one, so its trips mostly come out in order; the rule is then
+   enforced: each trip's stops are reordered most critical first (stable),
+   and trips whose priorities interleave are cut at priority boundaries and
+   ordered most critical first.
 6. *Checked and timed again*: every trip is replayed on the problem's own
    matrices; a stop the replay would reach after its need-by is dropped
    (``after_need_by``), one that would break capacity, the shift or the
    vehicle's trip limit is dropped (``over_capacity``). A plan therefore never
-   breaks a rule, whatever the engine returned.
+   breaks a rule, whatever the engine returned. Parts left out (by the
+   engine or by this replay) are then inserted where they fit at the least
+   extra travel, keeping the priority order (``fleet_repair.insert_unserved``).
 """
 
 from __future__ import annotations
@@ -388,7 +393,7 @@ def plan_runs(
     Deterministic for a (seed, budget) with the default engine: PyVRP stops
     after :func:`~geo.fleet_engines.pyvrp_iterations` iterations (a fixed
     function of the budget and the problem's size), never on the clock unless
-    it overruns the budget three times over. ``engine`` picks another adapter
+    it overruns the budget ten times over. ``engine`` picks another adapter
     (``"vroom"``, ``"ortools"``; one trip per vehicle, time-limited) for the
     benchmark.
 

@@ -82,10 +82,10 @@ def instances(draw: st.DrawFn) -> FleetProblem:
         Stop(
             f"S{i}",
             2 + i,
-            float(rng.integers(10, 1500)),
+            float(rng.integers(10, 900)),
             float(rng.uniform(0.1, 8)),
             handling_s=float(rng.integers(0, 300)),
-            need_by_s=float(rng.integers(300, 4000)) if rng.random() < 0.4 else None,
+            need_by_s=float(rng.integers(100, 1500)) if rng.random() < 0.4 else None,
             priority=int(rng.integers(0, 3)),
         )
         for i in range(n_stops)
