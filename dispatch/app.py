@@ -36,7 +36,8 @@ from dispatch.db import Context, engine, set_publisher
 from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
-from dispatch.exercises.plays import drill_clock, start_demo_drill, stop_plays
+from dispatch.exercises.demo_drill import start_demo_drill
+from dispatch.exercises.plays import drill_clock, stop_plays
 from dispatch.exercises.service import resolve_exercise
 from dispatch.guard import RequestGuard
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired

@@ -26,6 +26,7 @@ from litestar.di import NamedDependency
 from piccolo.engine.postgres import PostgresEngine
 
 from dispatch.accounts.policy import SYSTEM
+from dispatch.audit import AuditRow, audit_row, write_audits
 from dispatch.clock import Clock, WallClock
 
 if TYPE_CHECKING:
@@ -209,6 +210,15 @@ class Command:
         holder.keyed += 1
         return holder.keyed
 
+    def key_seqs(self, n: int) -> range:
+        """The ordinals the next `n` keyed rows would take, taken only by `keep_keyed` (a
+        statement that may write nothing asks first and keeps them once it has written)."""
+        holder = self.unit or self
+        return range(holder.keyed + 1, holder.keyed + n + 1)
+
+    def keep_keyed(self, n: int) -> None:
+        (self.unit or self).keyed += n
+
     def emit(
         self,
         kind: str,
@@ -229,9 +239,37 @@ class Command:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> None:
-        from dispatch.audit import write_audit
+        """The command's audit row: written now, or, inside a request's unit of work, in
+        the one statement that stores the request's answer (one round trip fewer while the
+        command may hold hot rows)."""
+        row = audit_row(self, action, entity, entity_id, before, after)
+        if self.unit is not None:
+            self.unit.audits.append(row)
+        else:
+            await write_audits(self.connection, [row])
 
-        await write_audit(self, action, entity, entity_id, before, after)
+    @property
+    def careful(self) -> bool:
+        """The request runs again because a choice made on a plain read no longer held
+        under the lock: this time lock first (see `Replan`)."""
+        return self.unit is not None and self.unit.careful
+
+    def at_end(self, write: Callable[[asyncpg.Connection], Awaitable[None]]) -> bool:
+        """Hold `write` back to the end of the request's unit of work, just before its
+        commit, so the hot rows it takes are held for one statement and the commit only;
+        False outside a unit (the caller writes now). Anything the request does next in
+        the database runs the held writes first, so it reads what they wrote."""
+        if self.unit is None or self.unit.careful:
+            return False
+        self.unit.last.append(write)
+        return True
+
+
+class Replan(Exception):
+    """A write held back to the end of a request (`Command.at_end`) found that the choice
+    it was made on no longer holds (the stock changed between the read and the lock): it
+    wrote nothing, and the request runs again, carefully (locking before it chooses).
+    Nothing has been answered yet, so the client never sees the first try."""
 
 
 async def _enter_world(connection: asyncpg.Connection, exercise: str | None) -> None:
@@ -258,10 +296,34 @@ class Unit:
     keyed: int = 0
     after: list[Callable[[], None]] = field(default_factory=list)
     failed: bool = False  # a command of the request raised: its writes may be half done
+    audits: list[AuditRow] = field(default_factory=list)  # written with the answer
+    last: list[Callable[[asyncpg.Connection], Awaitable[None]]] = field(default_factory=list)
+    careful: bool = False  # a second run after a `Replan`: lock before choosing
+    replan: bool = False  # a held-back write raised `Replan`: the request runs again
+
+    async def flush(self) -> None:
+        """Write what waits for the end (audit rows, held-back writes) now: before the
+        request reads or writes anything else, or changes world."""
+        await write_audits(self.connection, self.audits)
+        self.audits.clear()
+        await self.run_last()
+
+    async def run_last(self) -> None:
+        writes, self.last = self.last, []
+        try:
+            for write in writes:
+                await write(self.connection)
+        except Replan:
+            self.replan = True
+            raise
 
     async def enter(self, exercise: str | None) -> None:
+        if self.last:
+            await self.flush()
         if exercise == self.world:
             return
+        if self.audits:
+            await self.flush()
         if exercise is None:
             await self.connection.execute("SET LOCAL search_path TO public")
         else:
@@ -358,7 +420,7 @@ async def _in_unit(unit: Unit, ctx: Context) -> AsyncIterator[Command]:
     it may hold hot rows): a command that fails marks the unit failed, and the unit then
     keeps nothing of the request, whatever the handler answers."""
     await unit.enter(ctx.exercise)
-    cmd = Command(ctx, unit.connection, unit=unit)
+    cmd = Command(ctx, unit.connection, unit.events, unit=unit)  # a held-back write may emit
     token = _current_command.set(cmd)
     try:
         yield cmd
@@ -367,7 +429,6 @@ async def _in_unit(unit: Unit, ctx: Context) -> AsyncIterator[Command]:
         raise
     finally:
         _current_command.reset(token)
-    unit.events.extend(cmd.events)
 
 
 @asynccontextmanager

@@ -18,16 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from piccolo.columns import JSONB, BigSerial, Bytea, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from dispatch.accounts.policy import Actor
-from dispatch.db import Unit, engine, unit_of_work
+from dispatch.audit import AuditRow, audit_columns, audits_insert, write_audits
+from dispatch.db import Replan, Unit, engine, unit_of_work
 from dispatch.errors import is_outage, outage_body
 from dispatch.exercises.schemas import exercise_schema
 
@@ -189,25 +192,35 @@ async def _claim(conn: asyncpg.Connection, keyed: Keyed) -> asyncpg.Record | Non
     return record
 
 
-async def _store(conn: asyncpg.Connection, keyed: Keyed, answer: Answer) -> None:
+ANSWER_STORE = """
+UPDATE public.idempotency_record
+SET response_status = $4, response_headers = $5::jsonb, response_body = $6
+WHERE user_id = $1 AND world = $2 AND key = $3
+"""
+
+
+async def _store(
+    conn: asyncpg.Connection, keyed: Keyed, answer: Answer, audits: Sequence[AuditRow]
+) -> None:
+    """The answer beside the key, and the request's audit rows, in one statement."""
     kept = [
         [k.decode("latin-1"), v.decode("latin-1")]
         for k, v in answer.headers
         if k.lower() not in (b"content-length", b"set-cookie")
     ]
-    await conn.execute(
-        """
-        UPDATE public.idempotency_record
-        SET response_status = $4, response_headers = $5::jsonb, response_body = $6
-        WHERE user_id = $1 AND world = $2 AND key = $3
-        """,
+    args: list[Any] = [
         keyed.user_id,
         keyed.world,
         keyed.key,
         answer.status,
         json.dumps(kept),
         answer.body,
-    )
+    ]
+    sql = ANSWER_STORE
+    if audits:
+        sql = f"WITH audited AS ({audits_insert(7)}) {ANSWER_STORE}"
+        args += audit_columns(audits)
+    await conn.execute(sql, *args)
 
 
 async def _forget(conn: asyncpg.Connection, keyed: Keyed) -> None:
@@ -253,6 +266,10 @@ async def purge_expired() -> int:
     return int(result.split()[-1])
 
 
+class _Again(Exception):
+    """Roll the unit back whole and run the request again, carefully (see `Replan`)."""
+
+
 class _Discard(Exception):
     """Leave the unit of work by rolling it back whole: nothing of the request is kept.
 
@@ -287,14 +304,30 @@ class IdempotencyMiddleware:
             return
         body = await _read_body(receive)
         keyed = _keyed(scope, user.user_id, key, body)
-        await self._once(scope, _replaying(body, receive), send, keyed)
+        await self._once(scope, body, receive, send, keyed)
 
-    async def _once(self, scope: Scope, receive: Receive, send: Send, keyed: Keyed) -> None:
+    async def _once(
+        self, scope: Scope, body: bytes, receive: Receive, send: Send, keyed: Keyed
+    ) -> None:
+        """Run the request once in a unit of work; a second time, carefully, when a write
+        it held back to the end found its choice no longer held (`Replan`): the first
+        try then kept nothing and answered nothing."""
+        try:
+            await self._try(scope, _replaying(body, receive), send, keyed, careful=False)
+        except _Again:
+            # the first try's answer was held, never sent: Litestar must not think it was
+            ScopeState.from_scope(scope).response_started = False
+            await self._try(scope, _replaying(body, receive), send, keyed, careful=True)
+
+    async def _try(
+        self, scope: Scope, receive: Receive, send: Send, keyed: Keyed, *, careful: bool
+    ) -> None:
         held: list[Message] = []
         found: asyncpg.Record | None = None
         snapshot = bool(getattr(scope.get("route_handler"), "opt", {}).get("snapshot"))
         try:
             async with unit_of_work(snapshot=snapshot) as unit:
+                unit.careful = careful
                 found = await _claim(unit.connection, keyed)
                 if found is not None:
                     raise _Discard
@@ -326,6 +359,8 @@ class IdempotencyMiddleware:
 
         conn = unit.connection
         await self.app(scope, receive, hold)
+        if unit.replan:  # a held-back write found its choice changed: run again, carefully
+            raise _Again
         answer = _answer_of(held)
         if answer.status < 400 and unit.failed:  # a handler went on after a failed command
             log.error(
@@ -340,10 +375,17 @@ class IdempotencyMiddleware:
         if answer.status >= 400:
             await conn.execute("ROLLBACK TO SAVEPOINT request")
             unit.events.clear()
+            unit.audits.clear()
+            unit.last.clear()
         if answer.private:
+            await write_audits(conn, unit.audits)
             await _forget(conn, keyed)
         else:
-            await _store(conn, keyed, answer)
+            await _store(conn, keyed, answer, unit.audits)
+        try:
+            await unit.run_last()  # the hot rows last: held for one statement and the commit
+        except Replan:
+            raise _Again from None
         return held
 
     @staticmethod

@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 from scipy.sparse.csgraph import dijkstra
 
+from geo.greedy import fill
 from geo.network import RoadState, Snapper, Vehicle
 from geo.planning import cost_of
 from geo.routing import Router
@@ -69,6 +70,7 @@ __all__ = [
     "AssignmentResult",
     "Candidate",
     "Need",
+    "Placed",
     "ShortNeed",
     "ShortReason",
     "assign",
@@ -84,8 +86,17 @@ SHORT_REASONS: tuple[ShortReason, ...] = ("no_skill", "over_hours", "unreachable
 WALK_OR_RIDE = Vehicle("tricycle", 15.0)  # people get there by e-bike or on foot: lanes allowed
 
 
+@dataclass(frozen=True, kw_only=True)
+class Placed:
+    """Where a need or a candidate is: a road node, or a position to snap (keyword only)."""
+
+    node: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
 @dataclass(frozen=True)
-class Need:
+class Need(Placed):
     """A community needs ``people`` persons with ``skills`` for ``duration_h`` hours."""
 
     id: str
@@ -93,13 +104,10 @@ class Need:
     people: int
     skills: frozenset[str] = frozenset()
     duration_h: float = 1.0
-    node: int | None = None
-    lat: float | None = None
-    lon: float | None = None
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(Placed):
     """An on-duty person (``size`` 1) or a partner-unit team of ``size`` persons."""
 
     id: str
@@ -109,9 +117,6 @@ class Candidate:
     community: str | None = None  # home community (residents are preferred there)
     paired_communities: frozenset[str] = frozenset()
     hours_worked: float = 0.0
-    node: int | None = None
-    lat: float | None = None
-    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -247,10 +252,8 @@ def assign(
     non_pref = ~preferred_mask(needs, candidates)
     c_order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
     n_order = sorted(range(len(needs)), key=lambda j: needs[j].id)
-    if options.policy == "exact":
-        flows = _exact(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
-    else:
-        flows = _greedy(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
+    matching = _Matching(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
+    flows = _exact(matching) if options.policy == "exact" else _greedy(matching)
     solved = time.perf_counter()
     result = _result(needs, candidates, travel_s, flows, (skilled, in_hours, reach), options)
     done = time.perf_counter()
@@ -263,16 +266,24 @@ def assign(
     )
 
 
-def _exact(
-    needs: Sequence[Need],
-    candidates: Sequence[Candidate],
-    travel_s: NDArray[np.float64],
-    eligible: NDArray[np.bool_],
-    non_pref: NDArray[np.bool_],
-    c_order: Sequence[int],
-    n_order: Sequence[int],
-) -> list[tuple[int, int, int]]:
+@dataclass(frozen=True)
+class _Matching:
+    """One matching problem as both policies read it: who is eligible for what, who is
+    not preferred there, travel seconds, and candidates and needs in id order."""
+
+    needs: Sequence[Need]
+    candidates: Sequence[Candidate]
+    travel_s: NDArray[np.float64]
+    eligible: NDArray[np.bool_]
+    non_pref: NDArray[np.bool_]
+    c_order: Sequence[int]
+    n_order: Sequence[int]
+
+
+def _exact(p: _Matching) -> list[tuple[int, int, int]]:
     """Min-cost max-flow: candidates (capacity = size) to needs (capacity = people)."""
+    needs, candidates, c_order, n_order = p.needs, p.candidates, p.c_order, p.n_order
+    travel_s, eligible, non_pref = p.travel_s, p.eligible, p.non_pref
     sub = eligible[np.ix_(c_order, n_order)]
     rows, cols = np.nonzero(sub)
     if rows.size == 0:
@@ -303,16 +314,10 @@ def _exact(
     return [(int(ci[a]), int(nj[a]), int(flow[a])) for a in np.flatnonzero(flow > 0).tolist()]
 
 
-def _greedy(
-    needs: Sequence[Need],
-    candidates: Sequence[Candidate],
-    travel_s: NDArray[np.float64],
-    eligible: NDArray[np.bool_],
-    non_pref: NDArray[np.bool_],
-    c_order: Sequence[int],
-    n_order: Sequence[int],
-) -> list[tuple[int, int, int]]:
+def _greedy(p: _Matching) -> list[tuple[int, int, int]]:
     """Larger needs first; each from its preferred, then nearest, eligible candidates."""
+    needs, candidates, c_order, n_order = p.needs, p.candidates, p.c_order, p.n_order
+    travel_s, eligible, non_pref = p.travel_s, p.eligible, p.non_pref
     left = {i: candidates[i].size for i in c_order}
     rank = {i: r for r, i in enumerate(c_order)}
     out: list[tuple[int, int, int]] = []
@@ -322,13 +327,7 @@ def _greedy(
             (i for i in np.flatnonzero(eligible[:, j]).tolist() if left[i] > 0),
             key=lambda i: (non_pref[i, j], travel_s[i, j], rank[i]),
         )
-        for i in pool:
-            if want == 0:
-                break
-            take = min(want, left[i])
-            left[i] -= take
-            want -= take
-            out.append((i, j, take))
+        fill(j, want, pool, left, out)
     return out
 
 

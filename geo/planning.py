@@ -47,52 +47,23 @@ concern each, re-exported here:
 
 from __future__ import annotations
 
+from geo import planning_model
 from geo.planning_explain import Routes
-from geo.planning_model import (
-    PRIORITIES,
-    PRIORITY_RANK,
-    REASONS,
-    Demand,
-    DepotRecord,
-    LateLine,
-    Plan,
-    PlanOptions,
-    Policy,
-    Priority,
-    Reason,
-    ReserveFloor,
-    StockLine,
-    Transfer,
-    UnmetLine,
-    cost_of,
-)
+
+# the records and their texts, as the model module lists them (so the list is kept once)
+from geo.planning_model import *  # noqa: F403
 from geo.planning_routes import RouteFor, plan_features, plan_transfers, solve_transfers
 from geo.planning_solver import Allocation
 from geo.planning_supply import SolveCache, cache_for
 
 __all__ = [
-    "PRIORITIES",
-    "PRIORITY_RANK",
-    "REASONS",
     "Allocation",
-    "Demand",
-    "DepotRecord",
-    "LateLine",
-    "Plan",
-    "PlanOptions",
-    "Policy",
-    "Priority",
-    "Reason",
-    "ReserveFloor",
     "RouteFor",
     "Routes",
     "SolveCache",
-    "StockLine",
-    "Transfer",
-    "UnmetLine",
     "cache_for",
-    "cost_of",
     "plan_features",
     "plan_transfers",
     "solve_transfers",
 ]
+__all__ += planning_model.__all__

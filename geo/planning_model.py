@@ -23,6 +23,7 @@ __all__ = [
     "DepotRecord",
     "LateLine",
     "Plan",
+    "PlanInputs",
     "PlanOptions",
     "Policy",
     "Priority",
@@ -123,6 +124,16 @@ class DemandColumns(NamedTuple):
         if not demands:
             return cls((), (), (), (), (), (), (), (), ())
         return cls(*zip(*demands, strict=True))
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan is made of: the depots, their stock, the reserve floors, the demands."""
+
+    depots: Sequence[DepotRecord]
+    stock: Sequence[StockLine]
+    floors: Sequence[ReserveFloor]
+    demands: Sequence[Demand]
 
 
 @dataclass(frozen=True)

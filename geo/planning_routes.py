@@ -21,6 +21,7 @@ from geo.planning_model import (
     DemandColumns,
     DepotRecord,
     Plan,
+    PlanInputs,
     PlanOptions,
     ReserveFloor,
     StockLine,
@@ -89,9 +90,8 @@ def solve_transfers(
     """
     started = time.perf_counter()
     times = np.asarray(times, dtype=float).reshape(len(depots), len(demands))
-    solved = solve_levels(
-        depots, stock, floors, demands, times, np.arange(len(demands)), options, depots_out
-    )
+    inputs = PlanInputs(depots, stock, floors, demands)
+    solved = solve_levels(inputs, times, np.arange(len(demands)), options, depots_out)
     allocated = time.perf_counter()
     routes: Routes | None = None
     if route_for is not None:
@@ -187,7 +187,8 @@ def plan_transfers(
     """
     started = time.perf_counter()
     with _gc_paused() as was_enabled:
-        plan = _plan_on_network(depots, stock, floors, demands, state, router, options, snapper)
+        inputs = PlanInputs(depots, stock, floors, demands)
+        plan = _plan_on_network(inputs, state, router, options, snapper)
     if was_enabled:
         # The collection the pause held back (usually run by the collector itself as
         # it resumes), made here so that the plan's time includes it.
@@ -217,16 +218,14 @@ def _gc_paused() -> Iterator[bool]:
 
 
 def _plan_on_network(
-    depots: Sequence[DepotRecord],
-    stock: Sequence[StockLine],
-    floors: Sequence[ReserveFloor],
-    demands: Sequence[Demand],
+    inputs: PlanInputs,
     state: RoadState,
     router: Router,
     options: PlanOptions,
     snapper: Snapper | None,
 ) -> Plan:
     started = time.perf_counter()
+    depots, demands = inputs.depots, inputs.demands
     vehicle = options.vehicle
     depot_nodes = _nodes_of(
         [d.node for d in depots],
@@ -252,16 +251,7 @@ def _plan_on_network(
     matrix_done = time.perf_counter()
     cache = cache_for(router)
     solved = solve_levels(
-        depots,
-        stock,
-        floors,
-        demands,
-        times,
-        demand_col,
-        options,
-        state.depots_out,
-        cache=cache,
-        columns=cols,
+        inputs, times, demand_col, options, state.depots_out, cache=cache, columns=cols
     )
     allocated = time.perf_counter()
     # One route per (source, target) pair: many transfers share one.

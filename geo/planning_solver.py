@@ -11,15 +11,15 @@ from itertools import repeat
 import numpy as np
 from numpy.typing import NDArray
 
+from geo.greedy import fill
 from geo.planning_model import (
     PRIORITIES,
     PRIORITY_RANK,
     Demand,
     DemandColumns,
     DepotRecord,
+    PlanInputs,
     PlanOptions,
-    ReserveFloor,
-    StockLine,
 )
 from geo.planning_supply import (
     SolveCache,
@@ -199,13 +199,7 @@ def _solve_level_nearest(
             (i for i in range(len(left)) if allowed[i, j] and left[i] > 0),
             key=lambda i: (times[i, j], depot_codes[i]),
         )
-        for i in candidates:
-            if want <= 0:
-                break
-            take = min(want, left[i])
-            left[i] -= take
-            want -= take
-            out.append((i, j, take))
+        fill(j, want, candidates, left, out)
     return out
 
 
@@ -273,10 +267,7 @@ _Allocated = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDAr
 
 
 def solve_levels(
-    depots: Sequence[DepotRecord],
-    stock: Sequence[StockLine],
-    floors: Sequence[ReserveFloor],
-    demands: Sequence[Demand],
+    inputs: PlanInputs,
     times: NDArray[np.float64],
     demand_col: NDArray[np.int64],
     options: PlanOptions,
@@ -292,10 +283,8 @@ def solve_levels(
     own problem; levels run strictly in priority order. The arcs of all items
     of a priority are gathered at once, then each item's block is solved.
     """
-    p = _problem(
-        depots, stock, floors, demands, times, demand_col, options, depots_out, cache, columns
-    )
-    served = np.zeros(len(demands), dtype=np.int64)
+    p = _problem(inputs, times, demand_col, options, depots_out, cache, columns)
+    served = np.zeros(len(inputs.demands), dtype=np.int64)
     level_costs: dict[tuple[str, str], tuple[int, int]] = {}
     parts: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
     group = p.d_rank * p.n_items + p.d_item
@@ -315,10 +304,7 @@ def solve_levels(
 
 
 def _problem(
-    depots: Sequence[DepotRecord],
-    stock: Sequence[StockLine],
-    floors: Sequence[ReserveFloor],
-    demands: Sequence[Demand],
+    inputs: PlanInputs,
     times: NDArray[np.float64],
     demand_col: NDArray[np.int64],
     options: PlanOptions,
@@ -327,6 +313,7 @@ def _problem(
     columns: DemandColumns | None,
 ) -> _Problem:
     """The inputs checked and laid out as arrays, the supply built, depots in code order."""
+    depots, demands = inputs.depots, inputs.demands
     m, n_dem = len(depots), len(demands)
     fields = DemandColumns.of(demands) if columns is None else columns
     d_rank = np.array(
@@ -338,7 +325,7 @@ def _problem(
     item_index = {item: a for a, item in enumerate(items)}
     d_item = np.array(list(map(item_index.__getitem__, fields.items)), dtype=np.int64)
     d_need = np.array(fields.need_by, dtype=float)  # None reads as nan
-    supply = build_supply(depots, stock, floors, items, options, depots_out)
+    supply = build_supply(depots, inputs.stock, inputs.floors, items, options, depots_out)
     codes = [d.code for d in depots]
     # Stable processing order: depots by code, demands by (priority, item, input order).
     code_order = np.array(sorted(range(m), key=codes.__getitem__), dtype=np.int64)

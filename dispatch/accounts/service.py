@@ -24,7 +24,7 @@ from dispatch.accounts.policy import (
 from dispatch.accounts.schemas import AuditView, UserCreate, UserView
 from dispatch.accounts.tokens import TokenPair, issue_pair, read_refresh
 from dispatch.clock import SHANGHAI, Clock, local
-from dispatch.db import Context, command, engine, fetch_row, query
+from dispatch.db import Context, command, engine, fetch_row, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from dispatch.places import lookups as places
 from dispatch.settings import Settings
@@ -39,17 +39,7 @@ USER_COLUMNS = (
 
 
 def _user_view(row: asyncpg.Record) -> UserView:
-    return UserView(
-        id=row["id"],
-        username=row["username"],
-        display_name=row["display_name"],
-        role=Role(row["role"]),
-        street=row["street"],
-        community=row["community"],
-        disabled=row["disabled"],
-        created_at=local(row["created_at"]) or row["created_at"],
-        person_id=row["person_id"],
-    )
+    return view_of(UserView, row, role=Role(row["role"]))
 
 
 def _actor(row: asyncpg.Record) -> Actor:

@@ -45,7 +45,6 @@ from dispatch.exercises.replay import (
 from dispatch.exercises.schemas import (
     ExerciseCreate,
     ExerciseKind,
-    ExerciseStatus,
     PlayRequest,
     PlayStatus,
     PlayView,
@@ -54,7 +53,6 @@ from dispatch.exercises.schemas import (
 from dispatch.exercises.service import (
     create_exercise,
     get_exercise,
-    list_exercises,
     register_play_hooks,
     reset_exercise,
 )
@@ -503,22 +501,21 @@ async def stop_play(exercise_id: int) -> bool:
         here.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await here.task
-        await _row_ended(exercise_id)
+        await _ended(here)
         return True
     return await _stop_elsewhere(exercise_id)
 
 
-async def _row_ended(exercise_id: int, seconds: float = 5.0) -> None:
-    """The play's last save is shielded from its cancellation, so it may land a moment
-    after the task has ended: wait (briefly) until the row no longer says running, so a
-    play started next is not refused as if this one still ran."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        row = await _row(exercise_id)
-        if row is None or row["status"] != PlayStatus.RUNNING:
-            return
-        await asyncio.sleep(0.05)
+async def _ended(play: Play) -> None:
+    """The task has ended and its shielded last save has normally written the row; should
+    that save have failed (a blip, a busy pool), the end is written now, so a play started
+    next is not refused as if this one still ran."""
+    row = await _row(play.exercise)
+    if row is not None and row["status"] == PlayStatus.RUNNING and row["owner"] == play.owner:
+        log.warning("play of exercise %s: its end written by the stop", play.exercise)
+        if play.status == PlayStatus.RUNNING:  # cancelled before it began to play
+            play.status, play.finished_at = "stopped", WallClock().now()
+        await _save(play)
 
 
 async def _stop_elsewhere(exercise_id: int) -> bool:
@@ -565,39 +562,6 @@ async def stop_plays() -> None:
     for exercise_id in list(PLAYS):
         if _running_here(exercise_id) is not None:
             await stop_play(exercise_id)
-
-
-# --- the demo drill -----------------------------------------------------------------------------
-
-DEMO_DRILL_NAME = "演示演练"
-DEMO_LOCK = 0x6465_6D6F  # an advisory lock of the demo drill's start: one worker starts it
-
-
-async def start_demo_drill(file: str, speed: float = 60.0) -> None:
-    """`dispatch demo` serves with a live drill: reuse the active exercise named 演示演练
-    (or create it) and play `file` into it, looping. With several workers the first one to
-    start plays it; the others find it playing and leave it be."""
-    manager = Context(REPLAY_ACTOR, WallClock())
-    pool = engine().pool
-    assert pool is not None, "the demo drill starts once the pool has"
-    async with pool.acquire() as lock:  # a connection outside any transaction
-        await lock.execute("SELECT pg_advisory_lock($1)", DEMO_LOCK)
-        try:
-            active = await list_exercises(manager, ExerciseStatus.ACTIVE)
-            found = next((e for e in active if e.name == DEMO_DRILL_NAME), None)
-            if found is None:
-                found = await create_exercise(
-                    manager,
-                    ExerciseCreate(name=DEMO_DRILL_NAME, kind=ExerciseKind.DRILL, scenario=file),
-                )
-            try:
-                await start_play(
-                    manager, found.id, PlayRequest(scenario=file, speed=speed, loop=True)
-                )
-            except Conflict:
-                log.info("demo drill %s already plays in another process", found.id)
-        finally:
-            await lock.execute("SELECT pg_advisory_unlock($1)", DEMO_LOCK)
 
 
 # the service asks through these hooks: deleting an exercise stops its play, a reset is

@@ -1,6 +1,8 @@
 """The sandbox world of an exercise: the copy of `public`'s operational tables into the
 schema `ex_<id>` (own sequences, foreign keys, append-only triggers and views), people's
-data pseudonymised in the copy, and the drop of the schema.
+data pseudonymised in the copy, the real world's work in progress left out (a drill starts
+clean: no real incidents, requests, plans, tasks or deliveries; stock in transit back at its
+depot), and the drop of the schema.
 
 Everything here runs on the caller's transaction; which exercise owns which schema, and
 who may ask for a copy, is the service's concern.
@@ -29,9 +31,51 @@ NOT_COPIED = frozenset(
         "migration",
     }
 )
+# the real world's work in progress: a drill starts clean of it (its incidents, requests,
+# plans, tasks and deliveries are the scenario's and the trainees'); what it keeps is the
+# world they work with: stock, people, places, pairings, duty, roads (and the fleet)
+REAL_WORK = frozenset(
+    {
+        "incident",
+        "incident_community",
+        "supply_request",
+        "plan",
+        "plan_line",
+        "task",
+        "task_assignee",
+        "task_progress",
+        "stock_transfer",
+        "stock_transfer_line",
+        "stock_transfer_pick",
+        "depot_outage",
+        "road_closure",
+    }
+)
 # copied empty: a drill's audit trail and vehicle tracks are its own (the real ones name
-# real people's actions and where real crews drove)
-COPIED_EMPTY = frozenset({"audit_entry", "task_position"})
+# real people's actions and where real crews drove), and the real work in progress
+COPIED_EMPTY = frozenset({"audit_entry", "task_position"}) | REAL_WORK
+
+# stock the real world has on its way (transfers dispatched, not received) is back at its
+# source depot in the copy, by a reversal of each transfer_out: the copy's ledger still sums
+# to its balances, and says why ($1: the note)
+IN_TRANSIT_BACK = """
+WITH sent AS (
+    SELECT m.id, m.depot, m.item, m.lot, m.qty FROM stock_movement m
+    JOIN public.stock_transfer t ON t.id = m.transfer_id
+    WHERE m.kind = 'transfer_out' AND t.status = 'dispatched'
+      AND NOT EXISTS (SELECT 1 FROM stock_movement r WHERE r.reverses = m.id)
+), back AS (
+    INSERT INTO stock_movement (at, kind, depot, item, lot, qty, reverses, actor, note)
+    SELECT now(), 'reversal', depot, item, lot, -qty, id, 'system', $1 FROM sent
+    RETURNING depot, lot, qty
+)
+UPDATE stock_balance b SET qty = b.qty + x.qty
+FROM (SELECT depot, lot, sum(qty) AS qty FROM back GROUP BY depot, lot) x
+WHERE b.depot = x.depot AND b.lot = x.lot
+"""
+IN_TRANSIT_NOTE = (
+    "演练开始时在途的物资已退回原库 / in transit when the drill began: back at its depot"
+)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 # people data in the copy: deterministic stand-ins (phones start with 100: no real number does)
@@ -220,6 +264,8 @@ async def copy_world(conn: asyncpg.Connection, schema: str) -> dict[str, int]:
     await conn.execute(f"SET LOCAL search_path TO {s}, public")
     await _copy_rules(conn, s, catalogue, copied)
     await pseudonymise(conn, copied)
+    if {"stock_movement", "stock_balance"} <= copied:
+        await conn.execute(IN_TRANSIT_BACK, IN_TRANSIT_NOTE)
     await conn.execute("SELECT set_config('search_path', $1, true)", saved)
     return rows
 

@@ -12,7 +12,8 @@ ARCHITECTURE: `schemas` (bodies, views, the header), `records` (the exercise's r
 schema, the real-world context), `sandbox` (copy, pseudonymise, drop a world), this
 module (the commands and queries, and the hooks plays register), `scenario` (scenario
 files), `replay/` (a scenario played on a simulated clock), `plays` (live drills, on top:
-it registers its hooks here, so this module never imports it), `report` and `bench`.
+it registers its hooks here, so this module never imports it), `demo_drill` (the drill
+`dispatch demo` serves with, on top of plays), `report` and `bench`.
 """
 
 from __future__ import annotations

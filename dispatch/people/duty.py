@@ -14,7 +14,7 @@ import msgspec
 
 from dispatch.accounts.policy import authorize
 from dispatch.clock import SHANGHAI, local
-from dispatch.db import Context, command, query
+from dispatch.db import Context, command, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.people.lookups import (
     HOURS_TODAY,
@@ -132,18 +132,7 @@ async def list_shifts(
 
 
 def _check_in_view(row: asyncpg.Record, name: str, hours: float) -> CheckInView:
-    return CheckInView(
-        id=row["id"],
-        person_id=row["person_id"],
-        person_name=name,
-        community=row["community"],
-        street=row["street"],
-        checked_in_at=local(row["checked_in_at"]) or row["checked_in_at"],
-        checked_out_at=local(row["checked_out_at"]),
-        lat=row["lat"],
-        lon=row["lon"],
-        hours=round(hours, 2),
-    )
+    return view_of(CheckInView, row, person_name=name, hours=round(hours, 2))
 
 
 CHECK_IN_COLUMNS = "id, person_id, community, street, checked_in_at, checked_out_at, lat, lon"

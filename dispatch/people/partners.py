@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from dispatch.accounts.policy import authorize
-from dispatch.db import Context, command, query
+from dispatch.db import Context, command, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.people.lookups import (
     authorize_row,
@@ -41,12 +41,10 @@ COUNTING = "p.status = 'active' AND p.valid_from <= $1 AND p.valid_until >= $1"
 
 
 def _unit_view(row: asyncpg.Record) -> UnitView:
-    return UnitView(
-        id=row["id"],
-        code=row["code"],
-        name=row["name"],
+    return view_of(
+        UnitView,
+        row,
         kind=UnitKind(row["kind"]),
-        contact_name=row["contact_name"],
         contact_phone=mask_phone(row["contact_phone"]),
         pairings_counting=row["counting"],
         communities=list(row["communities"] or []),

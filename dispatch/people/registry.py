@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from dispatch.accounts.policy import Target, authorize
-from dispatch.db import Command, Context, command, query
+from dispatch.db import Command, Context, command, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.people.lookups import (
     authorize_row,
@@ -60,21 +60,14 @@ ON_DUTY = (
 
 
 def _person_view(row: asyncpg.Record) -> PersonView:
-    return PersonView(
-        id=row["id"],
-        code=row["code"],
-        name=row["name"],
+    return view_of(
+        PersonView,
+        row,
         kind=PersonKind(row["kind"]),
         phone=mask_phone(row["phone"]),
         address=mask_address(row["address"]),
-        street=row["street"],
-        community=row["community"],
-        party_branch=row["party_branch"],
-        unit_id=row["unit_id"],
         skills=list(row["skills"]),
         availability=Availability(row["availability"]),
-        active=row["active"],
-        on_duty=row["on_duty"],
     )
 
 

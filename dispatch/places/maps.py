@@ -16,7 +16,7 @@ import networkx as nx
 from dispatch.accounts.policy import authorize
 from dispatch.db import Context, query
 from dispatch.errors import NotFound
-from dispatch.places.networks import active_network_row, active_road_network
+from dispatch.places.networks import active_network_row, active_road_network, network_fields
 from dispatch.places.schemas import (
     MapNetwork,
     RoadClassFeature,
@@ -138,14 +138,7 @@ async def map_roads(ctx: Context) -> EncodedMap:
         network = await active_road_network(ctx)
         document = RoadsMap(
             type="FeatureCollection",
-            network=MapNetwork(
-                name=row["name"],
-                source=row["source"],
-                synthetic=row["synthetic"],
-                graph_id=row["graph_id"],
-                nodes=row["nodes"],
-                edges=row["edges"],
-            ),
+            network=MapNetwork(**network_fields(row)),
             features=road_features(network),
         )
         body = msgspec.json.encode(document)

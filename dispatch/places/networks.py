@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import networkx as nx
@@ -190,12 +191,12 @@ async def road_network_info(ctx: Context) -> RoadNetworkView:
     if current is None:
         raise NotFound("no road network is loaded", field="roads")
     return RoadNetworkView(
+        **network_fields(current),
         id=current["id"],
-        name=current["name"],
-        source=current["source"],
-        synthetic=current["synthetic"],
-        graph_id=current["graph_id"],
-        nodes=current["nodes"],
-        edges=current["edges"],
         loaded_at=local(current["loaded_at"]) or current["loaded_at"],
     )
+
+
+def network_fields(row: asyncpg.Record) -> dict[str, Any]:
+    """What names a road network to its readers (`MapNetwork`), from its record."""
+    return {k: row[k] for k in ("name", "source", "synthetic", "graph_id", "nodes", "edges")}

@@ -79,17 +79,6 @@ class LoadReport(msgspec.Struct):
         return sum(self.created.values()) + sum(self.updated.values())
 
 
-class RoadNetworkView(msgspec.Struct):
-    id: int
-    name: str
-    source: str
-    synthetic: bool
-    graph_id: str
-    nodes: int
-    edges: int
-    loaded_at: datetime
-
-
 class MapNetwork(msgspec.Struct):
     """Which road network a map draws: a synthetic one must be labelled as such."""
 
@@ -99,6 +88,13 @@ class MapNetwork(msgspec.Struct):
     graph_id: str
     nodes: int
     edges: int
+
+
+class RoadNetworkView(MapNetwork):
+    """The road network in use, as its record says (`GET /api/roads`)."""
+
+    id: int
+    loaded_at: datetime
 
 
 class RoadClassGeometry(msgspec.Struct):

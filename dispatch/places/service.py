@@ -240,20 +240,22 @@ def _district_row(folder: Path) -> dict[str, Any]:
     }
 
 
+def _located(r: dict[str, str]) -> dict[str, Any]:
+    """A reference row's position columns (`tables.Located`)."""
+    return {
+        "lat": float(r["lat"]),
+        "lon": float(r["lon"]),
+        "lat_gcj02": _float(r.get("lat_gcj02")),
+        "lon_gcj02": _float(r.get("lon_gcj02")),
+        "coord_source": r["coord_source"],
+    }
+
+
 def reference_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
     """The four place tables as rows, from one district's reference folder."""
     district = _district_row(folder)
     streets = [
-        {
-            "code": r["code"],
-            "name": r["name"],
-            "district": district["code"],
-            "lat": float(r["lat"]),
-            "lon": float(r["lon"]),
-            "lat_gcj02": _float(r.get("lat_gcj02")),
-            "lon_gcj02": _float(r.get("lon_gcj02")),
-            "coord_source": r["coord_source"],
-        }
+        {"code": r["code"], "name": r["name"], "district": district["code"], **_located(r)}
         for r in _read_csv(folder / "streets.csv")
     ]
     communities = [
@@ -263,11 +265,7 @@ def reference_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
             "official_name": r["official_name"],
             "street": r["street_code"],
             "district": district["code"],
-            "lat": float(r["lat"]),
-            "lon": float(r["lon"]),
-            "lat_gcj02": _float(r.get("lat_gcj02")),
-            "lon_gcj02": _float(r.get("lon_gcj02")),
-            "coord_source": r["coord_source"],
+            **_located(r),
             "approximate": r["coord_source"] in APPROXIMATE_SOURCES,
         }
         for r in _read_csv(folder / "communities.csv")

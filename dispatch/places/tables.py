@@ -11,10 +11,10 @@ class District(Table, tablename="district"):
     lon = DoublePrecision()
 
 
-class Street(Table, tablename="street"):
-    code = Varchar(length=9, primary_key=True)
-    name = Varchar(length=50)
-    district = Varchar(length=6)
+class Located:
+    """Where a street or a community is: WGS-84 as stored, GCJ-02 as the source gave it
+    (Chinese maps' datum), and which source (Piccolo copies these columns per table)."""
+
     lat = DoublePrecision()
     lon = DoublePrecision()
     lat_gcj02 = DoublePrecision(null=True)
@@ -22,17 +22,18 @@ class Street(Table, tablename="street"):
     coord_source = Varchar(length=40)
 
 
-class Community(Table, tablename="community"):
+class Street(Table, Located, tablename="street"):
+    code = Varchar(length=9, primary_key=True)
+    name = Varchar(length=50)
+    district = Varchar(length=6)
+
+
+class Community(Table, Located, tablename="community"):
     code = Varchar(length=12, primary_key=True)
     name = Varchar(length=50)
     official_name = Varchar(length=80)
     street = Varchar(length=9)
     district = Varchar(length=6)
-    lat = DoublePrecision()
-    lon = DoublePrecision()
-    lat_gcj02 = DoublePrecision(null=True)
-    lon_gcj02 = DoublePrecision(null=True)
-    coord_source = Varchar(length=40)
     approximate = Boolean(default=False)
     updated_at = Timestamptz(null=True, default=None)
 

@@ -6,29 +6,43 @@ concurrent issues can never take the same unit; the balance table's CHECK forbid
 negative quantity, and the movement table refuses UPDATE and DELETE. Balance rows are
 locked in one order (depot, item, lot), so concurrent commands never deadlock.
 
-Here: `post` (one movement), `post_out` (many out of one depot, in two statements),
-`pick_all` (which lots, locked), the shortage refusal, `Watch` (reserve standards crossed
-by a command) and the movement view."""
+Here: `post` (one movement), `post_out` (many out of one depot whose rows the command
+holds, one statement), `take_out` (choose, lock, check and write in one statement while
+the rows are held), `Watch` (reserve standards crossed by a command) and the movement
+view. Which lots a line takes is `picking`'s; the shortage refusal is `shortages`'."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from dispatch.clock import local
-from dispatch.db import Command
-from dispatch.errors import Conflict, NotFound
+from dispatch.db import Command, Replan
 from dispatch.stock.lookups import today
+from dispatch.stock.picking import Taken, named_lots, pick_all, plan_lines, read_lots
 from dispatch.stock.schemas import (
     AdjustmentReason,
     MovementKind,
     MovementView,
     PickLine,
 )
+from dispatch.stock.shortages import Shortage, shortages
+
+__all__ = [
+    "MAX_KEY",
+    "Move",
+    "Watch",
+    "idempotent_key",
+    "movement_view",
+    "movements_of",
+    "post",
+    "post_out",
+    "take_out",
+]
 
 MAX_KEY = 200
 
@@ -55,66 +69,6 @@ class Move:
     stocktake: int | None = None
     reverses: int | None = None
     note: str | None = None
-
-
-class Shortage(Conflict):
-    """409 naming item, depot, asked and available; with several lines short, every one
-    is listed in `shortages` (the first also at the top, for older clients)."""
-
-    code = "stock.shortage"
-
-
-def shortage(depot: str, item: str, asked: int, available: int, name: str) -> Shortage:
-    return Shortage(
-        f"not enough {item} at {depot}: asked {asked}, available {available}",
-        field=name,
-        params={"item": item, "depot": depot, "asked": asked, "available": available},
-        item=item,
-        depot=depot,
-        asked=asked,
-        available=available,
-    )
-
-
-async def shortages(conn: asyncpg.Connection, depot: str, short: list[dict[str, Any]]) -> Shortage:
-    """One refusal for every short line, with the names people read (depot, item)."""
-    names = await conn.fetch(
-        "SELECT code, name_zh, name_en, unit FROM item WHERE code = ANY($1::varchar[])",
-        [s["item"] for s in short],
-    )
-    depot_name = await conn.fetchval("SELECT name FROM depot WHERE code=$1", depot)
-    by_code = {r["code"]: r for r in names}
-    listed = []
-    for s in short:
-        item = by_code.get(s["item"])
-        listed.append(
-            {
-                **{k: v for k, v in s.items() if k != "line"},
-                "depot": depot,
-                "field": s.get("field") or f"lines[{s['line']}].qty",
-                "item_name": item["name_zh"] if item else s["item"],
-                "item_name_en": item["name_en"] if item else s["item"],
-                "unit": item["unit"] if item else "",
-            }
-        )
-    first = listed[0]
-    what = "; ".join(f"{s['item']}: asked {s['asked']}, available {s['available']}" for s in listed)
-    error = shortage(depot, first["item"], first["asked"], first["available"], first["field"])
-    error.detail = f"not enough at {depot}: {what}"
-    error.args = (error.detail,)
-    lines = "；".join(
-        f"{s['item_name']} 需要 {s['asked']}{s['unit']}、现有 {s['available']}{s['unit']}"
-        for s in listed
-    )
-    error.params = {**error.params, "depot_name": depot_name or depot, "count": len(listed)}
-    error.params["lines"] = lines
-    error.params["lines_en"] = "; ".join(
-        f"{s['item_name_en']} asked {s['asked']} {s['unit']}, available {s['available']}"
-        for s in listed
-    )
-    error.code = "stock.shortage" if len(listed) == 1 else "stock.shortages"
-    error.extra["shortages"] = listed
-    return error
 
 
 MOVEMENT_INSERT = """
@@ -182,20 +136,19 @@ async def post(cmd: Command, move: Move, key: str | None, name: str = "qty") -> 
     return movement_id
 
 
-MOVEMENTS_OUT = """
-WITH taken AS (
-    UPDATE stock_balance b SET qty = b.qty - t.qty
-    FROM unnest($21::bigint[], $22::integer[]) AS t(lot, qty)
-    WHERE b.depot = $23 AND b.lot = t.lot AND b.qty >= t.qty
-    RETURNING b.lot
-), written AS (
+def _written(ids: str = "") -> str:
+    """The ledger rows of the movements ($5-$20 as columns), written only if every balance
+    gave (`taken` has a row per lot of $21); their ids drawn, or given (`ids`, an array)."""
+    id_column, id_value = ("id, ", f"({ids})[m.n], ") if ids else ("", "")
+    return f"""
+written AS (
     INSERT INTO stock_movement
-        (at, kind, depot, item, lot, qty, reason, community, purpose, incident_id, task_id,
-         request_id, transfer_id, stocktake_id, reverses, actor, actor_id, idempotency_key,
-         key_seq, note)
-    SELECT $1, m.kind, m.depot, m.item, m.lot, m.qty, m.reason, m.community, m.purpose,
-        m.incident, m.task, m.request, m.transfer, m.stocktake, m.reverses, $2, $3, $4,
-        m.key_seq, m.note
+        ({id_column}at, kind, depot, item, lot, qty, reason, community, purpose, incident_id,
+         task_id, request_id, transfer_id, stocktake_id, reverses, actor, actor_id,
+         idempotency_key, key_seq, note)
+    SELECT {id_value}$1, m.kind, m.depot, m.item, m.lot, m.qty, m.reason, m.community,
+        m.purpose, m.incident, m.task, m.request, m.transfer, m.stocktake, m.reverses, $2, $3,
+        $4, m.key_seq, m.note
     FROM unnest($5::varchar[], $6::varchar[], $7::varchar[], $8::bigint[], $9::integer[],
                 $10::varchar[], $11::varchar[], $12::varchar[], $13::bigint[], $14::bigint[],
                 $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::integer[],
@@ -205,19 +158,62 @@ WITH taken AS (
     WHERE (SELECT count(*) FROM taken) = cardinality($21::bigint[])
     ORDER BY m.n
     RETURNING *
-)
+)"""
+
+
+# the guarded updates of rows the command already holds (`pick_all`), and the ledger rows
+MOVEMENTS_OUT = f"""
+WITH taken AS (
+    UPDATE stock_balance b SET qty = b.qty - t.qty
+    FROM unnest($21::bigint[], $22::integer[]) AS t(lot, qty)
+    WHERE b.depot = $23 AND b.lot = t.lot AND b.qty >= t.qty
+    RETURNING b.lot
+), {_written()}
 SELECT w.*, l.lot_number, l.expires_on FROM written w JOIN lot l ON l.id = w.lot ORDER BY w.id
 """
 
 
-async def post_out(
-    cmd: Command, depot: str, moves: Sequence[Move], key: str | None
-) -> list[MovementView]:
-    """Write movements out of one depot (each qty negative) whose balance rows the command
-    holds locked (`pick_all`): the balances and the ledger rows of every line in one
-    statement (one round trip while the rows are held, whatever the number of lines).
-    The movements as written, in the order given."""
-    conn = cmd.connection
+def _checked_out(ids: str = "") -> str:
+    """Guarded updates and ledger rows as `MOVEMENTS_OUT`, locking the rows first in
+    (depot, item, lot) order and moving only if the choice made on a plain read still holds
+    ($27: the same lots; each with enough); with it, the usable stock of each item as held
+    (before this command), for the reserve standards."""
+    return f"""
+WITH held AS (
+    SELECT b.item, b.lot, b.qty, (l.expires_on IS NULL OR l.expires_on >= $24) AS usable
+    FROM stock_balance b JOIN lot l ON l.id = b.lot
+    WHERE b.depot = $23 AND (b.item = ANY($25::varchar[]) OR b.lot = ANY($26::bigint[]))
+    ORDER BY b.depot, b.item, b.lot FOR UPDATE OF b
+), fine AS (
+    SELECT (SELECT coalesce(array_agg(lot ORDER BY lot), '{{}}') FROM held) = $27::bigint[]
+        AND NOT EXISTS (
+            SELECT 1 FROM unnest($21::bigint[], $22::integer[]) AS t(lot, qty)
+            LEFT JOIN held h ON h.lot = t.lot WHERE h.qty IS NULL OR h.qty < t.qty
+        ) AS ok
+), taken AS (
+    UPDATE stock_balance b SET qty = b.qty - t.qty
+    FROM unnest($21::bigint[], $22::integer[]) AS t(lot, qty), fine
+    WHERE fine.ok AND b.depot = $23 AND b.lot = t.lot AND b.qty >= t.qty
+    RETURNING b.lot
+), {_written(ids)}, usable_of AS (
+    SELECT array_agg(item ORDER BY item) AS items, array_agg(total ORDER BY item) AS totals
+    FROM (SELECT item, coalesce(sum(qty) FILTER (WHERE usable), 0) AS total FROM held
+          WHERE item = ANY($25::varchar[]) GROUP BY item) s
+)
+SELECT w.*, l.lot_number, l.expires_on, u.items AS usable_items, u.totals AS usable_totals
+FROM written w JOIN lot l ON l.id = w.lot CROSS JOIN usable_of u ORDER BY w.id
+"""
+
+
+CHECKED_OUT = _checked_out()
+CHECKED_OUT_AS = _checked_out("$28::bigint[]")  # the movements' ids drawn before
+
+
+def _out_args(
+    cmd: Command, depot: str, moves: Sequence[Move], key: str | None, seqs: Sequence[int | None]
+) -> list[Any]:
+    """Parameters $1-$23 of the statements above: who, the movements as columns, the
+    quantity out of each lot, the depot."""
     out: dict[int, int] = {}
     for move in moves:
         out[move.lot] = out.get(move.lot, 0) - move.qty
@@ -227,8 +223,7 @@ async def post_out(
         return [getattr(m, name) for m in moves]
 
     actor = cmd.ctx.actor
-    rows = await conn.fetch(
-        MOVEMENTS_OUT,
+    return [
         cmd.now,
         actor.username,
         actor.user_id,
@@ -247,20 +242,32 @@ async def post_out(
         column("transfer"),
         column("stocktake"),
         column("reverses"),
-        [cmd.next_keyed() if key else None for _ in moves],
+        list(seqs),
         column("note"),
         lots,
         [out[lot] for lot in lots],
         depot,
-    )
+    ]
+
+
+async def post_out(
+    cmd: Command, depot: str, moves: Sequence[Move], key: str | None
+) -> list[MovementView]:
+    """Write movements out of one depot (each qty negative) whose balance rows the command
+    holds locked (`pick_all`): the balances and the ledger rows of every line in one
+    statement (one round trip while the rows are held, whatever the number of lines).
+    The movements as written, in the order given."""
+    seqs = [cmd.next_keyed() if key else None for _ in moves]
+    rows = await cmd.connection.fetch(MOVEMENTS_OUT, *_out_args(cmd, depot, moves, key, seqs))
     if len(rows) != len(moves):  # a balance could not give: only if not locked first
-        raise await _short_of(conn, depot, moves, out)
+        raise await _short_of(cmd.connection, depot, moves)
     return [movement_view(r) for r in rows]
 
 
-async def _short_of(
-    conn: asyncpg.Connection, depot: str, moves: Sequence[Move], out: dict[int, int]
-) -> Shortage:
+async def _short_of(conn: asyncpg.Connection, depot: str, moves: Sequence[Move]) -> Shortage:
+    out: dict[int, int] = {}
+    for move in moves:
+        out[move.lot] = out.get(move.lot, 0) - move.qty
     held = {
         r["lot"]: r["qty"]
         for r in await conn.fetch(
@@ -275,114 +282,146 @@ async def _short_of(
     return await shortages(conn, depot, [{**short, "field": "lines"}])
 
 
-LotOf = tuple[int, date | None]  # a lot and its expiry
-Taken = list[tuple[int, int, date | None]]  # (lot, qty, expires_on) a line takes
-
-
-async def pick_all(
-    cmd: Command, depot: str, lines: Sequence[PickLine], watch: Watch | None = None
-) -> list[Taken]:
-    """Which lots each line takes its quantity from: the named lot, or usable lots by
-    earliest expiry; one list per line, in the lines' order.
-
-    Every balance row of the depot's items is locked in one statement, in the one order
-    (depot, item, lot) every command follows, so two commands with the same lines in other
-    orders wait for each other instead of deadlocking; the choice stays true until commit.
-    A shortage on several lines is one refusal listing each (see `Shortages`). An item
-    whose every lot is now held is told to the `watch` with its usable stock, so the reserve
-    standard is judged on that exact figure without reading it again.
-    """
-    conn = cmd.connection
+async def take_out(
+    cmd: Command,
+    depot: str,
+    lines: Sequence[PickLine],
+    moves_of: Callable[[list[Taken]], list[Move]],
+    key: str | None,
+    watch: Watch,
+) -> list[MovementView]:
+    """Lines out of one depot, holding the balance rows as briefly as raw guarded updates
+    would: the lots are chosen on a plain read, then one statement (`CHECKED_OUT`) locks
+    them in (depot, item, lot) order, checks the choice still holds, moves and writes the
+    ledger. Inside a request's unit of work that statement is held back to just before the
+    commit (`Command.at_end`), its movements' ids drawn first so the answer is known;
+    should the stock have changed under the choice, it changes nothing and the request runs
+    again (`Replan`). Outside one, or when running again, the locked path decides
+    (`pick_all`, `post_out`), refusing every shortage at once. `moves_of` turns the lots
+    each line takes into the movements to write."""
     on = today(cmd.now)
-    named = await _named_lots(cmd, lines, on)
-    rows = await conn.fetch(
-        """
-        SELECT b.item, b.lot, b.qty, l.expires_on FROM stock_balance b JOIN lot l ON l.id = b.lot
-        WHERE b.depot = $1 AND (b.item = ANY($2::varchar[]) OR b.lot = ANY($3::bigint[]))
-        ORDER BY b.depot, b.item, b.lot FOR UPDATE OF b
-        """,
-        depot,
-        sorted({line.item for i, line in enumerate(lines) if i not in named}),
-        sorted({lot for lot, _ in named.values()}),
+    named = await named_lots(cmd, lines, on)
+    if not cmd.careful:
+        rows = await read_lots(cmd.connection, depot, lines, named, lock=False)
+        picked = plan_lines(rows, lines, named, on)
+        if not picked.short:
+            checks = [on, sorted(picked.usable), sorted({lot for lot, _ in named.values()})]
+            out = _Out(cmd, depot, moves_of(picked.taken), key, watch, [*checks, picked.lots])
+            if not named and cmd.unit is not None:
+                return await _held_back(out, rows)
+            written = await _checked(out)
+            if written is not None:
+                return written
+    locked = await pick_all(cmd, depot, lines, watch, named=named)
+    return await post_out(cmd, depot, moves_of(locked), key)
+
+
+@dataclass
+class _Out:
+    """Movements out of one depot chosen on a plain read, and what `CHECKED_OUT` checks
+    ($24-$27: the day, the items picked by expiry, the lots named, the lots read)."""
+
+    cmd: Command
+    depot: str
+    moves: list[Move]
+    key: str | None
+    watch: Watch
+    checks: list[Any]
+
+    def args(self) -> list[Any]:
+        """The statement's parameters, with the next key ordinals (taken by `take_keys`
+        once the rows are sure to be written)."""
+        n = len(self.moves)
+        seqs: list[int | None] = list(self.cmd.key_seqs(n)) if self.key else [None] * n
+        return [*_out_args(self.cmd, self.depot, self.moves, self.key, seqs), *self.checks]
+
+    def take_keys(self) -> None:
+        self.cmd.keep_keyed(len(self.moves) if self.key else 0)
+
+    def held(self, row: asyncpg.Record) -> None:
+        """The usable stock the statement held, told to the watch (none: all lots named)."""
+        items, totals = row["usable_items"] or [], row["usable_totals"] or []
+        for item, usable in zip(items, totals, strict=True):
+            self.watch.held(self.depot, item, int(usable))
+
+
+async def _checked(out: _Out) -> list[MovementView] | None:
+    """`CHECKED_OUT` now: the movements written, or None when the choice did not hold (and
+    the locked path writes the same key ordinals)."""
+    written = await out.cmd.connection.fetch(CHECKED_OUT, *out.args())
+    if not written:
+        return None
+    out.take_keys()
+    out.held(written[0])
+    return [movement_view(r) for r in written]
+
+
+async def _held_back(out: _Out, rows: Sequence[asyncpg.Record]) -> list[MovementView]:
+    """Draw the movements' ids and answer them as they will be written (their time, key
+    ordinals and ids fixed now); the statement itself runs at the end of the unit, and
+    the reserve standards are judged then, on the stock it held."""
+    cmd = out.cmd
+    ids = [
+        r[0]
+        for r in await cmd.connection.fetch(
+            "SELECT nextval(pg_get_serial_sequence('stock_movement', 'id')) "
+            "FROM generate_series(1, $1)",
+            len(out.moves),
+        )
+    ]
+    args = [*out.args(), ids]
+    out.take_keys()
+    out.watch.pending = True
+
+    async def write(conn: asyncpg.Connection) -> None:
+        written = await conn.fetch(CHECKED_OUT_AS, *args)
+        if not written:
+            raise Replan(f"the stock of depot {out.depot} changed under the choice of its lots")
+        out.held(written[0])
+        out.watch.pending = False
+        await out.watch.announce()
+
+    held_back = cmd.at_end(write)
+    assert held_back, "a unit of work, not running again"
+    lots = {r["lot"]: r for r in rows}
+    return [
+        _planned_view(cmd, move, movement_id, lots[move.lot], out.key, args[0])
+        for move, movement_id in zip(out.moves, ids, strict=True)
+    ]
+
+
+def _planned_view(
+    cmd: Command,
+    move: Move,
+    movement_id: int,
+    lot: asyncpg.Record,
+    key: str | None,
+    at: datetime,
+) -> MovementView:
+    """The movement as the ledger will hold it once written (what `movement_view` of its
+    row reads back)."""
+    return MovementView(
+        id=movement_id,
+        at=local(at) or at,
+        kind=move.kind,
+        depot=move.depot,
+        item=move.item,
+        lot=lot["lot_number"],
+        expires_on=lot["expires_on"],
+        qty=move.qty,
+        reason=move.reason.value if move.reason else None,
+        community=move.community,
+        purpose=move.purpose,
+        incident=move.incident,
+        task=move.task,
+        request=move.request,
+        transfer=move.transfer,
+        stocktake=move.stocktake,
+        reverses=move.reverses,
+        actor=cmd.ctx.actor.username,
+        idempotency_key=idempotent_key(key),
+        note=move.note,
     )
-    left = {r["lot"]: r["qty"] for r in rows}
-    usable: dict[str, list[LotOf]] = {}
-    for r in sorted(rows, key=lambda r: (r["expires_on"] is None, r["expires_on"], r["lot"])):
-        if r["expires_on"] is None or r["expires_on"] >= on:
-            usable.setdefault(r["item"], []).append((r["lot"], r["expires_on"]))
-    if watch is not None:
-        for item in {line.item for i, line in enumerate(lines) if i not in named}:
-            watch.held(depot, item, sum(left[lot] for lot, _ in usable.get(item, [])))
-    taken: list[Taken] = []
-    short: list[dict[str, Any]] = []
-    for i, line in enumerate(lines):
-        candidates = [named[i]] if i in named else usable.get(line.item, [])
-        have = sum(left.get(lot, 0) for lot, _ in candidates)
-        if have < line.qty:
-            short.append({"line": i, "item": line.item, "asked": line.qty, "available": have})
-            taken.append([])
-            continue
-        taken.append(_take(candidates, left, line.qty))
-    if short:
-        raise await shortages(conn, depot, short)
-    return taken
-
-
-def _take(candidates: Sequence[LotOf], left: dict[int, int], qty: int) -> Taken:
-    """Take `qty` from the candidate lots in their order, out of what is `left` of each."""
-    taken: Taken = []
-    need = qty
-    for lot, expires_on in candidates:
-        if need == 0:
-            break
-        n = min(need, left.get(lot, 0))
-        if n:
-            taken.append((lot, n, expires_on))
-            left[lot] -= n
-            need -= n
-    return taken
-
-
-async def _named_lots(cmd: Command, lines: Sequence[PickLine], on: date) -> dict[int, LotOf]:
-    """The lot each line names (checked: it exists and has not expired), by line index;
-    every item and lot looked up in one query each, whatever the number of lines."""
-    conn = cmd.connection
-    known = {
-        r["code"]
-        for r in await conn.fetch(
-            "SELECT code FROM item WHERE code = ANY($1::varchar[])", [x.item for x in lines]
-        )
-    }
-    for i, line in enumerate(lines):
-        if line.item not in known:
-            raise NotFound(f"no item {line.item} in the catalogue", field=f"lines[{i}].item")
-    wanted = [(i, line) for i, line in enumerate(lines) if line.lot is not None]
-    if not wanted:
-        return {}
-    found = {
-        (r["item"], r["lot_number"]): r
-        for r in await conn.fetch(
-            "SELECT id, item, lot_number, expires_on FROM lot "
-            "WHERE (item, lot_number) IN (SELECT * FROM unnest($1::varchar[], $2::varchar[]))",
-            [line.item for _, line in wanted],
-            [line.lot for _, line in wanted],
-        )
-    }
-    named: dict[int, LotOf] = {}
-    for i, line in wanted:
-        lot = found.get((line.item, line.lot))
-        if lot is None:
-            raise NotFound(f"no lot {line.lot} of {line.item}", field=f"lines[{i}].lot")
-        if lot["expires_on"] is not None and lot["expires_on"] < on:
-            raise Conflict(
-                f"lot {line.lot} of {line.item} expired on {lot['expires_on']}: it cannot be "
-                "issued or sent; write it off with reason `expired`",
-                field=f"lines[{i}].lot",
-                code="stock.lot_expired",
-                params={"lot": line.lot, "item": line.item, "expires_on": str(lot["expires_on"])},
-            )
-        named[i] = (lot["id"], lot["expires_on"])
-    return named
 
 
 USABLE_OF = """
@@ -409,6 +448,7 @@ class Watch:
         self.minimum: dict[tuple[str, str], int | None] = {}
         self.streets: dict[str, str | None] = {}
         self.exact: dict[tuple[str, str], int] = {}  # usable stock read under the lock
+        self.pending = False  # the movements wait for the end of the unit: judged then
         self.delta: dict[tuple[str, str], int] = {}
 
     def held(self, depot: str, item: str, usable: int) -> None:
@@ -444,6 +484,8 @@ class Watch:
             self.minimum[key] = row["minimum"]
 
     async def announce(self) -> None:
+        if self.pending:
+            return
         watched = sorted(k for k in self.before if self.minimum.get(k))
         figures = {k: (v, v + self.delta.get(k, 0)) for k, v in self.exact.items()}
         unknown = [k for k in watched if k not in figures]

@@ -23,9 +23,8 @@ from dispatch.stock.ledger import (
     Watch,
     idempotent_key,
     movements_of,
-    pick_all,
     post,
-    post_out,
+    take_out,
 )
 from dispatch.stock.lookups import (
     depot_target,
@@ -36,6 +35,7 @@ from dispatch.stock.lookups import (
     near_expiry_days,
     today,
 )
+from dispatch.stock.picking import Taken
 from dispatch.stock.references import Cited, check_references, cites, items_of
 from dispatch.stock.schemas import (
     AdjustmentCreate,
@@ -211,25 +211,27 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
         await check_references(cmd, cites(data, community["code"]))
         watch = Watch(cmd)
         await watch.touch_all(depot, [line.item for line in data.lines])
-        picked = await pick_all(cmd, depot["code"], data.lines, watch)
-        moves = [
-            Move(
-                MovementKind.ISSUE,
-                depot["code"],
-                line.item,
-                lot,
-                -n,
-                community=community["code"],
-                purpose=data.purpose,
-                incident=data.incident,
-                task=data.task,
-                request=data.request,
-                note=data.note,
-            )
-            for line, taken in zip(data.lines, picked, strict=True)
-            for lot, n, _ in taken
-        ]
-        written = await post_out(cmd, depot["code"], moves, idempotent_key(key))
+
+        def moves_of(picked: list[Taken]) -> list[Move]:
+            return [
+                Move(
+                    MovementKind.ISSUE,
+                    depot["code"],
+                    line.item,
+                    lot,
+                    -n,
+                    community=community["code"],
+                    purpose=data.purpose,
+                    incident=data.incident,
+                    task=data.task,
+                    request=data.request,
+                    note=data.note,
+                )
+                for line, taken in zip(data.lines, picked, strict=True)
+                for lot, n, _ in taken
+            ]
+
+        written = await take_out(cmd, depot["code"], data.lines, moves_of, key, watch)
         watch.moved(written)
         ids = [m.id for m in written]
         audited = _lines_audit("stock.issue", depot, data, ids)

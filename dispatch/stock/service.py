@@ -4,9 +4,12 @@ ARCHITECTURE. Each concern of stock lives in one module; this one only re-export
 
 - `lookups`: the depot, item, community or lot a code names, a depot's policy target,
   the reader's scope, and the Beijing calendar of expiry.
-- `ledger`: the only writer of balances and movements (`post`, `post_out`, `pick_all`
-  locking in (depot, item, lot) order), the shortage refusal, `Watch` of reserve
-  standards crossed, and the movement view.
+- `ledger`: the only writer of balances and movements (`post`, `post_out`, `take_out`
+  locking in (depot, item, lot) order), `Watch` of reserve standards crossed, and the
+  movement view.
+- `picking`: which lots a line takes (named, or by earliest expiry), read locked
+  (`pick_all`) or plain for `take_out`'s checked statement.
+- `shortages`: the refusal naming every line that cannot be had.
 - `references`: what a command cites (incident, task, request...), checked before writing.
 - `movements`: receive, issue, adjust, reverse and the stocktake; their common tail.
 - `transfers`: the transfer state machine and the transfer reads in transfer scope.
@@ -22,17 +25,16 @@ from dispatch.stock.catalogue import DEMO_SEED, catalogue_rows, load_catalogue, 
 from dispatch.stock.ledger import (
     MAX_KEY,
     Move,
-    Shortage,
     Watch,
     movement_view,
     movements_of,
-    pick_all,
     post,
     post_out,
-    shortage,
+    take_out,
 )
 from dispatch.stock.lookups import lot_status, near_expiry_days, read_street, today
 from dispatch.stock.movements import adjust, get_stocktake, issue, receive, reverse, stocktake
+from dispatch.stock.picking import pick_all
 from dispatch.stock.queries import (
     list_items,
     list_lots,
@@ -51,6 +53,7 @@ from dispatch.stock.sheets import (
     import_receipts,
     render,
 )
+from dispatch.stock.shortages import Shortage, shortage
 from dispatch.stock.standards import alerts, list_standards, set_standard
 from dispatch.stock.transfers import (
     cancel_transfer,
@@ -110,5 +113,6 @@ __all__ = [
     "stock_totals",
     "stocktake",
     "summary",
+    "take_out",
     "today",
 ]

@@ -17,7 +17,6 @@ from dispatch.stock.ledger import (
     Move,
     Watch,
     idempotent_key,
-    pick_all,
     post,
 )
 from dispatch.stock.lookups import (
@@ -27,6 +26,7 @@ from dispatch.stock.lookups import (
     find_item,
     find_lot,
 )
+from dispatch.stock.picking import pick_all
 from dispatch.stock.references import check_references, cites
 from dispatch.stock.schemas import (
     InTransitRow,

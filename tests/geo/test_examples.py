@@ -14,6 +14,7 @@ WITH_EXAMPLES = [
     "geo.fleet",
     "geo.fleet_records",
     "geo.fleet_repair",
+    "geo.greedy",
     "geo.network",
     "geo.paths",
     "geo.planning_routes",

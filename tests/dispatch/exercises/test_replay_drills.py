@@ -337,7 +337,8 @@ def test_a_commander_acts_at_the_drills_time_while_it_plays(
         stopped = http.delete(f"/api/exercises/{exercise}/play")
         assert stopped.status_code == 200 and stopped.json()["status"] == "stopped", stopped.text
         # deleting a drill while it plays stops the play first (no deadlock on the schema)
-        assert http.post(f"/api/exercises/{exercise}/play", json=body).status_code == 202
+        again = http.post(f"/api/exercises/{exercise}/play", json=body)
+        assert again.status_code == 202, again.text
         deleted = http.delete(f"/api/exercises/{exercise}")
         assert deleted.status_code == 200, deleted.text
     assert not sql("SELECT 1 FROM pg_namespace WHERE nspname = $1", f"ex_{exercise}")
