@@ -175,13 +175,32 @@ def _candidates(
     return out
 
 
+def _best_insertion(
+    model: EngineInput,
+    runs: list[list[list[int]]],
+    base: list[int],
+    p: int,
+    priority: Sequence[int],
+    vehicles: Sequence[int],
+) -> tuple[int, int, list[list[int]]] | None:
+    """(extra travel, vehicle, its new trips) of the cheapest feasible insertion of ``p``."""
+    best: tuple[int, int, list[list[int]]] | None = None
+    for k in vehicles:
+        for cand in _candidates(runs[k], p, priority, model.vehicles[k].max_trips):
+            cost = run_travel(model, k, cand)
+            if cost is not None and (best is None or cost - base[k] < best[0]):
+                best = (cost - base[k], k, cand)
+    return best
+
+
 def insert_unserved(
     model: EngineInput, runs: list[list[list[int]]], parts: Sequence[int], priority: Sequence[int]
 ) -> set[int]:
     """Insert ``parts`` (most critical, then earliest need-by first) where they cost least.
 
-    Changes ``runs`` in place; returns the parts it placed. Only the
-    :data:`_NEAREST_VEHICLES` vehicles with the closest depots are tried per part.
+    Changes ``runs`` in place; returns the parts it placed. The
+    :data:`_NEAREST_VEHICLES` vehicles with the closest depots are tried
+    first, the others only when none of them can take the part.
     """
     placed: set[int] = set()
     if not parts or not model.vehicles:
@@ -192,18 +211,14 @@ def insert_unserved(
     for p in sorted(parts, key=lambda x: (-priority[x], model.parts[x].latest_s)):
         loc = model.parts[p].location
         reach = np.array([model.times[kind][d, loc] for kind, d in zip(kinds, depots, strict=True)])
-        near = [int(k) for k in np.argsort(reach, kind="stable")[:_NEAREST_VEHICLES]]
-        best: tuple[int, int, list[list[int]]] | None = None
-        for k in near:
-            if reach[k] >= model.big:
-                continue
-            for cand in _candidates(runs[k], p, priority, model.vehicles[k].max_trips):
-                cost = run_travel(model, k, cand)
-                if cost is not None and (best is None or cost - base[k] < best[0]):
-                    best = (cost - base[k], k, cand)
+        order = [int(k) for k in np.argsort(reach, kind="stable") if reach[k] < model.big]
+        # The nearest vehicles first; every vehicle that can reach it only if none of them fits.
+        best = _best_insertion(model, runs, base, p, priority, order[:_NEAREST_VEHICLES])
+        if best is None:
+            best = _best_insertion(model, runs, base, p, priority, order[_NEAREST_VEHICLES:])
         if best is not None:
-            _, k, cand = best
+            extra, k, cand = best
             runs[k] = cand
-            base[k] += best[0]
+            base[k] += extra
             placed.add(p)
     return placed
