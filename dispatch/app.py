@@ -39,6 +39,7 @@ from dispatch.exercises.controllers import ExerciseController, ScenarioControlle
 from dispatch.exercises.demo_drill import start_demo_drill
 from dispatch.exercises.plays import drill_clock, stop_plays
 from dispatch.exercises.service import resolve_exercise
+from dispatch.fleet.controllers import FleetController
 from dispatch.guard import RequestGuard
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -51,6 +52,7 @@ from dispatch.settings import Settings, get_settings
 from dispatch.spreadsheets import shutdown_readers
 from dispatch.stock.controllers import StockController, TransferController
 from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, static_routers
+from dispatch.web.vocabulary import VocabularyController
 
 HEALTH_TIMEOUT = 2.0  # seconds a part may take to answer /health before it counts as down
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             *PEOPLE_CONTROLLERS,
             StockController,
             TransferController,
+            FleetController,
             IncidentController,
             ClosureController,
             TaskController,
@@ -160,6 +163,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ExerciseController,
             ScenarioController,
             live_feed,
+            VocabularyController,
             PagesController,
             *static_routers(),
         ],

@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from dispatch.accounts.tables import AppUser, LoginFailure, RefreshToken
 from dispatch.audit import AuditEntry
 from dispatch.exercises.tables import EXERCISE_TABLES
+from dispatch.fleet.tables import FLEET_TABLES
 from dispatch.idempotency import IdempotencyRecord
 from dispatch.incidents.tables import INCIDENT_TABLES
 from dispatch.people.tables import PEOPLE_TABLES
@@ -44,6 +45,7 @@ APP_CONFIG = AppConfig(
         *INCIDENT_TABLES,
         *PLANNING_TABLES,
         *STOCK_TABLES,
+        *FLEET_TABLES,
         *EXERCISE_TABLES,
     ],
     migration_dependencies=[],

@@ -186,16 +186,31 @@ class Transfer(NamedTuple):
     def explanation(self) -> str:
         """This depot's time against the next best one's (built on demand: plans are big)."""
         text = f"{self.depot} is {minutes(self.travel_s)} away"
-        if self.next_best_depot is None or self.next_best_s is None:
+        code, _ = self.coded
+        if code == "plan.transfer.only":
             return text + "; no other depot with stock can reach it"
-        t2 = self.next_best_s
-        if t2 >= self.travel_s:
+        t2 = float(self.next_best_s or 0.0)
+        if code == "plan.transfer.next_best":
             gap = minutes(t2 - self.travel_s)
             return text + f"; next best {self.next_best_depot} {minutes(t2)} (+{gap})"
         return (
             text + f"; faster {self.next_best_depot} ({minutes(t2)}) had its available stock "
             "assigned to higher-priority demands or to demands where it saves more time"
         )
+
+    @property
+    def coded(self) -> tuple[str, dict[str, Any]]:
+        """The explanation as a message code and its figures (minutes of travel, one
+        decimal), for a reader to say in their language with the depots' names."""
+        params: dict[str, Any] = {"depot": self.depot, "minutes": round(self.travel_s / 60, 1)}
+        if self.next_best_depot is None or self.next_best_s is None:
+            return "plan.transfer.only", params
+        t2 = self.next_best_s
+        params.update(next_best=self.next_best_depot, next_minutes=round(t2 / 60, 1))
+        if t2 >= self.travel_s:
+            params["gap_minutes"] = round((t2 - self.travel_s) / 60, 1)
+            return "plan.transfer.next_best", params
+        return "plan.transfer.faster_taken", params
 
 
 class UnmetLine(NamedTuple):
@@ -220,6 +235,29 @@ class UnmetLine(NamedTuple):
     def explanation(self) -> str:
         """Why they could not be sent."""
         return _unmet_text(self)[1]
+
+    @property
+    def coded(self) -> tuple[str, dict[str, Any]]:
+        """Why, as a message code (``plan.unmet.<tag>``) and its figures: depot codes, for
+        the reader to name, and minutes with one decimal."""
+        tag, *figures = self.detail
+        params: dict[str, Any] = {"n": self.quantity, "item": self.item}
+        params["community"] = self.community
+        if tag == "none_held":
+            params["out"] = list(figures[0])
+        elif tag == "unreachable":
+            params.update(count=figures[0], depots=list(figures[1]))
+        elif tag == "late":
+            fastest, eta, need_by = figures
+            params.update(depot=fastest, eta_minutes=round(eta / 60, 1))
+            params["need_by_minutes"] = round(need_by / 60, 1)
+        elif tag == "floor":
+            depot, travel_s, kept, release = figures
+            params.update(depot=depot, minutes=round(travel_s / 60, 1), kept=kept)
+            params["release"] = release
+        else:
+            params["count"] = figures[0]
+        return f"plan.unmet.{tag}", params
 
 
 def _unmet_text(line: UnmetLine) -> tuple[str, str]:

@@ -101,6 +101,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "stock.standards": frozenset({Role.COMMANDER}),
     "stock.load_catalogue": frozenset({Role.COMMANDER}),
     "stock.demo": frozenset({Role.COMMANDER}),
+    # fleet (scope as depots: the depot's street; the district reserve's, district roles only)
+    "fleet.read": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.TRAINER, Role.VIEWER}),
+    "fleet.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "fleet.import": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "fleet.demo": frozenset({Role.COMMANDER}),
     # people (scope: the person's street/community; partner units are district level)
     "skills.read": EVERYONE,
     "skills.manage": frozenset({Role.COMMANDER}),

@@ -1,5 +1,5 @@
-"""`dispatch demo`: migrate, load Dongcheng with its stock and synthetic people, make the demo
-users and serve with a live drill."""
+"""`dispatch demo`: migrate, load Dongcheng with its stock, synthetic people and illustrative
+fleet, make the demo users and serve with a live drill."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from dispatch.accounts.service import create_user, list_users
 from dispatch.cli.base import app, console, run
 from dispatch.cli.setup import export_database_url, serve, stop_embedded_we_started
 from dispatch.db import embedded_running, migrate_database, system_context
+from dispatch.fleet.service import seed_demo_fleet
 from dispatch.people.service import (
     load_synthetic,
     on_duty_by_community,
@@ -111,6 +112,10 @@ def demo(
     seeded = run(seed_demo_stock(system_context()))
     console.print(f"demo stock: {seeded} receipts" if seeded else "demo stock: ledger not empty")
     _demo_people()
+    vehicles = run(seed_demo_fleet(system_context()))  # after the people: crews are theirs
+    console.print(
+        f"demo fleet (illustrative): {vehicles} vehicles" if vehicles else "fleet: not empty"
+    )
     made = run(_demo_users())
     if made:
         table = Table("username", "role", "password (shown once)")

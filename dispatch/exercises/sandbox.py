@@ -266,6 +266,8 @@ async def copy_world(conn: asyncpg.Connection, schema: str) -> dict[str, int]:
     await pseudonymise(conn, copied)
     if {"stock_movement", "stock_balance"} <= copied:
         await conn.execute(IN_TRANSIT_BACK, IN_TRANSIT_NOTE)
+    if "vehicle" in copied:  # out on a real run: at its depot in the drill
+        await conn.execute("UPDATE vehicle SET status = 'available' WHERE status = 'out'")
     await conn.execute("SELECT set_config('search_path', $1, true)", saved)
     return rows
 

@@ -65,6 +65,10 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# requests still waiting for stock: the ones a plan is made for and the map shows as need
+OPEN_REQUEST = (RequestStatus.OPEN, RequestStatus.PLANNED, RequestStatus.PARTIALLY_FULFILLED)
+
+
 class RequestSource(StrEnum):
     COMMUNITY = "community"
     HOTLINE = "hotline"  # 12345, entered by a worker

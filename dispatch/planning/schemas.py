@@ -46,6 +46,8 @@ class PlanLineView(msgspec.Struct):
     travel_s: float
     eta_s: float
     explanation: str
+    # the explanation as a message: {"code": "plan.transfer.…", "params": {… names …}}
+    explained: dict[str, Any] | None = None
 
 
 class PlanView(msgspec.Struct):

@@ -26,6 +26,7 @@ from dispatch.clock import SHANGHAI, local
 from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.incidents.service import create_delivery_task
+from dispatch.planning.explained import Names, names_for, unmet_json
 from dispatch.planning.schemas import (
     LineEdit,
     PlanApproval,
@@ -228,32 +229,16 @@ def emergency_default(level: str) -> bool:
     return level in ("I", "II")
 
 
-def _unmet_json(result: GeoPlan) -> list[dict[str, Any]]:
-    """What the plan leaves unmet, as stored on the plan and shown with it."""
-    return [
-        {
-            "request": int(u.demand_id),
-            "community": u.community,
-            "item": u.item,
-            "priority": u.priority,
-            "quantity": u.quantity,
-            "reason": u.reason,
-            "needed": u.needed,
-            "explanation": u.explanation,
-        }
-        for u in result.unmet
-    ]
-
-
 async def _store_lines(
-    conn: asyncpg.Connection, plan_id: int, network: RoadNetwork, result: GeoPlan
+    conn: asyncpg.Connection, plan_id: int, network: RoadNetwork, result: GeoPlan, names: Names
 ) -> None:
-    """One plan line per transfer the plan proposes, with its lots and route."""
+    """One plan line per transfer the plan proposes, with its lots, route and explanation
+    (the English sentence, and its code with named params)."""
     await conn.executemany(
         """
         INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
-                               length_m, travel_s, eta_s, explanation)
-        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12)
+                               length_m, travel_s, eta_s, explanation, explained)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13::jsonb)
         """,
         [
             (
@@ -269,6 +254,7 @@ async def _store_lines(
                 t.travel_s,
                 t.eta_s,
                 t.explanation[:500],
+                json.dumps(names.named(*t.coded), ensure_ascii=False),
             )
             for t in result.transfers
         ],
@@ -298,7 +284,8 @@ async def create_plan(
         await conn.execute(
             "UPDATE plan SET status='superseded' WHERE incident=$1 AND status='proposed'", incident
         )
-        unmet = _unmet_json(result)
+        names = await names_for(conn, result)
+        unmet = unmet_json(result, names)
         plan_id: int = await conn.fetchval(
             """
             INSERT INTO plan (incident, policy, emergency, status, fingerprint, objective,
@@ -315,7 +302,7 @@ async def create_plan(
             cmd.now,
             ctx.actor.username,
         )
-        await _store_lines(conn, plan_id, inputs.state.network, result)
+        await _store_lines(conn, plan_id, inputs.state.network, result, names)
         await cmd.audit(
             "plans.create",
             "plan",
@@ -376,6 +363,7 @@ async def _plan_view(conn: asyncpg.Connection, plan_id: int) -> PlanView:
                 travel_s=r["travel_s"],
                 eta_s=r["eta_s"],
                 explanation=r["explanation"],
+                explained=json.loads(r["explained"]) if r["explained"] else None,
             )
             for r in lines
         ],

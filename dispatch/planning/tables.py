@@ -44,6 +44,7 @@ class PlanLine(Table, tablename="plan_line"):
     travel_s = DoublePrecision()
     eta_s = DoublePrecision()
     explanation = Varchar(length=500)
+    explained = JSONB(null=True)
 
 
 PLANNING_TABLES = [Plan, PlanLine]

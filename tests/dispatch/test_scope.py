@@ -356,6 +356,61 @@ SCOPE_CASES.update(
 )
 
 
+# --- fleet: a vehicle of the other street's depot, and a person of that street ---------------
+FLEET = "/api/fleet/vehicles"
+
+
+def _other_vehicle() -> int:
+    return int(
+        sql(
+            "INSERT INTO vehicle (code, depot, kind, lane_class, payload_kg, volume_m3, "
+            "crew_needed, status, source, created_at) VALUES ('SCOPE-' || "
+            "substr(md5(random()::text), 1, 10), $1, 'van', 'van', 1000, 6, 1, 'available', "
+            "'entered', now()) RETURNING id",
+            OTHER_DEPOT,
+        )[0]["id"]
+    )
+
+
+def _crewed_vehicle() -> tuple[int, int]:
+    vehicle = _other_vehicle()
+    person = _people_row("person")
+    sql(
+        "INSERT INTO vehicle_crew (vehicle_id, person_id, role, assigned_at) "
+        "VALUES ($1, $2, 'crew', now()) "
+        "ON CONFLICT (person_id) DO UPDATE SET vehicle_id = EXCLUDED.vehicle_id",
+        vehicle,
+        person,
+    )
+    return vehicle, person
+
+
+def _crew_path() -> str:
+    vehicle, person = _crewed_vehicle()
+    return f"{FLEET}/{vehicle}/crew/{person}"
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", FLEET): lambda: (FLEET, {"code": "SCOPE-V", "depot": OTHER_DEPOT, "kind": "van"}),
+        ("PATCH", FLEET + "/{vehicle_id:int}"): lambda: (
+            f"{FLEET}/{_other_vehicle()}",
+            {"status": "out"},
+        ),
+        ("DELETE", FLEET + "/{vehicle_id:int}"): lambda: (f"{FLEET}/{_other_vehicle()}", {}),
+        ("POST", FLEET + "/{vehicle_id:int}/crew"): lambda: (
+            f"{FLEET}/{_other_vehicle()}/crew",
+            {"person_id": _people_row("person")},
+        ),
+        ("DELETE", FLEET + "/{vehicle_id:int}/crew/{person_id:int}"): lambda: (_crew_path(), {}),
+        ("POST", FLEET + "/import"): lambda: (
+            f"{FLEET}/import",
+            {"__files__": {"data": ("f.csv", f"code,depot,kind\nSCOPE-I,{OTHER_DEPOT},van\n")}},
+        ),
+    }
+)
+
+
 # --- exercises: trainers and commanders only (403 comes before any lookup) -----------------
 SCOPE_CASES.update(
     {

@@ -78,6 +78,12 @@ def test_a_drill_starts_without_the_real_worlds_work(
     with client(server, commander) as http:
         real = _real_work(http, item)
     assert _stock("public", item) == {RESERVE: 13}  # 7 on their way
+    with client(server, commander) as http:  # a van out on a real run
+        van = http.post(
+            "/api/fleet/vehicles",
+            json={"code": f"V{item[1:9]}", "depot": RESERVE, "kind": "van", "status": "out"},
+        )
+        assert van.status_code == 201, van.text
     with client(server, trainer) as http:
         made = http.post("/api/exercises", json={"name": "干净的演练", "kind": "drill"})
         assert made.status_code == 201, made.text
@@ -94,6 +100,10 @@ def test_a_drill_starts_without_the_real_worlds_work(
     )
     assert [(r["kind"], r["qty"]) for r in back] == [("reversal", 7)]
     assert back[0]["note"].startswith("演练开始时在途的物资已退回原库")
+    # the van is at its depot in the drill, out in the real world
+    vans = f"SELECT status FROM {{}}.vehicle WHERE id = {van.json()['id']}"
+    assert sql(vans.format(schema)) == [{"status": "available"}]
+    assert sql(vans.format("public")) == [{"status": "out"}]
     # the people and places are there; the real world is as it was
     assert sql(f"SELECT count(*) AS n FROM {schema}.community")[0]["n"] > 0
     assert _stock("public", item) == {RESERVE: 13}

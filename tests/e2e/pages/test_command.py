@@ -144,6 +144,9 @@ def test_command_flow_from_declaration_to_completed_delivery(
     wait_count(page, "path.cc-plan-route", 2)
     wait_count(page, "#plan-lines tbody tr", 2)
     assert "东城区应急物资储备库" in page.locator("#plan-lines").inner_text()
+    # the explanation in Chinese, with the depot's name (not its code, not English)
+    explained = page.locator("#plan-lines tbody tr td:last-child").first.inner_text()
+    assert "车程" in explained and "D1101" not in explained and "away" not in explained
     shot(page, "command-plan-wall")
 
     page.get_by_role("button", name="批准全部").click()
@@ -391,3 +394,21 @@ def test_in_a_playing_drill_the_page_runs_on_the_drills_clock(
     finally:
         with client(server, commander) as boss:
             assert boss.delete(f"/api/exercises/{exercise['id']}").status_code == 200
+
+
+def test_a_viewers_controls_are_disabled_and_say_why(open_page: Callable[..., Watched]) -> None:
+    """What a role may not do is not offered as if it could: a viewer sees the command
+    center's controls disabled, and a tap says why instead of sending a refused request."""
+    viewer = create_user(Role.VIEWER)
+    watched = open_command(open_page, viewer)
+    page = watched.page
+    for selector in ("#plan-make", "#closure-pick", "#request-form button[type=submit]"):
+        control = page.locator(selector)
+        assert control.get_attribute("aria-disabled") == "true", selector
+        assert "观察员无权进行此操作" in (control.get_attribute("title") or ""), selector
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.locator("#tab-plan").click()
+    page.locator("#plan-make").click(force=True)  # a tap: aria-disabled is not `disabled`
+    page.wait_for_selector("#toast:has-text('观察员无权进行此操作')")
+    assert not [url for url in posted if "/plans" in url]

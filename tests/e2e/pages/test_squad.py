@@ -28,7 +28,7 @@ from tests.support import client, create_user, run, sql, system_context
 
 pytestmark = pytest.mark.e2e
 
-SQUAD_JS = Path(__file__).resolve().parents[3] / "dispatch" / "web" / "static" / "js" / "squad.js"
+SQUAD_DIR = Path(__file__).resolve().parents[3] / "dispatch" / "web" / "static" / "js" / "squad"
 # what the browser logs for requests the test makes fail on purpose
 OFFLINE = ("ERR_INTERNET_DISCONNECTED", "ERR_FAILED", "/api/live")
 
@@ -277,7 +277,10 @@ def test_a_refused_action_is_listed_with_its_reason(open_page: Callable[..., Wat
     watched = open_page("tablet-landscape")
     watched.allow("409")
     page = open_squad(watched, leader)
+    warned: list[str] = []  # more than the last known stock: the tablet asks first
+    page.once("dialog", lambda dialog: (warned.append(dialog.message), dialog.accept()))
     record_issue(page, community_of(street), "TENT", 50)
+    assert warned and "可用库存只有 4" in warned[0], warned
     refused = page.locator("#outbox-refused li")
     refused.wait_for()
     text = refused.inner_text()
@@ -504,12 +507,18 @@ def _community_tablet(
     open_page: Callable[..., Watched], user: str, ours: int, other: int
 ) -> tuple[Any, Any]:
     """A community role's tablet on its tasks: task `ours` shown, `other` (the next
-    community's) not, and no stock or recording tabs. The page and our task's card."""
+    community's) not, no stock tab, and of the recording tab only the need form, for the
+    roles that may report needs (community workers, not volunteers). The page and our
+    task's card."""
     page = open_squad(open_page("tablet"), user, tab="tasks")
     card = page.locator(f"#task-{ours}")
     card.wait_for()
     assert page.locator(f"#task-{other}").count() == 0
-    assert page.locator("#tab-stock").is_hidden() and page.locator("#tab-record").is_hidden()
+    assert page.locator("#tab-stock").is_hidden()
+    role = sql("SELECT role FROM app_user WHERE username=$1", user)[0]["role"]
+    assert page.locator("#tab-record").is_hidden() == (role == "volunteer")
+    for form in ("#issue-form", "#receipt-form", "#count-form"):
+        assert page.locator(form).is_hidden()
     return page, card
 
 
@@ -585,14 +594,62 @@ def test_squad_screens_are_labelled_reachable_and_translated(
         shot(page, "squad-wall-en")
 
 
-def test_the_page_mirrors_the_policy_table() -> None:
-    """squad.js hides what a role may never do; its table must say what policy.py says."""
-    source = SQUAD_JS.read_text(encoding="utf-8")
-    block = source[source.index("const POLICY = {") : source.index("};", source.index("POLICY"))]
-    mirrored = {
-        action: set(re.findall(r'"(\w+)"', roles))
-        for action, roles in re.findall(r'"([\w.]+)": \[([^\]]*)\]', block)
+def test_the_page_uses_the_policy_table(open_page: Callable[..., Watched]) -> None:
+    """The tablet hides what a role may never do; the table it uses is policy.py's, read
+    from /api/vocabulary, and no hand-written copy is left in its modules."""
+    leader = create_user(Role.STREET_LEADER, street="110101013")
+    page = open_squad(open_page("tablet"), leader)
+    used = page.evaluate("async () => (await import('/static/js/squad/state.js')).POLICY")
+    assert used, "no POLICY table in the squad page"
+    assert {action: set(roles) for action, roles in used.items()} == {
+        action: {r.value for r in roles} for action, roles in PERMISSIONS.items()
     }
-    assert mirrored, "no POLICY table found in squad.js"
-    for action, roles in mirrored.items():
-        assert roles == {r.value for r in PERMISSIONS[action]}, action
+    sources = "".join(path.read_text(encoding="utf-8") for path in SQUAD_DIR.glob("*.js"))
+    assert '"stock.read": [' not in sources
+
+
+def test_a_street_leader_reports_a_need_offline_and_it_arrives_once(
+    server: str, open_page: Callable[..., Watched]
+) -> None:
+    """The tablet reports a community's need: recorded offline, sent once when the network
+    returns, and the incident has exactly that one request."""
+    street = "110101016"
+    community = community_of(street)
+    commander = create_user(Role.COMMANDER)
+    with client(server, commander) as boss:
+        made = boss.post(
+            "/api/incidents",
+            json={
+                "type": "rainstorm",
+                "level": "IV",
+                "title": "平板报需求",
+                "communities": [community],
+            },
+        )
+        assert made.status_code == 201, made.text
+        incident = made.json()["id"]
+    leader = create_user(Role.STREET_LEADER, street=street)
+    watched = open_page("tablet")
+    for fragment in OFFLINE:
+        watched.allow(fragment)
+    page = open_squad(watched, leader)
+    controlled_by_worker(page)
+    page.click("#tab-record")
+    page.wait_for_selector(f"#need-incident option[value='{incident}']", state="attached")
+    watched.context.set_offline(True)
+    page.select_option("#need-incident", str(incident))
+    page.select_option("#need-community", community)
+    page.select_option("#need-item", "SANDBAG")
+    page.fill("#need-qty", "40")
+    page.select_option("#need-priority", "critical")
+    page.get_by_role("button", name="提交需求").click()
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '1'")
+    assert "需求 40" in page.locator("#outbox-waiting").inner_text()
+    rows = "SELECT item, quantity, priority FROM supply_request WHERE incident=$1"
+    assert sql(rows, incident) == []
+    watched.context.set_offline(False)
+    page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '0'")
+    assert sql(rows, incident) == [{"item": "SANDBAG", "quantity": 40, "priority": "critical"}]
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # a second flush sends nothing
+    page.wait_for_timeout(500)
+    assert len(sql(rows, incident)) == 1

@@ -1,20 +1,23 @@
 // A commander's administration: users, reserve standards, partner units and pairings,
-// community coordinates (approximate ones marked), spreadsheet import and export.
+// the fleet (admin_fleet.js), community coordinates (approximate ones marked), spreadsheet import and export.
 // Each tab loads its data when first shown; every refusal is shown with the field it names.
+import { initFleet, wireFleet } from "/static/js/admin_fleet.js";
 import { api, currentExercise, me } from "/static/js/api.js";
 import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { createMap, describe } from "/static/js/map.js";
 
 const $ = (id) => document.getElementById(id);
-const TABS = ["users", "standards", "units", "coordinates", "imports", "exports"];
+const TABS = ["users", "standards", "units", "fleet", "coordinates", "imports", "exports"];
 const REAL = { exercise: false }; // accounts are shared by every world: never in a drill
 const COLUMNS = {
   people: "code, name, kind, phone, address, community, street, party_branch, unit_code, skills, availability",
   "partner-units": "code, name, kind, contact_name, contact_phone",
   pairings: "unit_code, community, signed_on, valid_from, valid_until, pledged_people, pledged_skills, status, note",
   receipts: "depot, item, lot, expires_on, qty（或 储备点, 物资编码, 批号, 有效期, 数量）",
+  vehicles: "code, depot, kind, lane_class, name, payload_kg, volume_m3, crew_needed, status, shift_start, shift_end, note（或 编号, 储备点, 车型, 通行类别, 车牌, 载重, 容积, 所需人数, 状态, 班次开始, 班次结束, 备注）",
 };
+const MULTIPART = new Set(["receipts", "vehicles"]); // all or none, without a check-only run
 
 const state = {
   loaded: new Set(),
@@ -653,8 +656,8 @@ async function initCoordinates() {
 function showColumns() {
   const what = $("im-what").value;
   $("im-columns").textContent = t("admin.imp.columns", { columns: COLUMNS[what] });
-  $("im-dry").disabled = what === "receipts"; // receipts are all or none, without a check-only run
-  if (what === "receipts") $("im-dry").checked = false;
+  $("im-dry").disabled = MULTIPART.has(what);
+  if (MULTIPART.has(what)) $("im-dry").checked = false;
 }
 
 function showImportErrors(error) {
@@ -690,6 +693,12 @@ function wireImports() {
         body.append("data", file, file.name);
         const done = await api("/api/stock/imports/receipts", { method: "POST", body });
         result.append(h("p", { class: "ok-text", role: "status", id: "import-done" }, t("admin.imp.done_receipts", { rows: done.rows, movements: done.movements.length })));
+      } else if (what === "vehicles") {
+        const body = new FormData();
+        body.append("data", file, file.name);
+        const done = await api("/api/fleet/vehicles/import", { method: "POST", body });
+        result.append(h("p", { class: "ok-text", role: "status", id: "import-done" }, t("admin.imp.done_vehicles", done)));
+        state.loaded.delete("fleet");
       } else {
         const done = await api(`/api/imports/${what}${dry ? "?dry_run=true" : ""}`, { method: "POST", body: file });
         const key = done.dry_run ? "admin.imp.checked" : "admin.imp.done";
@@ -784,6 +793,7 @@ const LOADERS = {
   users: initUsers,
   standards: initStandards,
   units: initUnits,
+  fleet: () => initFleet(state.depots),
   coordinates: initCoordinates,
   imports: initImports,
   exports: initExports,
@@ -811,6 +821,7 @@ async function start() {
   wireTabs();
   wireUsers();
   wireUnits();
+  wireFleet();
   wireCoordinates();
   wireImports();
   wireExports();

@@ -5,9 +5,12 @@ import { api, currentExercise, me, setExercise } from "/static/js/api.js";
 import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { subscribe } from "/static/js/live.js";
+import { vocabulary } from "/static/js/vocabulary.js";
 
-const MANAGERS = new Set(["commander", "trainer"]);
-const STOCK_ROLES = new Set(["commander", "street_leader"]);
+// who manages exercises and who may record the drill receipt: the service's permissions
+// (GET /api/vocabulary), set at start
+let MANAGERS = new Set();
+let STOCK_ROLES = new Set();
 const MAX_EVENTS = 200;
 const $ = (id) => document.getElementById(id);
 
@@ -507,6 +510,9 @@ async function checkStoredDrill() {
 
 async function start() {
   state.user = await me();
+  const { permissions } = await vocabulary();
+  MANAGERS = new Set(permissions["exercises.manage"]);
+  STOCK_ROLES = new Set(permissions["stock.receive"]);
   await checkStoredDrill();
   $("need-role").hidden = manages();
   $("exercises-panel").hidden = !manages();

@@ -5,7 +5,7 @@
 // A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
 // token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
 // never sees, online or offline, what the previous user's account was allowed to read.
-const VERSION = "dispatch-v2";
+const VERSION = "dispatch-v3";
 const SHELL = [
   "/squad",
   "/login",
@@ -17,7 +17,14 @@ const SHELL = [
   "/static/js/live.js",
   "/static/js/shell.js",
   "/static/js/login.js",
-  "/static/js/squad.js",
+  "/static/js/vocabulary.js",
+  "/static/js/squad/state.js",
+  "/static/js/squad/loaders.js",
+  "/static/js/squad/actions.js",
+  "/static/js/squad/panels.js",
+  "/static/js/squad/tasks.js",
+  "/static/js/squad/steps.js",
+  "/static/js/squad/main.js",
   "/static/js/outbox.js",
   "/static/favicon.svg",
 ];
@@ -25,6 +32,10 @@ const SHELL = [
 // request goes on (and refreshes the cache when it arrives)
 const SLOW_MS = 6000;
 const STORED_AT = "X-Dispatch-Stored-At";
+// answers that are the same for every user and every world (the codes the service owns):
+// one copy shared across users, kept when the tablet changes hands, so whoever logs in next
+// still starts the page offline
+const SHARED = new Set(["/api/vocabulary"]);
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -96,6 +107,10 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/api/")) {
     const user = userOf(request);
     if (!user) return; // nobody logged in: nothing to keep
+    if (SHARED.has(url.pathname)) {
+      event.respondWith(networkFirst(request, url.pathname));
+      return;
+    }
     // the same path in a drill and in the real world are different answers
     const drill = request.headers.get("X-Exercise") || "real";
     const key = `${url.pathname}${url.search}${url.search ? "&" : "?"}__user=${user}&__world=${drill}`;
@@ -106,7 +121,7 @@ self.addEventListener("fetch", (event) => {
 });
 
 /** A page forgets the API answers kept for anyone but `keep` (the user now logged in on a
- * shared tablet), or every API answer when `keep` is absent. */
+ * shared tablet), or every API answer when `keep` is absent; the shared ones stay. */
 self.addEventListener("message", (event) => {
   if (event.data?.type !== "forget-api") return;
   const keep = event.data.keep == null ? null : String(event.data.keep);
@@ -114,7 +129,7 @@ self.addEventListener("message", (event) => {
     caches.open(VERSION).then(async (cache) => {
       for (const request of await cache.keys()) {
         const url = new URL(request.url);
-        if (!url.pathname.startsWith("/api/")) continue;
+        if (!url.pathname.startsWith("/api/") || SHARED.has(url.pathname)) continue;
         if (keep === null || url.searchParams.get("__user") !== keep) await cache.delete(request);
       }
     }),

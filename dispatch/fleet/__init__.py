@@ -1,0 +1,1 @@
+"""The fleet: vehicles per depot and their crews."""

@@ -1,0 +1,166 @@
+// Deliveries on the map: where each vehicle is (its fresh GPS fix, else reckoned along its
+// route on the service's clock, which is a drill's simulated clock in a played drill) and
+// the track it has driven.
+import { api, currentExercise } from "/static/js/api.js";
+import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
+import { $, ACTIVE_TASK, cc, communityName, state, taskNote } from "/static/js/command/state.js";
+import { latlngs, tip } from "/static/js/command/layers.js";
+
+const transferMarkers = new Map(); // task id -> [marker, route coordinates, task]
+// task id -> its GPS fixes by instant and place: fetched once and heard live, in whatever
+// order those arrive (a fix heard while the fetch is under way is kept either way)
+export const tracks = new Map();
+export const fetchedTracks = new Set();
+const trackLines = new Map(); // task id -> the drawn track
+
+// In a drill a scenario plays into, the service's "now" is the drill's simulated clock
+// (its times are the scenario's, running at `speed` x wall time): deliveries move on it.
+const drillClock = { sim: null, speed: 0, readAt: 0 };
+
+export async function syncDrillClock() {
+  const drill = currentExercise();
+  if (!drill || !["commander", "trainer"].includes(state.user?.role)) {
+    drillClock.sim = null;
+    return;
+  }
+  try {
+    const play = await api(`/api/exercises/${drill.id}/play`, { exercise: false });
+    const owned = play.sim_time && ["running", "finished"].includes(play.status);
+    drillClock.sim = owned ? Date.parse(play.sim_time) : null;
+    drillClock.speed = play.status === "running" ? Number(play.speed) || 0 : 0;
+    drillClock.readAt = Date.now();
+  } catch {
+    drillClock.sim = null; // offline or gone: the wall clock is the best guess
+  }
+  showDrillClock();
+}
+
+export function showDrillClock() {
+  const badge = $("cc-drill-clock");
+  badge.hidden = drillClock.sim == null;
+  document.body.dataset.clock = drillClock.sim == null ? "wall" : "drill";
+  if (drillClock.sim != null) {
+    const time = fmtTime(new Date(serviceNow()).toISOString());
+    badge.textContent = t("command.drill_clock", { time, speed: fmtNumber(drillClock.speed) });
+  }
+}
+
+/** The service's now, as the views and tasks are timed (ms since the epoch). */
+function serviceNow() {
+  if (drillClock.sim == null) return Date.now();
+  return drillClock.sim + (Date.now() - drillClock.readAt) * drillClock.speed;
+}
+
+/** Where a delivery is now: at its depot until picked up, then along its route by time. */
+function progressOf(task) {
+  const route = task.route || {};
+  if (task.status !== "en_route" || !task.en_route_at) return 0;
+  const total = Number(route.time_s) || 60;
+  return Math.min(1, (serviceNow() - Date.parse(task.en_route_at)) / 1000 / total);
+}
+
+const FIX_FRESH_MS = 3 * 60_000; // as the service: an older fix no longer says where it is
+
+/** The latest fix known of a task: from its view, or heard since (whichever is later,
+ * so a view fetched just before a fix does not hide it). */
+function latestFix(task) {
+  const fixes = [...(tracks.get(task.id)?.values() || []), task.position].filter(Boolean);
+  return fixes.reduce((a, b) => (Date.parse(b.at) > Date.parse(a.at) ? b : a), fixes[0] || null);
+}
+
+/** Where a delivery is drawn: at its latest GPS fix while that is fresh, else reckoned. */
+function placeOf(task, coords) {
+  const fix = latestFix(task);
+  if (task.status === "en_route" && fix && serviceNow() - Date.parse(fix.at) < FIX_FRESH_MS) return [fix.lat, fix.lon];
+  return cc.along(coords, progressOf(task));
+}
+
+function seenText(task) {
+  const fix = latestFix(task);
+  if (!fix || task.status !== "en_route") return null;
+  const accuracy = fix.accuracy_m != null ? ` ±${fmtNumber(Math.round(fix.accuracy_m))} m` : "";
+  return t("command.task.seen", { time: fmtTime(fix.at), accuracy });
+}
+
+function heard(id, fixes) {
+  const known = tracks.get(id) || new Map();
+  for (const f of fixes) known.set(`${Date.parse(f.at)}|${f.lat}|${f.lon}`, f);
+  tracks.set(id, known);
+}
+
+function trackPoints(id) {
+  const fixes = [...(tracks.get(id)?.values() || [])];
+  return fixes.sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map((f) => [f.lat, f.lon]);
+}
+
+/** The track of a vehicle seen on its way: fetched once, then grown by the feed. */
+async function loadTrack(id) {
+  if (fetchedTracks.has(id)) return;
+  fetchedTracks.add(id);
+  try {
+    heard(id, await api(`/api/tasks/${id}/positions`));
+    drawTrack(id);
+  } catch {
+    fetchedTracks.delete(id); // tried again at the next drawing
+  }
+}
+
+function drawTrack(id) {
+  const points = trackPoints(id);
+  if (!cc || !transferMarkers.has(id) || points.length < 2) return;
+  const line = trackLines.get(id);
+  if (line) return void line.setLatLngs(points);
+  const drawn = window.L.polyline(points, { color: "#4c1d95", weight: 3, dashArray: "2 6", opacity: 0.9, className: "cc-task-track" });
+  cc.layer("transfers").addLayer(drawn);
+  trackLines.set(id, drawn);
+}
+
+export function drawTransfers() {
+  if (!cc) return;
+  const L = window.L;
+  cc.clear("transfers");
+  transferMarkers.clear();
+  trackLines.clear();
+  for (const task of state.tasks) {
+    if (task.kind !== "delivery" || !ACTIVE_TASK.has(task.status) || !task.route?.coordinates?.length) continue;
+    const coords = task.route.coordinates;
+    cc.layer("transfers").addLayer(L.polyline(latlngs(coords), { color: "#7c3aed", weight: 3, opacity: 0.6, className: "cc-task-route" }));
+    const marker = L.circleMarker(placeOf(task, coords), {
+      radius: 8,
+      color: "#ffffff",
+      weight: 2,
+      fillColor: "#7c3aed",
+      fillOpacity: 1,
+      className: latestFix(task) ? "cc-transfer cc-transfer-seen" : "cc-transfer",
+    });
+    const lines = [`#${task.id} ${taskNote(task)}`, `${communityName(task.community)} · ${t(`command.tstatus.${task.status}`)}`];
+    tip(marker, [...lines, seenText(task)].filter(Boolean));
+    cc.layer("transfers").addLayer(marker);
+    transferMarkers.set(task.id, [marker, coords, task]);
+    if (task.status === "en_route" && latestFix(task)) {
+      if (task.position) heard(task.id, [task.position]);
+      loadTrack(task.id);
+      drawTrack(task.id);
+    }
+  }
+}
+
+export function moveTransfers() {
+  for (const [marker, coords, task] of transferMarkers.values()) {
+    if (task.status === "en_route") marker.setLatLng(placeOf(task, coords));
+  }
+}
+
+/** A fix from the feed: the vehicle moves to it at once (no reload of every task). */
+export function seenAt(fix) {
+  heard(fix.task, [fix]);
+  const task = state.tasks.find((x) => x.id === fix.task);
+  if (!task) return; // drawn when the tasks arrive, its track fetched then
+  loadTrack(task.id);
+  drawTrack(task.id);
+  const drawn = transferMarkers.get(task.id);
+  if (!drawn) return;
+  const [marker, coords] = drawn;
+  marker.setLatLng(placeOf(task, coords));
+  marker.getElement?.()?.classList.add("cc-transfer-seen");
+}
