@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.optimize import linprog
 
+from geo.bench_fleet import fleet_command
 from geo.bench_matching import SKILLS, matching_instance, run_matching_bench
 from geo.network import (
     DATA_DIR,
@@ -567,11 +568,16 @@ def run_cold_plans(case_name: str, plans: int) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    usage = "usage: python -m geo.bench planning [dongcheng|city] | matching | plans CASE N"
-    if not argv or argv[0] not in {"planning", "matching", "plans"}:
+    usage = (
+        "usage: python -m geo.bench planning [dongcheng|city] | matching | plans CASE N"
+        " | fleet [synthetic|city|cvrp PATH]"
+    )
+    if not argv or argv[0] not in {"planning", "matching", "plans", "fleet"}:
         print(usage, file=sys.stderr)
         return 2
-    if argv[0] == "planning":
+    if argv[0] == "fleet":
+        print(fleet_command(argv[1:]))
+    elif argv[0] == "planning":
         print(run_planning_bench(argv[1:] or ("dongcheng", "city")))
     elif argv[0] == "plans":
         if len(argv) != 3 or argv[1] not in {"dongcheng", "city"} or not argv[2].isdigit():

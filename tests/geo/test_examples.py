@@ -11,6 +11,9 @@ import pytest
 WITH_EXAMPLES = [
     "geo.assignment",
     "geo.coords",
+    "geo.fleet",
+    "geo.fleet_records",
+    "geo.fleet_repair",
     "geo.greedy",
     "geo.network",
     "geo.paths",
