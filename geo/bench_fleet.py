@@ -47,6 +47,7 @@ __all__ = [
     "read_cvrp",
     "run_fleet_bench",
     "summary_line",
+    "table",
 ]
 
 BUDGET_S = {"synthetic": 1.0, "city": 20.0, "cvrp": 1.0}
@@ -239,7 +240,7 @@ def summary_line(case: str, rows: Sequence[Row]) -> str:
     return f"fleet {case}: gap {own.gap_pct:.1f} % in {own.seconds:.2f} s, vehicles {own.vehicles}"
 
 
-def _table(case: str, rows: Sequence[Row]) -> str:
+def table(case: str, rows: Sequence[Row]) -> str:
     head = f"{'engine':8} {'budget s':>8} {'objective':>12} {'travel s':>10} {'time s':>8} "
     head += f"{'vehicles':>8} {'unserved':>8} {'gap %':>7}"
     lines = [f"== fleet {case} (reference {rows[0].reference:,}) ==", head]
@@ -266,7 +267,7 @@ def run_fleet_bench(
         else:
             raise ValueError(f"unknown fleet case {case!r}")
         rows = compare(problem, BUDGET_S[case])
-        tables.append(_table(case, rows))
+        tables.append(table(case, rows))
         summaries.append(summary_line(case, rows))
     return "\n\n".join(tables) + "\n\n" + "\n".join(summaries)
 

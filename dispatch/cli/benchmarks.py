@@ -15,10 +15,11 @@ from dispatch.bench import planning_instructions
 from dispatch.cli.base import bench_app, console, run
 from dispatch.exercises.bench import generated_scenario
 from dispatch.exercises.replay import Options, replay, with_pool
+from dispatch.fleet.bench import run_fleet_bench
 from dispatch.settings import get_settings
 from geo.bench import run_matching_bench, run_planning_bench
 
-__all__ = ["bench_matching", "bench_planning", "bench_replay", "bench_stock"]
+__all__ = ["bench_fleet", "bench_matching", "bench_planning", "bench_replay", "bench_stock"]
 
 
 @bench_app.command("stock")
@@ -106,6 +107,22 @@ def bench_planning(
     if instructions:
         for name in cases:
             console.print(planning_instructions(name), markup=False)
+
+
+@bench_app.command("fleet")
+def bench_fleet(
+    case: Annotated[
+        list[str] | None, typer.Argument(help="dongcheng and/or city (default: both)")
+    ] = None,
+) -> None:
+    """Vehicle routing: PyVRP (the project's engine), VROOM and OR-Tools on the same
+    problems and budget, each one's gap to the best any engine found with 10x the budget,
+    and one summary line per case (`fleet dongcheng: gap … % in … s, vehicles …`)."""
+    cases = tuple(case or ("dongcheng", "city"))
+    for name in cases:
+        if name not in ("dongcheng", "city"):
+            raise typer.BadParameter(f"unknown case {name!r}: dongcheng or city", param_hint="CASE")
+    console.print(run_fleet_bench(cases), markup=False)
 
 
 @bench_app.command("matching")

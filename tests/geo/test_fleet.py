@@ -16,17 +16,8 @@ from geo.fleet_records import FleetProblem, FleetVehicle, Stop, build_problem
 from geo.fleet_repair import priority_order
 from geo.network import RoadNetwork, RoadState, grid_network
 
-ROOT = Path(__file__).resolve().parents[2]
-# ../shared beside the checkout (a worktree under /work/wt/NAME sits one level deeper).
-CVRP = (
-    next(
-        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
-        ROOT.parent / "shared",
-    )
-    / "data"
-    / "vrp"
-    / "E-n22-k4.vrp"
-)
+# a copy of ../shared/data/vrp/E-n22-k4.vrp (see tests/geo/data/README.md)
+CVRP = Path(__file__).resolve().parent / "data" / "E-n22-k4.vrp"
 KINDS = ("tricycle", "car", "van", "truck")
 
 
