@@ -65,3 +65,6 @@ class PlanView(msgspec.Struct):
     decided_at: datetime | None
     decided_by: str | None
     lines: list[PlanLineView]
+    # per sending depot: its vehicles' runs (trips, stops in order, ETA minutes, loads) and
+    # the stops left unserved with why; None for a plan made without runs (replay)
+    runs: list[dict[str, Any]] | None = None

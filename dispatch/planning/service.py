@@ -27,6 +27,7 @@ from dispatch.db import Context, command, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.incidents.service import create_delivery_task
 from dispatch.planning.explained import Names, names_for, unmet_json
+from dispatch.planning.runs import plan_delivery_runs
 from dispatch.planning.schemas import (
     LineEdit,
     PlanApproval,
@@ -267,9 +268,13 @@ async def create_plan(
     data: PlanCreate,
     vehicle_speed_kmh: float = VEHICLE_SPEED_KMH,
     handling_minutes: float = HANDLING_MINUTES,
+    *,
+    runs: bool = True,
 ) -> PlanView:
-    """Compute a plan for the incident's open demand; older proposals are superseded.
-    (Scenario replay passes its policy's vehicle speed and handling time.)"""
+    """Compute a plan for the incident's open demand, with its delivery runs on the
+    sending depots' vehicles (`runs`); older proposals are superseded. (Scenario replay
+    passes its policy's vehicle speed and handling time, and plans without runs: its
+    deliveries leave as today until replay drives the fleet.)"""
     authorize(ctx.actor, "plans.create")
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -286,11 +291,16 @@ async def create_plan(
         )
         names = await names_for(conn, result)
         unmet = unmet_json(result, names)
+        places = (inputs.depots, inputs.demands)
+        delivery_runs = (
+            await plan_delivery_runs(ctx, conn, inputs.state, places, result) if runs else None
+        )
         plan_id: int = await conn.fetchval(
             """
             INSERT INTO plan (incident, policy, emergency, status, fingerprint, objective,
-                              runtime_ms, unmet, created_at, created_by)
-            VALUES ($1, $2, $3, 'proposed', $4, $5, $6, $7::jsonb, $8, $9) RETURNING id
+                              runtime_ms, unmet, created_at, created_by, runs)
+            VALUES ($1, $2, $3, 'proposed', $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
+            RETURNING id
             """,
             incident,
             data.policy.value,
@@ -301,6 +311,7 @@ async def create_plan(
             json.dumps(unmet, ensure_ascii=False),
             cmd.now,
             ctx.actor.username,
+            None if delivery_runs is None else json.dumps(delivery_runs, ensure_ascii=False),
         )
         await _store_lines(conn, plan_id, inputs.state.network, result, names)
         await cmd.audit(
@@ -349,6 +360,7 @@ async def _plan_view(conn: asyncpg.Connection, plan_id: int) -> PlanView:
         created_by=row["created_by"],
         decided_at=local(row["decided_at"]),
         decided_by=row["decided_by"],
+        runs=json.loads(row["runs"]) if row["runs"] else None,
         lines=[
             PlanLineView(
                 id=r["id"],

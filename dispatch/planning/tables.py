@@ -28,6 +28,7 @@ class Plan(Table, tablename="plan"):
     decided_at = Timestamptz(null=True, default=None)
     decided_by = Varchar(length=64, null=True)
     decision_note = Varchar(length=500, null=True)
+    runs = JSONB(null=True)
 
 
 class PlanLine(Table, tablename="plan_line"):

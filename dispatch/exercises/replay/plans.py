@@ -66,6 +66,7 @@ async def make_plan(state: ReplayState, key: str) -> int | None:
             PlanCreate(policy=Policy(state.planner)),
             policy.vehicle_speed_kmh,
             policy.handling_minutes,
+            runs=False,
         )
     except DomainError as exc:
         state.refuse("plan", exc)

@@ -147,6 +147,9 @@ def test_command_flow_from_declaration_to_completed_delivery(
     # the explanation in Chinese, with the depot's name (not its code, not English)
     explained = page.locator("#plan-lines tbody tr td:last-child").first.inner_text()
     assert "车程" in explained and "D1101" not in explained and "away" not in explained
+    # the runs the plan's loads make on the depot's vehicles (or why none can go)
+    runs = page.locator("#plan-runs").inner_text()
+    assert "东城区应急物资储备库" in runs and ("第 1 趟" in runs or "无可用车辆" in runs), runs
     shot(page, "command-plan-wall")
 
     page.get_by_role("button", name="批准全部").click()

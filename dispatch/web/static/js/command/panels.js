@@ -111,6 +111,7 @@ export function renderPlan() {
     row.addEventListener("focusin", () => highlightRoute(i, true));
     row.addEventListener("focusout", () => highlightRoute(i, false));
   });
+  if (plan.runs?.length) box.append(...runsOf(plan.runs));
   if (plan.unmet.length) {
     box.append(h("h3", {}, t("command.plan.unmet")));
     const unmet = table(
@@ -258,4 +259,28 @@ function said(explained, english) {
   if (!explained?.code) return english;
   const text = t(explained.code, explained.params || {});
   return text === explained.code ? english : text;
+}
+
+/** The plan's delivery runs: per depot, each vehicle's trips (stops in order with ETA and
+ * load), then the stops its vehicles cannot serve and why. */
+function runsOf(runs) {
+  const rows = [];
+  for (const entry of runs) {
+    for (const run of entry.runs) {
+      run.trips.forEach((trip, i) => rows.push([
+        depotName(entry.depot),
+        run.vehicle,
+        t("command.run.trip", { n: i + 1 }),
+        trip.stops.map((stop) => t("command.run.stop", { community: communityName(stop.community), eta: fmtNumber(Math.round(stop.arrival_min)) })).join(" → "),
+        t("command.run.kg", { kg: fmtNumber(Math.round(trip.load_kg)) }),
+        t("command.fig.minutes", { n: fmtNumber(Math.round(trip.return_min)) }),
+      ]));
+    }
+    for (const u of entry.unserved) {
+      rows.push([depotName(entry.depot), "—", "—", communityName(u.community), t("command.run.kg", { kg: fmtNumber(Math.round(u.kg)) }), badge(t(`command.run.reason.${u.reason}`), "bad")]);
+    }
+  }
+  const wrap = table([t("command.plan.depot"), t("command.run.vehicle"), t("command.run.trips"), t("command.run.stops"), t("command.run.load"), t("command.run.back")], rows);
+  wrap.id = "plan-runs";
+  return [h("h3", {}, t("command.run.title")), wrap];
 }
