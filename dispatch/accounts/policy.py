@@ -192,8 +192,9 @@ TASK_ACTIONS: dict[str, str] = {
     "fail": "tasks.work",
     "note": "tasks.work",
     "position": "tasks.work",
+    "stop": "tasks.work",  # a run's stop unloaded and signed for
 }
-ASSIGNEE_ACTIONS = frozenset({"accept", "start", "complete", "fail", "note", "position"})
+ASSIGNEE_ACTIONS = frozenset({"accept", "start", "complete", "fail", "note", "position", "stop"})
 
 
 def authorize_task(actor: Actor, action: str, task: TaskTarget) -> None:

@@ -25,6 +25,7 @@ from dispatch.incidents.schemas import (
     RequestCancel,
     RequestCreate,
     RequestView,
+    StopComplete,
     Summary,
     TaskAssign,
     TaskComplete,
@@ -201,6 +202,20 @@ class TaskController(Controller):
     ) -> TaskView:
         """Delivered (quantity) or checked (households): the task is done."""
         return await service.complete_task(ctx, task_id, data, idempotency_key(request))
+
+    @post("/{task_id:int}/stops/{stop_id:int}/complete", status_code=200)
+    async def complete_stop(
+        self,
+        request: Request[Any, Any, Any],
+        ctx: Ctx,
+        task_id: Id,
+        stop_id: Id,
+        data: JSONBody[StopComplete],
+    ) -> TaskView:
+        """A delivery run's stop unloaded: its transfers received (in full unless a line
+        says less, with a shortfall reason), signed for by `receiver`; the last stop done
+        is the run done. Send an Idempotency-Key: a resend is answered, not done again."""
+        return await service.complete_stop(ctx, task_id, stop_id, data, idempotency_key(request))
 
     @post("/{task_id:int}/fail", status_code=200)
     async def fail(self, ctx: Ctx, task_id: Id, data: JSONBody[TaskFail]) -> TaskView:

@@ -1,5 +1,7 @@
-"""Delivery tasks: one per approved transfer; completing one receives its transfer
-and fulfils its request, failing or cancelling one returns its stock."""
+"""Delivery tasks: a single-line delivery per approved transfer (plans without runs, and
+lines no vehicle could carry); completing one receives its transfer and fulfils its
+request, failing or cancelling one returns its stock. A run task (`runs`) is completed stop
+by stop; failing or cancelling it returns the stock of the stops not yet done."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import asyncpg
 from dispatch.accounts.policy import Actor, Role
 from dispatch.db import Command, Context, command
 from dispatch.errors import Conflict, InvalidInput
+from dispatch.incidents.receipts import fulfil_request, reopen_request
 from dispatch.incidents.records import community_street
+from dispatch.incidents.runs import release_run
 from dispatch.incidents.schemas import TaskComplete, TaskFail, TaskKind, TaskView
 from dispatch.incidents.tasks import insert_task, locked_task, move_task
 from dispatch.stock.schemas import ReceivedLine, TransferCancel, TransferReceive
@@ -18,9 +22,15 @@ from dispatch.stock.service import cancel_transfer, receive_transfer
 
 
 async def create_delivery_task(
-    cmd: Command, incident: int, line: asyncpg.Record, qty: int, transfer_id: int
+    cmd: Command,
+    incident: int,
+    line: asyncpg.Record,
+    qty: int,
+    transfer_id: int,
+    no_run: str | None = None,
 ) -> int:
-    """One delivery task per approved transfer, for the receiving community's street."""
+    """One delivery task per approved transfer, for the receiving community's street;
+    `no_run` says why no vehicle run of the plan carries it."""
     street = await community_street(cmd.connection, line["community"])
     task_id = await insert_task(
         cmd,
@@ -35,7 +45,8 @@ async def create_delivery_task(
         request_id=line["request"],
         plan_line=line["id"],
         route=line["route"],
-        note=f"{qty} x {line['item']} from {line['depot']}",
+        note=f"{qty} x {line['item']} from {line['depot']}"
+        + (f" (no vehicle run: {no_run})" if no_run else ""),
     )
     await cmd.connection.execute(
         "UPDATE stock_transfer SET task_id=$2 WHERE id=$1", transfer_id, task_id
@@ -50,6 +61,13 @@ async def complete_task(
     request by as much; a door check records the households checked."""
     async with command(ctx) as cmd:
         row = await locked_task(cmd, task_id, "complete", data.version)
+        if row["vehicle_id"] is not None:
+            raise Conflict(
+                f"task {task_id} is a delivery run: it is done when its last stop is",
+                field="task_id",
+                code="run.complete_by_stops",
+                params={"task": task_id},
+            )
         if row["kind"] == TaskKind.DELIVERY.value:
             if row["status"] != "en_route":
                 raise Conflict(
@@ -93,26 +111,7 @@ async def _deliver(cmd: Command, row: asyncpg.Record, data: TaskComplete, key: s
         ),
         f"{key}:receive" if key else None,
     )
-    request = await conn.fetchrow(
-        """
-        UPDATE supply_request SET delivered_qty = delivered_qty + $2,
-            planned_qty = planned_qty - $3,
-            status = CASE WHEN delivered_qty + $2 >= quantity THEN 'fulfilled'
-                          ELSE 'partially_fulfilled' END,
-            fulfilled_at = CASE WHEN delivered_qty + $2 >= quantity THEN $4 ELSE fulfilled_at END
-        WHERE id=$1 RETURNING *
-        """,
-        row["request_id"],
-        delivered,
-        sent - delivered,
-        cmd.now,
-    )
-    cmd.emit(
-        "request.delivered",
-        {"request": request["id"], "delivered": delivered, "status": request["status"]},
-        street=request["street"],
-        community=request["community"],
-    )
+    await fulfil_request(cmd, row["request_id"], delivered, sent)
     return delivered
 
 
@@ -132,6 +131,9 @@ async def cancel_task(ctx: Context, task_id: int, data: TaskFail) -> TaskView:
 
 async def release_delivery(cmd: Command, row: asyncpg.Record, reason: str) -> None:
     """A delivery that will not arrive: its stock returns and its request is open again."""
+    if row["vehicle_id"] is not None:
+        await release_run(cmd, row, reason)
+        return
     if row["kind"] != TaskKind.DELIVERY.value or row["transfer_id"] is None:
         return
 
@@ -145,9 +147,4 @@ async def release_delivery(cmd: Command, row: asyncpg.Record, reason: str) -> No
         "SELECT coalesce(sum(qty_sent), 0)::int FROM stock_transfer_pick WHERE transfer=$1",
         row["transfer_id"],
     )
-    await cmd.connection.execute(
-        "UPDATE supply_request SET planned_qty = greatest(planned_qty - $2, 0), status = CASE "
-        "WHEN delivered_qty > 0 THEN 'partially_fulfilled' ELSE 'open' END WHERE id=$1",
-        row["request_id"],
-        sent,
-    )
+    await reopen_request(cmd, row["request_id"], sent)

@@ -208,6 +208,56 @@ class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
     concurrent: bool = False  # its people may be on other tasks at the same time (a watch)
 
 
+class StopLot(msgspec.Struct):
+    lot_number: str
+    expires_on: str | None
+    quantity: int
+
+
+class StopLine(msgspec.Struct):
+    """One transfer unloaded at a stop: what, how many, from which lots, for which request."""
+
+    transfer: int
+    request: int | None
+    item: str
+    item_name: str
+    unit: str
+    quantity: int
+    lots: list[StopLot]
+    status: str  # the transfer's: dispatched, received or cancelled
+    received: int | None = None
+
+
+class StopView(msgspec.Struct):
+    """A run task's stop, in driving order, with what to unload and who signed for it."""
+
+    id: int
+    seq: int
+    trip: int
+    community: str
+    community_name: str
+    street: str
+    eta_at: datetime
+    depart_at: datetime
+    kg: float
+    m3: float
+    status: str  # pending or done
+    lines: list[StopLine]
+    receiver: str | None = None
+    shortfall_reason: str | None = None
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+
+class RunVehicle(msgspec.Struct):
+    id: int
+    code: str
+    kind: str
+    name: str | None
+    depot: str
+    depot_name: str
+
+
 class TaskView(msgspec.Struct):
     id: int
     incident: int
@@ -235,6 +285,8 @@ class TaskView(msgspec.Struct):
     finished_at: datetime | None
     position: PositionView | None = None  # the latest GPS fix of a task on its way
     concurrent: bool = False  # its people may be on other tasks at the same time
+    vehicle: RunVehicle | None = None  # a run task: the vehicle driving it
+    stops: list[StopView] = msgspec.field(default_factory=list)  # a run task's, in order
 
 
 class TaskAssign(msgspec.Struct, forbid_unknown_fields=True):
@@ -262,6 +314,24 @@ class TaskComplete(msgspec.Struct, forbid_unknown_fields=True):
     delivered: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     shortfall_reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     households_checked: Annotated[int, msgspec.Meta(ge=0, le=10_000)] | None = None
+    note: Note | None = None
+
+
+class StopDelivered(msgspec.Struct, forbid_unknown_fields=True):
+    transfer: Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+    delivered: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class StopComplete(msgspec.Struct, forbid_unknown_fields=True):
+    """A stop unloaded: who received it and, per transfer, how much arrived when less than
+    was sent (a transfer not named arrived in full); anything short needs a reason."""
+
+    version: Version
+    receiver: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=TEXT)]
+    lines: Annotated[list[StopDelivered], msgspec.Meta(max_length=200)] = msgspec.field(
+        default_factory=list
+    )
+    shortfall_reason: Reason | None = None
     note: Note | None = None
 
 

@@ -8,7 +8,11 @@ above it in this list):
 - `records`: the rows every part reads (incident and its view, communities, scope, a task's
   target, whether an incident still takes work, the road network or none);
 - `positions`: GPS fixes of a task en route, its track;
+- `run_records`: a run task's vehicle and stops as read (with every task view);
 - `tasks`: the task state machine, versions, progress trail, creating and reading tasks;
+- `receipts`: what a delivery's outcome does to its request;
+- `runs`: run tasks, one per vehicle run of an approved plan: stops, crew, vehicle out and
+  back, receipts per stop;
 - `deliveries`: delivery tasks of approved transfers: receive on completion, stock back on
   failure or cancellation;
 - `assignment`: putting people on a task by the eligibility rules, suggestions;
@@ -50,6 +54,7 @@ from dispatch.incidents.incidents import (
 from dispatch.incidents.positions import report_position
 from dispatch.incidents.records import ACTIVE_INCIDENT
 from dispatch.incidents.requests import cancel_request, create_request, get_request, list_requests
+from dispatch.incidents.runs import RunStop, complete_stop, create_run_task
 from dispatch.incidents.standdown import settle_open_work
 from dispatch.incidents.summary import incident_summary, percentile, summary
 from dispatch.incidents.tasks import (
@@ -67,6 +72,7 @@ from dispatch.incidents.tasks import (
 )
 
 __all__ = [
+    "RunStop",
     "ACTIVE_INCIDENT",
     "IN_PROGRESS",
     "NEXT_STATUS",
@@ -77,10 +83,12 @@ __all__ = [
     "cancel_request",
     "cancel_task",
     "close_road",
+    "complete_stop",
     "complete_task",
     "create_delivery_task",
     "create_door_checks",
     "create_request",
+    "create_run_task",
     "create_task",
     "declare_incident",
     "depot_back",

@@ -16,7 +16,9 @@ from dispatch.stock.schemas import TransferCancel
 from dispatch.stock.service import cancel_transfer
 
 OPEN_TASKS = """
-SELECT t.*, c.name AS community_name, tr.status AS transfer_status,
+SELECT t.*, c.name AS community_name,
+       coalesce(tr.status, (SELECT x.status FROM stock_transfer x WHERE x.task_id = t.id
+                            AND x.status = 'dispatched' LIMIT 1)) AS transfer_status,
        array(SELECT p.name FROM task_assignee a JOIN person p ON p.id = a.person
              WHERE a.task = t.id ORDER BY p.id) AS people
 FROM task t JOIN community c ON c.code = t.community
@@ -93,6 +95,11 @@ async def settle_open_work(cmd: Command, incident_id: int, data: IncidentAdvance
     conn = cmd.connection
     tasks = await conn.fetch(OPEN_TASKS, incident_id, list(TASK_ACTIVE))
     linked = [t["transfer_id"] for t in tasks if t["transfer_id"] is not None]
+    linked += await conn.fetchval(  # a run's transfers go with its task
+        "SELECT coalesce(array_agg(id), '{}') FROM stock_transfer "
+        "WHERE task_id = ANY($1::bigint[])",
+        [t["id"] for t in tasks if t["vehicle_id"] is not None],
+    )
     transfers = await conn.fetch(LOOSE_TRANSFERS, incident_id, linked)
     entries = [(_task_entry(t), t["transfer_status"]) for t in tasks]
     entries += [(_transfer_entry(t), None) for t in transfers]

@@ -104,6 +104,28 @@ class Task(Table, tablename="task"):
     en_route_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
     concurrent = Boolean(default=False)  # its people may be on other tasks at the same time
+    vehicle_id = BigInt(null=True, default=None)  # a run task: the vehicle that drives it
+    depot = Varchar(length=16, null=True, default=None)  # a run task: where it loads
+
+
+class TaskStop(Table, tablename="task_stop"):
+    """A run task's stop: a community to unload at, in driving order, and its receipt."""
+
+    id = BigSerial(primary_key=True)
+    task = BigInt()
+    seq = Integer()
+    trip = Integer()
+    community = Varchar(length=12)
+    street = Varchar(length=9)
+    eta_at = Timestamptz()
+    depart_at = Timestamptz()
+    kg = DoublePrecision()
+    m3 = DoublePrecision()
+    status = Varchar(length=8, default="pending")
+    receiver = Varchar(length=60, null=True, default=None)
+    shortfall_reason = Varchar(length=500, null=True, default=None)
+    done_at = Timestamptz(null=True, default=None)
+    done_by = Varchar(length=64, null=True, default=None)
 
 
 class TaskAssignee(Table, tablename="task_assignee"):
@@ -147,6 +169,7 @@ INCIDENT_TABLES = [
     DepotOutage,
     SupplyRequest,
     Task,
+    TaskStop,
     TaskAssignee,
     TaskProgress,
     TaskPosition,

@@ -22,6 +22,7 @@ from dispatch.incidents.records import (
     scope_clause,
     task_target,
 )
+from dispatch.incidents.run_records import run_vehicle, stop_views
 from dispatch.incidents.schemas import (
     PositionView,
     ProgressView,
@@ -42,6 +43,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], TaskStatus | None]] = {
     "fail": (frozenset(TASK_ACTIVE), TaskStatus.FAILED),
     "cancel": (frozenset(TASK_ACTIVE), TaskStatus.CANCELLED),
     "note": (frozenset(TASK_ACTIVE), None),
+    "stop": (frozenset({"en_route"}), None),  # a run's stop unloaded; the run goes on
 }
 IN_PROGRESS = frozenset({"accepted", "en_route"})
 STAMPS = {
@@ -60,6 +62,7 @@ async def task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
         "SELECT person FROM task_assignee WHERE task=$1 ORDER BY person", row["id"]
     )
     fix = await latest_fix(conn, row["id"]) if row["status"] == "en_route" else None
+    run = row["vehicle_id"] is not None
     return view_of(
         TaskView,
         row,
@@ -70,6 +73,8 @@ async def task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
         households=list(row["households"]),
         assignees=[r["person"] for r in people],
         position=None if fix is None else view_of(PositionView, fix),
+        vehicle=await run_vehicle(conn, row["vehicle_id"]) if run else None,
+        stops=await stop_views(conn, row["id"]) if run else [],
     )
 
 
@@ -268,7 +273,7 @@ async def move_task(
         },
     )
     cmd.emit(
-        f"task.{status if target is not None else 'note'}",
+        f"task.{status if target is not None else action}",
         {
             "task": row["id"],
             "incident": row["incident"],

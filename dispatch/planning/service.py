@@ -23,10 +23,11 @@ import asyncpg
 
 from dispatch.accounts.policy import authorize
 from dispatch.clock import SHANGHAI, local
-from dispatch.db import Context, command, query
+from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.incidents.service import create_delivery_task
 from dispatch.planning.explained import Names, names_for, unmet_json
+from dispatch.planning.run_approval import approve_runs, runs_of
 from dispatch.planning.runs import plan_delivery_runs
 from dispatch.planning.schemas import (
     LineEdit,
@@ -415,8 +416,9 @@ def _edited_quantities(
 async def approve_plan(
     ctx: Context, plan_id: int, data: PlanApproval, key: str | None = None
 ) -> PlanView:
-    """Approve whole or with edited quantities: transfers dispatched and a delivery task each,
-    all in one transaction, or nothing if the world changed since the plan was computed."""
+    """Approve whole or with edited quantities: transfers dispatched, and a delivery task per
+    vehicle run (`run_approval`) or, for a plan without runs, per line; all in one
+    transaction, or nothing if the world changed since the plan was computed."""
     authorize(ctx.actor, "plans.approve")
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -437,30 +439,7 @@ async def approve_plan(
             )
         lines = await conn.fetch("SELECT * FROM plan_line WHERE plan=$1 ORDER BY id", plan_id)
         quantities = _edited_quantities(lines, data.lines)
-        for line in lines:
-            qty = quantities[line["id"]]
-            if qty == 0:
-                continue
-            lots = _scaled_lots(json.loads(line["lots"]), qty)
-            transfer = await create_transfer(
-                ctx,
-                TransferCreate(
-                    source=line["depot"],
-                    dest_community=line["community"],
-                    lines=[PickLine(item=line["item"], qty=q, lot=lot) for lot, q in lots],
-                    incident=plan["incident"],
-                    request=line["request"],
-                    note=f"plan {plan_id} line {line['id']}",
-                ),
-            )
-            await dispatch_transfer(ctx, transfer.id, f"{key}:{line['id']}" if key else None)
-            await create_delivery_task(cmd, plan["incident"], line, qty, transfer.id)
-            await conn.execute(
-                "UPDATE supply_request SET planned_qty = planned_qty + $2, status = CASE "
-                "WHEN status = 'open' THEN 'planned' ELSE status END WHERE id=$1",
-                line["request"],
-                qty,
-            )
+        made = await _dispatch_lines(cmd, plan, lines, quantities, key)
         await conn.execute(
             "UPDATE plan SET status='approved', decided_at=$2, decided_by=$3, decision_note=$4 "
             "WHERE id=$1",
@@ -479,10 +458,63 @@ async def approve_plan(
             "plan",
             plan_id,
             {"status": "proposed"},
-            {"status": "approved", "edited_lines": edited},
+            {"status": "approved", "edited_lines": edited, **made},
         )
         cmd.emit("plan.approved", {"plan": plan_id, "incident": plan["incident"]})
         return await _plan_view(conn, plan_id)
+
+
+async def _dispatch_lines(
+    cmd: Command,
+    plan: asyncpg.Record,
+    lines: Sequence[asyncpg.Record],
+    quantities: dict[int, int],
+    key: str | None,
+) -> dict[str, Any]:
+    """The approved lines' transfers dispatched and their delivery tasks made; each request
+    planned by its line's quantity."""
+    ctx, incident = cmd.ctx, plan["incident"]
+
+    async def send(line: asyncpg.Record, qty: int, lots: list[tuple[str, int]], at: str) -> int:
+        transfer = await create_transfer(
+            ctx,
+            TransferCreate(
+                source=line["depot"],
+                dest_community=line["community"],
+                lines=[PickLine(item=line["item"], qty=q, lot=lot) for lot, q in lots],
+                incident=incident,
+                request=line["request"],
+                note=f"plan {plan['id']} line {line['id']}",
+            ),
+        )
+        await dispatch_transfer(ctx, transfer.id, f"{key}:{at}" if key else None)
+        return transfer.id
+
+    async def single(line: asyncpg.Record, qty: int, transfer: int, why: str | None) -> int:
+        return await create_delivery_task(cmd, incident, line, qty, transfer, why)
+
+    chosen = [
+        (
+            line,
+            quantities[line["id"]],
+            _scaled_lots(json.loads(line["lots"]), quantities[line["id"]]),
+        )
+        for line in lines
+        if quantities[line["id"]] > 0
+    ]
+    for line, qty, _ in chosen:
+        await cmd.connection.execute(
+            "UPDATE supply_request SET planned_qty = planned_qty + $2, status = CASE "
+            "WHEN status = 'open' THEN 'planned' ELSE status END WHERE id=$1",
+            line["request"],
+            qty,
+        )
+    runs = runs_of(plan)
+    if runs is not None:
+        return await approve_runs(cmd, incident, runs, chosen, send, single)
+    for line, qty, lots in chosen:
+        await single(line, qty, await send(line, qty, lots, str(line["id"])), None)
+    return {"single_deliveries": len(chosen)}
 
 
 def _scaled_lots(lots: list[list[Any]], qty: int) -> list[tuple[str, int]]:

@@ -70,6 +70,7 @@ class StockTransfer(Table, tablename="stock_transfer"):
     dispatched_at = Timestamptz(null=True, default=None)
     received_at = Timestamptz(null=True, default=None)
     cancelled_at = Timestamptz(null=True, default=None)
+    stop_id = BigInt(null=True, default=None)  # the run task's stop that unloads it
 
 
 class StockTransferLine(Table, tablename="stock_transfer_line"):
