@@ -72,12 +72,12 @@ from dispatch.incidents.tasks import (
 )
 
 __all__ = [
-    "RunStop",
     "ACTIVE_INCIDENT",
     "IN_PROGRESS",
     "NEXT_STATUS",
     "TASK_ACTIVE",
     "TRANSITIONS",
+    "RunStop",
     "advance_incident",
     "assign_task",
     "cancel_request",
