@@ -30,6 +30,7 @@ PAGES = {
     "/command": "command",  # the district command center's wall screen
     "/drill": "drill",  # choose and play drills; the other pages then work inside one
     "/admin": "admin",  # a commander's users, standards, units, coordinates, spreadsheets
+    "/print/run": "runsheet",  # a delivery run's sheet and delivery notes (?task=), to print
     "/about": "about",
 }
 # paths the token middleware lets through: the shells, their files and the worker

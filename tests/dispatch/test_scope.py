@@ -241,6 +241,10 @@ SCOPE_CASES.update(
             f"/api/tasks/{_other_task()}/complete",
             {"version": 1},
         ),
+        ("POST", "/api/tasks/{task_id:int}/stops/{stop_id:int}/complete"): lambda: (
+            f"/api/tasks/{_other_task()}/stops/1/complete",
+            {"version": 1, "receiver": "scope"},
+        ),
         ("POST", "/api/tasks/{task_id:int}/fail"): lambda: (
             f"/api/tasks/{_other_task()}/fail",
             {"version": 1, "reason": "scope"},

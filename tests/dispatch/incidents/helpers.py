@@ -87,3 +87,28 @@ def planned_request(
     ).json()
     plan = boss.post(f"/api/incidents/{incident['id']}/plans", json={}).json()
     return incident, request, plan
+
+
+def crewed_van(http: Any, street: str) -> dict[str, Any]:
+    """Through the API (``http``, a commander's client): a van of the street's depot crewed
+    by a driver and a second person of the street. Retire it (``retire_van``) when done, so
+    later tests planning from that depot do not find it."""
+    from tests.support import unique
+
+    driver, mate = person(street, ["driving"]), person(street, ["first_aid"])
+    made = http.post(
+        "/api/fleet/vehicles",
+        json={"code": unique("VAN")[:20], "depot": f"D{street}", "kind": "van", "crew_needed": 2},
+    )
+    assert made.status_code == 201, made.text
+    for who, role in ((driver, "driver"), (mate, "crew")):
+        crewed = http.post(
+            f"/api/fleet/vehicles/{made.json()['id']}/crew", json={"person_id": who, "role": role}
+        )
+        assert crewed.status_code == 200, crewed.text
+    return {"id": made.json()["id"], "code": made.json()["code"], "crew": [driver, mate]}
+
+
+def retire_van(http: Any, van: dict[str, Any]) -> None:
+    retired = http.delete(f"/api/fleet/vehicles/{van['id']}")
+    assert retired.status_code == 200, retired.text

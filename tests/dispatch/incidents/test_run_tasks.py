@@ -7,13 +7,22 @@ not on the crew is refused."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
-from tests.dispatch.incidents.helpers import community_of, incident, person, request, stock
+from tests.dispatch.incidents.helpers import (
+    community_of,
+    crewed_van,
+    incident,
+    person,
+    request,
+    retire_van,
+    stock,
+)
 from tests.support import client, create_user, sql, unique
 
 WATER_KG, FOOD_KG = 13.0, 8.0
@@ -24,20 +33,20 @@ def commander() -> str:
     return create_user(Role.COMMANDER)
 
 
-def _van(http: httpx.Client, street: str) -> dict[str, Any]:
-    """A van of the street's depot crewed by a driver and a second person of the street."""
-    driver, mate = person(street, ["driving"]), person(street, ["first_aid"])
-    made = http.post(
-        "/api/fleet/vehicles",
-        json={"code": unique("VAN")[:20], "depot": f"D{street}", "kind": "van", "crew_needed": 2},
-    )
-    assert made.status_code == 201, made.text
-    for who, role in ((driver, "driver"), (mate, "crew")):
-        crewed = http.post(
-            f"/api/fleet/vehicles/{made.json()['id']}/crew", json={"person_id": who, "role": role}
-        )
-        assert crewed.status_code == 200, crewed.text
-    return {"id": made.json()["id"], "code": made.json()["code"], "crew": [driver, mate]}
+@pytest.fixture
+def van_of(server: str, commander: str) -> Iterator[Callable[[str], dict[str, Any]]]:
+    """A crewed van at a street's depot, retired after the test."""
+    made: list[dict[str, Any]] = []
+
+    def make(street: str) -> dict[str, Any]:
+        with client(server, commander) as http:
+            made.append(crewed_van(http, street))
+        return made[-1]
+
+    yield make
+    with client(server, commander) as http:
+        for van in made:
+            retire_van(http, van)
 
 
 def _planned(http: httpx.Client, street: str) -> tuple[int, dict[str, Any]]:
@@ -85,11 +94,11 @@ def _received(made: int) -> dict[int, int]:
 
 
 def test_approval_makes_one_task_per_run_and_each_stop_receives_its_transfers_once(
-    server: str, commander: str
+    server: str, commander: str, van_of: Callable[[str], dict[str, Any]]
 ) -> None:
     street = "110101013"
+    van = van_of(street)
     with client(server, commander) as http:
-        van = _van(http, street)
         made, plan = _planned(http, street)
         runs = _our_runs(plan, f"D{street}")
         assert [r["vehicle"] for r in runs] == [van["code"]]  # one van, one run
@@ -151,11 +160,11 @@ def test_approval_makes_one_task_per_run_and_each_stop_receives_its_transfers_on
 
 
 def test_a_short_stop_needs_a_reason_and_only_the_crew_completes_it(
-    server: str, commander: str
+    server: str, commander: str, van_of: Callable[[str], dict[str, Any]]
 ) -> None:
     street = "110101016"
+    van = van_of(street)
     with client(server, commander) as http:
-        van = _van(http, street)
         made, plan = _planned(http, street)
         _our_runs(plan, f"D{street}")
         assert http.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
@@ -199,11 +208,11 @@ def test_a_short_stop_needs_a_reason_and_only_the_crew_completes_it(
 
 
 def test_a_failed_run_returns_the_stock_of_its_stops_not_yet_done(
-    server: str, commander: str
+    server: str, commander: str, van_of: Callable[[str], dict[str, Any]]
 ) -> None:
     street = "110101013"
+    van = van_of(street)
     with client(server, commander) as http:
-        van = _van(http, street)
         made, plan = _planned(http, street)
         _our_runs(plan, f"D{street}")
         on_hand = sql("SELECT sum(qty)::int AS n FROM stock_balance WHERE depot=$1", f"D{street}")

@@ -6,6 +6,7 @@ import { $, ACTIVE, AFTER, can, communityName, depotName, FIELD_ROLES, itemName,
 import { failed, read } from "/static/js/squad/loaders.js";
 import { act, fillNeedForm, options } from "/static/js/squad/actions.js";
 import { assignForm, completeForm, failForm, onItsWay, shareButton, sharing, stopSharing } from "/static/js/squad/steps.js";
+import { runFacts, runStops } from "/static/js/squad/run.js";
 
 // --- tasks -----------------------------------------------------------------------------
 
@@ -96,10 +97,12 @@ function drawTasks() {
 const TASK_BADGE = { open: "warn", assigned: "warn", accepted: "ok", en_route: "ok", done: "ok", failed: "bad", cancelled: "" };
 
 function taskCard(task) {
-  const load = task.kind === "delivery" ? cargo(task) : null;
+  const run = Boolean(task.vehicle); // a delivery run: its stops, not one cargo
+  const load = task.kind === "delivery" && !run ? cargo(task) : null;
   const id = `task-${task.id}`;
   const facts = [
-    load ? t("squad.task.cargo", { qty: load.qty, unit: unitOf(load.item), item: itemName(load.item), depot: depotName(load.depot) }) : task.note,
+    ...(run ? runFacts(task) : []),
+    run ? null : load ? t("squad.task.cargo", { qty: load.qty, unit: unitOf(load.item), item: itemName(load.item), depot: depotName(load.depot) }) : task.note,
     t("squad.task.people", { n: task.people_needed, assigned: task.assignees.length }),
     task.households.length ? t("squad.task.households", { n: task.households.length }) : null,
     task.delivered_qty != null ? t("squad.task.delivered_qty", { n: task.delivered_qty }) : null,
@@ -116,6 +119,7 @@ function taskCard(task) {
       task.waiting.length ? h("span", { class: "badge warn" }, t("squad.task.waiting", { n: task.waiting.length })) : null,
     ),
     h("p", { class: "task-facts" }, facts.join(" · ")),
+    run ? runStops(task, mayWork(task)) : null,
     ACTIVE.includes(task.status) ? taskActions(task, load) : null,
   );
 }
@@ -125,11 +129,15 @@ export function step(task, name, body, text) {
   act("task", `/api/tasks/${task.id}/${name}`, all, `#${task.id} ${text}`, { task: task.id, step: name });
 }
 
+/** Volunteers and community workers work only the tasks they are on (the service's rule). */
+function mayWork(task) {
+  const own = !FIELD_ROLES.has(state.user?.role) || task.assignees.includes(state.user?.person_id);
+  return can("tasks.work") && own;
+}
+
 function taskActions(task, load) {
   const box = h("div", { class: "task-actions" });
-  // volunteers and community workers work only the tasks they are on (the service's rule)
-  const own = !FIELD_ROLES.has(state.user?.role) || task.assignees.includes(state.user?.person_id);
-  const work = can("tasks.work") && own;
+  const work = mayWork(task);
   if (task.status === "open" && can("tasks.assign")) box.append(assignForm(task));
   if (task.status === "assigned" && work) {
     box.append(h("button", { type: "button", class: "btn btn-primary", onclick: () => step(task, "accept", {}, t("squad.task.accept")) }, t("squad.task.accept")));
@@ -139,7 +147,7 @@ function taskActions(task, load) {
   }
   const canFinish = task.kind === "delivery" ? task.status === "en_route" : ["accepted", "en_route"].includes(task.status);
   if (work) box.append(...[shareButton(task)].filter(Boolean));
-  if (canFinish && work) box.append(completeForm(task, load));
+  if (canFinish && work && !task.vehicle) box.append(completeForm(task, load)); // a run: per stop
   if (work) box.append(failForm(task));
   return box;
 }
