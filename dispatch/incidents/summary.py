@@ -34,6 +34,13 @@ async def incident_summary(conn: asyncpg.Connection, incident_id: int) -> Summar
         """
         SELECT t.finished_at, r.created_at FROM task t JOIN supply_request r ON r.id=t.request_id
         WHERE t.incident=$1 AND t.kind='delivery' AND t.status='done' AND t.delivered_qty > 0
+        UNION ALL  -- a run's deliveries: each stop's transfers, when that stop was received
+        SELECT s.done_at, r.created_at FROM task_stop s
+        JOIN task t ON t.id = s.task
+        JOIN stock_transfer x ON x.stop_id = s.id
+        JOIN supply_request r ON r.id = x.request_id
+        WHERE t.incident=$1 AND s.status='done' AND EXISTS (
+            SELECT 1 FROM stock_transfer_pick p WHERE p.transfer = x.id AND p.qty_received > 0)
         """,
         incident_id,
     )

@@ -155,6 +155,8 @@ def test_approval_makes_one_task_per_run_and_each_stop_receives_its_transfers_on
         )
         assert stale.status_code == 409
         requests = http.get(f"/api/incidents/{made}/requests").json()
+        summary = http.get(f"/api/incidents/{made}/summary").json()
+    assert summary["first_delivery_minutes"] is not None  # the stops count as deliveries
     served = {x["request"] for x in ours}
     assert {r["status"] for r in requests if r["id"] in served} == {"fulfilled"}
 
@@ -230,3 +232,27 @@ def test_a_failed_run_returns_the_stock_of_its_stops_not_yet_done(
         requests = http.get(f"/api/incidents/{made}/requests").json()
     ran = {x["request"] for t in tasks for s in t["stops"] for x in s["lines"]}
     assert {r["status"] for r in requests if r["id"] in ran} == {"open"}
+
+
+def test_standing_down_with_cancel_open_cancels_a_run_and_its_transfers_once(
+    server: str, commander: str, van_of: Callable[[str], dict[str, Any]]
+) -> None:
+    street = "110101013"
+    van = van_of(street)
+    with client(server, commander) as http:
+        made, plan = _planned(http, street)
+        _our_runs(plan, f"D{street}")
+        assert http.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
+        (task,) = [t for t in _run_tasks(http, made) if t["vehicle"]["code"] == van["code"]]
+        assert http.post(f"/api/incidents/{made}/respond").status_code == 200
+        refused = http.post(f"/api/incidents/{made}/stand-down")
+        assert refused.status_code == 409 and refused.json()["code"] == "incident.open_work"
+        assert f"task {task['id']}" in refused.json()["detail"]  # the run is under way
+        stood = http.post(
+            f"/api/incidents/{made}/stand-down", json={"cancel_open": True, "reason": "雨停"}
+        )
+        assert stood.status_code == 200, stood.text
+        assert http.get(f"/api/tasks/{task['id']}").json()["status"] == "cancelled"
+        assert http.get(f"/api/fleet/vehicles/{van['id']}").json()["status"] == "available"
+    transfers = sql("SELECT status FROM stock_transfer WHERE incident_id=$1", made)
+    assert {t["status"] for t in transfers} == {"cancelled"}
