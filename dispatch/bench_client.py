@@ -10,6 +10,7 @@ which is all a benchmark needs; its own CPU per request is still printed beside 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -75,10 +76,8 @@ class LeanClient:
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
-            except ConnectionError:
-                pass
 
 
 def _parse_head(head: bytes) -> tuple[int, int, bool]:

@@ -139,9 +139,7 @@ async def keep_session(connection: asyncpg.Connection) -> None:
 
 async def start_pool(*, min_size: int, max_size: int) -> None:
     """The engine's connection pool, released without the reset query (`keep_session`)."""
-    await engine().start_connection_pool(
-        min_size=min_size, max_size=max_size, reset=keep_session
-    )
+    await engine().start_connection_pool(min_size=min_size, max_size=max_size, reset=keep_session)
 
 
 def engine() -> PostgresEngine:
