@@ -27,16 +27,17 @@ STREET = "110101012"
 
 
 def _run_on_its_way(server: str, leader: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Two communities of the street ask for water; the plan's run from the street's depot
-    is approved, accepted and picked up. Returns the run task and the van."""
+    """Two communities of the street ask for cots (which no other test stocks, so the
+    street's own depot sends them); the plan's run from that depot is approved, accepted
+    and picked up. Returns the run task and the van."""
     commander = create_user(Role.COMMANDER)
     first, second = community_of(STREET, 0), community_of(STREET, 1)
-    stock(f"D{STREET}", "WATER", 1000)
+    stock(f"D{STREET}", "COT", 1000)
     with client(server, commander) as boss:
         van = crewed_van(boss, STREET)
         made = incident([first, second])
-        request(made, first, "WATER", 12)
-        request(made, second, "WATER", 8)
+        request(made, first, "COT", 12)
+        request(made, second, "COT", 8)
         plan = boss.post(f"/api/incidents/{made}/plans", json={}).json()
         assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
         tasks = boss.get("/api/tasks", params={"incident": made}).json()
@@ -68,7 +69,7 @@ def test_the_tablet_shows_a_run_as_stops_and_receives_a_stop_through_the_outbox(
     for i, stop in enumerate(task["stops"]):
         text = card.locator(".run-stop").nth(i).inner_text()
         assert f"第 {stop['seq']} 站 · {stop['community_name']}" in text
-        assert "预计" in text and "饮用水(箱)" in text and "批次" in text
+        assert "预计" in text and "折叠床" in text and "批次" in text
     assert van["code"] in card.inner_text()
     assert not untranslated(page)
     shot(page, "squad-run-card")
