@@ -373,7 +373,10 @@ def test_demo_fleet_is_illustrative_and_crewed() -> None:
         found: tuple[int, list[dict[str, Any]]] = (0, [])
         try:
             async with unit_of_work() as unit:
-                await unit.connection.execute("DELETE FROM vehicle_crew; DELETE FROM vehicle")
+                await unit.connection.execute(  # rolled back: run tasks keep their vehicles
+                    "UPDATE task SET vehicle_id = NULL WHERE vehicle_id IS NOT NULL; "
+                    "DELETE FROM vehicle_crew; DELETE FROM vehicle"
+                )
                 await unit.connection.execute(
                     "INSERT INTO person (code, name, kind, street, skills, created_at) "
                     "VALUES ($1, '孙司机', 'squad_member', $2, '{driving}', now())",
