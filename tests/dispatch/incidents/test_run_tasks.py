@@ -194,8 +194,9 @@ def test_a_short_stop_needs_a_reason_and_only_the_crew_completes_it(
         assert foreign.status_code == 422 and foreign.json()["field"] == "lines[0].transfer"
         explained = crew.post(url, json={**short, "shortfall_reason": "两箱破损"})
         assert explained.status_code == 200, explained.text
-        whole = crew.post(f"/api/tasks/{task['id']}/complete", json={"version": 99})
-        assert whole.status_code in (409, 412)
+        version = explained.json()["version"]
+        whole = crew.post(f"/api/tasks/{task['id']}/complete", json={"version": version})
+        assert whole.status_code == 409 and whole.json()["code"] == "run.complete_by_stops"
     done = next(s for s in explained.json()["stops"] if s["id"] == stop["id"])
     assert done["shortfall_reason"] == "两箱破损"
     got = next(x for x in done["lines"] if x["transfer"] == line["transfer"])
