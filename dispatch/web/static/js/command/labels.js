@@ -89,7 +89,7 @@ function spots(e) {
   for (const d of [gap, gap + 10, gap + 24]) {
     out.push([d, -h / 2], [-d - w, -h / 2], [-w / 2, -d - h], [-w / 2, d], [d, -h - d / 2], [d, d / 2]);
   }
-  for (let k = 1; k <= (e.stack ? 5 : 0); k++) {
+  for (let k = 1; k <= (e.stack ? 8 : 0); k++) {
     const d = gap + 10;
     out.push([d, -h / 2 - k * (h + 3)], [d, -h / 2 + k * (h + 3)], [-d - w, -h / 2 - k * (h + 3)], [-d - w, -h / 2 + k * (h + 3)]);
   }
