@@ -172,6 +172,8 @@ def test_plan_review_reads_as_a_table(
     assert why.locator("p").is_visible()
     if view.get("runs"):
         assert page.locator("#plan-runs").is_visible()
+    labels = page.evaluate(LABEL_BOXES)  # the working page's map labels never overlap either
+    assert labels and not overlaps(labels), overlaps(labels)
     assert not untranslated(page)
     page.locator("#plan h2").first.scroll_into_view_if_needed()
     save(page, f"command_plan_{SIZES[viewport]}")

@@ -71,11 +71,16 @@ function wallMode() {
   link.textContent = t("command.wall.leave");
 }
 
-/** Room for the district between the wall's legend and figures (px, top-left and bottom-right). */
+// a wide screen lays the legend over the map's empty left (see command.css)
+const LEGEND_ON_MAP = "(min-width: 1400px) and (orientation: landscape)";
+
+/** Room for the district beside what lies over the map (px, top-left and bottom-right):
+ * the wall's legend and figures, or a wide screen's legend. */
 function fitPadding() {
-  if (!WALL) return [[8, 8], [8, 8]];
   const w = window.innerWidth;
-  return [[Math.round(w * 0.21) + 24, 72], [Math.round(w * 0.29) + 32, 24]];
+  if (WALL) return [[Math.round(w * 0.21) + 24, 72], [Math.round(w * 0.29) + 32, 24]];
+  if (window.matchMedia(LEGEND_ON_MAP).matches) return [[document.querySelector(".cc-legend").offsetWidth + 24, 8], [8, 8]];
+  return [[8, 8], [8, 8]];
 }
 
 async function start() {
@@ -106,6 +111,7 @@ async function start() {
   );
   watchLabels();
   if (WALL) setCovers([".cc-legend", ".cc-figures", ".cc-map-head", ".cc-wall-link", "#drill-banner:not([hidden])"]);
+  else if (window.matchMedia(LEGEND_ON_MAP).matches) setCovers([".cc-legend"]);
   drawStreets();
   if (WALL) window.addEventListener("resize", () => cc.fit());
   cc.onClick(closeAt);
