@@ -54,6 +54,7 @@ class Settings:
     json_body_max_bytes: int
     upload_body_max_bytes: int
     json_max_depth: int
+    password_hash: str  # "recommended" (argon2id, RFC 9106) or "cheapest" (test suites only)
 
     @property
     def reference_dir(self) -> Path:
@@ -98,7 +99,18 @@ def load_settings() -> Settings:
         json_body_max_bytes=_int("DISPATCH_JSON_BODY_MAX_BYTES", 2**20),
         upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
         json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),
+        password_hash=_password_hash(),
     )
+
+
+PASSWORD_HASHES = ("recommended", "cheapest")
+
+
+def _password_hash() -> str:
+    value = os.environ.get("DISPATCH_PASSWORD_HASH", "recommended").strip().lower()
+    if value not in PASSWORD_HASHES:
+        raise ValueError(f"DISPATCH_PASSWORD_HASH must be one of {', '.join(PASSWORD_HASHES)}")
+    return value
 
 
 @lru_cache(maxsize=1)
