@@ -22,15 +22,9 @@ from dispatch.stock.service import cancel_transfer, receive_transfer
 
 
 async def create_delivery_task(
-    cmd: Command,
-    incident: int,
-    line: asyncpg.Record,
-    qty: int,
-    transfer_id: int,
-    no_run: str | None = None,
+    cmd: Command, incident: int, line: asyncpg.Record, qty: int, transfer_id: int
 ) -> int:
-    """One delivery task per approved transfer, for the receiving community's street;
-    `no_run` says why no vehicle run of the plan carries it."""
+    """One delivery task per approved transfer, for the receiving community's street."""
     street = await community_street(cmd.connection, line["community"])
     task_id = await insert_task(
         cmd,
@@ -45,8 +39,7 @@ async def create_delivery_task(
         request_id=line["request"],
         plan_line=line["id"],
         route=line["route"],
-        note=f"{qty} x {line['item']} from {line['depot']}"
-        + (f" (no vehicle run: {no_run})" if no_run else ""),
+        note=f"{qty} x {line['item']} from {line['depot']}",
     )
     await cmd.connection.execute(
         "UPDATE stock_transfer SET task_id=$2 WHERE id=$1", transfer_id, task_id

@@ -10,9 +10,10 @@ stops in order (`incidents.runs`).
 
 What no vehicle could carry (the plan's unserved stops: no crew, no vehicle fitting the
 lanes, over capacity, after need-by) still leaves as a single-line delivery task the old
-way, its note saying why: the dispatcher approved sending it, the stock is set aside and
-the task is on the board for whoever they find to drive it (a borrowed vehicle, a vehicle
-back from its run), rather than silently dropped from an approved plan.
+way: the dispatcher approved sending it, the stock is set aside and the task is on the
+board for whoever they find to drive it (a borrowed vehicle, a vehicle back from its run),
+rather than silently dropped from an approved plan. Why no run carries it is in the plan
+(its runs' `unserved`, shown with the plan) and in the approval's audit row.
 """
 
 from __future__ import annotations
@@ -130,10 +131,11 @@ async def approve_runs(
     runs: Sequence[Mapping[str, Any]],
     chosen: Sequence[tuple[asyncpg.Record, int, list[tuple[str, int]]]],
     send: Dispatch,
-    single: Callable[[asyncpg.Record, int, int, str], Awaitable[int]],
+    single: Callable[[asyncpg.Record, int, int], Awaitable[int]],
 ) -> dict[str, Any]:
     """The chosen lines (line, quantity, lots) as run tasks, and what no run carries as
-    single-line deliveries (`single(line, qty, transfer, why)`); returns what was made."""
+    single-line deliveries (`single(line, qty, transfer)`); returns what was made, and why
+    each single-line delivery is on no run, for the approval's audit row."""
     rows = await cmd.connection.fetch(
         "SELECT code, weight_kg FROM item WHERE code = ANY($1::varchar[])",
         sorted({line["item"] for line, _, _ in chosen}),
@@ -154,7 +156,7 @@ async def approve_runs(
                 portions.setdefault(line["id"], []).append((visit, take))
     transfers: dict[int, list[int]] = {}  # id(visit) -> its transfers
     reasons = _unserved_reasons(runs)
-    singles = 0
+    singles: list[dict[str, Any]] = []
     for line, _, lots in chosen:
         mine = portions.get(line["id"], [])
         cuts = _cut_lots(lots, [take for _, take in mine] + [left[line["id"]]])
@@ -164,10 +166,10 @@ async def approve_runs(
         if left[line["id"]] > 0:
             why = reasons.get((line["depot"], line["community"]), "no_vehicle")
             transfer = await send(line, left[line["id"]], cuts[-1], f"{line['id']}")
-            await single(line, left[line["id"]], transfer, why)
-            singles += 1
+            task = await single(line, left[line["id"]], transfer)
+            singles.append({"line": line["id"], "task": task, "reason": why})
     tasks = await _run_tasks(cmd, incident, visits, transfers)
-    return {"run_tasks": tasks, "single_deliveries": singles}
+    return {"run_tasks": tasks, "single_deliveries": len(singles), "on_no_run": singles}
 
 
 async def _run_tasks(

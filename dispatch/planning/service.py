@@ -490,8 +490,8 @@ async def _dispatch_lines(
         await dispatch_transfer(ctx, transfer.id, f"{key}:{at}" if key else None)
         return transfer.id
 
-    async def single(line: asyncpg.Record, qty: int, transfer: int, why: str | None) -> int:
-        return await create_delivery_task(cmd, incident, line, qty, transfer, why)
+    async def single(line: asyncpg.Record, qty: int, transfer: int) -> int:
+        return await create_delivery_task(cmd, incident, line, qty, transfer)
 
     chosen = [
         (
@@ -513,7 +513,7 @@ async def _dispatch_lines(
     if runs is not None:
         return await approve_runs(cmd, incident, runs, chosen, send, single)
     for line, qty, lots in chosen:
-        await single(line, qty, await send(line, qty, lots, str(line["id"])), None)
+        await single(line, qty, await send(line, qty, lots, str(line["id"])))
     return {"single_deliveries": len(chosen)}
 
 

@@ -101,15 +101,13 @@ export function minutes(seconds) {
   return t("command.fig.minutes", { n: fmtNumber(Math.round(Number(seconds) / 60)) });
 }
 
-/** A delivery's note ("12 x WATER from D110101000", written by the service, with why no
- * vehicle run carries it when the plan had runs) in names; a run: its vehicle and stops. */
+/** A delivery's note ("12 x WATER from D110101000", written by the service) in names; a
+ * delivery run: its vehicle and stops. */
 export function taskNote(task) {
   if (task.vehicle) {
     const done = task.stops.filter((s) => s.status === "done").length;
     return t("command.task.run", { code: task.vehicle.code, depot: task.vehicle.depot_name, n: task.stops.length, done });
   }
-  const m = /^(\d+) x (\S+) from (\S+)(?: \(no vehicle run: (\w+)\))?$/.exec(task.note || "");
-  if (!m) return task.note || "";
-  const line = `${itemName(m[2])} × ${m[1]} ← ${depotName(m[3])}`;
-  return m[4] ? `${line} · ${t("command.task.no_run", { reason: t(`command.run.reason.${m[4]}`) })}` : line;
+  const m = /^(\d+) x (\S+) from (\S+)$/.exec(task.note || "");
+  return m ? `${itemName(m[2])} × ${m[1]} ← ${depotName(m[3])}` : task.note || "";
 }
