@@ -1,0 +1,242 @@
+"""Bodies of the hotline API. The caller's phone is masked in every view (`138****5678`);
+only the audited reveal returns it whole."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+
+from dispatch.fields import TEXT, CommunityCode, StreetCode
+
+Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+TicketNumber = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{4,32}$")]
+# digits with an optional leading +, spaces and dashes allowed (kept without them)
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9][0-9 \-]{4,22}$")]
+CallerName = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=TEXT)]
+Address = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT)]
+Content = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=TEXT)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=TEXT)]
+RecordId = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+Minutes = Annotated[int, msgspec.Meta(ge=1, le=525_600)]
+
+
+class Category(StrEnum):
+    EMERGENCY_SUPPLIES = "emergency_supplies"  # 应急物资
+    EVACUATION_SAFETY = "evacuation_safety"  # 疏散与安全
+    UTILITIES = "utilities"  # 水电气热
+    CARE_HOUSEHOLD = "care_household"  # 老人与困难家庭
+    ROAD = "road"  # 道路
+    OTHER = "other"  # 其他
+
+
+class Urgency(StrEnum):
+    """Most urgent first."""
+
+    CRITICAL = "critical"  # 特急
+    URGENT = "urgent"  # 紧急
+    NORMAL = "normal"  # 一般
+
+
+class TicketStatus(StrEnum):
+    RECEIVED = "received"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    RETURNED = "returned"  # wrong jurisdiction: back to the district
+
+
+class PlaceSource(StrEnum):
+    GIVEN = "given"  # the creator named the community (or street)
+    ADDRESS = "address"  # matched from the address text
+    PERSON = "person"  # chosen later by a person
+
+
+class ReplyChannel(StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    VISIT = "visit"
+    OTHER = "other"
+
+
+class Rating(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+
+
+class DeadlineState(StrEnum):
+    """One deadline judged on the service's clock."""
+
+    ON_TIME = "on_time"  # not met yet, more than a quarter of the time left
+    NEARLY_DUE = "nearly_due"  # not met yet, a quarter of the time or less left
+    OVERDUE = "overdue"  # not met, past due
+    MET = "met"  # met in time
+    LATE = "late"  # met after the deadline
+
+
+class LinkKind(StrEnum):
+    REQUEST = "request"
+    TASK = "task"
+
+
+class TicketCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A call as the 12345 platform passes it on. `number`: the platform's (else one is
+    generated); `received_at`: when the call came in (else now; never in the future).
+    Without `community` or `street`, the community is matched from the address."""
+
+    category: Category
+    content: Content
+    urgency: Urgency = Urgency.NORMAL
+    number: TicketNumber | None = None
+    received_at: datetime | None = None
+    caller_name: CallerName | None = None
+    caller_phone: Phone | None = None
+    address: Address | None = None
+    community: CommunityCode | None = None
+    street: StreetCode | None = None
+    incident: RecordId | None = None
+
+
+class TicketUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields left out stay; `community` is the person's choice when the address matched
+    none (or the wrong one)."""
+
+    version: Version
+    caller_name: CallerName | None = None
+    caller_phone: Phone | None = None
+    address: Address | None = None
+    community: CommunityCode | None = None
+    category: Category | None = None
+    urgency: Urgency | None = None
+    content: Content | None = None
+    incident: RecordId | None = None
+
+
+class TicketAssign(msgspec.Struct, forbid_unknown_fields=True):
+    """Dispatch to a street, or to a community (its street follows)."""
+
+    version: Version
+    street: StreetCode | None = None
+    community: CommunityCode | None = None
+    note: Content | None = None
+
+
+class TicketStep(msgspec.Struct, forbid_unknown_fields=True):
+    version: Version
+    note: Content | None = None
+
+
+class TicketReturn(msgspec.Struct, forbid_unknown_fields=True):
+    version: Version
+    reason: Reason
+
+
+class TicketReply(msgspec.Struct, forbid_unknown_fields=True):
+    """The answer given to the caller: how and what (when and by whom: the service's)."""
+
+    version: Version
+    channel: ReplyChannel
+    content: Content
+
+
+class TicketRate(msgspec.Struct, forbid_unknown_fields=True):
+    """The caller's verdict on the return visit (回访)."""
+
+    version: Version
+    rating: Rating
+    solved: bool
+
+
+class TicketLink(msgspec.Struct, forbid_unknown_fields=True):
+    kind: LinkKind
+    id: RecordId
+
+
+class LinkView(msgspec.Struct):
+    kind: LinkKind
+    id: int
+
+
+class DeadlineView(msgspec.Struct):
+    due: datetime
+    state: DeadlineState
+    minutes_left: int | None  # negative when past due; None once met
+
+
+class TicketView(msgspec.Struct):
+    id: int
+    number: str
+    received_at: datetime
+    caller_name: str | None
+    caller_phone: str | None  # masked
+    address: str | None
+    community: str | None
+    community_name: str | None
+    street: str | None
+    street_name: str | None
+    place_source: PlaceSource | None
+    category: Category
+    urgency: Urgency
+    content: str
+    incident: int | None
+    status: TicketStatus
+    version: int
+    response: DeadlineView
+    resolution: DeadlineView
+    overdue: bool
+    nearly_due: bool
+    assigned_at: datetime | None
+    responded_at: datetime | None
+    replied_at: datetime | None
+    reply_channel: ReplyChannel | None
+    reply_content: str | None
+    replied_by: str | None
+    rating: Rating | None
+    solved: bool | None
+    rated_at: datetime | None
+    closed_at: datetime | None
+    returned_at: datetime | None
+    return_reason: str | None
+    links: list[LinkView]
+    created_at: datetime
+    created_by: str
+
+
+class StepView(msgspec.Struct):
+    id: int
+    at: datetime
+    actor: str
+    step: str
+    from_status: TicketStatus | None
+    to_status: TicketStatus
+    street: str | None
+    community: str | None
+    note: str | None
+
+
+class Revealed(msgspec.Struct):
+    """The caller's whole phone number; every reveal is audited."""
+
+    id: int
+    number: str
+    caller_name: str | None
+    caller_phone: str | None
+
+
+class DeadlineRule(msgspec.Struct):
+    urgency: Urgency
+    category: Category
+    response_minutes: int
+    resolution_minutes: int
+    illustrative: bool  # a default of this project, not an official figure
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+class DeadlineSet(msgspec.Struct, forbid_unknown_fields=True):
+    response_minutes: Minutes
+    resolution_minutes: Minutes

@@ -1,0 +1,61 @@
+"""12345 hotline tickets: the façade controllers, the CLI and tests call as `service.x`.
+
+ARCHITECTURE. Each concern lives in one module; this one only re-exports:
+
+- `matching`: the community an address names (pure).
+- `deadlines`: the rules per urgency and category (illustrative defaults, set by
+  commanders) and how a deadline is judged on the service's clock.
+- `records`: the ticket row and view (phone masked), audit form, who may act (403 naming
+  the rule), the locked row with version (412) and step (409) checks, trail and events.
+- `tickets`: receiving a call (number, place, deadlines), lists and reads in scope.
+- `edits`: corrections, the community a person chooses, links, the audited reveal.
+- `lifecycle`: assign, start, reply, rate, close, return.
+- `overdue`: tickets falling overdue, announced once per deadline, on each world's clock.
+
+Personal data: the caller's phone is masked in every view, audit row and event; only
+`reveal_caller` returns it whole, and each reveal is audited.
+"""
+
+from __future__ import annotations
+
+from dispatch.hotline.deadlines import list_rules, set_rule
+from dispatch.hotline.edits import link_ticket, reveal_caller, update_ticket
+from dispatch.hotline.lifecycle import (
+    STEPS,
+    assign_ticket,
+    close_ticket,
+    rate_ticket,
+    reply_ticket,
+    return_ticket,
+    start_ticket,
+)
+from dispatch.hotline.overdue import sweep_overdue, watch
+from dispatch.hotline.tickets import (
+    TicketFilter,
+    create_ticket,
+    get_ticket,
+    list_tickets,
+    ticket_steps,
+)
+
+__all__ = [
+    "STEPS",
+    "TicketFilter",
+    "assign_ticket",
+    "close_ticket",
+    "create_ticket",
+    "get_ticket",
+    "link_ticket",
+    "list_rules",
+    "list_tickets",
+    "rate_ticket",
+    "reply_ticket",
+    "return_ticket",
+    "reveal_caller",
+    "set_rule",
+    "start_ticket",
+    "sweep_overdue",
+    "ticket_steps",
+    "update_ticket",
+    "watch",
+]
