@@ -14,6 +14,7 @@ DESCRIPTION = "hotline: 12345 tickets, their steps and links, deadline rules"
 # received_at), so a later change of the rules never moves a deadline already running; a
 # change of its category or urgency computes them again from the same received_at.
 # The street and community are those it is dispatched to (null: the district holds it).
+# A repeated call merged into an open ticket keeps its row and number (`merged_into`).
 SQL = """
 CREATE TABLE hotline_deadline (
     urgency varchar(10) NOT NULL CHECK (urgency IN ('critical', 'urgent', 'normal')),
@@ -55,7 +56,7 @@ CREATE TABLE hotline_ticket (
     content varchar(2000) NOT NULL,
     incident bigint REFERENCES incident(id),
     status varchar(12) NOT NULL DEFAULT 'received' CHECK (status IN ('received', 'assigned',
-        'in_progress', 'replied', 'closed', 'returned')),
+        'in_progress', 'replied', 'closed', 'returned', 'merged')),
     version integer NOT NULL DEFAULT 1,
     response_due timestamptz NOT NULL,
     resolution_due timestamptz NOT NULL,
@@ -74,6 +75,8 @@ CREATE TABLE hotline_ticket (
     return_reason varchar(500),
     response_overdue_at timestamptz,
     resolution_overdue_at timestamptz,
+    merged_into bigint REFERENCES hotline_ticket(id),
+    merged_at timestamptz,
     created_at timestamptz NOT NULL,
     created_by varchar(64) NOT NULL,
     updated_at timestamptz,
@@ -81,13 +84,22 @@ CREATE TABLE hotline_ticket (
     CHECK (status <> 'returned' OR return_reason IS NOT NULL),
     CHECK (replied_at IS NULL OR (reply_channel IS NOT NULL AND reply_content IS NOT NULL)),
     CHECK ((rating IS NULL) = (rated_at IS NULL)),
-    CHECK (status <> 'closed' OR rating IS NOT NULL)
+    CHECK (status <> 'closed' OR rating IS NOT NULL),
+    CHECK ((status = 'merged') = (merged_into IS NOT NULL)),
+    CHECK ((merged_into IS NULL) = (merged_at IS NULL)),
+    CHECK (merged_into IS NULL OR merged_into <> id)
 );
 CREATE INDEX hotline_ticket_street ON hotline_ticket (street, status);
 CREATE INDEX hotline_ticket_community ON hotline_ticket (community, status);
 CREATE INDEX hotline_ticket_received ON hotline_ticket (received_at);
 CREATE INDEX hotline_ticket_open_due ON hotline_ticket (response_due, resolution_due)
     WHERE status NOT IN ('closed', 'returned');
+-- repeated calls: the same phone, or the same address and category, within a window
+CREATE INDEX hotline_ticket_phone ON hotline_ticket (caller_phone, received_at)
+    WHERE status NOT IN ('closed', 'merged');
+CREATE INDEX hotline_ticket_address ON hotline_ticket (address, category, received_at)
+    WHERE status NOT IN ('closed', 'merged');
+CREATE INDEX hotline_ticket_merged ON hotline_ticket (merged_into) WHERE merged_into IS NOT NULL;
 
 CREATE TABLE hotline_ticket_step (
     id bigserial PRIMARY KEY,

@@ -22,6 +22,7 @@ from dispatch.hotline.schemas import (
     TicketAssign,
     TicketCreate,
     TicketLink,
+    TicketMerge,
     TicketRate,
     TicketReply,
     TicketReturn,
@@ -129,6 +130,12 @@ class HotlineController(Controller):
     async def link(self, ctx: Ctx, ticket_id: Id, data: JSONBody[TicketLink]) -> TicketView:
         """A request or task the call gave rise to."""
         return await service.link_ticket(ctx, ticket_id, data)
+
+    @post("/{ticket_id:int}/merge", status_code=200)
+    async def merge(self, ctx: Ctx, ticket_id: Id, data: JSONBody[TicketMerge]) -> TicketView:
+        """Confirm this call repeats the open ticket `into` (offered in `duplicates`): it
+        is merged, both numbers kept."""
+        return await service.merge_ticket(ctx, ticket_id, data)
 
     @post("/{ticket_id:int}/reveal", status_code=200)
     async def reveal(self, ctx: Ctx, ticket_id: Id) -> Response[Revealed]:

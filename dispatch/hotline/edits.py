@@ -30,6 +30,7 @@ from dispatch.hotline.schemas import (
     PlaceSource,
     Revealed,
     TicketLink,
+    TicketMerge,
     TicketStatus,
     TicketUpdate,
     TicketView,
@@ -113,7 +114,7 @@ async def update_ticket(ctx: Context, ticket_id: int, change: TicketUpdate) -> T
         await record_step(cmd, row, "edit", row["status"], ", ".join(changed))
         await cmd.audit("hotline.edit", "hotline_ticket", ticket_id, audit_of(row), audit_of(new))
         announce(cmd, "hotline.ticket_edit", new)
-        return await view(conn, ticket_id, cmd.now)
+        return await view(conn, ticket_id, cmd.now, ctx.actor)
 
 
 async def reveal_caller(ctx: Context, ticket_id: int) -> Revealed:
@@ -192,4 +193,52 @@ async def link_ticket(ctx: Context, ticket_id: int, data: TicketLink) -> TicketV
             after = {"kind": kind, "id": data.id, "incident": target["incident"]}
             await cmd.audit("hotline.link", "hotline_ticket", ticket_id, None, after)
             announce(cmd, "hotline.ticket_linked", await ticket_row(conn, ticket_id))
-        return await view(conn, ticket_id, cmd.now)
+        return await view(conn, ticket_id, cmd.now, ctx.actor)
+
+
+MERGEABLE = frozenset({S.RECEIVED, S.ASSIGNED, S.IN_PROGRESS, S.RETURNED})
+
+
+async def merge_ticket(ctx: Context, ticket_id: int, data: TicketMerge) -> TicketView:
+    """A person confirms this call repeats the open ticket `into`: it becomes `merged`
+    (its number kept, its deadlines no longer running), `into` lists its number. Both are
+    locked in id order, both must be in the actor's scope; audited on both."""
+    allow(ctx.actor, "hotline.edit")
+    if data.into == ticket_id:
+        raise InvalidInput(
+            "a ticket cannot be merged into itself", field="into", code="hotline.merge_self"
+        )
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        for first in sorted((ticket_id, data.into)):  # one lock order: no deadlock
+            await conn.execute("SELECT 1 FROM hotline_ticket WHERE id=$1 FOR UPDATE", first)
+        row = await locked(cmd, ticket_id, "hotline.edit", data.version, "merge", MERGEABLE)
+        into = await ticket_row(conn, data.into)
+        allow_row(ctx.actor, "hotline.edit", into)
+        if into["status"] in (S.CLOSED, S.MERGED):
+            raise Conflict(
+                f"ticket {into['number']} is {into['status']}: merge into an open ticket",
+                field="into",
+                code="hotline.merge_into_open",
+                params={"ticket": into["number"], "status": into["status"]},
+            )
+        await conn.execute(
+            "UPDATE hotline_ticket SET status='merged', merged_into=$2, merged_at=$3, "
+            "updated_at=$3, version=version+1 WHERE id=$1",
+            ticket_id,
+            data.into,
+            cmd.now,
+        )
+        await conn.execute(
+            "UPDATE hotline_ticket SET updated_at=$2, version=version+1 WHERE id=$1",
+            data.into,
+            cmd.now,
+        )
+        await record_step(cmd, row, "merge", S.MERGED.value, f"→ {into['number']}")
+        await record_step(cmd, into, "absorb", into["status"], f"← {row['number']}")
+        new = await ticket_row(conn, ticket_id)
+        await cmd.audit("hotline.merge", "hotline_ticket", ticket_id, audit_of(row), audit_of(new))
+        absorbed = {"merged": row["number"]}
+        await cmd.audit("hotline.absorb", "hotline_ticket", data.into, None, absorbed)
+        announce(cmd, "hotline.ticket_merged", new)
+        return await view(conn, ticket_id, cmd.now, ctx.actor)

@@ -74,7 +74,7 @@ async def _move(
         # the street (or community) it left hears that it left their list
         where = {"street": row["street"], "community": row["community"]}
         announce(cmd, f"hotline.ticket_{step}", {**dict(new), **where})
-    return await view(cmd.connection, row["id"], cmd.now)
+    return await view(cmd.connection, row["id"], cmd.now, cmd.ctx.actor)
 
 
 async def _locked(cmd: Command, ticket_id: int, step: str, version: int) -> asyncpg.Record:

@@ -23,14 +23,14 @@ MARKS = {
     "response": """
         UPDATE hotline_ticket SET response_overdue_at = $1
         WHERE response_overdue_at IS NULL AND responded_at IS NULL AND replied_at IS NULL
-          AND response_due < $1 AND status NOT IN ('closed')
+          AND response_due < $1 AND status NOT IN ('closed', 'merged')
         RETURNING id, number, status, version, category, urgency, street, community,
                   response_due AS due
     """,
     "resolution": """
         UPDATE hotline_ticket SET resolution_overdue_at = $1
         WHERE resolution_overdue_at IS NULL AND replied_at IS NULL
-          AND resolution_due < $1 AND status NOT IN ('closed')
+          AND resolution_due < $1 AND status NOT IN ('closed', 'merged')
         RETURNING id, number, status, version, category, urgency, street, community,
                   resolution_due AS due
     """,

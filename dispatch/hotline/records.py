@@ -6,6 +6,7 @@ rule), the step trail and the events.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,10 @@ from dispatch.db import Command, view_of
 from dispatch.errors import Conflict, NotFound, PreconditionFailed
 from dispatch.hotline.access import allow
 from dispatch.hotline.deadlines import judged
+from dispatch.hotline.duplicates import duplicates_of, merged_numbers
 from dispatch.hotline.schemas import (
     DeadlineState,
+    DuplicateView,
     LinkKind,
     LinkView,
     PlaceSource,
@@ -96,8 +99,18 @@ async def links_of(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, li
     return found
 
 
-def to_view(row: asyncpg.Record, links: list[LinkView], now: datetime) -> TicketView:
-    response, resolution = judged(row, now)
+@dataclass(frozen=True)
+class Related:
+    """What a view shows beside the row: links, duplicates offered, calls merged in."""
+
+    links: list[LinkView]
+    duplicates: list[DuplicateView]
+    merged: list[str]
+
+
+def to_view(row: asyncpg.Record, related: Related, now: datetime) -> TicketView:
+    # a merged call's deadlines stand as they were when it was merged
+    response, resolution = judged(row, row["merged_at"] or now)
     states = {response.state, resolution.state}
 
     def maybe(kind: Any, column: str) -> Any:
@@ -115,19 +128,26 @@ def to_view(row: asyncpg.Record, links: list[LinkView], now: datetime) -> Ticket
         resolution=resolution,
         overdue=DeadlineState.OVERDUE in states,
         nearly_due=DeadlineState.NEARLY_DUE in states and DeadlineState.OVERDUE not in states,
-        links=links,
+        links=related.links,
+        duplicates=related.duplicates,
+        merged_numbers=related.merged,
     )
 
 
 async def views(
-    conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], now: datetime
+    conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], now: datetime, actor: Actor
 ) -> list[TicketView]:
-    links = await links_of(conn, [r["id"] for r in rows])
-    return [to_view(r, links[r["id"]], now) for r in rows]
+    ids = [r["id"] for r in rows]
+    links = await links_of(conn, ids)
+    duplicates = await duplicates_of(conn, ids, actor)
+    merged = await merged_numbers(conn, ids)
+    return [
+        to_view(r, Related(links[r["id"]], duplicates[r["id"]], merged[r["id"]]), now) for r in rows
+    ]
 
 
-async def view(conn: asyncpg.Connection, ticket_id: int, now: datetime) -> TicketView:
-    return (await views(conn, [await ticket_row(conn, ticket_id)], now))[0]
+async def view(conn: asyncpg.Connection, ticket_id: int, now: datetime, actor: Actor) -> TicketView:
+    return (await views(conn, [await ticket_row(conn, ticket_id)], now, actor))[0]
 
 
 def audit_of(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:

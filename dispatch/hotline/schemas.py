@@ -47,6 +47,7 @@ class TicketStatus(StrEnum):
     REPLIED = "replied"
     CLOSED = "closed"
     RETURNED = "returned"  # wrong jurisdiction: back to the district
+    MERGED = "merged"  # a repeated call, merged into an open ticket (its number kept)
 
 
 class PlaceSource(StrEnum):
@@ -156,6 +157,28 @@ class TicketLink(msgspec.Struct, forbid_unknown_fields=True):
     id: RecordId
 
 
+class DuplicateReason(StrEnum):
+    PHONE = "phone"  # the same caller's number
+    ADDRESS = "address"  # the same address and category
+
+
+class DuplicateView(msgspec.Struct):
+    """An open ticket this call may repeat: offered, merged only when a person confirms."""
+
+    id: int
+    number: str
+    received_at: datetime
+    status: TicketStatus
+    reason: DuplicateReason
+
+
+class TicketMerge(msgspec.Struct, forbid_unknown_fields=True):
+    """Merge this ticket (a repeated call) into the open ticket `into`."""
+
+    version: Version
+    into: RecordId
+
+
 class LinkView(msgspec.Struct):
     kind: LinkKind
     id: int
@@ -202,6 +225,9 @@ class TicketView(msgspec.Struct):
     returned_at: datetime | None
     return_reason: str | None
     links: list[LinkView]
+    duplicates: list[DuplicateView]  # open tickets this call may repeat (in the reader's scope)
+    merged_into: int | None
+    merged_numbers: list[str]  # the numbers of the repeated calls merged into this one
     created_at: datetime
     created_by: str
 

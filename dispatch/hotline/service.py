@@ -8,7 +8,9 @@ ARCHITECTURE. Each concern lives in one module; this one only re-exports:
 - `records`: the ticket row and view (phone masked), audit form, who may act (403 naming
   the rule), the locked row with version (412) and step (409) checks, trail and events.
 - `tickets`: receiving a call (number, place, deadlines), lists and reads in scope.
-- `edits`: corrections, the community a person chooses, links, the audited reveal.
+- `duplicates`: repeated calls offered as duplicates of open tickets (a 48-hour window).
+- `edits`: corrections, the community a person chooses, links, merging a repeated call,
+  the audited reveal.
 - `lifecycle`: assign, start, reply, rate, close, return.
 - `overdue`: tickets falling overdue, announced once per deadline, on each world's clock.
 
@@ -19,7 +21,8 @@ Personal data: the caller's phone is masked in every view, audit row and event; 
 from __future__ import annotations
 
 from dispatch.hotline.deadlines import list_rules, set_rule
-from dispatch.hotline.edits import link_ticket, reveal_caller, update_ticket
+from dispatch.hotline.duplicates import WINDOW as DUPLICATE_WINDOW
+from dispatch.hotline.edits import link_ticket, merge_ticket, reveal_caller, update_ticket
 from dispatch.hotline.lifecycle import (
     STEPS,
     assign_ticket,
@@ -39,6 +42,7 @@ from dispatch.hotline.tickets import (
 )
 
 __all__ = [
+    "DUPLICATE_WINDOW",
     "STEPS",
     "TicketFilter",
     "assign_ticket",
@@ -48,6 +52,7 @@ __all__ = [
     "link_ticket",
     "list_rules",
     "list_tickets",
+    "merge_ticket",
     "rate_ticket",
     "reply_ticket",
     "return_ticket",

@@ -180,7 +180,7 @@ async def create_ticket(ctx: Context, data: TicketCreate) -> TicketView:
         await record_step(cmd, row, "create", row["status"])
         await cmd.audit("hotline.create", "hotline_ticket", ticket_id, None, audit_of(row))
         announce(cmd, "hotline.ticket_received", row)
-        return await view(conn, ticket_id, cmd.now)
+        return await view(conn, ticket_id, cmd.now, ctx.actor)
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,8 @@ class TicketFilter:
 
 
 OVERDUE = (
-    "((t.responded_at IS NULL AND t.replied_at IS NULL AND t.response_due < $1)"
-    " OR (t.replied_at IS NULL AND t.resolution_due < $1))"
+    "(t.status <> 'merged' AND ((t.responded_at IS NULL AND t.replied_at IS NULL"
+    " AND t.response_due < $1) OR (t.replied_at IS NULL AND t.resolution_due < $1)))"
 )
 
 
@@ -263,7 +263,7 @@ async def list_tickets(ctx: Context, flt: TicketFilter) -> list[TicketView]:
             f"LIMIT ${len(args) - 1} OFFSET ${len(args)}",
             *args,
         )
-        return await views(conn, rows, now)
+        return await views(conn, rows, now, ctx.actor)
 
 
 async def get_ticket(ctx: Context, ticket_id: int) -> TicketView:
@@ -271,7 +271,7 @@ async def get_ticket(ctx: Context, ticket_id: int) -> TicketView:
     async with query(ctx) as conn:
         row = await ticket_row(conn, ticket_id)
         allow_row(ctx.actor, "hotline.read", row)
-        return (await views(conn, [row], ctx.now()))[0]
+        return (await views(conn, [row], ctx.now(), ctx.actor))[0]
 
 
 async def ticket_steps(ctx: Context, ticket_id: int) -> list[StepView]:

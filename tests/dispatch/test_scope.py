@@ -454,6 +454,10 @@ SCOPE_CASES.update(
             f"{HOTLINE}/{_other_ticket()}/links",
             {"kind": "request", "id": _other_request()},
         ),
+        ("POST", HOTLINE + "/{ticket_id:int}/merge"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/merge",
+            {"version": 2, "into": _other_ticket()},
+        ),
         ("POST", HOTLINE + "/{ticket_id:int}/reveal"): lambda: (
             f"{HOTLINE}/{_other_ticket()}/reveal",
             {},

@@ -5,6 +5,7 @@ scan in tests/conftest.py reads every response these clients get) and revealed, 
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -299,3 +300,45 @@ def _iso(now: datetime, **delta: Any) -> str:
 def _minutes(ticket: dict[str, Any], deadline: str) -> int:
     due = datetime.fromisoformat(ticket[deadline]["due"])
     return round((due - datetime.fromisoformat(ticket["received_at"])).total_seconds() / 60)
+
+
+def test_repeated_calls_are_offered_and_merged_on_confirmation(
+    server: str, commander: str, other_leader: str
+) -> None:
+    caller = phone()
+    door = f"东华门街道多福巷社区 {uuid.uuid4().hex[:6]}号"
+    with client(server, commander) as http:
+        first = make(http, caller_phone=caller, address=door, category="utilities")
+        assert first["duplicates"] == []
+        again = make(http, caller_phone=caller, address="东城区某处", category="road")
+        assert [(d["number"], d["reason"]) for d in again["duplicates"]] == [
+            (first["number"], "phone")
+        ]
+        neighbour = make(http, address=door, category="utilities")
+        assert [d["reason"] for d in neighbour["duplicates"]] == ["address"]
+        other_kind = make(http, address=door, category="road")  # same door, another matter
+        assert other_kind["duplicates"] == []
+        with client(server, other_leader) as other:  # not theirs: not offered to them
+            refused = other.post(
+                f"{URL}/{again['id']}/merge", json={"version": 1, "into": first["id"]}
+            )
+            assert refused.status_code == 403, refused.text
+        merged = http.post(f"{URL}/{again['id']}/merge", json={"version": 1, "into": first["id"]})
+        assert merged.status_code == 200, merged.text
+        assert merged.json()["status"] == "merged" and merged.json()["merged_into"] == first["id"]
+        kept = http.get(f"{URL}/{first['id']}").json()
+        assert kept["merged_numbers"] == [again["number"]] and kept["version"] == 2
+        assert again["number"] not in [d["number"] for d in kept["duplicates"]]
+        twice = http.post(f"{URL}/{again['id']}/merge", json={"version": 2, "into": first["id"]})
+        assert twice.status_code == 409 and twice.json()["code"] == "hotline.illegal_step"
+        self_merge = http.post(
+            f"{URL}/{neighbour['id']}/merge", json={"version": 1, "into": neighbour["id"]}
+        )
+        assert self_merge.status_code == 422 and self_merge.json()["code"] == "hotline.merge_self"
+        into_merged = http.post(
+            f"{URL}/{neighbour['id']}/merge", json={"version": 1, "into": again["id"]}
+        )
+        assert into_merged.status_code == 409
+        assert into_merged.json()["code"] == "hotline.merge_into_open"
+    assert _audits(again["id"])[-1] == "hotline.merge"
+    assert _audits(first["id"])[-1] == "hotline.absorb"
