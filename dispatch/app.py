@@ -42,7 +42,11 @@ from dispatch.exercises.plays import drill_clock, stop_plays
 from dispatch.exercises.service import resolve_exercise
 from dispatch.fleet.controllers import FleetController
 from dispatch.guard import RequestGuard
-from dispatch.hotline.controllers import HotlineController, HotlineDeadlineController
+from dispatch.hotline.controllers import (
+    HotlineController,
+    HotlineDeadlineController,
+    HotlineFiguresController,
+)
 from dispatch.hotline.service import watch as watch_hotline
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
@@ -187,6 +191,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             FleetController,
             HotlineController,
             HotlineDeadlineController,
+            HotlineFiguresController,
             IncidentController,
             ClosureController,
             TaskController,

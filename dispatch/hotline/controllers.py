@@ -13,10 +13,12 @@ from litestar.response import Response
 from dispatch.db import Ctx
 from dispatch.fields import Id
 from dispatch.hotline import service
+from dispatch.hotline.figures import EXPORT_COLUMNS, export_rows
 from dispatch.hotline.schemas import (
     Category,
     DeadlineRule,
     DeadlineSet,
+    FiguresReport,
     Revealed,
     StepView,
     TicketAssign,
@@ -32,6 +34,7 @@ from dispatch.hotline.schemas import (
     TicketView,
     Urgency,
 )
+from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA, write_csv, write_xlsx
 
 StreetQuery = Annotated[str | None, Parameter(pattern=r"^\d{9}$")]
 CommunityQuery = Annotated[str | None, Parameter(pattern=r"^\d{12}$")]
@@ -142,6 +145,50 @@ class HotlineController(Controller):
         """The caller's whole number, to call back; audited, not cached."""
         revealed = await service.reveal_caller(ctx, ticket_id)
         return Response(revealed, headers={"Cache-Control": "no-store"})
+
+
+class HotlineFiguresController(Controller):
+    path = "/api/hotline/figures"
+    tags = ["hotline"]
+
+    @get("/")
+    async def figures(
+        self,
+        ctx: Ctx,
+        received_from: FromQuery[datetime | None] = None,
+        received_to: FromQuery[datetime | None] = None,
+    ) -> FiguresReport:
+        """响应率、解决率、满意率 per street and community of the calls received in
+        [received_from, received_to), judged on the service's clock; within scope."""
+        return await service.hotline_figures(ctx, received_from, received_to)
+
+    @get("/csv", media_type=CSV_MEDIA)
+    async def figures_csv(
+        self,
+        ctx: Ctx,
+        received_from: FromQuery[datetime | None] = None,
+        received_to: FromQuery[datetime | None] = None,
+    ) -> Response[bytes]:
+        """The same figures as a sheet: the district, each street, each community."""
+        report = await service.hotline_figures(ctx, received_from, received_to)
+        content = write_csv(EXPORT_COLUMNS, export_rows(report))
+        return _attachment(content, CSV_MEDIA, "hotline-figures.csv")
+
+    @get("/xlsx", media_type=XLSX_MEDIA)
+    async def figures_xlsx(
+        self,
+        ctx: Ctx,
+        received_from: FromQuery[datetime | None] = None,
+        received_to: FromQuery[datetime | None] = None,
+    ) -> Response[bytes]:
+        report = await service.hotline_figures(ctx, received_from, received_to)
+        content = write_xlsx([("接诉即办", EXPORT_COLUMNS, export_rows(report))])
+        return _attachment(content, XLSX_MEDIA, "hotline-figures.xlsx")
+
+
+def _attachment(content: bytes, media_type: str, filename: str) -> Response[bytes]:
+    disposition = f'attachment; filename="{filename}"'
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 class HotlineDeadlineController(Controller):

@@ -266,3 +266,41 @@ class DeadlineRule(msgspec.Struct):
 class DeadlineSet(msgspec.Struct, forbid_unknown_fields=True):
     response_minutes: Minutes
     resolution_minutes: Minutes
+
+
+class Figures(msgspec.Struct):
+    """接诉即办 figures of one street, one community or the district, for a period.
+
+    响应率: tickets responded within the response deadline, of those whose response is
+    decided (responded, or past due on the clock); 解决率: solved, of those rated; 满意率:
+    满意 or 基本满意, of those rated. None when nothing counts yet. Merged calls count in
+    the ticket they joined, not again."""
+
+    tickets: int
+    responded_in_time: int
+    response_decided: int
+    response_rate: float | None
+    rated: int
+    solved: int
+    resolution_rate: float | None
+    satisfied: int
+    satisfaction_rate: float | None
+    median_response_minutes: float | None
+    median_resolution_minutes: float | None
+    overdue_now: int
+
+
+class PlaceFigures(msgspec.Struct):
+    code: str | None  # None: held by the district (not dispatched, or returned)
+    name: str
+    street: str | None
+    figures: Figures
+
+
+class FiguresReport(msgspec.Struct):
+    received_from: datetime | None
+    received_to: datetime | None
+    at: datetime  # the clock's moment the figures were judged on
+    district: Figures
+    streets: list[PlaceFigures]
+    communities: list[PlaceFigures]

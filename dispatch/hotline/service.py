@@ -12,6 +12,7 @@ ARCHITECTURE. Each concern lives in one module; this one only re-exports:
 - `edits`: corrections, the community a person chooses, links, merging a repeated call,
   the audited reveal.
 - `lifecycle`: assign, start, reply, rate, close, return.
+- `figures`: 响应率、解决率、满意率 per street and community for a period, on the clock.
 - `overdue`: tickets falling overdue, announced once per deadline, on each world's clock.
 
 Personal data: the caller's phone is masked in every view, audit row and event; only
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dispatch.hotline.deadlines import list_rules, set_rule
 from dispatch.hotline.duplicates import WINDOW as DUPLICATE_WINDOW
 from dispatch.hotline.edits import link_ticket, merge_ticket, reveal_caller, update_ticket
+from dispatch.hotline.figures import hotline_figures
 from dispatch.hotline.lifecycle import (
     STEPS,
     assign_ticket,
@@ -49,6 +51,7 @@ __all__ = [
     "close_ticket",
     "create_ticket",
     "get_ticket",
+    "hotline_figures",
     "link_ticket",
     "list_rules",
     "list_tickets",
