@@ -33,7 +33,7 @@ from dispatch.accounts.controllers import (
 from dispatch.accounts.policy import SYSTEM, Actor
 from dispatch.accounts.service import purge_refresh_tokens
 from dispatch.clock import Clock, WallClock
-from dispatch.db import Context, engine, fetch_row, set_publisher
+from dispatch.db import Context, engine, fetch_row, set_publisher, start_pool
 from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = engine()
-        await db.start_connection_pool(min_size=settings.pool_min, max_size=settings.pool_max)
+        await start_pool(min_size=settings.pool_min, max_size=settings.pool_max)
         install_redaction()
         feed = make_feed(settings.redis_url, settings.redis_prefix)
         app.state.feed = feed

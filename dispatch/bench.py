@@ -34,6 +34,7 @@ import psutil
 from dispatch.accounts.policy import Role
 from dispatch.accounts.schemas import UserCreate
 from dispatch.accounts.service import create_user
+from dispatch.bench_client import LeanClient
 from dispatch.db import create_database, embedded_url, migrate_database, system_context
 from dispatch.db import drop_database as drop_database_named
 from dispatch.places.service import load_reference
@@ -137,19 +138,14 @@ async def http_run(
     base_url: str, token: str, shape: Shape, ops: int, server_pids: list[int] | None = None
 ) -> Run:
     headers = {"Authorization": f"Bearer {token}"}
-    pool = [
-        httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120)
-        for _ in range(shape.clients)
-    ]
+    pool = [LeanClient(base_url, headers) for _ in range(shape.clients)]
     bodies = [_issue_body(shape, "HTTP", slot) for slot in range(shape.clients)]
 
     async def one(slot: int) -> bool:
         response = await pool[slot].post(
-            "/api/stock/issues",
-            json=bodies[slot],
-            headers={"Idempotency-Key": secrets.token_hex(12)},
+            "/api/stock/issues", bodies[slot], {"Idempotency-Key": secrets.token_hex(12)}
         )
-        return response.status_code == 201
+        return response.status == 201
 
     cpu = _cpu_of(server_pids or [])
     client_cpu = time.process_time()

@@ -157,31 +157,39 @@ async def _problem(
     await _send_json(send, status, body, extra)
 
 
+CLAIM = """
+WITH waiting AS MATERIALIZED (  -- the insert may wait on the index: at most $7
+    SELECT current_setting('lock_timeout') AS was, set_config('lock_timeout', $7, true)
+)
+INSERT INTO public.idempotency_record
+    (user_id, key, world, method, path, request_hash, response_status, created_at)
+SELECT $1, $2, $3, $4, $5, $6, 0, now() FROM waiting
+ON CONFLICT (user_id, world, key) DO NOTHING
+RETURNING id, set_config('lock_timeout', (SELECT was FROM waiting), true)
+"""
+
+
 async def _claim(conn: asyncpg.Connection, keyed: Keyed) -> asyncpg.Record | None:
     """Insert the key's record (None), or return the committed one a first request left.
 
     A first request still running holds the index entry: the insert waits for it to end,
-    at most WAIT_FOR_FIRST (then LockNotAvailableError).
+    at most WAIT_FOR_FIRST (then LockNotAvailableError). The wait's limit is set and put
+    back by the insert itself (`CLAIM`), so claiming is one round trip, and the savepoint
+    a refusal rolls back to one more.
     """
-    await conn.execute(f"SET LOCAL lock_timeout = '{WAIT_FOR_FIRST}'")
     claimed = await conn.fetchval(
-        """
-        INSERT INTO public.idempotency_record
-            (user_id, key, world, method, path, request_hash, response_status, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, 0, now())
-        ON CONFLICT (user_id, world, key) DO NOTHING
-        RETURNING id
-        """,
+        CLAIM,
         keyed.user_id,
         keyed.key,
         keyed.world,
         keyed.method,
         keyed.path,
         keyed.digest,
+        WAIT_FOR_FIRST,
     )
     if claimed is not None:
         # the savepoint a refusal rolls back to: after the key's record, before the app
-        await conn.execute("SET LOCAL lock_timeout TO DEFAULT; SAVEPOINT request")
+        await conn.execute("SAVEPOINT request")
         return None
     record: asyncpg.Record | None = await conn.fetchrow(
         "SELECT * FROM public.idempotency_record WHERE user_id = $1 AND world = $2 AND key = $3",

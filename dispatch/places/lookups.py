@@ -22,6 +22,7 @@ __all__ = [
     "depot",
     "depot_or_none",
     "depot_target",
+    "missing_place",
     "street",
 ]
 
@@ -30,7 +31,9 @@ DEPOT = "SELECT code, name, street, kind FROM depot WHERE code"
 STREET = "SELECT code, name, lat, lon FROM street WHERE code"
 
 
-def _missing(kind: str, code: str, field: str, missing: type[DomainError]) -> DomainError:
+def missing_place(kind: str, code: str, field: str, missing: type[DomainError]) -> DomainError:
+    """The refusal of a code that names no place: NotFound reads "no depot X", any other
+    class "unknown depot X"."""
     said = "no" if issubclass(missing, NotFound) else "unknown"
     return missing(f"{said} {kind} {code}", field=field)
 
@@ -45,7 +48,7 @@ async def _one(
 ) -> asyncpg.Record:
     row = await conn.fetchrow(f"{select}=$1", code)
     if row is None:
-        raise _missing(kind, code, field, missing)
+        raise missing_place(kind, code, field, missing)
     return row
 
 
@@ -68,7 +71,7 @@ async def communities(
     found = {r["code"]: r for r in rows}
     for i, code in enumerate(codes):
         if code not in found:
-            raise _missing("community", code, f"{field}[{i}]", InvalidInput)
+            raise missing_place("community", code, f"{field}[{i}]", InvalidInput)
     return found
 
 
@@ -89,7 +92,7 @@ async def depot(
     """The depot a code names: code, name, street, kind."""
     row = await depot_or_none(conn, code)
     if row is None:
-        raise _missing("depot", code, field, missing)
+        raise missing_place("depot", code, field, missing)
     return row
 
 

@@ -13,7 +13,7 @@ view. Which lots a line takes is `picking`'s; the shortage refusal is `shortages
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ import asyncpg
 
 from dispatch.clock import local
 from dispatch.db import Command, Replan
-from dispatch.stock.lookups import today
+from dispatch.stock.lookups import standard_of, today, usable_sum
 from dispatch.stock.picking import Taken, named_lots, pick_all, plan_lines, read_lots
 from dispatch.stock.schemas import (
     AdjustmentReason,
@@ -289,6 +289,8 @@ async def take_out(
     moves_of: Callable[[list[Taken]], list[Move]],
     key: str | None,
     watch: Watch,
+    *,
+    known: Collection[str] | None = None,
 ) -> list[MovementView]:
     """Lines out of one depot, holding the balance rows as briefly as raw guarded updates
     would: the lots are chosen on a plain read, then one statement (`CHECKED_OUT`) locks
@@ -298,11 +300,13 @@ async def take_out(
     should the stock have changed under the choice, it changes nothing and the request runs
     again (`Replan`). Outside one, or when running again, the locked path decides
     (`pick_all`, `post_out`), refusing every shortage at once. `moves_of` turns the lots
-    each line takes into the movements to write."""
+    each line takes into the movements to write; `known`, the items the catalogue is
+    known to hold (already read)."""
     on = today(cmd.now)
-    named = await named_lots(cmd, lines, on)
+    named = await named_lots(cmd, lines, on, known=known)
     if not cmd.careful:
-        rows = await read_lots(cmd.connection, depot, lines, named, lock=False)
+        drawn = len(lines) if not named and cmd.unit is not None else 0
+        rows = await read_lots(cmd.connection, depot, lines, named, lock=False, draw=drawn)
         picked = plan_lines(rows, lines, named, on)
         if not picked.short:
             checks = [on, sorted(picked.usable), sorted({lot for lot, _ in named.values()})]
@@ -357,18 +361,18 @@ async def _checked(out: _Out) -> list[MovementView] | None:
 
 
 async def _held_back(out: _Out, rows: Sequence[asyncpg.Record]) -> list[MovementView]:
-    """Draw the movements' ids and answer them as they will be written (their time, key
-    ordinals and ids fixed now); the statement itself runs at the end of the unit, and
-    the reserve standards are judged then, on the stock it held."""
+    """Take the movements' ids (drawn with the lots) and answer them as they will be
+    written (their time, key ordinals and ids fixed now); the statement itself runs at
+    the end of the unit, and the reserve standards are judged then, on the stock it held."""
     cmd = out.cmd
-    ids = [
-        r[0]
-        for r in await cmd.connection.fetch(
+    ids = list(rows[0]["ids"])[: len(out.moves)]  # drawn with the lots: one per line
+    if len(ids) < len(out.moves):  # a line takes more than one lot
+        more = await cmd.connection.fetch(
             "SELECT nextval(pg_get_serial_sequence('stock_movement', 'id')) "
             "FROM generate_series(1, $1)",
-            len(out.moves),
+            len(out.moves) - len(ids),
         )
-    ]
+        ids += [r[0] for r in more]
     args = [*out.args(), ids]
     out.take_keys()
     out.watch.pending = True
@@ -424,13 +428,9 @@ def _planned_view(
     )
 
 
-USABLE_OF = """
-SELECT w.depot, w.item,
-    coalesce((SELECT sum(b.qty) FROM stock_balance b JOIN lot l ON l.id = b.lot
-              WHERE b.depot = w.depot AND b.item = w.item
-                AND (l.expires_on IS NULL OR l.expires_on >= $3)), 0) AS usable,
-    (SELECT r.minimum FROM reserve_standard r WHERE r.depot = w.depot AND r.item = w.item)
-        AS minimum
+USABLE_OF = f"""
+SELECT w.depot, w.item, {usable_sum("w.depot", "w.item", "$3")} AS usable,
+    {standard_of("w.depot", "w.item")} AS minimum
 FROM unnest($1::varchar[], $2::varchar[]) AS w(depot, item)
 """
 
@@ -469,6 +469,15 @@ class Watch:
                 today(self.cmd.now),
             )
         )
+
+    def know(self, depot: asyncpg.Record, items: Iterable[asyncpg.Record]) -> None:
+        """The usable stock and standard of items at the depot, read already (rows with
+        `code`, `usable`, `minimum`, as `lookups.issue_facts` gives them)."""
+        self.streets[depot["code"]] = depot["street"]
+        for row in items:
+            key = (depot["code"], row["code"])
+            self.before.setdefault(key, int(row["usable"]))
+            self.minimum.setdefault(key, row["minimum"])
 
     async def touch(self, depot: asyncpg.Record, item: str) -> None:
         await self.touch_all(depot, [item])

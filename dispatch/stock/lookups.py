@@ -4,6 +4,8 @@ the Beijing calendar by which lots expire."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import asyncpg
@@ -88,3 +90,60 @@ SCOPED_DEPOTS = """
     ($1::boolean IS false OR d.street = $2) AND ($2::varchar IS NULL OR d.street = $2)
     AND ($3::varchar IS NULL OR d.code = $3)
 """
+
+
+def usable_sum(depot: str, item: str, day: str) -> str:
+    """SQL for the usable stock of an item at a depot on a day (lots without an expiry
+    or not expired by then): the one definition every read of it shares."""
+    return f"""coalesce((SELECT sum(b.qty) FROM stock_balance b JOIN lot l ON l.id = b.lot
+              WHERE b.depot = {depot} AND b.item = {item}
+                AND (l.expires_on IS NULL OR l.expires_on >= {day})), 0)"""
+
+
+def standard_of(depot: str, item: str) -> str:
+    """SQL for the reserve standard (the minimum to keep) of an item at a depot, or NULL."""
+    return f"(SELECT r.minimum FROM reserve_standard r WHERE r.depot = {depot} AND r.item = {item})"
+
+
+ISSUE_FACTS = f"""
+SELECT 'depot' AS what, code, name, street, kind, NULL::float8 AS lat, NULL::float8 AS lon,
+    NULL::bigint AS usable, NULL::integer AS minimum
+FROM depot WHERE code = $1
+UNION ALL
+SELECT 'community', code, name, street, NULL, lat, lon, NULL, NULL FROM community WHERE code = $2
+UNION ALL
+SELECT 'item', i.code, NULL, NULL, NULL, NULL, NULL, {usable_sum("$1", "i.code", "$4")},
+    {standard_of("$1", "i.code")}
+FROM item i WHERE i.code = ANY($3::varchar[])
+"""
+
+
+@dataclass(frozen=True)
+class IssueFacts:
+    """What an issue reads before it chooses lots, in one round trip (`ISSUE_FACTS`): the
+    depot, the community, the items the catalogue knows, and each item's usable stock at
+    the depot and its reserve standard there (what `ledger.Watch` judges crossings on)."""
+
+    depot: asyncpg.Record | None
+    community: asyncpg.Record | None
+    items: dict[str, asyncpg.Record]
+
+    def the_depot(self, code: str, name: str = "depot") -> asyncpg.Record:
+        if self.depot is None:
+            raise places.missing_place("depot", code, name, NotFound)
+        return self.depot
+
+    def the_community(self, code: str, name: str = "community") -> asyncpg.Record:
+        if self.community is None:
+            raise places.missing_place("community", code, name, NotFound)
+        return self.community
+
+
+async def issue_facts(
+    conn: asyncpg.Connection, depot: str, community: str, items: Sequence[str], on: date
+) -> IssueFacts:
+    """The depot, community and items an issue names, read together (see `IssueFacts`)."""
+    rows = await conn.fetch(ISSUE_FACTS, depot, community, sorted(set(items)), on)
+    first = {r["what"]: r for r in rows if r["what"] != "item"}
+    found = {r["code"]: r for r in rows if r["what"] == "item"}
+    return IssueFacts(first.get("depot"), first.get("community"), found)

@@ -28,10 +28,10 @@ from dispatch.stock.ledger import (
 )
 from dispatch.stock.lookups import (
     depot_target,
-    find_community,
     find_depot,
     find_item,
     find_lot,
+    issue_facts,
     near_expiry_days,
     today,
 )
@@ -202,15 +202,16 @@ async def moved(
 async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> MovementResult:
     """Stock handed to a community; unnamed lots are picked earliest expiry first."""
     async with command(ctx) as cmd:
-        conn = cmd.connection
-        depot = await find_depot(conn, data.depot)
+        items = [line.item for line in data.lines]
+        facts = await issue_facts(cmd.connection, data.depot, data.community, items, today(cmd.now))
+        depot = facts.the_depot(data.depot)
         authorize(ctx.actor, "stock.issue", depot_target(depot))
-        community = await find_community(conn, data.community, "community")
+        community = facts.the_community(data.community)
         if data.incident is None and not (data.purpose or "").strip():
             raise InvalidInput("an issue needs an incident or a purpose", field="purpose")
         await check_references(cmd, cites(data, community["code"]))
         watch = Watch(cmd)
-        await watch.touch_all(depot, [line.item for line in data.lines])
+        watch.know(depot, facts.items.values())
 
         def moves_of(picked: list[Taken]) -> list[Move]:
             return [
@@ -231,7 +232,9 @@ async def issue(ctx: Context, data: IssueCreate, key: str | None = None) -> Move
                 for lot, n, _ in taken
             ]
 
-        written = await take_out(cmd, depot["code"], data.lines, moves_of, key, watch)
+        written = await take_out(
+            cmd, depot["code"], data.lines, moves_of, key, watch, known=facts.items
+        )
         watch.moved(written)
         ids = [m.id for m in written]
         audited = _lines_audit("stock.issue", depot, data, ids)

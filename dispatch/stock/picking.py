@@ -6,7 +6,7 @@ in one statement, see `ledger.take_out`). A shortage of several lines is one ref
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,8 +24,12 @@ __all__ = ["LotOf", "Picked", "Taken", "named_lots", "pick_all", "plan_lines", "
 LotOf = tuple[int, date | None]  # a lot and its expiry
 Taken = list[tuple[int, int, date | None]]  # (lot, qty, expires_on) a line takes
 
+DRAWN = (
+    "SELECT array_agg(nextval(pg_get_serial_sequence('stock_movement', 'id'))) "
+    "FROM generate_series(1, $4)"
+)
 LOTS_OF = """
-SELECT b.item, b.lot, b.qty, l.expires_on, l.lot_number
+SELECT b.item, b.lot, b.qty, l.expires_on, l.lot_number{drawn}
 FROM stock_balance b JOIN lot l ON l.id = b.lot
 WHERE b.depot = $1 AND (b.item = ANY($2::varchar[]) OR b.lot = ANY($3::bigint[]))
 ORDER BY b.depot, b.item, b.lot
@@ -56,15 +60,15 @@ async def read_lots(
     named: dict[int, LotOf],
     *,
     lock: bool,
+    draw: int = 0,
 ) -> list[asyncpg.Record]:
     """The balance rows a choice is made on, in (depot, item, lot) order; locked in that
-    order when `lock`."""
-    sql = LOTS_OF + (" FOR UPDATE OF b" if lock else "")
-    return list(
-        await conn.fetch(
-            sql, depot, picked_items(lines, named), sorted({lot for lot, _ in named.values()})
-        )
-    )
+    order when `lock`. `draw`: as many ids of ledger rows drawn with them (each row's
+    `ids`), for movements answered before they are written (`ledger.take_out`)."""
+    args = [depot, picked_items(lines, named), sorted({lot for lot, _ in named.values()})]
+    drawn = f", ({DRAWN}) AS ids" if draw else ""
+    sql = LOTS_OF.format(drawn=drawn) + (" FOR UPDATE OF b" if lock else "")
+    return list(await conn.fetch(sql, *args, *([draw] if draw else [])))
 
 
 def plan_lines(
@@ -134,16 +138,20 @@ def _take(candidates: Sequence[LotOf], left: dict[int, int], qty: int) -> Taken:
     return taken
 
 
-async def named_lots(cmd: Command, lines: Sequence[PickLine], on: date) -> dict[int, LotOf]:
+async def named_lots(
+    cmd: Command, lines: Sequence[PickLine], on: date, *, known: Collection[str] | None = None
+) -> dict[int, LotOf]:
     """The lot each line names (checked: it exists and has not expired), by line index;
-    every item and lot looked up in one query each, whatever the number of lines."""
+    every item and lot looked up in one query each, whatever the number of lines (the
+    items not at all when the caller read them already: `known`)."""
     conn = cmd.connection
-    known = {
-        r["code"]
-        for r in await conn.fetch(
-            "SELECT code FROM item WHERE code = ANY($1::varchar[])", [x.item for x in lines]
-        )
-    }
+    if known is None:
+        known = {
+            r["code"]
+            for r in await conn.fetch(
+                "SELECT code FROM item WHERE code = ANY($1::varchar[])", [x.item for x in lines]
+            )
+        }
     for i, line in enumerate(lines):
         if line.item not in known:
             raise NotFound(f"no item {line.item} in the catalogue", field=f"lines[{i}].item")

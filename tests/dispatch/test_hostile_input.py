@@ -398,10 +398,15 @@ def test_one_import_at_a_time_per_user_over_http(server: str, commander: str) ->
 
         first = threading.Thread(target=send, args=("first", mine, big))
         first.start()
-        time.sleep(0.3)  # the first is being read (that takes about a second)
         with client(server, commander) as again:
-            send("second", again, small)
-        send("other", theirs, small)
+            # until the server is reading the first (it takes about a second), the second
+            # is read itself; once it is, the second is refused
+            while first.is_alive():
+                send("second", again, small)
+                if answers["second"].status_code == 429:
+                    send("other", theirs, small)
+                    break
+                time.sleep(0.05)
         first.join()
     assert answers["first"].status_code == 422
     _refused(answers["second"], 429, None, "import.busy")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dispatch.db import engine, set_publisher
+from dispatch.db import engine, set_publisher, start_pool
 from dispatch.errors import Conflict
 from dispatch.exercises import scenario as sc
 from dispatch.live import make_feed
@@ -43,7 +43,7 @@ async def with_pool(coro_factory: Callable[[], Any], live: bool = False) -> Any:
     """Outside the server: a small connection pool (a replay issues thousands of short
     commands) and, for a live drill with REDIS_URL, events published to the shared feed."""
     db = engine()
-    await db.start_connection_pool(min_size=1, max_size=4)
+    await start_pool(min_size=1, max_size=4)
     try:
         await _require_loaded_world()
     except BaseException:
