@@ -75,6 +75,7 @@ CREATE TABLE hotline_ticket (
     return_reason varchar(500),
     response_overdue_at timestamptz,
     resolution_overdue_at timestamptz,
+    reply_reminded_at timestamptz,
     merged_into bigint REFERENCES hotline_ticket(id),
     merged_at timestamptz,
     created_at timestamptz NOT NULL,

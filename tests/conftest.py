@@ -40,6 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DISPATCH_DATA_DIR"] = str(TEST_DATA)
     os.environ["DISPATCH_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
     os.environ["DISPATCH_TRUST_PROXY"] = "1"
+    # no background sweep for overdue 12345 tickets: tests sweep on the clock they choose
+    os.environ["DISPATCH_HOTLINE_WATCH_SECONDS"] = "0"
     from dispatch.db import migrate_database, system_context
     from dispatch.places.service import load_reference
     from dispatch.settings import get_settings

@@ -27,9 +27,11 @@ from dispatch.hotline.schemas import (
     TicketMerge,
     TicketRate,
     TicketReply,
+    TicketRequest,
     TicketReturn,
     TicketStatus,
     TicketStep,
+    TicketTask,
     TicketUpdate,
     TicketView,
     Urgency,
@@ -133,6 +135,16 @@ class HotlineController(Controller):
     async def link(self, ctx: Ctx, ticket_id: Id, data: JSONBody[TicketLink]) -> TicketView:
         """A request or task the call gave rise to."""
         return await service.link_ticket(ctx, ticket_id, data)
+
+    @post("/{ticket_id:int}/requests", status_code=201)
+    async def request(self, ctx: Ctx, ticket_id: Id, data: JSONBody[TicketRequest]) -> TicketView:
+        """A supply request prefilled from the ticket (its incident and community), linked."""
+        return await service.request_from_ticket(ctx, ticket_id, data)
+
+    @post("/{ticket_id:int}/tasks", status_code=201)
+    async def task(self, ctx: Ctx, ticket_id: Id, data: JSONBody[TicketTask]) -> TicketView:
+        """A door check or evacuation prefilled from the ticket, linked."""
+        return await service.task_from_ticket(ctx, ticket_id, data)
 
     @post("/{ticket_id:int}/merge", status_code=200)
     async def merge(self, ctx: Ctx, ticket_id: Id, data: JSONBody[TicketMerge]) -> TicketView:

@@ -185,7 +185,7 @@ async def link_ticket(ctx: Context, ticket_id: int, data: TicketLink) -> TicketV
         if added:
             await conn.execute(
                 "UPDATE hotline_ticket SET incident = coalesce(incident, $2), "
-                "version = version + 1, updated_at = $3 WHERE id = $1",
+                "version = version + 1, updated_at = $3, reply_reminded_at = NULL WHERE id = $1",
                 ticket_id,
                 target["incident"],
                 cmd.now,

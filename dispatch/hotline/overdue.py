@@ -1,8 +1,9 @@
 """Tickets becoming overdue, announced once: a sweep on a world's clock marks each ticket
 whose response or resolution deadline has passed unmet (`response_overdue_at`,
 `resolution_overdue_at`) and raises `hotline.ticket_overdue` to its street, its community
-and the district. The mark is the system's note on the ticket, not an actor's change, so
-it writes no audit row (the trail of what people did stays theirs).
+and the district; a ticket whose requests and tasks are all finished raises
+`hotline.reply_reminder` once. The mark is the system's note on the ticket, not an
+actor's change, so it writes no audit row (the trail of what people did stays theirs).
 
 The server sweeps the real world on its clock and each playing drill on the drill's
 simulated clock (`watch`), so a drill's tickets fall overdue in drill time. What a view
@@ -15,7 +16,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from dispatch.db import Context, command
+from dispatch.db import Command, Context, command
+from dispatch.hotline.records import REPLY_DUE, announce
 
 log = logging.getLogger("dispatch.hotline")
 
@@ -59,7 +61,24 @@ async def sweep_overdue(ctx: Context) -> int:
                     street=row["street"],
                     community=row["community"],
                 )
+        found += await _remind(cmd)
     return found
+
+
+REMIND = f"""
+    UPDATE hotline_ticket t SET reply_reminded_at = $1
+    WHERE t.reply_reminded_at IS NULL AND {REPLY_DUE}
+    RETURNING id, number, status, version, category, urgency, street, community
+"""
+
+
+async def _remind(cmd: Command) -> int:
+    """Tickets whose requests and tasks are all finished: their owner is reminded to reply
+    (once; a new link starts the wait again)."""
+    rows = await cmd.connection.fetch(REMIND, cmd.now)
+    for row in rows:
+        announce(cmd, "hotline.reply_reminder", row)
+    return len(rows)
 
 
 Worlds = Callable[[], Awaitable[list[Context]]]

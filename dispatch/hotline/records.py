@@ -87,15 +87,35 @@ async def ticket_row(
     return row
 
 
+FINISHED = frozenset({"fulfilled", "unmet", "cancelled", "done", "failed"})
+LINKS = """
+SELECT l.ticket, l.kind, l.target, coalesce(r.status, k.status) AS status
+FROM hotline_ticket_link l
+LEFT JOIN supply_request r ON l.kind = 'request' AND r.id = l.target
+LEFT JOIN task k ON l.kind = 'task' AND k.id = l.target
+WHERE l.ticket = ANY($1::bigint[]) ORDER BY l.ticket, l.kind, l.target
+"""
+# open tickets whose requests and tasks are all finished and that are not yet replied
+REPLY_DUE = """
+    t.status IN ('assigned', 'in_progress') AND EXISTS (
+        SELECT 1 FROM hotline_ticket_link l WHERE l.ticket = t.id)
+    AND NOT EXISTS (
+        SELECT 1 FROM hotline_ticket_link l
+        LEFT JOIN supply_request r ON l.kind = 'request' AND r.id = l.target
+        LEFT JOIN task k ON l.kind = 'task' AND k.id = l.target
+        WHERE l.ticket = t.id AND coalesce(r.status, k.status, 'gone') NOT IN
+            ('fulfilled', 'unmet', 'cancelled', 'done', 'failed'))
+"""
+
+
 async def links_of(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, list[LinkView]]:
     found: dict[int, list[LinkView]] = {i: [] for i in ids}
-    rows = await conn.fetch(
-        "SELECT ticket, kind, target FROM hotline_ticket_link WHERE ticket = ANY($1::bigint[]) "
-        "ORDER BY ticket, kind, target",
-        list(ids),
-    )
-    for r in rows:
-        found[r["ticket"]].append(LinkView(kind=LinkKind(r["kind"]), id=r["target"]))
+    for r in await conn.fetch(LINKS, list(ids)):
+        status = r["status"] or "gone"
+        link = LinkView(
+            kind=LinkKind(r["kind"]), id=r["target"], status=status, finished=status in FINISHED
+        )
+        found[r["ticket"]].append(link)
     return found
 
 
@@ -129,6 +149,9 @@ def to_view(row: asyncpg.Record, related: Related, now: datetime) -> TicketView:
         overdue=DeadlineState.OVERDUE in states,
         nearly_due=DeadlineState.NEARLY_DUE in states and DeadlineState.OVERDUE not in states,
         links=related.links,
+        reply_reminder=row["status"] in (TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS)
+        and bool(related.links)
+        and all(link.finished for link in related.links),
         duplicates=related.duplicates,
         merged_numbers=related.merged,
     )

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import msgspec
 
-from dispatch.fields import TEXT, CommunityCode, StreetCode
+from dispatch.fields import TEXT, CommunityCode, ItemCode, SkillCode, StreetCode
+from dispatch.incidents.schemas import Priority
 
 Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 TicketNumber = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9-]{4,32}$")]
@@ -182,6 +183,35 @@ class TicketMerge(msgspec.Struct, forbid_unknown_fields=True):
 class LinkView(msgspec.Struct):
     kind: LinkKind
     id: int
+    status: str  # the request's or task's own status
+    finished: bool  # fulfilled, unmet, done, failed or cancelled
+
+
+class TicketRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A supply request prefilled from the ticket: its incident and community unless
+    given; source `hotline`, the note names the ticket."""
+
+    item: ItemCode
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    priority: Priority = Priority.NORMAL
+    incident: RecordId | None = None
+    community: CommunityCode | None = None
+
+
+class ActionKind(StrEnum):
+    DOOR_CHECK = "door_check"
+    EVACUATION = "evacuation"
+
+
+class TicketTask(msgspec.Struct, forbid_unknown_fields=True):
+    """A door check or evacuation task prefilled from the ticket (incident, community)."""
+
+    kind: ActionKind
+    people: Annotated[int, msgspec.Meta(ge=1, le=500)] = 2
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=10080)] = 60
+    skills: Annotated[list[SkillCode], msgspec.Meta(max_length=9)] = []
+    incident: RecordId | None = None
+    community: CommunityCode | None = None
 
 
 class DeadlineView(msgspec.Struct):
@@ -225,6 +255,7 @@ class TicketView(msgspec.Struct):
     returned_at: datetime | None
     return_reason: str | None
     links: list[LinkView]
+    reply_reminder: bool  # every request and task it gave rise to is finished: reply now
     duplicates: list[DuplicateView]  # open tickets this call may repeat (in the reader's scope)
     merged_into: int | None
     merged_numbers: list[str]  # the numbers of the repeated calls merged into this one

@@ -12,6 +12,7 @@ ARCHITECTURE. Each concern lives in one module; this one only re-exports:
 - `edits`: corrections, the community a person chooses, links, merging a repeated call,
   the audited reveal.
 - `lifecycle`: assign, start, reply, rate, close, return.
+- `actions`: a request or task prefilled from a ticket, linked, in one step.
 - `figures`: 响应率、解决率、满意率 per street and community for a period, on the clock.
 - `overdue`: tickets falling overdue, announced once per deadline, on each world's clock.
 
@@ -21,6 +22,7 @@ Personal data: the caller's phone is masked in every view, audit row and event; 
 
 from __future__ import annotations
 
+from dispatch.hotline.actions import request_from_ticket, task_from_ticket
 from dispatch.hotline.deadlines import list_rules, set_rule
 from dispatch.hotline.duplicates import WINDOW as DUPLICATE_WINDOW
 from dispatch.hotline.edits import link_ticket, merge_ticket, reveal_caller, update_ticket
@@ -58,11 +60,13 @@ __all__ = [
     "merge_ticket",
     "rate_ticket",
     "reply_ticket",
+    "request_from_ticket",
     "return_ticket",
     "reveal_caller",
     "set_rule",
     "start_ticket",
     "sweep_overdue",
+    "task_from_ticket",
     "ticket_steps",
     "update_ticket",
     "watch",

@@ -454,6 +454,19 @@ SCOPE_CASES.update(
             f"{HOTLINE}/{_other_ticket()}/links",
             {"kind": "request", "id": _other_request()},
         ),
+        ("POST", HOTLINE + "/{ticket_id:int}/requests"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/requests",
+            {
+                "item": "WATER",
+                "quantity": 1,
+                "incident": _incident(),
+                "community": _other_community(),
+            },
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/tasks"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/tasks",
+            {"kind": "door_check", "incident": _incident(), "community": _other_community()},
+        ),
         ("POST", HOTLINE + "/{ticket_id:int}/merge"): lambda: (
             f"{HOTLINE}/{_other_ticket()}/merge",
             {"version": 2, "into": _other_ticket()},

@@ -5,11 +5,14 @@ ticket once per deadline."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 from dispatch.clock import FixedClock
 from dispatch.db import Context, Event, set_publisher
 from dispatch.hotline import service
+from dispatch.hotline.overdue import watch
 from dispatch.hotline.schemas import (
     Category,
     DeadlineState,
@@ -22,7 +25,7 @@ from dispatch.hotline.schemas import (
     Urgency,
 )
 from tests.dispatch.hotline.helpers import HOME, phone
-from tests.support import run, system_context
+from tests.support import run, sql, system_context
 
 START = datetime(2031, 7, 1, 2, 0, tzinfo=UTC)  # 10:00 in Beijing, after every other test
 
@@ -110,3 +113,30 @@ def test_an_overdue_ticket_is_announced_once_per_deadline() -> None:
     mine = [e for e in heard if e.kind == "hotline.ticket_overdue" and e.data["id"] == ticket.id]
     assert [e.data["deadline"] for e in mine] == ["response", "resolution"]
     assert all(e.street == HOME and "caller_phone" not in e.data for e in mine)
+
+
+def test_the_watch_sweeps_every_world_it_is_given_and_outlives_a_failing_one() -> None:
+    clock = FixedClock(START + timedelta(days=800))
+    ctx = _ctx(clock)
+    ticket = _received(ctx)
+    clock.advance(timedelta(minutes=121))
+    rounds: list[int] = []
+
+    async def worlds() -> list[Context]:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            raise OSError("the database restarts")  # this round is skipped, not the watch
+        if len(rounds) > 2:
+            raise asyncio.CancelledError
+        return [ctx]
+
+    async def go() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch(worlds, every=0.01)
+
+    run(go())
+    assert len(rounds) == 3
+    marked = run(service.get_ticket(ctx, ticket.id))
+    assert marked.response.state is DeadlineState.OVERDUE
+    row = sql("SELECT response_overdue_at FROM hotline_ticket WHERE id=$1", ticket.id)[0]
+    assert row["response_overdue_at"] == clock.now()

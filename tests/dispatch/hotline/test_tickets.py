@@ -255,7 +255,9 @@ def test_links_to_requests_and_tasks(server: str, commander: str) -> None:
         made = make(http)
         linked = http.post(f"{URL}/{made['id']}/links", json={"kind": "request", "id": asked})
         assert linked.status_code == 200, linked.text
-        assert linked.json()["links"] == [{"kind": "request", "id": asked}]
+        assert linked.json()["links"] == [
+            {"kind": "request", "id": asked, "status": "open", "finished": False}
+        ]
         assert linked.json()["incident"] == event  # the ticket takes the request's incident
         twice = http.post(f"{URL}/{made['id']}/links", json={"kind": "request", "id": asked})
         assert twice.json()["version"] == linked.json()["version"]  # nothing changed
@@ -342,3 +344,56 @@ def test_repeated_calls_are_offered_and_merged_on_confirmation(
         assert into_merged.json()["code"] == "hotline.merge_into_open"
     assert _audits(again["id"])[-1] == "hotline.merge"
     assert _audits(first["id"])[-1] == "hotline.absorb"
+
+
+def test_from_call_to_action_and_the_reminder_to_reply(server: str, commander: str) -> None:
+    from dispatch.db import Event, set_publisher
+    from dispatch.hotline import service
+    from tests.dispatch.incidents.helpers import incident
+    from tests.support import run, system_context
+
+    event = incident([HOME_COMMUNITY])
+    with client(server, commander) as http:
+        made = make(http, incident=event)
+        ticket = step(http, made, "assign", community=HOME_COMMUNITY)
+        no_incident = make(http)
+        refused = http.post(
+            f"{URL}/{no_incident['id']}/requests", json={"item": "WATER", "quantity": 2}
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "hotline.incident_needed"
+        asked = http.post(
+            f"{URL}/{ticket['id']}/requests",
+            json={"item": "WATER", "quantity": 2, "priority": "high"},
+        )
+        assert asked.status_code == 201, asked.text
+        request = asked.json()["links"][0]
+        assert (request["kind"], request["status"]) == ("request", "open")
+        made_request = http.get(f"/api/requests/{request['id']}").json()
+        assert (made_request["source"], made_request["community"]) == ("hotline", HOME_COMMUNITY)
+        assert made_request["note"].startswith(f"12345 工单 {made['number']}")
+        door = http.post(f"{URL}/{ticket['id']}/tasks", json={"kind": "door_check", "people": 2})
+        assert door.status_code == 201, door.text
+        task = next(link for link in door.json()["links"] if link["kind"] == "task")
+        assert not door.json()["reply_reminder"]
+        cancel = http.post(f"/api/requests/{request['id']}/cancel", json={"reason": "已自行解决"})
+        assert cancel.status_code == 200, cancel.text
+        assert not http.get(f"{URL}/{ticket['id']}").json()["reply_reminder"]  # the task is open
+        version = http.get(f"/api/tasks/{task['id']}").json()["version"]
+        done = http.post(
+            f"/api/tasks/{task['id']}/cancel", json={"version": version, "reason": "已上门"}
+        )
+        assert done.status_code == 200, done.text
+        assert http.get(f"{URL}/{ticket['id']}").json()["reply_reminder"]
+    heard: list[Event] = []
+
+    async def publish(events: list[Event]) -> None:
+        heard.extend(events)
+
+    set_publisher(publish)
+    try:
+        run(service.sweep_overdue(system_context()))
+        run(service.sweep_overdue(system_context()))  # once only
+    finally:
+        set_publisher(None)
+    reminded = [e for e in heard if e.kind == "hotline.reply_reminder"]
+    assert [e.data["id"] for e in reminded if e.data["id"] == ticket["id"]] == [ticket["id"]]
