@@ -155,6 +155,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "hotline.close": frozenset({Role.COMMANDER}),
     "hotline.reveal": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
     "hotline.deadlines": frozenset({Role.COMMANDER}),
+    "hotline.import": frozenset({Role.COMMANDER}),
     # plans: the command center's
     "plans.read": frozenset({Role.COMMANDER, Role.TRAINER, Role.VIEWER}),
     "plans.create": frozenset({Role.COMMANDER}),

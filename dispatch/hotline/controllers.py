@@ -4,14 +4,15 @@ the service; a request with an Idempotency-Key is made exactly once by the middl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post, put
+from litestar import Controller, Request, get, patch, post, put
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.response import Response
 
 from dispatch.db import Ctx
 from dispatch.fields import Id
+from dispatch.guard import UPLOAD
 from dispatch.hotline import service
 from dispatch.hotline.figures import EXPORT_COLUMNS, export_rows
 from dispatch.hotline.schemas import (
@@ -19,6 +20,7 @@ from dispatch.hotline.schemas import (
     DeadlineRule,
     DeadlineSet,
     FiguresReport,
+    ImportResult,
     Revealed,
     StepView,
     TicketAssign,
@@ -36,7 +38,8 @@ from dispatch.hotline.schemas import (
     TicketView,
     Urgency,
 )
-from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA, write_csv, write_xlsx
+from dispatch.spreadsheets import CSV_MEDIA, XLSX_MEDIA, import_slot, write_csv, write_xlsx
+from dispatch.stock.controllers import uploaded_file
 
 StreetQuery = Annotated[str | None, Parameter(pattern=r"^\d{9}$")]
 CommunityQuery = Annotated[str | None, Parameter(pattern=r"^\d{12}$")]
@@ -90,6 +93,18 @@ class HotlineController(Controller):
     async def create(self, ctx: Ctx, data: JSONBody[TicketCreate]) -> TicketView:
         """A call received: the community is matched from the address unless given."""
         return await service.create_ticket(ctx, data)
+
+    @post("/import", status_code=201, opt={UPLOAD: True})
+    async def import_tickets(self, ctx: Ctx, request: Request[Any, Any, Any]) -> ImportResult:
+        """Tickets from the 12345 platform's CSV or XLSX export, uploaded as multipart
+        field `data` (columns number, received_at, caller_name, caller_phone, address,
+        community, street, category, urgency, content, or their Chinese names). One bad
+        row refuses the file: 422 lists every bad row and column."""
+        data = await uploaded_file(request)
+        content = await data.read()
+        async with import_slot(ctx.actor.username):
+            name = (data.filename or "").replace("\x00", "")
+            return await service.import_tickets(ctx, name, content)
 
     @get("/{ticket_id:int}")
     async def get_ticket(self, ctx: Ctx, ticket_id: Id) -> TicketView:

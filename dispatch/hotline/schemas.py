@@ -335,3 +335,9 @@ class FiguresReport(msgspec.Struct):
     district: Figures
     streets: list[PlaceFigures]
     communities: list[PlaceFigures]
+
+
+class ImportResult(msgspec.Struct):
+    rows: int
+    numbers: list[str]  # the tickets' numbers, in the file's order
+    unplaced: int  # how many no street could be found for (a person places them)

@@ -13,6 +13,7 @@ ARCHITECTURE. Each concern lives in one module; this one only re-exports:
   the audited reveal.
 - `lifecycle`: assign, start, reply, rate, close, return.
 - `actions`: a request or task prefilled from a ticket, linked, in one step.
+- `sheets`: tickets imported from the 12345 platform's CSV/XLSX export, all rows or none.
 - `figures`: 响应率、解决率、满意率 per street and community for a period, on the clock.
 - `overdue`: tickets falling overdue, announced once per deadline, on each world's clock.
 
@@ -37,6 +38,7 @@ from dispatch.hotline.lifecycle import (
     start_ticket,
 )
 from dispatch.hotline.overdue import sweep_overdue, watch
+from dispatch.hotline.sheets import IMPORT_COLUMNS, import_tickets
 from dispatch.hotline.tickets import (
     TicketFilter,
     create_ticket,
@@ -47,6 +49,7 @@ from dispatch.hotline.tickets import (
 
 __all__ = [
     "DUPLICATE_WINDOW",
+    "IMPORT_COLUMNS",
     "STEPS",
     "TicketFilter",
     "assign_ticket",
@@ -54,6 +57,7 @@ __all__ = [
     "create_ticket",
     "get_ticket",
     "hotline_figures",
+    "import_tickets",
     "link_ticket",
     "list_rules",
     "list_tickets",

@@ -39,8 +39,8 @@ from dispatch.hotline.schemas import (
 from dispatch.places import lookups as places
 
 
-async def matched_place(conn: asyncpg.Connection, address: str | None) -> Match:
-    """The community (or street) the address names, among the district's."""
+async def place_names(conn: asyncpg.Connection) -> tuple[list[Named], list[Named]]:
+    """The district's communities (with their streets) and streets, by name."""
     communities = [
         Named(r["code"], r["name"], r["street"])
         for r in await conn.fetch("SELECT code, name, street FROM community ORDER BY code")
@@ -48,6 +48,12 @@ async def matched_place(conn: asyncpg.Connection, address: str | None) -> Match:
     streets = [
         Named(r["code"], r["name"]) for r in await conn.fetch("SELECT code, name FROM street")
     ]
+    return communities, streets
+
+
+async def matched_place(conn: asyncpg.Connection, address: str | None) -> Match:
+    """The community (or street) the address names, among the district's."""
+    communities, streets = await place_names(conn)
     return match_address(address, communities, streets)
 
 

@@ -467,6 +467,10 @@ SCOPE_CASES.update(
             f"{HOTLINE}/{_other_ticket()}/tasks",
             {"kind": "door_check", "incident": _incident(), "community": _other_community()},
         ),
+        ("POST", HOTLINE + "/import"): lambda: (
+            f"{HOTLINE}/import",
+            {"__files__": {"data": ("t.csv", f"category,content,street\nroad,x,{OTHER}\n")}},
+        ),
         ("POST", HOTLINE + "/{ticket_id:int}/merge"): lambda: (
             f"{HOTLINE}/{_other_ticket()}/merge",
             {"version": 2, "into": _other_ticket()},
