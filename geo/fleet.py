@@ -386,7 +386,12 @@ def _unserved(
 
 
 def plan_runs(
-    problem: FleetProblem, *, time_limit_s: float = 1.0, seed: int = 0, engine: str = ENGINE
+    problem: FleetProblem,
+    *,
+    time_limit_s: float = 1.0,
+    seed: int = 0,
+    engine: str = ENGINE,
+    patience: int | None = None,
 ) -> FleetPlan:
     """Runs for the fleet: trips from each vehicle's depot, and every unserved stop's reason.
 
@@ -395,7 +400,9 @@ def plan_runs(
     function of the budget and the problem's size), never on the clock unless
     it overruns the budget ten times over. ``engine`` picks another adapter
     (``"vroom"``, ``"ortools"``; one trip per vehicle, time-limited) for the
-    benchmark.
+    benchmark. ``patience``: PyVRP also stops after that many iterations
+    without a better plan (a service asks for plans while people wait; a small
+    problem is solved long before its budget ends).
 
     Examples
     --------
@@ -416,7 +423,8 @@ def plan_runs(
     prep = _prepare(problem)
     raw: Trips = [[] for _ in prep.vehicles]
     if prep.parts and prep.vehicles:
-        raw = ENGINES[engine](prep.model, time_limit_s=time_limit_s, seed=seed)
+        solve = ENGINES[engine]
+        raw = solve(prep.model, time_limit_s=time_limit_s, seed=seed, patience=patience)
     driven, dropped = _route(problem, prep, raw)
     runs: list[Run] = []
     served: set[int] = set()

@@ -31,7 +31,13 @@ import pyvrp.search as ps
 import vroom
 from numpy.typing import NDArray
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+from pyvrp.stop import (
+    MaxIterations,
+    MaxRuntime,
+    MultipleCriteria,
+    NoImprovement,
+    StoppingCriterion,
+)
 
 __all__ = [
     "ENGINES",
@@ -176,16 +182,21 @@ def _regions(model: EngineInput) -> list[tuple[list[int], list[int]]]:
     return out
 
 
-def solve_pyvrp(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
+def solve_pyvrp(
+    model: EngineInput, *, time_limit_s: float, seed: int, patience: int | None = None
+) -> Trips:
     """PyVRP's iterated local search, region by region on large models.
 
     A model of more than :data:`_REGION_PARTS` parts is cut into regions
     (:func:`_regions`) solved one after another, each with its share of the
     budget by parts; parts left over are for the caller's re-insertion.
+    ``patience``: also stop after that many iterations without a better
+    solution (still deterministic: counted in iterations, not seconds), so a
+    small model does not spend the whole budget on a plan found at once.
     """
     regions = _regions(model)
     if len(regions) == 1:
-        return _solve_pyvrp_whole(model, time_limit_s=time_limit_s, seed=seed)
+        return _solve_pyvrp_whole(model, time_limit_s=time_limit_s, seed=seed, patience=patience)
     out: Trips = [[] for _ in model.vehicles]
     for vs, members in regions:
         sub = EngineInput(
@@ -196,13 +207,15 @@ def solve_pyvrp(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
             [model.parts[p] for p in members],
         )
         share = time_limit_s * len(members) / len(model.parts)
-        trips = _solve_pyvrp_whole(sub, time_limit_s=share, seed=seed)
+        trips = _solve_pyvrp_whole(sub, time_limit_s=share, seed=seed, patience=patience)
         for k, run in zip(vs, trips, strict=True):
             out[k] = [[members[p] for p in trip] for trip in run]
     return out
 
 
-def _solve_pyvrp_whole(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
+def _solve_pyvrp_whole(
+    model: EngineInput, *, time_limit_s: float, seed: int, patience: int | None
+) -> Trips:
     """PyVRP's iterated local search on the whole model, reloads at each vehicle's depot."""
     kinds = sorted(model.times)
     profile = {k: i for i, k in enumerate(kinds)}
@@ -246,12 +259,13 @@ def _solve_pyvrp_whole(model: EngineInput, *, time_limit_s: float, seed: int) ->
         )
     locations = [pyvrp.Location(x=0, y=0) for _ in locs]
     data = pyvrp.ProblemData(locations, clients, depots, types, costs, mats)  # type: ignore[arg-type]
-    stop = MultipleCriteria(
-        [
-            MaxIterations(pyvrp_iterations(len(model.parts), len(model.vehicles), time_limit_s)),
-            MaxRuntime(time_limit_s * _SAFETY_FACTOR),
-        ]
-    )
+    criteria: list[StoppingCriterion] = [
+        MaxIterations(pyvrp_iterations(len(model.parts), len(model.vehicles), time_limit_s)),
+        MaxRuntime(time_limit_s * _SAFETY_FACTOR),
+    ]
+    if patience is not None:
+        criteria.append(NoImprovement(patience))
+    stop = MultipleCriteria(criteria)
     params = pyvrp.SolveParams(
         neighbourhood=ps.NeighbourhoodParams(num_neighbours=_PYVRP_NEIGHBOURS),
         operators=list(_PYVRP_OPERATORS),
@@ -274,8 +288,10 @@ def _solve_pyvrp_whole(model: EngineInput, *, time_limit_s: float, seed: int) ->
     return out
 
 
-def solve_vroom(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
-    """VROOM with the budget as its timeout (one trip per vehicle).
+def solve_vroom(
+    model: EngineInput, *, time_limit_s: float, seed: int, patience: int | None = None
+) -> Trips:
+    """VROOM with the budget as its timeout (one trip per vehicle); no ``patience``.
 
     ``seed`` is unused: VROOM's search has no random seed.
     """
@@ -347,8 +363,11 @@ def _ortools_callbacks(
     return out
 
 
-def solve_ortools(model: EngineInput, *, time_limit_s: float, seed: int) -> Trips:
-    """OR-Tools routing: cheapest-arc start, guided local search for the budget (one trip)."""
+def solve_ortools(
+    model: EngineInput, *, time_limit_s: float, seed: int, patience: int | None = None
+) -> Trips:
+    """OR-Tools routing: cheapest-arc start, guided local search for the budget (one trip);
+    it ignores ``patience``."""
     del seed  # the routing solver takes no seed; its time-limited search is not repeatable
     depot_locs = sorted({v.location for v in model.vehicles})
     depot_of = {loc: i for i, loc in enumerate(depot_locs)}

@@ -28,6 +28,7 @@ from geo.planning import Plan as GeoPlan
 __all__ = ["ROUTE_BUDGET_S", "plan_delivery_runs"]
 
 ROUTE_BUDGET_S = 0.2  # per sending depot: a plan is asked for while people wait
+ROUTE_PATIENCE = 300  # iterations without a better plan: a depot's few stops settle early
 HANDLING_S = 600.0  # unloading at a stop
 TRIPS = 10  # short urban trips: back to reload as often as the shift allows
 
@@ -140,7 +141,8 @@ def _route_depot(
             {"community": s.id.split(">", 1)[1], "reason": reason, "kg": s.weight_kg} for s in stops
         ]
         return {"depot": depot, "runs": [], "unserved": unserved, "split": []}
-    plan = plan_runs(build_problem(state, fleet, stops), time_limit_s=ROUTE_BUDGET_S, seed=0)
+    problem = build_problem(state, fleet, stops)
+    plan = plan_runs(problem, time_limit_s=ROUTE_BUDGET_S, seed=0, patience=ROUTE_PATIENCE)
     return {
         "depot": depot,
         "runs": _run_json(plan, {str(v.id): v for v in vehicles}),

@@ -173,3 +173,30 @@ def test_same_seed_and_budget_give_the_same_plan() -> None:
     assert first.runs == second.runs and first.unserved == second.unserved
     assert first.objective == second.objective
     _check_plan(problem, first)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_patience_keeps_every_rule_and_small_plans_as_good(problem: FleetProblem) -> None:
+    """Stopping after 300 iterations without a better plan (what the service asks for)
+    keeps every rule, and on a few stops finds a plan as good as the whole budget's."""
+    patient = plan_runs(problem, time_limit_s=0.05, seed=3, patience=300)
+    _check_plan(problem, patient)
+    whole = plan_runs(problem, time_limit_s=0.05, seed=3)
+    assert patient.objective <= whole.objective * 1.001 + 1e-6
+
+
+def test_patience_on_one_model_is_deterministic() -> None:
+    net = RoadNetwork(grid_network(400, seed=4))
+    rng = np.random.default_rng(6)
+    nodes = [int(n) for n in rng.choice(net.node_ids, size=20, replace=False)]
+    fleet = [FleetVehicle(f"V{k}", nodes[k % 2], KINDS[k % 4], 500.0, 4.0) for k in range(4)]
+    stops = [Stop(f"S{k}", n, float(rng.integers(50, 300)), 1.0) for k, n in enumerate(nodes[2:])]
+    problem = build_problem(RoadState(net), fleet, stops)
+    first = plan_runs(problem, time_limit_s=0.2, seed=1, patience=300)
+    second = plan_runs(problem, time_limit_s=0.2, seed=1, patience=300)
+    assert (first.runs, first.unserved, first.objective) == (
+        second.runs,
+        second.unserved,
+        second.objective,
+    )
