@@ -3,9 +3,12 @@ at one moment (20 in 东华门, 10 in 景山), taken up, replied and rated at se
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from dispatch.accounts.policy import Role
 from dispatch.clock import FixedClock
@@ -127,11 +130,6 @@ def test_a_street_leader_gets_their_street_only(server: str, report: FiguresRepo
 
 
 def test_the_figures_export_as_csv_and_xlsx(server: str, report: FiguresReport) -> None:
-    import csv
-    import io
-
-    from openpyxl import load_workbook
-
     commander = create_user(Role.COMMANDER)
     period = {
         "received_from": T0.isoformat(),

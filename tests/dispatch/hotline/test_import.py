@@ -69,7 +69,12 @@ def test_a_good_export_imports_whole_and_placed(server: str, commander: str) -> 
         print(f"\nhotline import: 1000 rows in {seconds:.2f} s")
         again = _upload(http, "12345.csv", content)  # every number is taken now
         assert again.status_code == 422 and again.json()["field"] == "number"
-        first = http.get(f"{URL}", params={"limit": 1000}).json()
+        window = {
+            "received_from": "2026-12-01T08:01:00+08:00",
+            "received_to": "2026-12-01T08:02:00+08:00",
+            "limit": 1000,
+        }
+        first = http.get(URL, params=window).json()
     assert _count(prefix) == 1000
     mine = {t["number"]: t for t in first if t["number"].startswith(prefix)}
     lane = mine[f"{prefix}-0001"]
