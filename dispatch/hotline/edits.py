@@ -71,6 +71,10 @@ async def _new_place(
     if change.address is not None and unplaced and row["status"] == S.RECEIVED:
         match = await matched_place(conn, values["address"])
         if match.street is not None:
+            # a scoped actor's correction may not carry the ticket out of their scope
+            _, _, name = await given_place(conn, match.street, match.community)
+            target = Target(match.street, match.community)
+            allow(cmd.ctx.actor, "hotline.edit", target, ticket=row["number"], place=name)
             return {
                 "street": match.street,
                 "community": match.community,

@@ -396,3 +396,19 @@ def test_from_call_to_action_and_the_reminder_to_reply(server: str, commander: s
         set_publisher(None)
     reminded = [e for e in heard if e.kind == "hotline.reply_reminder"]
     assert [e.data["id"] for e in reminded if e.data["id"] == ticket["id"]] == [ticket["id"]]
+
+
+def test_a_new_address_moves_an_unplaced_call_within_scope_only(
+    server: str, commander: str, leader: str
+) -> None:
+    with client(server, commander) as district:
+        made = make(district, address="东华门街道 某胡同")  # the street only, from the address
+    assert (made["street"], made["place_source"]) == (HOME, "address")
+    with client(server, leader) as street:
+        moved = street.patch(f"{URL}/{made['id']}", json={"version": 1, "address": "南锣鼓巷58号"})
+        assert moved.status_code == 403 and moved.json()["params"]["place"] == "南锣鼓巷社区"
+        placed = street.patch(
+            f"{URL}/{made['id']}", json={"version": 1, "address": "多福巷社区 3号"}
+        )
+        assert placed.status_code == 200, placed.text
+        assert placed.json()["community"] == HOME_COMMUNITY
