@@ -55,6 +55,7 @@ class Settings:
     upload_body_max_bytes: int
     json_max_depth: int
     hotline_watch_seconds: float  # between two sweeps for overdue tickets (0: no sweep)
+    password_hash: str  # "recommended" (argon2id, RFC 9106) or "cheapest" (test suites only)
 
     @property
     def reference_dir(self) -> Path:
@@ -100,7 +101,18 @@ def load_settings() -> Settings:
         upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
         json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),
         hotline_watch_seconds=float(os.environ.get("DISPATCH_HOTLINE_WATCH_SECONDS") or 30),
+        password_hash=_password_hash(),
     )
+
+
+PASSWORD_HASHES = ("recommended", "cheapest")
+
+
+def _password_hash() -> str:
+    value = os.environ.get("DISPATCH_PASSWORD_HASH", "recommended").strip().lower()
+    if value not in PASSWORD_HASHES:
+        raise ValueError(f"DISPATCH_PASSWORD_HASH must be one of {', '.join(PASSWORD_HASHES)}")
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -200,13 +200,22 @@ class Transfer(NamedTuple):
 
     @property
     def coded(self) -> tuple[str, dict[str, Any]]:
-        """The explanation as a message code and its figures (minutes of travel, one
-        decimal), for a reader to say in their language with the depots' names."""
-        params: dict[str, Any] = {"depot": self.depot, "minutes": round(self.travel_s / 60, 1)}
+        """The explanation as a message code and its figures, for a reader to say in their
+        language with the depots' names: the arrival in whole minutes as the ETA is shown
+        (travel plus handling, from `eta_s`), and its driving and handling parts with one
+        decimal (the depots are compared on driving time; handling is the same for each)."""
+        handling = self.eta_s - self.travel_s
+        params: dict[str, Any] = {
+            "depot": self.depot,
+            "minutes": round(self.travel_s / 60, 1),
+            "eta_minutes": round(self.eta_s / 60),  # the one ETA a reader sees: as eta_s
+            "handling_minutes": round(handling / 60, 1),
+        }
         if self.next_best_depot is None or self.next_best_s is None:
             return "plan.transfer.only", params
         t2 = self.next_best_s
         params.update(next_best=self.next_best_depot, next_minutes=round(t2 / 60, 1))
+        params["next_eta_minutes"] = round((t2 + handling) / 60)
         if t2 >= self.travel_s:
             params["gap_minutes"] = round((t2 - self.travel_s) / 60, 1)
             return "plan.transfer.next_best", params

@@ -42,6 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DISPATCH_TRUST_PROXY"] = "1"
     # no background sweep for overdue 12345 tickets: tests sweep on the clock they choose
     os.environ["DISPATCH_HOTLINE_WATCH_SECONDS"] = "0"
+    # argon2's profile for tests: the suite makes hundreds of users and logins, each 0.1 s
+    # of CPU with the recommended parameters (tests/dispatch/accounts covers both)
+    os.environ["DISPATCH_PASSWORD_HASH"] = "cheapest"
     from dispatch.db import migrate_database, system_context
     from dispatch.places.service import load_reference
     from dispatch.settings import get_settings

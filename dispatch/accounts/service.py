@@ -7,10 +7,11 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from dispatch.accounts.policy import (
@@ -27,11 +28,27 @@ from dispatch.clock import SHANGHAI, Clock, local
 from dispatch.db import Context, command, engine, fetch_row, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from dispatch.places import lookups as places
-from dispatch.settings import Settings
+from dispatch.settings import Settings, get_settings
 
 log = logging.getLogger("dispatch.accounts")
-HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+
+@lru_cache(maxsize=1)
+def hasher() -> PasswordHasher:
+    """argon2id with the library's recommended parameters (RFC 9106), about 0.1 s of CPU a
+    hash by design; a test suite that makes hundreds of users and logins sets
+    DISPATCH_PASSWORD_HASH=cheapest (argon2's own profile for tests; never for real
+    accounts). A stored hash is verified with the parameters it was made with."""
+    if get_settings().password_hash == "cheapest":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
+    return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """What an unknown user's password is checked against (as long as a real check)."""
+    return hasher().hash("not a password of anyone")
+
 
 USER_COLUMNS = (
     "id, username, display_name, role, street, community, disabled, created_at, person_id"
@@ -96,7 +113,7 @@ async def _recent_failures(
 
 def _password_matches(stored_hash: str | None, password: str) -> bool:
     try:
-        return HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return hasher().verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -245,7 +262,7 @@ def _public(view: UserView) -> dict[str, Any]:
 
 async def create_user(ctx: Context, new: UserCreate) -> UserView:
     authorize(ctx.actor, "users.manage")
-    password_hash = await asyncio.to_thread(HASHER.hash, new.password)
+    password_hash = await asyncio.to_thread(hasher().hash, new.password)
     async with command(ctx) as cmd:
         await _check_scope_exists(cmd.connection, new)
         if await cmd.connection.fetchval(

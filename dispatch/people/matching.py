@@ -95,7 +95,7 @@ async def load_workers(
         f"""
         WITH hours AS ({HOURS_TODAY} GROUP BY person_id), paired AS ({PAIRED_TODAY}),
         busy AS ({ON_TASKS})
-        SELECT p.id, p.name, p.street, p.community, p.skills,
+        SELECT p.id, p.name, p.street, p.community, p.skills, p.unit_id,
                coalesce(h.hours, 0)::float8 AS hours, pr.communities, pr.streets, b.tasks
         FROM person p
         LEFT JOIN hours h ON h.person_id = p.id
@@ -110,16 +110,20 @@ async def load_workers(
         None if ids is None else list(ids),
         active_only,
     )
+    paired: dict[int | None, frozenset[Target]] = {None: frozenset()}
+    for r in rows:  # a unit's pairings, made once for all its people (hundreds of them)
+        if r["unit_id"] not in paired:
+            paired[r["unit_id"]] = frozenset(
+                Target(street=st, community=c)
+                for c, st in zip(r["communities"] or [], r["streets"] or [], strict=True)
+            )
     return {
         r["id"]: Worker(
             id=r["id"],
             name=r["name"],
             place=Target(street=r["street"], community=r["community"]),
             skills=frozenset(r["skills"]),
-            paired=frozenset(
-                Target(street=st, community=c)
-                for c, st in zip(r["communities"] or [], r["streets"] or [], strict=True)
-            ),
+            paired=paired[r["unit_id"]],
             hours_today=max(float(r["hours"]), 0.0),
             tasks=frozenset(r["tasks"] or []),
         )

@@ -85,10 +85,12 @@ def test_unreadable_files_are_the_senders_problem() -> None:
 
 
 def _timed(call: Callable[[], object]) -> tuple[InvalidInput, float]:
-    started = time.perf_counter()
+    """The refusal and the CPU seconds it took this process: how much was read before the
+    limit stopped it, whatever else the shared machine is doing (wall time is not)."""
+    started = time.process_time()
     with pytest.raises(InvalidInput) as refused:
         call()
-    return refused.value, time.perf_counter() - started
+    return refused.value, time.process_time() - started
 
 
 def test_a_sheet_of_200000_rows_is_refused_at_the_limit_not_after_reading_it() -> None:

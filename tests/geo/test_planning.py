@@ -438,6 +438,13 @@ def test_explanations_compare_with_the_next_best_depot() -> None:
     (t,) = plan.transfers
     assert t.depot == "DS" and t.next_best_depot == "DR" and t.next_best_s == 300.0
     assert t.explanation == "DS is 2.0 min away; next best DR 5.0 min (+3.0 min)"
+    # the coded explanation says the one ETA the plan's reader sees (driving plus handling,
+    # as eta_s), with its parts; the next best is compared the same way
+    code, params = t.coded
+    assert code == "plan.transfer.next_best" and t.eta_s == 120.0 + 600.0
+    assert params["eta_minutes"] == round(t.eta_s / 60) == 12
+    assert (params["minutes"], params["handling_minutes"]) == (2.0, 10.0)
+    assert (params["next_eta_minutes"], params["gap_minutes"]) == (15, 3.0)
 
 
 # ---------------------------------------------------------------------------

@@ -10,9 +10,12 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from argon2 import PasswordHasher
 
+from dispatch.accounts import service
 from dispatch.accounts.policy import Role
 from dispatch.accounts.tokens import AUDIENCE, ISSUER
+from dispatch.settings import get_settings
 from tests.support import LOGS, PASSWORD, client, create_user, sql, token_leaks
 
 SECRET = "test-secret-key-not-for-production-0123456789"
@@ -275,3 +278,32 @@ def test_the_redaction_filter_cleans_any_record() -> None:
         assert RedactTokens().filter(item)
         assert token not in item.getMessage() and "eyJ" not in item.getMessage()
     assert "access_token=[redacted]&x=1" in record.getMessage()
+
+
+def test_passwords_are_hashed_with_the_recommended_parameters_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real accounts get argon2id at RFC 9106's parameters; the suite's cheap profile is an
+    explicit setting, and a hash is checked with the parameters it was made with."""
+
+    def made_with(value: str | None) -> PasswordHasher:
+        if value is None:
+            monkeypatch.delenv("DISPATCH_PASSWORD_HASH", raising=False)
+        else:
+            monkeypatch.setenv("DISPATCH_PASSWORD_HASH", value)
+        get_settings.cache_clear()
+        service.hasher.cache_clear()
+        return service.hasher()
+
+    try:
+        real = made_with(None)
+        assert (real.time_cost, real.memory_cost, real.parallelism) == (3, 65536, 4)
+        cheap = made_with("cheapest")
+        assert cheap.time_cost == 1 and cheap.memory_cost == 8
+        assert real.verify(cheap.hash("a password"), "a password")
+        with pytest.raises(ValueError, match="DISPATCH_PASSWORD_HASH"):
+            made_with("md5")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        service.hasher.cache_clear()

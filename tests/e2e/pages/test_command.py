@@ -145,8 +145,9 @@ def test_command_flow_from_declaration_to_completed_delivery(
     wait_count(page, "#plan-lines tbody tr", 2)
     assert "东城区应急物资储备库" in page.locator("#plan-lines").inner_text()
     # the explanation in Chinese, with the depot's name (not its code, not English)
-    explained = page.locator("#plan-lines tbody tr td:last-child").first.inner_text()
-    assert "车程" in explained and "D1101" not in explained and "away" not in explained
+    explained = page.locator("#plan-lines tbody tr td:last-child").first.text_content() or ""
+    assert "分钟送达" in explained and "车程" in explained  # the short line, the sentence
+    assert "D1101" not in explained and "away" not in explained
     # the runs the plan's loads make on the depot's vehicles, or why none can go (which
     # depends on the fleet other tests left at the reserve: none, uncrewed, or crewed)
     runs = page.locator("#plan-runs").inner_text()

@@ -15,6 +15,14 @@ const ROAD_STYLE = {
   collector: { color: "#94a3b8", weight: 2 },
   hutong: { color: "#cbd5e1", weight: 1 },
 };
+// a dark wall: light roads on a dark district, read across a room
+const DARK_ROAD_STYLE = {
+  arterial: { color: "#94a3b8", weight: 4 },
+  collector: { color: "#64748b", weight: 2.5 },
+  hutong: { color: "#334155", weight: 1.5 },
+};
+const BOUNDARY_STYLE = { color: "#1e3a8a", weight: 3, fillColor: "#ffffff", fillOpacity: 0.85, dashArray: "8 4" };
+const DARK_BOUNDARY_STYLE = { color: "#93c5fd", weight: 4, fillColor: "#0f172a", fillOpacity: 0.95, dashArray: "10 5" };
 
 /** Metres between two points (equirectangular: exact enough inside one district). */
 export function metres(a, b) {
@@ -67,9 +75,12 @@ export function describe(layer, content, options = {}) {
 
 /**
  * A Leaflet map in `element` with named layer groups. Returns helpers; `map` is the Leaflet
- * map itself for anything else.
+ * map itself for anything else. `dark` draws for a dark wall; `padding` is the room (px,
+ * [top-left, bottom-right] as Leaflet's) the district is fitted inside of.
  */
-export function createMap(element, { layers: names = [] } = {}) {
+export function createMap(element, { layers: names = [], dark = false, padding = [[8, 8], [8, 8]] } = {}) {
+  const roadStyle = dark ? DARK_ROAD_STYLE : ROAD_STYLE;
+  const fitted = { paddingTopLeft: padding[0], paddingBottomRight: padding[1] };
   const L = window.L;
   const map = L.map(element, { zoomSnap: 0.25, zoomDelta: 0.5, minZoom: 11, maxZoom: 19, zoomControl: false });
   L.control.zoom({ zoomInTitle: t("command.map.zoom_in"), zoomOutTitle: t("command.map.zoom_out") }).addTo(map);
@@ -111,10 +122,10 @@ export function createMap(element, { layers: names = [] } = {}) {
     const shape = L.geoJSON(geojson, {
       pane: "boundary",
       interactive: false,
-      style: { color: "#1e3a8a", weight: 3, fillColor: "#ffffff", fillOpacity: 0.85, dashArray: "8 4" },
+      style: dark ? DARK_BOUNDARY_STYLE : BOUNDARY_STYLE,
     }).addTo(group);
     bounds = shape.getBounds();
-    map.fitBounds(bounds, { padding: [8, 8] });
+    map.fitBounds(bounds, fitted);
     map.setMaxBounds(bounds.pad(0.6));
   }
 
@@ -124,7 +135,7 @@ export function createMap(element, { layers: names = [] } = {}) {
     roadLines = [];
     for (const feature of geojson.features || []) {
       const cls = feature.properties?.road_class;
-      const style = ROAD_STYLE[cls] || ROAD_STYLE.collector;
+      const style = roadStyle[cls] || roadStyle.collector;
       const lines = feature.geometry.coordinates.map((line) => line.map(([lon, lat]) => [lat, lon]));
       roadLines.push(...lines);
       L.polyline(lines, { ...style, renderer: roadRenderer, interactive: false, opacity: 0.9 }).addTo(group);
@@ -167,7 +178,7 @@ export function createMap(element, { layers: names = [] } = {}) {
     roadsNear,
     along,
     network: () => network,
-    fit: () => bounds && map.fitBounds(bounds, { padding: [8, 8] }),
+    fit: () => bounds && map.fitBounds(bounds, fitted),
     /** `fn({lat, lon})` on a click on the map (not on a marker). Returns a remover. */
     onClick(fn) {
       const handler = (e) => fn({ lat: e.latlng.lat, lon: e.latlng.lng });

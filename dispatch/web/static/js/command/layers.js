@@ -3,7 +3,8 @@
 import { h } from "/static/js/dom.js";
 import { t } from "/static/js/i18n.js";
 import { describe as describeLayer } from "/static/js/map.js";
-import { $, cc, communityName, depotName, itemName, minutes, OPEN_REQUEST, PRIORITIES, ROUTE_COLOURS, state } from "/static/js/command/state.js";
+import { $, cc, COMMUNITY_ZOOM, communityName, depotName, itemName, minutes, OPEN_REQUEST, PRIORITIES, ROUTE_COLOURS, S, state } from "/static/js/command/state.js";
+import { dropLabels, setLabel, setSymbol } from "/static/js/command/labels.js";
 
 // --- the map -------------------------------------------------------------------------------
 
@@ -21,13 +22,12 @@ export function drawCommunities() {
   if (!cc) return;
   const L = window.L;
   cc.clear("communities");
-  cc.clear("duty");
   const involved = new Set(state.incident?.communities || []);
   const chosen = declaring() ? new Set([...$("declare-communities").selectedOptions].map((o) => o.value)) : new Set();
   for (const c of state.communities.values()) {
     const picked = chosen.has(c.code);
     const dot = L.circleMarker([c.lat, c.lon], {
-      radius: picked ? 8 : involved.has(c.code) ? 6 : 4,
+      radius: S * (picked ? 8 : involved.has(c.code) ? 6 : 4),
       color: picked ? "#c2410c" : "#1d4ed8",
       weight: c.approximate ? 1.5 : picked ? 3 : 1,
       fillColor: picked ? "#fb923c" : "#2563eb",
@@ -39,17 +39,19 @@ export function drawCommunities() {
     dot.on("add", () => dot.getElement()?.setAttribute("data-community", c.code));
     dot.on("click", () => declaring() && !state.picking && toggleDeclared(c.code));
     cc.layer("communities").addLayer(dot);
+    const gap = S * 6 + 3;
+    setLabel(`community:${c.code}`, [c.lat, c.lon], c.name, { kind: "community", priority: 10, minZoom: COMMUNITY_ZOOM, gap, owner: "communities" });
     if (involved.has(c.code)) {
-      const label = L.marker([c.lat, c.lon], {
-        icon: L.divIcon({ className: "duty-label", html: "", iconSize: null, iconAnchor: [-8, 8] }),
-        keyboard: false,
-        interactive: false,
-      });
-      label.on("add", () => {
-        label.getElement().textContent = t("command.on_duty_n", { n: onDutyOf(c.code) });
-      });
-      cc.layer("duty").addLayer(label);
+      setLabel(`duty:${c.code}`, [c.lat, c.lon], t("command.on_duty_n", { n: onDutyOf(c.code) }), { kind: "duty", priority: 40, gap, owner: "duty" });
     }
+  }
+  dropLabels("duty", new Set([...involved].map((code) => `duty:${code}`)));
+}
+
+/** Street names at their points, kept clear of the street's depot square. */
+export function drawStreets() {
+  for (const s of state.streets.values()) {
+    setLabel(`street:${s.code}`, [s.lat, s.lon], s.name, { kind: "street", priority: 30, gap: S * 9 + 4 });
   }
 }
 
@@ -80,7 +82,7 @@ export function drawDepots() {
     const stock = depotStock(d);
     let cls = stock == null ? "none" : stock.percent >= 100 ? "ok" : stock.percent >= 60 ? "warn" : "bad";
     if (out.has(d.code)) cls = "out";
-    const size = d.kind === "district_reserve" ? 26 : 18;
+    const size = Math.round(S * (d.kind === "district_reserve" ? 26 : 18));
     const marker = L.marker([d.lat, d.lon], {
       icon: L.divIcon({ className: `depot-icon ${cls}`, html: "", iconSize: [size, size] }),
       keyboard: false,
@@ -89,7 +91,11 @@ export function drawDepots() {
     marker.on("add", () => marker.getElement()?.setAttribute("data-depot", d.code));
     tip(marker, [d.name, stock ? t("command.depot_stock", { percent: stock.percent, item: itemName(stock.item) }) : t("command.depot_no_standard")]);
     cc.layer("depots").addLayer(marker);
+    setSymbol(`depot:${d.code}`, [d.lat, d.lon], size / 2 + 2);
+    if (d.kind === "district_reserve") setLabel(`depot:${d.code}`, [d.lat, d.lon], d.name, { kind: "depot", priority: 35, gap: size / 2 + 4, owner: "depots" });
+    else if (cls === "out") setLabel(`depot:${d.code}`, [d.lat, d.lon], t("command.depot_out_label"), { kind: "depot-out", priority: 45, gap: size / 2 + 4, owner: "depots" });
   }
+  dropLabels("depot-out", new Set(state.outages.map((o) => `depot:${o.depot}`)));
 }
 
 export function drawRequests() {
@@ -112,7 +118,7 @@ export function drawRequests() {
     if (!c) continue;
     const colour = entry.priority === "critical" ? "#b91c1c" : entry.priority === "high" ? "#d97706" : "#dc2626";
     const circle = L.circleMarker([c.lat, c.lon], {
-      radius: Math.min(42, 7 + 2.2 * Math.sqrt(entry.need)),
+      radius: S * Math.min(42, 7 + 2.2 * Math.sqrt(entry.need)),
       color: colour,
       weight: 2,
       fillColor: colour,
@@ -132,7 +138,7 @@ const planRoutes = []; // polyline per plan line, in table order
 export function highlightRoute(index, on) {
   const route = planRoutes[index];
   if (!route) return;
-  route.setStyle({ weight: on ? 10 : 5, opacity: on ? 1 : 0.85 });
+  route.setStyle({ weight: S * (on ? 10 : 5), opacity: on ? 1 : 0.85 });
   if (on) route.bringToFront();
 }
 
@@ -145,9 +151,9 @@ export function drawPlan() {
   state.plan.lines.forEach((line, i) => {
     const route = L.polyline(latlngs(line.route.coordinates), {
       color: ROUTE_COLOURS[i % ROUTE_COLOURS.length],
-      weight: 5,
+      weight: 5 * S,
       opacity: 0.85,
-      dashArray: "10 6",
+      dashArray: `${10 * S} ${6 * S}`,
       className: "cc-plan-route",
     });
     tip(route, [`${i + 1}. ${depotName(line.depot)} → ${communityName(line.community)}`, `${itemName(line.item)} × ${line.quantity}`, `${t("command.plan.eta")} ${minutes(line.eta_s)}`]);
@@ -156,33 +162,46 @@ export function drawPlan() {
   });
 }
 
+let closureRenderer = null;
+
+/** Closures draw in their own pane above the request circles (and below the symbols). */
+function onTop() {
+  if (!closureRenderer) {
+    cc.map.createPane("closures").style.zIndex = 450;
+    closureRenderer = window.L.svg({ pane: "closures" });
+  }
+  return { pane: "closures", renderer: closureRenderer };
+}
+
 export function drawClosures() {
   if (!cc) return;
   const L = window.L;
   cc.clear("closures");
+  const top = onTop();
   for (const c of state.closures) {
     if (c.kind === "edge") {
       // one road: the service sends its two ends (the road map carries no node ids)
       if (!c.line) continue;
-      const road = L.polyline(latlngs(c.line), { color: "#dc2626", weight: 6, opacity: 0.9, className: "cc-closed-road cc-closed-edge" });
+      const road = L.polyline(latlngs(c.line), { ...top, color: "#dc2626", weight: 6 * S, opacity: 0.9, className: "cc-closed-road cc-closed-edge" });
       tip(road, [`#${c.id} ${c.note || ""}`, t("command.closure.edge", { u: c.u, v: c.v })]);
       cc.layer("closures").addLayer(road);
       continue;
     }
     const ring = L.circle([c.lat, c.lon], {
+      ...top,
       radius: c.radius_m,
       color: "#dc2626",
-      weight: 2,
-      dashArray: "4 4",
+      weight: 2 * S,
+      dashArray: `${4 * S} ${4 * S}`,
       fillColor: "#dc2626",
-      fillOpacity: 0.08,
+      fillOpacity: 0.12,
       className: "cc-closure",
     });
     tip(ring, [`#${c.id} ${c.note || ""}`, t("command.closure.roads", { n: cc.roadsNear([c.lat, c.lon], c.radius_m).length })]);
     cc.layer("closures").addLayer(ring);
     const segments = cc.roadsNear([c.lat, c.lon], c.radius_m);
     if (segments.length) {
-      cc.layer("closures").addLayer(L.polyline(segments, { color: "#dc2626", weight: 6, opacity: 0.9, className: "cc-closed-road", interactive: false }));
+      cc.layer("closures").addLayer(L.polyline(segments, { ...top, color: "#dc2626", weight: 6 * S, opacity: 0.95, className: "cc-closed-road", interactive: false }));
     }
   }
 }

@@ -6,6 +6,7 @@ import { fmtTime, t } from "/static/js/i18n.js";
 import { $, communityName, depotName, INCIDENT_KEY, incidentId, itemName, state } from "/static/js/command/state.js";
 import { drawClosures, drawCommunities, drawDepots, drawPlan, drawRequests } from "/static/js/command/layers.js";
 import { drawTransfers, seenAt } from "/static/js/command/transfers.js";
+import { refreshObjective } from "/static/js/command/review.js";
 import { renderAlerts, renderClosures, renderDuty, renderFigures, renderIncidents, renderPlan, renderRequests, renderTasks } from "/static/js/command/panels.js";
 
 // --- loading -------------------------------------------------------------------------------
@@ -27,7 +28,9 @@ export async function loadPlaces() {
 
 export async function loadIncidents() {
   state.incidents = await api("/api/incidents");
-  const wanted = Number(localStorage.getItem(INCIDENT_KEY)) || null;
+  // `?incident=N` pins the incident (a wall shows one without anyone choosing it there)
+  const pinned = Number(new URLSearchParams(location.search).get("incident"));
+  const wanted = pinned || Number(localStorage.getItem(INCIDENT_KEY)) || null;
   state.incident =
     state.incidents.find((i) => i.id === wanted) ||
     state.incidents.find((i) => i.status !== "closed") ||
@@ -41,6 +44,7 @@ async function loadRequests() {
   renderRequests();
   drawRequests();
   renderFigures();
+  refreshObjective();
 }
 
 async function loadPlan() {

@@ -7,11 +7,13 @@ import { t } from "/static/js/i18n.js";
 import { subscribe } from "/static/js/live.js";
 import { createMap } from "/static/js/map.js";
 import { vocabulary } from "/static/js/vocabulary.js";
-import { $, cc, gate, INCIDENT_KEY, itemName, LEVELS, PRIORITIES, setMap, SOURCES, state, TYPES, useVocabulary } from "/static/js/command/state.js";
+import { $, cc, gate, INCIDENT_KEY, itemName, LEVELS, PRIORITIES, setMap, SOURCES, state, TYPES, useVocabulary, WALL } from "/static/js/command/state.js";
 import { INCIDENT_VIEWS, liveStatus, LOADERS, loadIncidents, loadPlaces, onEvent, refresh, run } from "/static/js/command/loaders.js";
-import { drawClosures, drawCommunities, setPicking } from "/static/js/command/layers.js";
+import { drawClosures, drawCommunities, drawStreets, setPicking } from "/static/js/command/layers.js";
+import { setCovers, watchLabels } from "/static/js/command/labels.js";
 import { fetchedTracks, moveTransfers, showDrillClock, syncDrillClock, tracks } from "/static/js/command/transfers.js";
 import { renderDuty, renderIncidents, showTab } from "/static/js/command/panels.js";
+import { printOpen } from "/static/js/command/review.js";
 import { addRequest, advance, closeAt, declare, makePlan } from "/static/js/command/actions.js";
 
 // This module wires the others: forms, buttons, the map, the feed and the clocks.
@@ -59,12 +61,36 @@ function wire() {
   document.addEventListener("keydown", (e) => e.key === "Escape" && state.picking && setPicking(false));
 }
 
+/** The wall of a room (`?wall=1`): full screen, dark, the legend left of the district and
+ * the figures right of it; a link back to the working page. */
+function wallMode() {
+  const link = $("cc-wall-link");
+  if (!WALL) return;
+  document.body.classList.add("wall");
+  link.href = "/command";
+  link.textContent = t("command.wall.leave");
+}
+
+// a wide screen lays the legend over the map's empty left (see command.css)
+const LEGEND_ON_MAP = "(min-width: 1400px) and (orientation: landscape)";
+
+/** Room for the district beside what lies over the map (px, top-left and bottom-right):
+ * the wall's legend and figures, or a wide screen's legend. */
+function fitPadding() {
+  const w = window.innerWidth;
+  if (WALL) return [[Math.round(w * 0.21) + 24, 72], [Math.round(w * 0.29) + 32, 24]];
+  if (window.matchMedia(LEGEND_ON_MAP).matches) return [[document.querySelector(".cc-legend").offsetWidth + 24, 8], [8, 8]];
+  return [[8, 8], [8, 8]];
+}
+
 async function start() {
+  wallMode();
   state.user = await me();
   useVocabulary(await vocabulary());
   $("cc-role-note").hidden = state.user.role === "commander";
   for (const el of document.querySelectorAll("[data-needs]")) gate(el, el.dataset.needs);
   wire();
+  printOpen();
   await run(loadPlaces);
   fillForms();
   setMap(
@@ -77,9 +103,17 @@ async function start() {
         ["plan", t("command.layer.plan")],
         ["transfers", t("command.layer.transfers")],
         ["depots", t("command.layer.depots")],
+        ["labels", t("command.layer.labels")],
       ],
+      dark: WALL,
+      padding: fitPadding(),
     }),
   );
+  watchLabels();
+  if (WALL) setCovers([".cc-legend", ".cc-figures", ".cc-map-head", ".cc-wall-link", "#drill-banner:not([hidden])"]);
+  else if (window.matchMedia(LEGEND_ON_MAP).matches) setCovers([".cc-legend"]);
+  drawStreets();
+  if (WALL) window.addEventListener("resize", () => cc.fit());
   cc.onClick(closeAt);
   const base = cc.loadBase().then((network) => {
     document.body.dataset.roads = network?.synthetic ? "synthetic" : "real";

@@ -2,9 +2,10 @@
 // suggested people, who is on duty, alerts, the figures, and the tabs between them.
 import { clear, h, table } from "/static/js/dom.js";
 import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
-import { $, ACTIVE_TASK, badge, communityName, depotName, gate, incidentId, itemName, minutes, prioBadge, PRIORITIES, skillName, state, taskNote } from "/static/js/command/state.js";
+import { $, ACTIVE_TASK, badge, cc, communityName, depotName, gate, incidentId, itemName, prioBadge, PRIORITIES, skillName, state, taskNote } from "/static/js/command/state.js";
 import { drawCommunities, highlightRoute } from "/static/js/command/layers.js";
 import { approve, assign, reject, reopen, suggest } from "/static/js/command/actions.js";
+import { etaMinutes, explanationCell, objectiveOf, printHead } from "/static/js/command/review.js";
 
 // --- panels --------------------------------------------------------------------------------
 
@@ -17,6 +18,7 @@ export function renderIncidents() {
   }
   const status = state.incident?.status;
   $("cc-incident-status").textContent = status ? `${t(`command.type.${state.incident.type}`)} · ${t(`command.level.${state.incident.level}`)}` : "";
+  $("cc-wall-incident").textContent = state.incident ? `#${state.incident.id} ${state.incident.title} · ${t(`command.status.${status}`)}` : t("command.wall.no_incident");
   $("cc-respond").hidden = status !== "declared";
   $("cc-stand-down").hidden = status !== "responding";
   $("cc-declare").open = !state.incidents.length;
@@ -73,8 +75,9 @@ export function renderPlan() {
     return;
   }
   box.append(
+    printHead(plan),
     h("h2", {}, t("command.plan.heading", { id: plan.id, status: t(`command.pstatus.${plan.status}`) })),
-    h("p", { class: "note" }, t("command.plan.summary", { lines: plan.lines.length, minutes: fmtNumber(Math.round(plan.objective_s / 60)), ms: fmtNumber(Math.round(plan.runtime_ms)) })),
+    objectiveOf(plan),
   );
   const proposed = plan.status === "proposed";
   const rows = plan.lines.map((line, i) => [
@@ -95,8 +98,8 @@ export function renderPlan() {
           oninput: markEdited,
         })
       : fmtNumber(line.quantity),
-    minutes(line.eta_s),
-    h("span", { class: "note" }, said(line.explained, line.explanation)),
+    h("span", { class: "plan-eta", dataset: { minutes: etaMinutes(line) } }, t("command.fig.minutes", { n: fmtNumber(etaMinutes(line)) })),
+    explanationCell(line),
   ]);
   const lines = table(
     [t("command.plan.line"), t("command.plan.depot"), t("command.plan.community"), t("command.plan.item"), t("command.plan.quantity"), t("command.plan.eta"), t("command.plan.explanation")],
@@ -104,6 +107,7 @@ export function renderPlan() {
     { numeric: [0, 4, 5] },
   );
   lines.id = "plan-lines";
+  lines.classList.add("plan-lines");
   box.append(lines);
   lines.querySelectorAll("tbody tr").forEach((row, i) => {
     row.addEventListener("mouseenter", () => highlightRoute(i, true));
@@ -123,7 +127,7 @@ export function renderPlan() {
         prioBadge(u.priority),
         fmtNumber(u.quantity),
         badge(t(`command.reason.${u.reason}`), "bad"),
-        h("span", { class: "note" }, said(u, u.explanation || "")),
+        h("details", { class: "plan-why" }, h("summary", {}, h("span", { class: "plan-why-more" }, t("command.plan.more"))), h("p", { class: "note" }, said(u, u.explanation || ""))),
       ]),
       { numeric: [4] },
     );
@@ -141,6 +145,7 @@ export function renderPlan() {
       ),
     );
   }
+  box.append(h("div", { class: "cc-actions no-print" }, h("button", { type: "button", class: "btn", id: "plan-print", onclick: () => window.print() }, t("command.plan.print"))));
 }
 
 export function edits() {
@@ -246,6 +251,8 @@ export function renderFigures() {
 }
 
 export function showTab(name) {
+  document.querySelector(".cc").dataset.tab = name;
+  setTimeout(() => cc?.map.invalidateSize(), 0); // the plan tab may widen the panels
   for (const tab of document.querySelectorAll('.cc-side [role="tab"]')) {
     const on = tab.id === `tab-${name}`;
     tab.setAttribute("aria-selected", String(on));

@@ -16,6 +16,12 @@ export let SOURCES = [];
 export let OPEN_REQUEST = new Set();
 export let ACTIVE_TASK = new Set();
 export let PERMISSIONS = {}; // action -> the roles that may do it (the service's table)
+// `/command?wall=1`: the full-screen dark wall of a room, read from three metres
+export const WALL = new URLSearchParams(location.search).get("wall") === "1";
+// symbols' scale: large on the wall, a little larger on a 1920 px screen than on a tablet
+export const S = WALL ? Math.max(1.1, 1.8 * Math.min(window.innerWidth / 1920, window.innerHeight / 1080)) : window.innerWidth >= 1600 ? 1.25 : 1;
+// community names appear from this zoom (the whole district shows at about 13)
+export const COMMUNITY_ZOOM = WALL ? 14.5 : 15;
 export const ROUTE_COLOURS = ["#1d4ed8", "#7c3aed", "#0891b2", "#c026d3", "#ea580c", "#059669", "#4f46e5", "#be123c"];
 
 /** Take the codes from the service's vocabulary; the page keeps only their labels and colours. */

@@ -3,8 +3,25 @@
 // the track it has driven.
 import { api, currentExercise } from "/static/js/api.js";
 import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
-import { $, ACTIVE_TASK, cc, communityName, state, taskNote } from "/static/js/command/state.js";
+import { $, ACTIVE_TASK, cc, communityName, itemName, S, state, taskNote } from "/static/js/command/state.js";
 import { latlngs, tip } from "/static/js/command/layers.js";
+import { dropLabels, dropSymbols, schedulePlace, setLabel, setSymbol } from "/static/js/command/labels.js";
+
+const RADIUS = 8; // a vehicle's dot, before the screen's scale
+
+/** What a vehicle on the map says: its task, load and where it goes ("#12 饮用水 30 → 多福巷社区"). */
+function labelOf(task) {
+  const m = /^(\d+) x (\S+) from (\S+)$/.exec(task.note || "");
+  const load = m ? { item: itemName(m[2]), qty: m[1] } : { item: t(`command.kind.${task.kind}`), qty: "" };
+  return t("command.transfer_label", { id: task.id, ...load, community: communityName(task.community) }).replace(/\s+/g, " ");
+}
+
+/** The vehicle's label and the room its dot takes, where the dot now is. */
+function labelAt(task, place) {
+  const r = RADIUS * S;
+  setSymbol(`transfer:${task.id}`, place, r + 1);
+  setLabel(`transfer:${task.id}`, place, labelOf(task), { kind: "transfer", priority: 50, gap: r + 4, owner: "transfers", stack: true });
+}
 
 const transferMarkers = new Map(); // task id -> [marker, route coordinates, task]
 // task id -> its GPS fixes by instant and place: fetched once and heard live, in whatever
@@ -121,14 +138,16 @@ export function drawTransfers() {
   cc.clear("transfers");
   transferMarkers.clear();
   trackLines.clear();
+  dropSymbols("transfer:");
   for (const task of state.tasks) {
     if (task.kind !== "delivery" || !ACTIVE_TASK.has(task.status) || !task.route?.coordinates?.length) continue;
     const coords = task.route.coordinates;
     cc.layer("transfers").addLayer(L.polyline(latlngs(coords), { color: "#7c3aed", weight: 3, opacity: 0.6, className: "cc-task-route" }));
-    const marker = L.circleMarker(placeOf(task, coords), {
-      radius: 8,
+    const place = placeOf(task, coords);
+    const marker = L.circleMarker(place, {
+      radius: RADIUS * S,
       color: "#ffffff",
-      weight: 2,
+      weight: 2 * S,
       fillColor: "#7c3aed",
       fillOpacity: 1,
       className: latestFix(task) ? "cc-transfer cc-transfer-seen" : "cc-transfer",
@@ -137,18 +156,26 @@ export function drawTransfers() {
     tip(marker, [...lines, seenText(task)].filter(Boolean));
     cc.layer("transfers").addLayer(marker);
     transferMarkers.set(task.id, [marker, coords, task]);
+    labelAt(task, place);
     if (task.status === "en_route" && latestFix(task)) {
       if (task.position) heard(task.id, [task.position]);
       loadTrack(task.id);
       drawTrack(task.id);
     }
   }
+  dropLabels("transfer", new Set([...transferMarkers.keys()].map((id) => `transfer:${id}`)));
 }
 
 export function moveTransfers() {
+  let moved = false;
   for (const [marker, coords, task] of transferMarkers.values()) {
-    if (task.status === "en_route") marker.setLatLng(placeOf(task, coords));
+    if (task.status !== "en_route") continue;
+    const place = placeOf(task, coords);
+    marker.setLatLng(place);
+    labelAt(task, place);
+    moved = true;
   }
+  if (moved) schedulePlace();
 }
 
 /** A fix from the feed: the vehicle moves to it at once (no reload of every task). */
@@ -161,6 +188,8 @@ export function seenAt(fix) {
   const drawn = transferMarkers.get(task.id);
   if (!drawn) return;
   const [marker, coords] = drawn;
-  marker.setLatLng(placeOf(task, coords));
+  const place = placeOf(task, coords);
+  marker.setLatLng(place);
+  labelAt(task, place);
   marker.getElement?.()?.classList.add("cc-transfer-seen");
 }
