@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -29,10 +30,10 @@ from dispatch.accounts.controllers import (
     TokenAuthentication,
     UserController,
 )
-from dispatch.accounts.policy import Actor
+from dispatch.accounts.policy import SYSTEM, Actor
 from dispatch.accounts.service import purge_refresh_tokens
 from dispatch.clock import Clock, WallClock
-from dispatch.db import Context, engine, set_publisher, start_pool
+from dispatch.db import Context, engine, fetch_row, set_publisher, start_pool
 from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.controllers import ExerciseController, ScenarioController
@@ -41,6 +42,12 @@ from dispatch.exercises.plays import drill_clock, stop_plays
 from dispatch.exercises.service import resolve_exercise
 from dispatch.fleet.controllers import FleetController
 from dispatch.guard import RequestGuard
+from dispatch.hotline.controllers import (
+    HotlineController,
+    HotlineDeadlineController,
+    HotlineFiguresController,
+)
+from dispatch.hotline.service import watch as watch_hotline
 from dispatch.idempotency import EXERCISE_HEADER, IdempotencyMiddleware, purge_expired
 from dispatch.incidents.controllers import ClosureController, IncidentController, TaskController
 from dispatch.live import live_feed, make_feed
@@ -118,6 +125,28 @@ async def _demo_drill(settings: Settings) -> None:
         logging.getLogger("dispatch.demo").warning("demo drill not started: %s", exc)
 
 
+async def _hotline_worlds(clock: Clock) -> list[Context]:
+    """The worlds whose tickets the overdue watch sweeps, each on its own clock: the real
+    one on the server's, each drill a scenario is playing into on the drill's."""
+    worlds = [Context(actor=SYSTEM, clock=clock)]
+    row = await fetch_row(
+        "SELECT array_agg(schema_name) AS names FROM exercise WHERE deleted_at IS NULL"
+    )
+    for schema in (row["names"] if row else None) or []:
+        drill = await drill_clock(schema)
+        if drill is not None:
+            worlds.append(Context(actor=SYSTEM, clock=drill, exercise=schema))
+    return worlds
+
+
+def _start_hotline_watch(app: Litestar, settings: Settings) -> asyncio.Task[None] | None:
+    if settings.hotline_watch_seconds <= 0:
+        return None
+    clock: Clock = app.state.clock
+    worlds = partial(_hotline_worlds, clock)
+    return asyncio.create_task(watch_hotline(worlds, settings.hotline_watch_seconds))
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     prometheus = PrometheusConfig(
@@ -132,12 +161,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         feed = make_feed(settings.redis_url, settings.redis_prefix)
         app.state.feed = feed
         set_publisher(feed.publish)
+        hotline_watch: asyncio.Task[None] | None = None
         try:
             await purge_expired()
             await purge_refresh_tokens()
             await _demo_drill(settings)
+            hotline_watch = _start_hotline_watch(app, settings)
             yield
         finally:
+            if hotline_watch is not None:
+                hotline_watch.cancel()
             await stop_plays()
             shutdown_readers()
             set_publisher(None)
@@ -156,6 +189,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             StockController,
             TransferController,
             FleetController,
+            HotlineController,
+            HotlineDeadlineController,
+            HotlineFiguresController,
             IncidentController,
             ClosureController,
             TaskController,

@@ -8,6 +8,7 @@ from dispatch.accounts.tables import AppUser, LoginFailure, RefreshToken
 from dispatch.audit import AuditEntry
 from dispatch.exercises.tables import EXERCISE_TABLES
 from dispatch.fleet.tables import FLEET_TABLES
+from dispatch.hotline.tables import HOTLINE_TABLES
 from dispatch.idempotency import IdempotencyRecord
 from dispatch.incidents.tables import INCIDENT_TABLES
 from dispatch.people.tables import PEOPLE_TABLES
@@ -46,6 +47,7 @@ APP_CONFIG = AppConfig(
         *PLANNING_TABLES,
         *STOCK_TABLES,
         *FLEET_TABLES,
+        *HOTLINE_TABLES,
         *EXERCISE_TABLES,
     ],
     migration_dependencies=[],

@@ -54,6 +54,7 @@ class Settings:
     json_body_max_bytes: int
     upload_body_max_bytes: int
     json_max_depth: int
+    hotline_watch_seconds: float  # between two sweeps for overdue tickets (0: no sweep)
     password_hash: str  # "recommended" (argon2id, RFC 9106) or "cheapest" (test suites only)
 
     @property
@@ -99,6 +100,7 @@ def load_settings() -> Settings:
         json_body_max_bytes=_int("DISPATCH_JSON_BODY_MAX_BYTES", 2**20),
         upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
         json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),
+        hotline_watch_seconds=float(os.environ.get("DISPATCH_HOTLINE_WATCH_SECONDS") or 30),
         password_hash=_password_hash(),
     )
 

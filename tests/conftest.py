@@ -40,6 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DISPATCH_DATA_DIR"] = str(TEST_DATA)
     os.environ["DISPATCH_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
     os.environ["DISPATCH_TRUST_PROXY"] = "1"
+    # no background sweep for overdue 12345 tickets: tests sweep on the clock they choose
+    os.environ["DISPATCH_HOTLINE_WATCH_SECONDS"] = "0"
     # argon2's profile for tests: the suite makes hundreds of users and logins, each 0.1 s
     # of CPU with the recommended parameters (tests/dispatch/accounts covers both)
     os.environ["DISPATCH_PASSWORD_HASH"] = "cheapest"

@@ -142,6 +142,20 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tasks.work": frozenset(
         {Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER, Role.VOLUNTEER}
     ),
+    # 12345 hotline tickets (scope: the street or community the ticket is dispatched to;
+    # the caller's rating is the district's return visit, not the assessed street's)
+    "hotline.read": frozenset(
+        {Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER, Role.TRAINER, Role.VIEWER}
+    ),
+    "hotline.create": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "hotline.edit": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "hotline.assign": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "hotline.work": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "hotline.rate": frozenset({Role.COMMANDER}),
+    "hotline.close": frozenset({Role.COMMANDER}),
+    "hotline.reveal": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "hotline.deadlines": frozenset({Role.COMMANDER}),
+    "hotline.import": frozenset({Role.COMMANDER}),
     # plans: the command center's
     "plans.read": frozenset({Role.COMMANDER, Role.TRAINER, Role.VIEWER}),
     "plans.create": frozenset({Role.COMMANDER}),

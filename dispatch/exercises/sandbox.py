@@ -33,7 +33,8 @@ NOT_COPIED = frozenset(
 )
 # the real world's work in progress: a drill starts clean of it (its incidents, requests,
 # plans, tasks and deliveries are the scenario's and the trainees'); what it keeps is the
-# world they work with: stock, people, places, pairings, duty, roads (and the fleet)
+# world they work with: stock, people, places, pairings, duty, roads (and the fleet); the
+# real 12345 tickets name real callers, so a drill's calls are its own
 REAL_WORK = frozenset(
     {
         "incident",
@@ -49,6 +50,9 @@ REAL_WORK = frozenset(
         "stock_transfer_pick",
         "depot_outage",
         "road_closure",
+        "hotline_ticket",
+        "hotline_ticket_step",
+        "hotline_ticket_link",
     }
 )
 # copied empty: a drill's audit trail and vehicle tracks are its own (the real ones name

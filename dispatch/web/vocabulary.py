@@ -14,6 +14,15 @@ import msgspec
 from litestar import Controller, get
 
 from dispatch.accounts.policy import COMMUNITY_SCOPED, DISTRICT_WIDE, PERMISSIONS, Role
+from dispatch.hotline.lifecycle import STEPS as HOTLINE_STEPS
+from dispatch.hotline.schemas import (
+    Category,
+    DeadlineState,
+    Rating,
+    ReplyChannel,
+    TicketStatus,
+    Urgency,
+)
 from dispatch.incidents.schemas import (
     OPEN_REQUEST,
     IncidentStatus,
@@ -48,6 +57,13 @@ class Vocabulary(msgspec.Struct):
     field_roles: list[str]  # roles that work only the tasks they are assigned to
     permissions: dict[str, list[str]]  # action -> roles that may attempt it
     builtin_skills: list[str]  # the skills every district starts with
+    hotline_statuses: list[str]
+    hotline_after: dict[str, str]  # ticket step -> the status it leads to
+    hotline_categories: list[str]
+    hotline_urgencies: list[str]  # most urgent first
+    hotline_ratings: list[str]  # best first
+    hotline_channels: list[str]
+    hotline_deadline_states: list[str]
 
 
 def _roles(roles: frozenset[Role]) -> list[str]:
@@ -75,6 +91,13 @@ def vocabulary() -> Vocabulary:
         field_roles=_roles(COMMUNITY_SCOPED),
         permissions={action: _roles(roles) for action, roles in PERMISSIONS.items()},
         builtin_skills=list(BUILTIN_SKILLS),
+        hotline_statuses=[x.value for x in TicketStatus],
+        hotline_after={step: after.value for step, (_, after, _) in HOTLINE_STEPS.items()},
+        hotline_categories=[x.value for x in Category],
+        hotline_urgencies=[x.value for x in Urgency],
+        hotline_ratings=[x.value for x in Rating],
+        hotline_channels=[x.value for x in ReplyChannel],
+        hotline_deadline_states=[x.value for x in DeadlineState],
     )
 
 

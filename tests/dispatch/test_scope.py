@@ -415,6 +415,82 @@ SCOPE_CASES.update(
 )
 
 
+# --- hotline: a ticket dispatched to the other street; deadlines are commanders' ---------------
+HOTLINE = "/api/hotline/tickets"
+
+
+def _other_ticket() -> int:
+    from dispatch.hotline.schemas import Category, TicketAssign, TicketCreate
+    from dispatch.hotline.service import assign_ticket, create_ticket
+    from tests.support import run, system_context
+
+    body = TicketCreate(category=Category.ROAD, content="scope", street=OTHER)
+    made = run(create_ticket(system_context(), body))
+    run(assign_ticket(system_context(), made.id, TicketAssign(version=1, street=OTHER)))
+    return made.id
+
+
+def _ticket_step(step: str, **body: Any) -> Case:
+    return lambda: (f"{HOTLINE}/{_other_ticket()}/{step}", {"version": 2, **body})
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", HOTLINE): lambda: (
+            HOTLINE,
+            {"category": "road", "content": "scope", "community": _other_community()},
+        ),
+        ("PATCH", HOTLINE + "/{ticket_id:int}"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}",
+            {"version": 2, "content": "scope"},
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/assign"): _ticket_step("assign", street=HOME),
+        ("POST", HOTLINE + "/{ticket_id:int}/start"): _ticket_step("start"),
+        ("POST", HOTLINE + "/{ticket_id:int}/reply"): _ticket_step(
+            "reply", channel="phone", content="scope"
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/rate"): _ticket_step(
+            "rate", rating="satisfied", solved=True
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/close"): _ticket_step("close"),
+        ("POST", HOTLINE + "/{ticket_id:int}/return"): _ticket_step("return", reason="scope"),
+        ("POST", HOTLINE + "/{ticket_id:int}/links"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/links",
+            {"kind": "request", "id": _other_request()},
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/requests"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/requests",
+            {
+                "item": "WATER",
+                "quantity": 1,
+                "incident": _incident(),
+                "community": _other_community(),
+            },
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/tasks"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/tasks",
+            {"kind": "door_check", "incident": _incident(), "community": _other_community()},
+        ),
+        ("POST", HOTLINE + "/import"): lambda: (
+            f"{HOTLINE}/import",
+            {"__files__": {"data": ("t.csv", f"category,content,street\nroad,x,{OTHER}\n")}},
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/merge"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/merge",
+            {"version": 2, "into": _other_ticket()},
+        ),
+        ("POST", HOTLINE + "/{ticket_id:int}/reveal"): lambda: (
+            f"{HOTLINE}/{_other_ticket()}/reveal",
+            {},
+        ),
+        ("PUT", "/api/hotline/deadlines/{urgency:str}/{category:str}"): lambda: (
+            "/api/hotline/deadlines/urgent/road",
+            {"response_minutes": 1, "resolution_minutes": 2},
+        ),
+    }
+)
+
+
 # --- exercises: trainers and commanders only (403 comes before any lookup) -----------------
 SCOPE_CASES.update(
     {

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from dispatch.accounts.policy import COMMUNITY_SCOPED, DISTRICT_WIDE, PERMISSIONS, Role
+from dispatch.hotline.lifecycle import STEPS
+from dispatch.hotline.schemas import Category, TicketStatus, Urgency
 from dispatch.incidents.schemas import (
     IncidentType,
     Level,
@@ -66,3 +68,16 @@ def test_roles_and_permissions_are_the_policy_table(vocabulary: dict[str, Any]) 
     assert set(vocabulary["district_wide"]) == {r.value for r in DISTRICT_WIDE}
     assert set(vocabulary["field_roles"]) == {r.value for r in COMMUNITY_SCOPED}
     assert vocabulary["builtin_skills"] == list(BUILTIN_SKILLS)
+
+
+def test_hotline_codes_are_the_ticket_machine(vocabulary: dict[str, Any]) -> None:
+    assert vocabulary["hotline_statuses"] == [s.value for s in TicketStatus]
+    assert vocabulary["hotline_after"] == {step: a.value for step, (_, a, _) in STEPS.items()}
+    assert vocabulary["hotline_after"]["return"] == "returned"
+    assert vocabulary["hotline_categories"] == [c.value for c in Category]
+    assert (
+        vocabulary["hotline_urgencies"]
+        == ["critical", "urgent", "normal"]
+        == [u.value for u in Urgency]
+    )
+    assert vocabulary["hotline_ratings"] == ["satisfied", "basically_satisfied", "dissatisfied"]
