@@ -236,7 +236,15 @@ def authorize(actor: Actor, action: str, target: Target | None = None) -> None:
     if allowed is None:
         raise KeyError(f"unknown action {action!r}: add it to PERMISSIONS")
     if actor.role not in allowed:
-        raise Forbidden(f"role {actor.role.value} may not perform {action}")
+        raise Forbidden(
+            f"role {actor.role.value} may not perform {action}",
+            code="forbidden.role",
+            params={"role": actor.role.value, "action": action},
+        )
     if target is not None and not actor.covers(target):
         where = target.community or target.street or "district level"
-        raise Forbidden(f"{where} is outside the scope of {actor.username}")
+        raise Forbidden(
+            f"{where} is outside the scope of {actor.username}",
+            code="forbidden.scope",
+            params={"where": where},
+        )

@@ -26,7 +26,7 @@ def incident(communities: list[str], level: str = "III", kind: str = "rainstorm"
     body = IncidentCreate(
         type=IncidentType(kind),
         level=Level(level),
-        title=f"test {uuid.uuid4().hex[:6]}",
+        title=f"测试事件 {uuid.uuid4().int % 10**6:06d}",
         communities=communities,
     )
     return run(declare_incident(system_context(), body)).id

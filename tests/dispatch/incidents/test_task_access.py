@@ -49,7 +49,7 @@ ALLOWED = {
     "volunteer_not_assigned": set(),
 }
 RULE = {  # the code a refusal names
-    "leader_other_street": "forbidden",
+    "leader_other_street": "forbidden.scope",
     "community_worker": "forbidden.not_assignee",
     "volunteer_not_assigned": "forbidden.not_assignee",
 }

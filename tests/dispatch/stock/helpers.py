@@ -21,14 +21,27 @@ RESERVE = "D110101000"
 
 
 def new_item(shelf_life_days: int | None = 365) -> str:
+    """A catalogue item of this test's own; its name is unique too (`item_name`), as real
+    items' names are, so pages name it without its code."""
     code = "T" + uuid.uuid4().hex[:12].upper()
     sql(
         "INSERT INTO item (code, name_zh, name_en, unit, category, shelf_life_days, weight_kg, "
-        "volume_l) VALUES ($1, '测试物资', 'test item', 'piece', 'test', $2, 1, 1)",
+        "volume_l) VALUES ($1, $2, $3, 'piece', 'test', $4, 1, 1)",
         code,
+        item_name(code),
+        f"test item {item_number(code)}",
         shelf_life_days,
     )
     return code
+
+
+def item_number(code: str) -> str:
+    return f"{int(code[1:], 16) % 10**6:06d}"
+
+
+def item_name(code: str) -> str:
+    """The Chinese name `new_item` gave the item of this code."""
+    return f"测试物资{item_number(code)}"
 
 
 def community_of(street: str) -> str:

@@ -21,6 +21,7 @@ from tests.dispatch.stock.helpers import (
     balances,
     community_of,
     in_days,
+    item_name,
     new_item,
     receive,
 )
@@ -189,5 +190,5 @@ def test_every_short_line_is_named_in_one_refusal(server: str, tokens: list[str]
     listed = [(s["item"], s["asked"], s["available"], s["field"]) for s in problem["shortages"]]
     assert listed == [(short_a, 5, 3, "lines[0].qty"), (short_b, 2, 0, "lines[2].qty")]
     assert (problem["item"], problem["asked"], problem["available"]) == (short_a, 5, 3)
-    assert "测试物资 需要 5" in problem["params"]["lines"]
+    assert f"{item_name(short_a)} 需要 5" in problem["params"]["lines"]
     assert balances(enough) == {(HOME_DEPOT, "S1"): 50}  # nothing of the request was written

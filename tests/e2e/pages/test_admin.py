@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from dispatch.accounts.policy import Role
 from geo.coords import wgs84_to_gcj02
-from tests.dispatch.stock.helpers import HOME, HOME_DEPOT, new_item
+from tests.dispatch.stock.helpers import HOME, HOME_DEPOT, item_name, new_item
 from tests.e2e.pages.conftest import VIEWPORTS, Watched, assert_accessible, login, shot
 from tests.support import create_user, sql, unique
 
@@ -97,19 +97,19 @@ def test_edit_a_reserve_standard(standard_item: str, commander_page: Watched) ->
     page = commander_page.page
     page.get_by_role("tab", name="储备标准").click()
     page.get_by_role("tabpanel", name="储备标准").get_by_label("储备点").select_option(HOME_DEPOT)
-    box = page.get_by_label(f"最低储备量 测试物资 ({item})")
+    box = page.get_by_label(f"最低储备量 {item_name(item)}")
     expect(box).to_have_value("40")
     box.fill("-5")
-    page.get_by_role("button", name=f"保存 测试物资 ({item})").click()
+    page.get_by_role("button", name=f"保存 {item_name(item)}").click()
     expect(page.locator("#std-error")).to_contain_text("minimum")
     box.fill("65")
-    page.get_by_role("button", name=f"保存 测试物资 ({item})").click()
+    page.get_by_role("button", name=f"保存 {item_name(item)}").click()
     expect(page.locator("#toast")).to_contain_text("65")
     row = sql(
         "SELECT minimum, source FROM reserve_standard WHERE depot=$1 AND item=$2", HOME_DEPOT, item
     )
     assert row[0]["minimum"] == 65 and row[0]["source"] != "reference"
-    expect(page.get_by_label(f"最低储备量 测试物资 ({item})")).to_have_value("65")
+    expect(page.get_by_label(f"最低储备量 {item_name(item)}")).to_have_value("65")
 
 
 @pytest.fixture

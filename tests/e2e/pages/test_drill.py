@@ -12,7 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from dispatch.accounts.policy import Role
-from tests.dispatch.stock.helpers import HOME, HOME_DEPOT, balances, in_days, new_item, receive
+from tests.dispatch.stock.helpers import (
+    HOME,
+    HOME_DEPOT,
+    balances,
+    in_days,
+    item_name,
+    new_item,
+    receive,
+)
 from tests.e2e.pages.conftest import (
     VIEWPORTS,
     Watched,
@@ -71,7 +79,7 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
     _open(page, commander)
     assert page.locator("#drill-banner").is_hidden()
 
-    name = f"东华门演练 {item[-4:]}"
+    name = f"东华门演练 {item_name(item)[-4:]}"
     page.get_by_label("演练名称").fill(name)
     page.get_by_role("button", name="创建").click()
     row = page.locator("#exercises tr", has_text=name)
@@ -108,8 +116,8 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
     page.locator("main[data-ready]").wait_for(state="attached")
     expect(page.locator("#drill-note")).to_be_visible()
     page.get_by_role("tabpanel", name="储备标准").get_by_label("储备点").select_option(HOME_DEPOT)
-    page.get_by_label(f"最低储备量 测试物资 ({item})").fill("45")
-    page.get_by_role("button", name=f"保存 测试物资 ({item})").click()
+    page.get_by_label(f"最低储备量 {item_name(item)}").fill("45")
+    page.get_by_role("button", name=f"保存 {item_name(item)}").click()
     expect(page.locator("#toast")).to_contain_text("45")
     standard = "SELECT minimum FROM {}.reserve_standard WHERE depot=$1 AND item=$2"
     assert sql(standard.format("public"), HOME_DEPOT, item) == [{"minimum": 30}]

@@ -316,7 +316,7 @@ def _delivery_task(server: str, street: str) -> dict[str, Any]:
             json={
                 "type": "rainstorm",
                 "level": "III",
-                "title": f"平板测试 {uuid.uuid4().hex[:4]}",
+                "title": f"平板测试 {uuid.uuid4().int % 10**4:04d}",
                 "communities": [community],
             },
         ).json()["id"]

@@ -59,7 +59,7 @@ const itemName = (code) => {
   const item = state.items.get(code);
   return item ? `${lang === "zh" ? item.name_zh : item.name_en}` : code;
 };
-const itemLabel = (code) => (state.items.has(code) ? `${itemName(code)} (${code})` : code);
+const itemLabel = (code) => (state.items.has(code) ? itemName(code) : code);
 
 const generations = new Map();
 
@@ -95,7 +95,7 @@ async function reference() {
   for (const i of items) state.items.set(i.code, i);
 }
 
-const streetOptions = () => state.streets.map((s) => [s.code, `${s.name} (${s.code})`]);
+const streetOptions = () => state.streets.map((s) => [s.code, s.name]);
 const communityOptions = (street) =>
   state.communities
     .filter((c) => !street || c.street === street)
@@ -333,7 +333,7 @@ async function saveStandard(input) {
 
 async function initStandards() {
   const chosen = $("std-depot").value;
-  options($("std-depot"), state.depots.map((d) => [d.code, `${d.name} (${d.code})`]));
+  options($("std-depot"), state.depots.map((d) => [d.code, d.name]));
   if (chosen) $("std-depot").value = chosen;
   await loadStandards();
 }
@@ -529,7 +529,7 @@ async function loadCommunities() {
   const cells = rows.map((c) => {
     const source = t(`admin.coord.source.${c.coord_source}`);
     return [
-      c.code,
+      h("code", {}, c.code), // the statistics bureau's division code, which the sources use
       h("span", {}, c.name, h("br"), h("small", { class: "note" }, state.streetNames.get(c.street) || c.street)),
       coordText(c.lat, c.lon),
       coordText(c.lat_gcj02, c.lon_gcj02),
@@ -655,7 +655,9 @@ async function initCoordinates() {
 
 function showColumns() {
   const what = $("im-what").value;
-  $("im-columns").textContent = t("admin.imp.columns", { columns: COLUMNS[what] });
+  // the headers a sheet must have are identifiers (shown as code), the Chinese ones they may take after
+  const [names, aliases] = COLUMNS[what].split("（或");
+  $("im-columns").replaceChildren(t("admin.imp.columns"), h("code", {}, names.trim()), aliases ? `（或${aliases}` : "");
   $("im-dry").disabled = MULTIPART.has(what);
   if (MULTIPART.has(what)) $("im-dry").checked = false;
 }
@@ -775,7 +777,7 @@ function initExports() {
       ),
     );
   }
-  options($("ex-depot"), state.depots.map((d) => [d.code, `${d.name} (${d.code})`]));
+  options($("ex-depot"), state.depots.map((d) => [d.code, d.name]));
   options($("ex-item"), [...state.items.values()].map((i) => [i.code, itemLabel(i.code)]));
 }
 

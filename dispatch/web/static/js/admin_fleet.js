@@ -16,7 +16,8 @@ function options(select, entries, blank) {
   for (const [value, label] of entries) select.append(h("option", { value }, label));
 }
 
-const kindLabel = (kind) => (KINDS.includes(kind) ? t(`admin.fleet.kind.${kind}`) : kind);
+// a user-defined kind is the code its author coined (shown as code, like the vehicle's own)
+const kindLabel = (kind) => (KINDS.includes(kind) ? t(`admin.fleet.kind.${kind}`) : h("code", {}, kind));
 const shiftText = (v) => (v.shift_start ? `${v.shift_start.slice(0, 5)}–${v.shift_end.slice(0, 5)}` : "");
 
 function crewText(v) {
@@ -45,7 +46,8 @@ function statusSelect(v) {
 }
 
 function row(v) {
-  const code = v.illustrative ? [v.code, " ", h("span", { class: "badge" }, t("admin.fleet.illustrative"))] : v.code;
+  const own = h("code", {}, v.code);
+  const code = v.illustrative ? [own, " ", h("span", { class: "badge" }, t("admin.fleet.illustrative"))] : own;
   return [
     h("span", {}, code),
     kindLabel(v.kind),
@@ -76,7 +78,7 @@ export async function loadFleet() {
   const headers = ["code", "kind", "name", "col.capacity", "col.crew", "col.shift", "status"].map((k) => t(`admin.fleet.${k}`));
   for (const depot of [...new Set(vehicles.map((v) => v.depot))]) {
     const rows = vehicles.filter((v) => v.depot === depot).map(row);
-    box.append(table(headers, rows, { caption: `${fleet.names.get(depot) || depot} (${depot})` }));
+    box.append(table(headers, rows, { caption: fleet.names.get(depot) || depot }));
   }
 }
 
@@ -136,7 +138,7 @@ export function wireFleet() {
 export async function initFleet(depots) {
   fleet.depots = depots;
   for (const d of depots) fleet.names.set(d.code, d.name);
-  const entries = depots.map((d) => [d.code, `${d.name} (${d.code})`]);
+  const entries = depots.map((d) => [d.code, d.name]);
   options($("fl-depot"), entries, t("admin.fleet.all_depots"));
   options($("fl-status"), STATUSES.map((s) => [s, t(`admin.fleet.status.${s}`)]), t("admin.fleet.all_status"));
   options($("ve-depot"), entries);

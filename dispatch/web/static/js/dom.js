@@ -73,10 +73,18 @@ const GENERIC = new Set([
  */
 export function codedText(problem = {}, detail = "") {
   const key = problem.code && `error.${problem.code}`;
-  const known = key && t(key, problem.params || {}) !== key;
-  let text = known ? t(key, problem.params || {}) : detail || t("common.error");
+  const params = localParams(problem.params || {});
+  const known = key && t(key, params) !== key;
+  let text = known ? t(key, params) : detail || t("common.error");
   if (known && GENERIC.has(problem.code) && detail) text += ` · ${detail}`;
   return text;
+}
+
+/** Params the service sends as codes, named in the page's language (a role). */
+function localParams(params) {
+  const out = { ...params };
+  if (typeof out.role === "string" && t(`role.${out.role}`) !== `role.${out.role}`) out.role = t(`role.${out.role}`);
+  return out;
 }
 
 /** The message to show for a refused or failed request, with the field it names, if any. */

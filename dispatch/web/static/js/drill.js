@@ -429,10 +429,10 @@ async function loadActionChoices() {
     return;
   }
   const depotSelect = clear($("rc-depot"));
-  for (const d of state.depots) depotSelect.append(h("option", { value: d.code }, `${d.name} (${d.code})`));
+  for (const d of state.depots) depotSelect.append(h("option", { value: d.code }, d.name));
   const itemSelect = clear($("rc-item"));
   for (const item of state.items.values()) {
-    itemSelect.append(h("option", { value: item.code }, `${lang === "zh" ? item.name_zh : item.name_en} (${item.code})`));
+    itemSelect.append(h("option", { value: item.code }, lang === "zh" ? item.name_zh : item.name_en));
   }
   $("rc-lot").value = `DRILL-${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`;
   $("rc-expires").value = nextYear();

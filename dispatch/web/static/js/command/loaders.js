@@ -3,7 +3,7 @@
 import { api } from "/static/js/api.js";
 import { h, problemText, toast } from "/static/js/dom.js";
 import { fmtTime, t } from "/static/js/i18n.js";
-import { $, communityName, depotName, INCIDENT_KEY, incidentId, itemName, state } from "/static/js/command/state.js";
+import { $, communityName, depotName, INCIDENT_KEY, incidentId, itemName, may, state } from "/static/js/command/state.js";
 import { drawClosures, drawCommunities, drawDepots, drawPlan, drawRequests } from "/static/js/command/layers.js";
 import { drawTransfers, seenAt } from "/static/js/command/transfers.js";
 import { refreshObjective } from "/static/js/command/review.js";
@@ -48,7 +48,8 @@ async function loadRequests() {
 }
 
 async function loadPlan() {
-  const plans = incidentId() ? await api(`/api/incidents/${incidentId()}/plans`) : [];
+  // a role that may not read plans (a street leader) is not shown one, nor refused one
+  const plans = incidentId() && may("plans.read") ? await api(`/api/incidents/${incidentId()}/plans`) : [];
   const newest = [...plans].sort((a, b) => b.id - a.id);
   const plan = newest.find((p) => p.status === "proposed") || newest[0] || null;
   const same = plan && state.plan && plan.id === state.plan.id && plan.status === state.plan.status;

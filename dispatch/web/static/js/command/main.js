@@ -29,7 +29,7 @@ function fillForms() {
   for (const [street, list] of byStreet) {
     $("declare-communities").append(h("optgroup", { label: state.streets.get(street)?.name || street }, list.map((c) => h("option", { value: c.code }, c.name + (c.approximate ? " *" : "")))));
   }
-  for (const item of state.items.values()) $("request-item").append(h("option", { value: item.code }, `${itemName(item.code)} (${item.code})`));
+  for (const item of state.items.values()) $("request-item").append(h("option", { value: item.code }, itemName(item.code)));
   PRIORITIES.forEach((x) => $("request-priority").append(h("option", { value: x, selected: x === "normal" }, t(`command.priority.${x}`))));
   SOURCES.forEach((x) => $("request-source").append(h("option", { value: x }, t(`command.source.${x}`))));
 }

@@ -67,7 +67,8 @@ export function renderStock() {
           h(
             "tr",
             { class: `lot-row ${lot.status}`, dataset: { depot: depot.code, item, lot: lot.lot } },
-            h("td", { class: "lot" }, t("squad.stock.lot", { lot: lot.lot })),
+            // a lot's number is read off its label: shown as the code it is
+            h("td", { class: "lot" }, t("squad.stock.lot"), h("code", { class: "lot-number" }, lot.lot)),
             h("td", {}, lot.expires_on ? fmtDate(lot.expires_on) : t("squad.stock.no_expiry")),
             h("td", { class: "num" }, fmtNumber(lot.qty)),
             h(
@@ -86,7 +87,7 @@ export function renderStock() {
       h(
         "section",
         { class: "panel depot", dataset: { depot: depot.code }, "aria-label": depot.name },
-        h("h2", {}, depot.name, " ", h("span", { class: "note" }, depot.code)),
+        h("h2", {}, depot.name),
         h(
           "div",
           { class: "table-wrap" },

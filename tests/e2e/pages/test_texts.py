@@ -1,0 +1,172 @@
+"""What users read is theirs: in zh-CN, no English word and no raw code on any page, for
+every role at its screen sizes (issue 19's acceptance scan).
+
+Each page is opened as each role that works from it, at the tablet, landscape tablet and
+wall sizes; every tab is opened in turn, and all visible text (and each control's title
+and placeholder) is collected. A Latin word of three or more letters, a depot code
+(D110101001), a community code (110101001001) or an item code (SANDBAG) fails the test,
+unless the allow-list names it: units, the product's own acronyms, map attribution, the
+names of the software and data the about page credits, the user's own login name; text
+inside `<code>` (a command, the division code an admin matches coordinates by) is not
+prose and is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dispatch.accounts.policy import Role
+from tests.e2e.pages.conftest import VIEWPORTS, Watched, login
+from tests.support import create_user, sql
+
+pytestmark = pytest.mark.e2e
+
+STREET = "110101001"
+COMMUNITY = "110101001001"
+# words a Chinese user reads as they are: units, formats, acronyms, the map's credits
+ALLOWED = {
+    "kg",
+    "km",
+    "CSV",
+    "XLSX",
+    "PDF",
+    "GCJ",
+    "WGS",
+    "GPS",
+    "QR",
+    "ETA",
+    "Leaflet",
+    "OpenStreetMap",
+    "OSM",
+    "CC",
+    "BY",
+    "Vonng",
+    "adcode",
+    "English",
+    "UTF",  # the file encoding a CSV import takes
+    # what /about credits, by its own name
+    "Litestar",
+    "Piccolo",
+    "PostgreSQL",
+    "SciPy",
+    "NumPy",
+    "networkx",
+    "NetworkX",
+    "geopy",
+    "Tools",
+    "PyVRP",
+    "VROOM",
+    "MIT",
+    "BSD",
+    "WTFPL",
+    "Apache",
+    "modood",
+    "Administrative",
+    "divisions",
+    "China",
+}
+LATIN = re.compile(r"[A-Za-z][A-Za-z_]{2,}")
+CODES = re.compile(r"\bD\d{9}\b|\b\d{12}\b")
+
+VISIBLE_TEXT = """
+() => {
+  // identifiers shown as code (a command, a division code an admin matches) are not prose
+  const hide = document.createElement('style');
+  hide.textContent = 'code, kbd, samp { display: none !important; }';
+  document.head.append(hide);
+  const parts = [document.body.innerText];
+  hide.remove();
+  for (const el of document.querySelectorAll('[title], [placeholder], [aria-label]')) {
+    if (el.offsetParent === null) continue;
+    for (const a of ['title', 'placeholder', 'aria-label']) {
+      const v = el.getAttribute(a);
+      if (v) parts.push(v);
+    }
+  }
+  return parts.join('\\n');
+}
+"""
+
+TABS = (
+    "() => [...document.querySelectorAll('[role=tab]')].filter(t => t.offsetParent !== null).length"
+)
+
+PAGES = [
+    ("/command", Role.COMMANDER),
+    ("/command", Role.VIEWER),
+    ("/command", Role.STREET_LEADER),
+    ("/squad", Role.STREET_LEADER),
+    ("/squad", Role.COMMUNITY_WORKER),
+    ("/squad", Role.VOLUNTEER),
+    ("/drill", Role.TRAINER),
+    ("/admin", Role.COMMANDER),
+    ("/", Role.VIEWER),
+    ("/about", Role.VIEWER),
+]
+
+
+def _user(role: Role) -> str:
+    if role == Role.STREET_LEADER:
+        return create_user(role, street=STREET)
+    if role in (Role.COMMUNITY_WORKER, Role.VOLUNTEER):
+        return create_user(role, community=COMMUNITY)
+    return create_user(role)
+
+
+# identifiers people and tests give their own records: login names, vehicles' codes
+OWN_NAMES = re.compile(r"\b[A-Za-z]+(?:_[a-z]+)*_[0-9a-f]{6,}\b")
+
+
+def foreign_words(text: str, username: str) -> list[str]:
+    """Latin words and codes in `text` a zh-CN reader should not meet (login names and
+    vehicle codes are what their owners called them: the users tab lists them)."""
+    text = OWN_NAMES.sub(" ", text.replace(username, " "))
+    words = [w for w in LATIN.findall(text) if w not in ALLOWED]
+    return sorted(set(words + CODES.findall(text)))
+
+
+def _lot_numbers() -> list[str]:
+    rows = sql("SELECT DISTINCT lot_number FROM lot ORDER BY lot_number")
+    return sorted((str(r["lot_number"]) for r in rows), key=len, reverse=True)
+
+
+def _read_every_tab(page: Any) -> str:
+    texts = [page.evaluate(VISIBLE_TEXT)]
+    for k in range(page.evaluate(TABS)):
+        page.locator("[role=tab]:visible").nth(k).click()
+        page.wait_for_timeout(300)
+        texts.append(page.evaluate(VISIBLE_TEXT))
+    return "\n".join(texts)
+
+
+def test_the_scan_finds_english_and_codes_but_not_units() -> None:
+    found = foreign_words("送往 110101001001 的 SANDBAG 12 kg，D110101001 出发，共 3 km", "x")
+    assert found == ["110101001001", "D110101001", "SANDBAG"]
+    assert foreign_words("沙袋 12 kg（东华门储备点）", "leader_1") == []
+    assert foreign_words("用户 street_leader_1de00a909c 与 viewer_0a1b2c3d4e", "x") == []
+    assert foreign_words("车辆 VAN_9f3c2a1b0e 出车", "x") == []
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+@pytest.mark.parametrize(("path", "role"), PAGES, ids=[f"{p}-{r.value}" for p, r in PAGES])
+def test_every_page_reads_in_chinese_without_codes(
+    open_page: Callable[..., Watched], path: str, role: Role, viewport: str
+) -> None:
+    username = _user(role)
+    watched = open_page(viewport)
+    watched.allow("403")  # a role's page may ask for what it may not read, and say so
+    page = watched.page
+    login(page, username, next_path=path)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    text = _read_every_tab(page)
+    for lot in _lot_numbers():  # read off the goods' labels: identifiers, not prose
+        text = text.replace(lot, " ")
+    found = foreign_words(text, username)
+    assert not found, f"{path} as {role.value} at {viewport}: {found}\n" + "\n".join(
+        f"  …{text[max(0, k - 30) : k + 30]!r}…" for k in (text.find(w) for w in found[:8])
+    )
