@@ -11,11 +11,11 @@ import csv
 import io
 import multiprocessing
 import zipfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -350,3 +350,56 @@ def _xlsx_cell(sheet: Any, value: Any) -> Any:
         cell.data_type = "s"
         return cell
     return value
+
+
+@dataclass
+class RowErrors:
+    """Every problem of an import by row and column: one bad row refuses the whole file,
+    and the refusal lists them all (the first 500), in row then column order."""
+
+    columns: Sequence[str]
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, row: int, column: str, message: str) -> None:
+        self.items.append({"row": row, "column": column, "message": message})
+
+    def refusal(self, rows: int) -> InvalidInput:
+        order = {c: i for i, c in enumerate(self.columns)}
+        self.items.sort(key=lambda e: (e["row"], order.get(e["column"], len(order))))
+        first = self.items[0]
+        bad = len({e["row"] for e in self.items})
+        return InvalidInput(
+            f"{bad} of {rows} rows have errors; nothing was imported. Row {first['row']}, "
+            f"column {first['column']}: {first['message']}",
+            field=first["column"],
+            code="import.row_errors",
+            params={"count": bad, "row": first["row"], "column": first["column"]},
+            row=first["row"],
+            errors=self.items[:500],
+        )
+
+
+def checked_header(
+    header: Sequence[str],
+    rows: int,
+    *,
+    columns: Sequence[str],
+    required: Sequence[str],
+    aliases: Mapping[str, str],
+) -> tuple[RowErrors, dict[str, int]]:
+    """A sheet's header read with its Chinese aliases, every missing or unknown column
+    refused at once (row 1), and a file of no rows refused; the errors to fill while the
+    rows are read, and each column's position."""
+    errors = RowErrors(columns)
+    named = [aliases.get(h, h) for h in header]
+    for c in required:
+        if c not in named:
+            errors.add(1, c, "required column is missing")
+    for h in named:
+        if h and h not in columns:
+            errors.add(1, h, f"unknown column; expected {', '.join(columns)}")
+    if errors.items:
+        raise errors.refusal(rows)
+    if not rows:
+        raise InvalidInput("the file has a header but no rows", field="file")
+    return errors, {h: i for i, h in enumerate(named) if h}

@@ -9,7 +9,6 @@ The file is read in a reader process with the limits of every import
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 
@@ -19,7 +18,7 @@ import msgspec
 from dispatch import spreadsheets
 from dispatch.accounts.policy import authorize
 from dispatch.db import Command, Context, command
-from dispatch.errors import DomainError, Forbidden, InvalidInput
+from dispatch.errors import DomainError, Forbidden
 from dispatch.fleet.schemas import FleetImportResult, VehicleCreate, VehicleSource
 from dispatch.fleet.vehicles import (
     VEHICLE_FIELDS,
@@ -28,6 +27,7 @@ from dispatch.fleet.vehicles import (
     rewrite_vehicle,
 )
 from dispatch.places import lookups as places
+from dispatch.spreadsheets import RowErrors, checked_header
 
 IMPORT_COLUMNS = VEHICLE_FIELDS
 REQUIRED = ("code", "depot", "kind")
@@ -51,32 +51,6 @@ HEADER_ALIASES = {
 }
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _AT = re.compile(r"at `\$\.([a-z_0-9]+)`|required field `([a-z_0-9]+)`")
-
-
-@dataclass
-class RowErrors:
-    items: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, row: int, column: str, message: str) -> None:
-        self.items.append({"row": row, "column": column, "message": message})
-
-    def refusal(self, rows: int) -> InvalidInput:
-        self.items.sort(key=lambda e: (e["row"], _column_order(e["column"])))
-        first = self.items[0]
-        bad = len({e["row"] for e in self.items})
-        return InvalidInput(
-            f"{bad} of {rows} rows have errors; nothing was imported. Row {first['row']}, "
-            f"column {first['column']}: {first['message']}",
-            field=first["column"],
-            code="import.row_errors",
-            params={"count": bad, "row": first["row"], "column": first["column"]},
-            row=first["row"],
-            errors=self.items[:500],
-        )
-
-
-def _column_order(column: str) -> int:
-    return IMPORT_COLUMNS.index(column) if column in IMPORT_COLUMNS else len(IMPORT_COLUMNS)
 
 
 def _time_cell(value: str) -> time:
@@ -115,19 +89,9 @@ def _cells(n: int, raw: dict[str, str], errors: RowErrors) -> dict[str, Any] | N
 
 
 def _parse(header: list[str], body: list[tuple[int, list[str]]]) -> list[tuple[int, dict]]:
-    errors = RowErrors()
-    header = [HEADER_ALIASES.get(h, h) for h in header]
-    for c in REQUIRED:
-        if c not in header:
-            errors.add(1, c, "required column is missing")
-    for h in header:
-        if h and h not in IMPORT_COLUMNS:
-            errors.add(1, h, f"unknown column; expected {', '.join(IMPORT_COLUMNS)}")
-    if errors.items:
-        raise errors.refusal(len(body))
-    if not body:
-        raise InvalidInput("the file has a header but no rows", field="file")
-    position = {h: i for i, h in enumerate(header) if h}
+    errors, position = checked_header(
+        header, len(body), columns=IMPORT_COLUMNS, required=REQUIRED, aliases=HEADER_ALIASES
+    )
     parsed: list[tuple[int, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     for n, values in body:
@@ -182,7 +146,7 @@ async def _depot(cmd: Command, n: int, code: str, seen: dict[str, Any]) -> async
 async def _write(cmd: Command, parsed: list[tuple[int, dict[str, Any]]]) -> tuple[int, int]:
     """Insert new codes and redefine existing ones; errors found here refuse the file."""
     conn = cmd.connection
-    errors = RowErrors()
+    errors = RowErrors(IMPORT_COLUMNS)
     depots: dict[str, Any] = {}
     created = updated = 0
     for n, row in parsed:

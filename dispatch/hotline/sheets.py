@@ -10,7 +10,7 @@ export is the district's). The rows are written in a few statements, not row by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,12 +20,12 @@ import msgspec
 from dispatch import spreadsheets
 from dispatch.clock import SHANGHAI
 from dispatch.db import Command, Context, command
-from dispatch.errors import InvalidInput
 from dispatch.hotline.access import allow
 from dispatch.hotline.matching import Named, match_address
 from dispatch.hotline.records import normal_phone
 from dispatch.hotline.schemas import Category, ImportResult, TicketCreate, Urgency
 from dispatch.hotline.tickets import place_names
+from dispatch.spreadsheets import RowErrors, checked_header
 
 IMPORT_COLUMNS = (
     "number",
@@ -73,29 +73,6 @@ CATEGORY_NAMES = {
 URGENCY_NAMES = {"特急": Urgency.CRITICAL, "紧急": Urgency.URGENT, "一般": Urgency.NORMAL}
 
 
-@dataclass
-class RowErrors:
-    items: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, row: int, column: str, message: str) -> None:
-        self.items.append({"row": row, "column": column, "message": message})
-
-    def refusal(self, rows: int) -> InvalidInput:
-        order = {c: i for i, c in enumerate(IMPORT_COLUMNS)}
-        self.items.sort(key=lambda e: (e["row"], order.get(e["column"], len(order))))
-        first = self.items[0]
-        bad = len({e["row"] for e in self.items})
-        return InvalidInput(
-            f"{bad} of {rows} rows have errors; nothing was imported. Row {first['row']}, "
-            f"column {first['column']}: {first['message']}",
-            field=first["column"],
-            code="import.row_errors",
-            params={"count": bad, "row": first["row"], "column": first["column"]},
-            row=first["row"],
-            errors=self.items[:500],
-        )
-
-
 def _received(value: str, now: datetime) -> datetime:
     moment = datetime.fromisoformat(value.replace("/", "-"))
     if moment.tzinfo is None:
@@ -136,19 +113,9 @@ def _row(n: int, raw: dict[str, str], now: datetime, errors: RowErrors) -> Ticke
 def _parse(
     header: list[str], body: list[tuple[int, list[str]]], now: datetime
 ) -> list[tuple[int, TicketCreate]]:
-    errors = RowErrors()
-    header = [HEADER_ALIASES.get(h, h) for h in header]
-    for c in REQUIRED:
-        if c not in header:
-            errors.add(1, c, "required column is missing")
-    for h in header:
-        if h and h not in IMPORT_COLUMNS:
-            errors.add(1, h, f"unknown column; expected {', '.join(IMPORT_COLUMNS)}")
-    if errors.items:
-        raise errors.refusal(len(body))
-    if not body:
-        raise InvalidInput("the file has a header but no rows", field="file")
-    position = {h: i for i, h in enumerate(header) if h}
+    errors, position = checked_header(
+        header, len(body), columns=IMPORT_COLUMNS, required=REQUIRED, aliases=HEADER_ALIASES
+    )
     parsed: list[tuple[int, TicketCreate]] = []
     seen: dict[str, int] = {}
     for n, values in body:
@@ -224,7 +191,7 @@ async def _write(cmd: Command, parsed: list[tuple[int, TicketCreate]], world: Wo
     """Every row in one statement (ids drawn first, numbers generated from them); errors
     found against the database refuse the file."""
     conn = cmd.connection
-    errors = RowErrors()
+    errors = RowErrors(IMPORT_COLUMNS)
     given = [call.number for _, call in parsed if call.number]
     taken = {
         r["number"]
