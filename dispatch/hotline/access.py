@@ -31,3 +31,16 @@ def allow(actor: Actor, action: str, target: Target | None = None, **about: Any)
             code="hotline.out_of_scope",
             params={"ticket": ticket, "place": place, "action": action, "role": actor.role.value},
         ) from exc
+
+
+def scope_clause(actor: Actor, args: list[Any]) -> str:
+    """The SQL condition on tickets `t` a reader's scope allows, its parameter appended to
+    `args`: district roles read every ticket, a street leader their street's, a community
+    worker their community's."""
+    if actor.is_district_wide:
+        return "TRUE"
+    if actor.street is not None:
+        args.append(actor.street)
+        return f"t.street = ${len(args)}"
+    args.append(actor.community)
+    return f"t.community = ${len(args)}"

@@ -14,10 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from dispatch.accounts.policy import Actor
 from dispatch.clock import local
 from dispatch.db import Context, query
-from dispatch.hotline.access import allow
+from dispatch.hotline.access import allow, scope_clause
 from dispatch.hotline.schemas import Figures, FiguresReport, PlaceFigures
 
 HELD = "区级（未派单）"  # tickets no street holds: not dispatched yet, or returned
@@ -71,16 +70,6 @@ def figures_of(r: asyncpg.Record) -> Figures:
     )
 
 
-def _scope(actor: Actor, args: list[Any]) -> str:
-    if actor.is_district_wide:
-        return "TRUE"
-    if actor.street is not None:
-        args.append(actor.street)
-        return f"t.street = ${len(args)}"
-    args.append(actor.community)
-    return f"t.community = ${len(args)}"
-
-
 async def _grouped(
     conn: asyncpg.Connection, by: str, where: str, args: list[Any]
 ) -> list[PlaceFigures]:
@@ -110,7 +99,7 @@ async def hotline_figures(
     allow(ctx.actor, "hotline.read")
     now = ctx.now()
     args: list[Any] = [now, received_from, received_to]
-    where = WHERE.format(scope=_scope(ctx.actor, args))
+    where = WHERE.format(scope=scope_clause(ctx.actor, args))
     async with query(ctx) as conn:
         total = await conn.fetchrow(f"SELECT {MEASURES} FROM hotline_ticket t {where}", *args)
         streets = await _grouped(conn, "street", where, args)

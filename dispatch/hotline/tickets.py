@@ -15,6 +15,7 @@ from dispatch.accounts.policy import Actor, Target
 from dispatch.clock import SHANGHAI
 from dispatch.db import Command, Context, command, query, view_of
 from dispatch.errors import Conflict, InvalidInput
+from dispatch.hotline.access import scope_clause
 from dispatch.hotline.deadlines import dues
 from dispatch.hotline.matching import Match, Named, match_address
 from dispatch.hotline.records import (
@@ -211,16 +212,6 @@ OVERDUE = (
 )
 
 
-def _scope_clause(actor: Actor, args: list[Any]) -> str:
-    if actor.is_district_wide:
-        return "TRUE"
-    if actor.street is not None:
-        args.append(actor.street)
-        return f"t.street = ${len(args)}"
-    args.append(actor.community)
-    return f"t.community = ${len(args)}"
-
-
 async def _check_filter_scope(conn: asyncpg.Connection, actor: Actor, flt: TicketFilter) -> None:
     """Asking for another street's or community's tickets is refused, not emptied."""
     if flt.community is not None:
@@ -234,7 +225,7 @@ async def _check_filter_scope(conn: asyncpg.Connection, actor: Actor, flt: Ticke
 
 def _where(actor: Actor, flt: TicketFilter, now: datetime) -> tuple[str, list[Any]]:
     args: list[Any] = [now]
-    parts = ["$1::timestamptz IS NOT NULL", _scope_clause(actor, args)]  # $1 typed always
+    parts = ["$1::timestamptz IS NOT NULL", scope_clause(actor, args)]  # $1 typed always
     given: list[tuple[str, Any]] = [
         ("t.status = ${}", flt.status.value if flt.status else None),
         ("t.street = ${}", flt.street),
