@@ -20,11 +20,11 @@ from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay import reference, scenarios_dir
 from dispatch.fleet.demo import DEMO_SEED, demo_kinds
 from dispatch.fleet.vehicles import DEFAULTS
+from dispatch.planning.runs import HANDLING_S, loads_of
 from geo.bench_fleet import BUDGET_S, Row, city_fleet, compare, summary_line, table
 from geo.fleet_records import FleetProblem, FleetVehicle, Stop, build_problem
 from geo.network import DATA_DIR, Closure, RoadState, Snapper, Vehicle, load_dongcheng_network
 from geo.planning import (
-    PRIORITY_RANK,
     Demand,
     DepotRecord,
     ReserveFloor,
@@ -121,22 +121,16 @@ def _demo_fleet(
 def _stops_of(
     plan: GeoPlan, items: dict[str, dict[str, str]], nodes: dict[str, int]
 ) -> dict[str, list[Stop]]:
-    """The plan's loads as stops per source depot: one stop per (depot, community), its
-    weight and volume from the catalogue, its priority the most urgent of its lines, its
-    need-by the earliest."""
-    loads: dict[tuple[str, str], list[float]] = {}
-    for t in plan.transfers:
-        item = items[t.item]
-        entry = loads.setdefault((t.depot, t.community), [0.0, 0.0, -1.0, float("inf")])
-        entry[0] += t.quantity * float(item["weight_kg"] or 0)
-        entry[1] += t.quantity * float(item["volume_l"] or 0) / 1000.0
-        entry[2] = max(entry[2], 2 - PRIORITY_RANK[t.priority])
-    stops: dict[str, list[Stop]] = {}
-    for (depot, community), (kg, m3, priority, _) in sorted(loads.items()):
-        stops.setdefault(depot, []).append(
-            Stop(f"{depot}>{community}", nodes[community], kg, m3, 600.0, None, int(priority))
-        )
-    return stops
+    """The plan's loads as stops per source depot (`planning.runs.loads_of`, what the
+    service routes), their weights and volumes from the shipped catalogue."""
+    sizes = {c: (float(r["weight_kg"] or 0), float(r["volume_l"] or 0)) for c, r in items.items()}
+    return {
+        depot: [
+            Stop(f"{depot}>{c}", nodes[c], load.kg, load.m3, HANDLING_S, None, load.priority)
+            for c, load in sorted(to.items())
+        ]
+        for depot, to in sorted(loads_of(plan, sizes).items())
+    }
 
 
 def dongcheng_problems() -> list[FleetProblem]:

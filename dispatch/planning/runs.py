@@ -25,7 +25,7 @@ from geo.network import RoadState, Vehicle
 from geo.planning import PRIORITY_RANK, Demand, DepotRecord
 from geo.planning import Plan as GeoPlan
 
-__all__ = ["ROUTE_BUDGET_S", "plan_delivery_runs"]
+__all__ = ["HANDLING_S", "ROUTE_BUDGET_S", "Load", "loads_of", "plan_delivery_runs"]
 
 ROUTE_BUDGET_S = 0.2  # per sending depot: a plan is asked for while people wait
 ROUTE_PATIENCE = 300  # iterations without a better plan: a depot's few stops settle early
@@ -34,22 +34,24 @@ TRIPS = 10  # short urban trips: back to reload as often as the shift allows
 
 
 @dataclass(frozen=True)
-class _Load:
+class Load:
+    """What one depot sends one community: kg, m³ and its most urgent priority."""
+
     kg: float = 0.0
     m3: float = 0.0
     priority: int = 0
 
 
-def _loads(
+def loads_of(
     result: GeoPlan, items: Mapping[str, tuple[float, float]]
-) -> dict[str, dict[str, _Load]]:
+) -> dict[str, dict[str, Load]]:
     """What each depot sends to each community, in kg and m³, and its most urgent priority
     (2 critical, 1 high, 0 normal)."""
-    out: dict[str, dict[str, _Load]] = {}
+    out: dict[str, dict[str, Load]] = {}
     for t in result.transfers:
         kg, litres = items.get(t.item, (0.0, 0.0))
-        was = out.setdefault(t.depot, {}).get(t.community, _Load())
-        out[t.depot][t.community] = _Load(
+        was = out.setdefault(t.depot, {}).get(t.community, Load())
+        out[t.depot][t.community] = Load(
             was.kg + t.quantity * kg,
             was.m3 + t.quantity * litres / 1000.0,
             max(was.priority, 2 - PRIORITY_RANK[t.priority]),
@@ -124,7 +126,7 @@ def _run_json(plan: FleetPlan, codes: Mapping[str, AvailableVehicle]) -> list[di
 def _route_depot(
     state: RoadState,
     depot: str,
-    loads: Mapping[str, _Load],
+    loads: Mapping[str, Load],
     vehicles: Sequence[AvailableVehicle],
     nodes: Mapping[str, int],
 ) -> dict[str, Any]:
@@ -172,7 +174,7 @@ async def plan_delivery_runs(
     )
     items = {r["code"]: (float(r["weight_kg"] or 0), float(r["volume_l"] or 0)) for r in rows}
     fleet = await available_at(ctx, sending)
-    loads = _loads(result, items)
+    loads = loads_of(result, items)
     depots, demands = inputs
 
     def route() -> list[dict[str, Any]]:
