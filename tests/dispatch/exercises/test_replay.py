@@ -48,7 +48,7 @@ def _shift_real_ids(tag: str) -> None:
             IncidentCreate(
                 type=IncidentType.FIRE,
                 level=Level.IV,
-                title=f"测试：真实事件 {tag}",
+                title="测试：真实事件（移动编号）",
                 communities=["110101001001"],
             ),
         )

@@ -56,7 +56,7 @@ def test_rainstorm_from_requests_to_deliveries(
             json={
                 "type": "rainstorm",
                 "level": "III",
-                "title": "暴雨内涝 test",
+                "title": "暴雨内涝 测试",
                 "communities": communities,
             },
         )

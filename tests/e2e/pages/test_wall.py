@@ -83,13 +83,15 @@ def world(server: str, commander: str) -> Iterator[dict[str, Any]]:
         out = boss.post(
             f"/api/incidents/{incident}/depots-out", json={"depot": OUT, "reason": "断电"}
         )
-        assert out.status_code == 201, out.text
+        # another test may have left the depot out (an outage is district-wide): out either way
+        assert out.status_code == 201 or "already out" in out.text, out.text
     try:
         yield {"incident": incident, "plan": plan.json(), "communities": communities}
     finally:
         with client(server, commander) as boss:
             boss.post(f"/api/closures/{closed.json()['id']}/reopen")
-            boss.post(f"/api/depot-outages/{out.json()['id']}/back")
+            if out.status_code == 201:
+                boss.post(f"/api/depot-outages/{out.json()['id']}/back")
 
 
 def save(page: Any, name: str, full_page: bool = False) -> None:
