@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post, put
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Response
 
 from dispatch.db import Ctx
@@ -230,7 +230,11 @@ class HotlineDeadlineController(Controller):
 
     @put("/{urgency:str}/{category:str}")
     async def set_rule(
-        self, ctx: Ctx, urgency: Urgency, category: Category, data: JSONBody[DeadlineSet]
+        self,
+        ctx: Ctx,
+        urgency: FromPath[Urgency],
+        category: FromPath[Category],
+        data: JSONBody[DeadlineSet],
     ) -> DeadlineRule:
         """A commander's deadlines for tickets received from now on."""
         return await service.set_rule(ctx, urgency, category, data)
