@@ -30,6 +30,7 @@ from dispatch.fleet.schemas import (
     VehicleUpdate,
     VehicleView,
 )
+from dispatch.incidents.schemas import TaskStatus
 from dispatch.places import lookups as places
 
 
@@ -373,12 +374,30 @@ async def live_row(cmd: Command, vehicle_id: int) -> asyncpg.Record:
     return row
 
 
+async def _not_on_a_run(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    """A vehicle on a run that has not ended stays until the run does (its row is locked:
+    an approval taking it waits, or has committed and is seen here)."""
+    task = await conn.fetchval(
+        "SELECT min(id) FROM task WHERE vehicle_id = $1 AND status <> ALL($2::varchar[])",
+        row["id"],
+        [TaskStatus.DONE.value, TaskStatus.FAILED.value, TaskStatus.CANCELLED.value],
+    )
+    if task is not None:
+        raise Conflict(
+            f"vehicle {row['code']} is on run task {task}: retire it once the run has ended",
+            field="vehicle_id",
+            code="fleet.on_run",
+            params={"code": row["code"], "task": task},
+        )
+
+
 async def retire_vehicle(ctx: Context, vehicle_id: int) -> VehicleView:
     """The vehicle leaves the fleet: its row and code stay, its crew is released."""
     authorize(ctx.actor, "fleet.manage")
     async with command(ctx) as cmd:
         conn = cmd.connection
         row = await live_row(cmd, vehicle_id)
+        await _not_on_a_run(conn, row)
         before = (await views(conn, [row]))[0]
         await conn.execute("DELETE FROM vehicle_crew WHERE vehicle_id = $1", vehicle_id)
         await conn.execute(

@@ -125,6 +125,9 @@ def test_approval_makes_one_task_per_run_and_each_stop_receives_its_transfers_on
         assert sorted(task["assignees"]) == sorted(van["crew"])  # the van's crew is on it
         status = http.get(f"/api/fleet/vehicles/{van['id']}").json()["status"]
         assert status == "out"
+        retired = http.delete(f"/api/fleet/vehicles/{van['id']}")
+        assert retired.status_code == 409 and retired.json()["code"] == "fleet.on_run", retired.text
+        assert retired.json()["params"]["task"] == task["id"]
 
         task = _on_the_way(http, task)
         before = _received(made)
