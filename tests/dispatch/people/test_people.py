@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -122,7 +123,7 @@ def test_an_expired_pairing_stops_counting_visibly(server: str, commander: str) 
             "/api/partner-units",
             json={
                 "code": unique("U")[:20],
-                "name": unique("测试单位"),
+                "name": f"测试单位{uuid.uuid4().int % 10**8}",
                 "kind": "municipal",
                 "contact_name": "联系人",
                 "contact_phone": "10011112222",

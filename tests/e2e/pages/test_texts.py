@@ -121,10 +121,17 @@ def _user(role: Role) -> str:
 OWN_NAMES = re.compile(r"\b[A-Za-z]+(?:[_-][A-Za-z]+)*[_-][0-9a-f]{4,}\b")
 
 
+# a random id a record carries in its name (tests make them: 测试单位_7cebe680d9); digits
+# and hex letters both, so a division or depot code is never taken for one
+HEX_IDS = re.compile(
+    r"(?<![A-Za-z0-9])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}(?![A-Za-z0-9])"
+)
+
+
 def foreign_words(text: str, username: str) -> list[str]:
     """Latin words and codes in `text` a zh-CN reader should not meet (login names and
     vehicle codes are what their owners called them: the users tab lists them)."""
-    text = OWN_NAMES.sub(" ", text.replace(username, " "))
+    text = HEX_IDS.sub(" ", OWN_NAMES.sub(" ", text.replace(username, " ")))
     words = [w for w in LATIN.findall(text) if w not in ALLOWED]
     return sorted(set(words + CODES.findall(text)))
 
@@ -151,6 +158,8 @@ def test_the_scan_finds_english_and_codes_but_not_units() -> None:
     assert foreign_words("沙袋 12 kg（东华门储备点）", "leader_1") == []
     assert foreign_words("用户 street_leader_1de00a909c 与 viewer_0a1b2c3d4e", "x") == []
     assert foreign_words("车辆 VAN_9f3c2a1b0e 与 SCOPE-4fd9b07cee 出车", "x") == []
+    assert foreign_words("测试单位_7cebe680d9", "x") == []
+    assert foreign_words("单位 BAD 与 cafe", "x") == ["BAD", "cafe"]  # words, not ids
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))

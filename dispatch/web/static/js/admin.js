@@ -354,7 +354,7 @@ async function loadUnits() {
   if (!load.current()) return;
   state.units = units;
   const rows = state.units.map((u) => [
-    u.code,
+    h("code", {}, u.code), // the unit's own identifier, as its sheets spell it
     u.name,
     t(`admin.kind.${u.kind}`),
     u.contact_name || "",
@@ -374,7 +374,7 @@ async function loadUnits() {
   clear(box).append(table(headers, rows, { numeric: [5, 6] }));
   options(
     $("pa-unit"),
-    state.units.map((u) => [String(u.id), `${u.code} ${u.name}`]),
+    state.units.map((u) => [String(u.id), u.name]),
   );
 }
 
@@ -405,7 +405,7 @@ async function loadPairings() {
     const badge = { active: "ok", pending: "warn", expired: "bad", suspended: "warn", terminated: "bad" }[p.effective_status] || "";
     return [
       `#${p.id}`,
-      `${p.unit_code} ${p.unit_name}`,
+      p.unit_name,
       p.community_name,
       `${fmtDate(p.valid_from)} – ${fmtDate(p.valid_until)}`,
       fmtNumber(p.pledged_people),
