@@ -147,6 +147,51 @@ def _start_hotline_watch(app: Litestar, settings: Settings) -> asyncio.Task[None
     return asyncio.create_task(watch_hotline(worlds, settings.hotline_watch_seconds))
 
 
+def _route_handlers() -> list[Any]:
+    """Every route of the service: the API's controllers by domain, the feed, the pages."""
+    return [
+        health,
+        Metrics,
+        AuthController,
+        UserController,
+        AuditController,
+        PlacesController,
+        *PEOPLE_CONTROLLERS,
+        StockController,
+        TransferController,
+        FleetController,
+        HotlineController,
+        HotlineDeadlineController,
+        HotlineFiguresController,
+        IncidentController,
+        ClosureController,
+        TaskController,
+        PlanController,
+        ExerciseController,
+        ScenarioController,
+        live_feed,
+        VocabularyController,
+        PagesController,
+        *static_routers(),
+    ]
+
+
+def _openapi() -> OpenAPIConfig:
+    """The schema at /schema, with bearer tokens as its one security scheme."""
+    return OpenAPIConfig(
+        title="Dongcheng emergency dispatch",
+        version="0.1.0",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+        security=[{"BearerToken": []}],
+    )
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     prometheus = PrometheusConfig(
@@ -178,31 +223,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await db.close_connection_pool()
 
     return Litestar(
-        route_handlers=[
-            health,
-            Metrics,
-            AuthController,
-            UserController,
-            AuditController,
-            PlacesController,
-            *PEOPLE_CONTROLLERS,
-            StockController,
-            TransferController,
-            FleetController,
-            HotlineController,
-            HotlineDeadlineController,
-            HotlineFiguresController,
-            IncidentController,
-            ClosureController,
-            TaskController,
-            PlanController,
-            ExerciseController,
-            ScenarioController,
-            live_feed,
-            VocabularyController,
-            PagesController,
-            *static_routers(),
-        ],
+        route_handlers=_route_handlers(),
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         dependencies={"ctx": Provide(provide_context)},
         middleware=[
@@ -215,18 +236,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         before_request=check_request,
         request_max_body_size=settings.upload_body_max_bytes,  # the guard sets each route's
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="Dongcheng emergency dispatch",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
-                }
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=_openapi(),
         cors_config=CORSConfig(allow_origins=[]),
         logging_config=LoggingConfig(log_exceptions="never"),
         state=State({"settings": settings, "clock": clock or WallClock()}),
