@@ -168,8 +168,8 @@ def test_a_replay_with_calls_reports_the_three_rates_deterministically(tmp_path:
     file.write_text(CALLS, encoding="utf-8")
     reports = []
     for run in ("a", "b"):
-        out = tmp_path / f"{run}.json"
-        result = runner.invoke(app, ["replay", str(file), "--json", str(out)])
+        out, html = tmp_path / f"{run}.json", tmp_path / f"{run}.html"
+        result = runner.invoke(app, ["replay", str(file), "--json", str(out), "--html", str(html)])
         assert result.exit_code == 0, result.output
         assert "hotline.response_rate" in result.output
         reports.append(json.loads(out.read_text()))
@@ -189,3 +189,5 @@ def test_a_replay_with_calls_reports_the_three_rates_deterministically(tmp_path:
     steps = [t["data"][1] for t in first["timeline"] if t["kind"] == "ticket"]
     assert {"assign", "start", "reply", "close"} <= set(steps)
     assert all(b["ok"] for b in first["expect"]), first["expect"]
+    page = (tmp_path / "a.html").read_text()
+    assert "响应率" in page and "满意率" in page and "交道口街道" in page and "12345来电" in page
