@@ -136,11 +136,13 @@ def foreign_words(text: str, username: str) -> list[str]:
     return sorted(set(words + CODES.findall(text)))
 
 
-def _lot_numbers() -> re.Pattern[str]:
-    """Every lot number the ledger knows, as whole words (a lot may be called `CC`)."""
-    rows = sql("SELECT DISTINCT lot_number FROM lot")
-    numbers = sorted((str(r["lot_number"]) for r in rows), key=len, reverse=True)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, numbers)) + r")(?![\w-])")
+def _own_identifiers() -> re.Pattern[str]:
+    """Every lot number and vehicle code the database knows, as whole words: the labels on
+    the goods and the plates on the vans are what their owners called them (a lot may be
+    called `CC`, a van `VCCDE3922`), read off them, not prose."""
+    rows = sql("SELECT DISTINCT lot_number AS v FROM lot UNION SELECT code FROM vehicle")
+    names = sorted((str(r["v"]) for r in rows), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
 
 
 def _read_every_tab(page: Any) -> str:
@@ -175,7 +177,7 @@ def test_every_page_reads_in_chinese_without_codes(
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)
     text = _read_every_tab(page)
-    text = _lot_numbers().sub(" ", text)  # read off the goods' labels: identifiers, not prose
+    text = _own_identifiers().sub(" ", text)
     found = foreign_words(text, username)
     assert not found, f"{path} as {role.value} at {viewport}: {found}\n" + "\n".join(
         f"  …{text[max(0, k - 30) : k + 30]!r}…" for k in (text.find(w) for w in found[:8])
