@@ -387,6 +387,7 @@ def test_task_assign_accept_pick_up_and_deliver(
     crew = [person(street, ["driving"]), person(street, ["driving"])]
     task = _delivery_task(server, street)
     assert task["status"] == "open" and task["street"] == street
+    _on_duty_with_phone(street, offset=1, worker=True)  # the receiving community's worker
     watched = open_page("tablet")
     watched.allow("412")
     page = open_squad(watched, leader, tab="tasks")
@@ -426,6 +427,15 @@ def test_task_assign_accept_pick_up_and_deliver(
         f"document.getElementById('task-{task['id']}')?.dataset.status === 'en_route'"
     )
     page.wait_for_function(sent)
+    # where it goes, when it is due, the route, and who receives it (phone masked)
+    facts = card.locator(".task-facts").inner_text()
+    official = sql("SELECT official_name FROM community WHERE code=$1", task["community"])
+    assert f"送往 {official[0]['official_name']}" in facts and "预计" in facts, facts
+    assert card.locator("svg.route-sketch polyline").count() == 1
+    card.get_by_role("button", name="查看收货联系人").click()
+    contact = card.locator(".receiver li", has_text="收货测试员")
+    contact.wait_for()
+    assert MASKED.search(contact.locator(".phone").inner_text())
     card.locator("summary").click()  # the "cannot complete" box, for the picture
     shot(page, "squad-tasks-tablet")
     quantity = card.get_by_label("送达数量")
@@ -443,17 +453,17 @@ def test_task_assign_accept_pick_up_and_deliver(
     assert page.locator("#outbox-count").inner_text() == "全部已发送"
 
 
-def _on_duty_with_phone(street: str) -> tuple[str, int]:
+def _on_duty_with_phone(street: str, offset: int = 2, worker: bool = False) -> tuple[str, int]:
     from dispatch.people.schemas import CheckInRequest, PersonCreate, PersonKind
     from dispatch.people.service import check_in, create_person
 
-    community = community_of(street, 2)
+    community = community_of(street, offset)
     number = f"100{uuid.uuid4().int % 10**8:08d}"
     body = PersonCreate(
         code=f"P{uuid.uuid4().hex[:10]}",
-        name="值班测试员",
-        kind=PersonKind.PARTY_MEMBER,
-        party_branch="测试单位党支部",
+        name="收货测试员" if worker else "值班测试员",
+        kind=PersonKind.COMMUNITY_WORKER if worker else PersonKind.PARTY_MEMBER,
+        party_branch=None if worker else "测试单位党支部",
         phone=number,
         community=community,
         skills=["first_aid"],

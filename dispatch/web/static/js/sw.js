@@ -25,6 +25,7 @@ const SHELL = [
   "/static/js/squad/tasks.js",
   "/static/js/squad/steps.js",
   "/static/js/squad/run.js",
+  "/static/js/squad/delivery.js",
   "/static/js/squad/scan.js",
   "/static/vendor/jsqr/jsQR.js",
   "/print/run",

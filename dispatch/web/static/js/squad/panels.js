@@ -212,7 +212,7 @@ async function showOnDuty(community, { reveal = false } = {}) {
 
 /** Tap to call: the whole number is asked for (and audited) only when the call is wanted,
  * and only then becomes a tel: link; it is never written on screen. */
-function callButton(person) {
+export function callButton(person) {
   const button = h("button", { type: "button", class: "btn btn-small call", "aria-label": t("squad.duty.call_label", { name: person.name }) }, t("squad.duty.call"));
   button.addEventListener("click", async () => {
     button.disabled = true;

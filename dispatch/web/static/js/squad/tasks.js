@@ -7,6 +7,7 @@ import { failed, read } from "/static/js/squad/loaders.js";
 import { act, fillNeedForm, options } from "/static/js/squad/actions.js";
 import { assignForm, completeForm, failForm, onItsWay, shareButton, sharing, stopSharing } from "/static/js/squad/steps.js";
 import { runFacts, runStops } from "/static/js/squad/run.js";
+import { deliveryFacts, receiver, routeSketch } from "/static/js/squad/delivery.js";
 
 // --- tasks -----------------------------------------------------------------------------
 
@@ -100,9 +101,11 @@ function taskCard(task) {
   const run = Boolean(task.vehicle); // a delivery run: its stops, not one cargo
   const load = task.kind === "delivery" && !run ? cargo(task) : null;
   const id = `task-${task.id}`;
+  const delivery = task.kind === "delivery" && !run;
   const facts = [
     ...(run ? runFacts(task) : []),
     run ? null : load ? t("squad.task.cargo", { qty: load.qty, unit: unitOf(load.item), item: itemName(load.item), depot: depotName(load.depot) }) : task.note,
+    ...(delivery ? deliveryFacts(task) : []),
     t("squad.task.people", { n: task.people_needed, assigned: task.assignees.length }),
     task.households.length ? t("squad.task.households", { n: task.households.length }) : null,
     task.delivered_qty != null ? t("squad.task.delivered_qty", { n: task.delivered_qty }) : null,
@@ -119,6 +122,7 @@ function taskCard(task) {
       task.waiting.length ? h("span", { class: "badge warn" }, t("squad.task.waiting", { n: task.waiting.length })) : null,
     ),
     h("p", { class: "task-facts" }, facts.join(" · ")),
+    delivery && ACTIVE.includes(task.status) ? h("div", { class: "delivery-details" }, routeSketch(task.route), receiver(task, renderTasks)) : null,
     run ? runStops(task, mayWork(task)) : null,
     ACTIVE.includes(task.status) ? taskActions(task, load) : null,
   );
