@@ -16,7 +16,6 @@ import asyncpg
 from dispatch import spreadsheets
 from dispatch.accounts.policy import authorize
 from dispatch.db import Command, Context, command
-from dispatch.errors import InvalidInput
 from dispatch.people.care import CARE_COLUMNS, CARE_FIELDS, care_view
 from dispatch.people.lookups import limit_to_scope, local_day, mask_address, mask_phone
 from dispatch.people.partners import PAIRING_FIELDS, PAIRING_SELECT, PAIRING_TERMS, pairing_view
@@ -61,12 +60,57 @@ PHONE = re.compile(r"^1\d{10}$")
 CODE = re.compile(r"^[A-Za-z0-9_\-]{1,20}$")
 
 
-class _RowErrors:
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-
-    def add(self, row: int, column: str, message: str) -> None:
-        self.items.append({"row": row, "column": column, "message": message})
+# the headers a Chinese office's own sheet has, read as the documented columns
+_PERSON_ALIASES = {
+    "编号": "code",
+    "人员编号": "code",
+    "姓名": "name",
+    "类别": "kind",
+    "人员类别": "kind",
+    "电话": "phone",
+    "手机": "phone",
+    "手机号": "phone",
+    "联系电话": "phone",
+    "住址": "address",
+    "地址": "address",
+    "社区": "community",
+    "所在社区": "community",
+    "街道": "street",
+    "党支部": "party_branch",
+    "所在党支部": "party_branch",
+    "单位编号": "unit_code",
+    "共建单位编号": "unit_code",
+    "技能": "skills",
+    "服务时间": "availability",
+    "可服务时间": "availability",
+}
+_UNIT_ALIASES = {
+    "编号": "code",
+    "单位编号": "code",
+    "名称": "name",
+    "单位名称": "name",
+    "类别": "kind",
+    "单位类别": "kind",
+    "联系人": "contact_name",
+    "联系电话": "contact_phone",
+}
+_PAIRING_ALIASES = {
+    "单位编号": "unit_code",
+    "共建单位编号": "unit_code",
+    "社区": "community",
+    "签约日期": "signed_on",
+    "生效日期": "valid_from",
+    "有效期至": "valid_until",
+    "承诺人数": "pledged_people",
+    "承诺技能": "pledged_skills",
+    "状态": "status",
+    "备注": "note",
+}
+ALIASES = {
+    ImportKind.PEOPLE: _PERSON_ALIASES,
+    ImportKind.UNITS: _UNIT_ALIASES,
+    ImportKind.PAIRINGS: _PAIRING_ALIASES,
+}
 
 
 def _list_cell(value: str) -> list[str]:
@@ -97,7 +141,12 @@ async def _lookups(conn: asyncpg.Connection) -> _Lookups:
 
 
 def _check_text(
-    errors: _RowErrors, n: int, column: str, value: str, most: int, required: bool = False
+    errors: spreadsheets.RowErrors,
+    n: int,
+    column: str,
+    value: str,
+    most: int,
+    required: bool = False,
 ) -> None:
     if required and not value:
         errors.add(n, column, "required")
@@ -105,7 +154,7 @@ def _check_text(
         errors.add(n, column, f"at most {most} characters")
 
 
-def _phone_cell(errors: _RowErrors, n: int, column: str, value: str) -> None:
+def _phone_cell(errors: spreadsheets.RowErrors, n: int, column: str, value: str) -> None:
     if value and MASKED.search(value):
         errors.add(
             n, column, "a masked number (with ****) cannot be imported; give the full number"
@@ -114,7 +163,9 @@ def _phone_cell(errors: _RowErrors, n: int, column: str, value: str) -> None:
         errors.add(n, column, "expected an 11-digit mobile number")
 
 
-def _skills_cell(errors: _RowErrors, n: int, column: str, value: str, look: _Lookups) -> list[str]:
+def _skills_cell(
+    errors: spreadsheets.RowErrors, n: int, column: str, value: str, look: _Lookups
+) -> list[str]:
     skills = _list_cell(value)
     unknown = [s for s in skills if s not in look.skills]
     if unknown:
@@ -123,7 +174,7 @@ def _skills_cell(errors: _RowErrors, n: int, column: str, value: str, look: _Loo
 
 
 def _person_cells(
-    errors: _RowErrors, n: int, cell: dict[str, str], look: _Lookups
+    errors: spreadsheets.RowErrors, n: int, cell: dict[str, str], look: _Lookups
 ) -> dict[str, Any]:
     _check_text(errors, n, "name", cell["name"], 50, required=True)
     _check_text(errors, n, "address", cell["address"], 200)
@@ -175,7 +226,9 @@ def _person_cells(
     }
 
 
-def _unit_cells(errors: _RowErrors, n: int, cell: dict[str, str], look: _Lookups) -> dict[str, Any]:
+def _unit_cells(
+    errors: spreadsheets.RowErrors, n: int, cell: dict[str, str], look: _Lookups
+) -> dict[str, Any]:
     _check_text(errors, n, "name", cell["name"], 120, required=True)
     _check_text(errors, n, "contact_name", cell["contact_name"], 50)
     _phone_cell(errors, n, "contact_phone", cell["contact_phone"])
@@ -191,7 +244,7 @@ def _unit_cells(errors: _RowErrors, n: int, cell: dict[str, str], look: _Lookups
 
 
 def _pairing_cells(
-    errors: _RowErrors, n: int, cell: dict[str, str], look: _Lookups
+    errors: spreadsheets.RowErrors, n: int, cell: dict[str, str], look: _Lookups
 ) -> dict[str, Any]:
     unit_id = look.units.get(cell["unit_code"])
     if unit_id is None:
@@ -236,17 +289,10 @@ def _parse_rows(
     what: ImportKind, header: list[str], body: list[tuple[int, list[str]]], look: _Lookups
 ) -> list[dict[str, Any]]:
     """Every row checked; any error anywhere refuses the whole file, naming row and column."""
-    errors = _RowErrors()
     columns = COLUMNS[what]
-    missing = [c for c in REQUIRED[what] if c not in header]
-    unknown = [h for h in header if h and h not in columns]
-    if missing or unknown:
-        for c in missing:
-            errors.add(1, c, "required column is missing")
-        for c in unknown:
-            errors.add(1, c, f"unknown column; expected {', '.join(columns)}")
-        raise InvalidInput("the header row is wrong", field="file", errors=errors.items)
-    position = {h: i for i, h in enumerate(header) if h}
+    errors, position = spreadsheets.checked_header(
+        header, len(body), columns=columns, required=REQUIRED[what], aliases=ALIASES[what]
+    )
     parse = {
         ImportKind.PEOPLE: _person_cells,
         ImportKind.UNITS: _unit_cells,
@@ -268,17 +314,8 @@ def _parse_rows(
                 errors.add(n, "code", f"duplicate of row {seen[cell['code']]}")
             seen.setdefault(cell["code"], n)
         rows.append(parse(errors, n, cell, look))
-    if not rows:
-        raise InvalidInput("the file has no data rows", field="file")
     if errors.items:
-        bad = len({e["row"] for e in errors.items})
-        first = errors.items[0]
-        raise InvalidInput(
-            f"{bad} of {len(rows)} rows have errors (first: row {first['row']}, column "
-            f"{first['column']}: {first['message']}); nothing was imported",
-            field="file",
-            errors=errors.items[:500],
-        )
+        raise errors.refusal(len(rows))
     return rows
 
 

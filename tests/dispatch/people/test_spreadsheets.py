@@ -52,7 +52,8 @@ def test_a_bad_row_writes_nothing_and_names_row_and_column(server: str, commande
         {"row": e["row"], "column": e["column"]} for e in errors
     ]
     assert {(e["row"], e["column"]) for e in errors} >= {(4, "community"), (4, "skills")}
-    assert "row 3" in response.json()["detail"]
+    assert "Row 3, column phone" in response.json()["detail"]
+    assert response.json()["params"] == {"field": "phone", "count": 2, "row": 3, "column": "phone"}
     assert _count("person") == people_before
     assert _count("audit_entry") == audit_before
 
@@ -187,3 +188,24 @@ def test_exports_are_masked_and_care_households_only_for_commanders(
         "SELECT entity_id FROM audit_entry WHERE action='people.export' AND actor=$1", commander
     )
     assert "care-households" in {e["entity_id"] for e in exports}
+
+
+def test_a_sheet_with_chinese_headers_imports_and_a_bad_row_is_named(
+    server: str, commander: str
+) -> None:
+    tag = unique("Z")[-8:]
+    rows = [
+        ["人员编号", "姓名", "人员类别", "手机号", "所在社区", "技能"],
+        [f"PZ{tag}", "赵六", "community_worker", "10055667788", COMMUNITY, "first_aid"],
+    ]
+    with client(server, commander) as http:
+        made = http.post("/api/imports/people", content=_csv(rows))
+        assert made.status_code == 200, made.text
+        assert made.json()["created"] == 1
+        rows.append([f"PY{tag}", "钱七", "community_worker", "12345", COMMUNITY, ""])
+        bad = http.post("/api/imports/people", content=_xlsx(rows))  # type: ignore[arg-type]
+    assert bad.status_code == 422
+    body = bad.json()
+    assert body["code"] == "import.row_errors" and body["params"]["row"] == 3
+    assert [(e["row"], e["column"]) for e in body["errors"]] == [(3, "phone")]
+    assert not sql("SELECT 1 FROM person WHERE code=$1", f"PY{tag}")
