@@ -10,12 +10,13 @@ import { createMap, describe } from "/static/js/map.js";
 const $ = (id) => document.getElementById(id);
 const TABS = ["users", "standards", "units", "fleet", "coordinates", "imports", "exports"];
 const REAL = { exercise: false }; // accounts are shared by every world: never in a drill
+// each import's columns, and the Chinese headers a sheet may carry instead
 const COLUMNS = {
-  people: "code, name, kind, phone, address, community, street, party_branch, unit_code, skills, availability",
-  "partner-units": "code, name, kind, contact_name, contact_phone",
-  pairings: "unit_code, community, signed_on, valid_from, valid_until, pledged_people, pledged_skills, status, note",
-  receipts: "depot, item, lot, expires_on, qty（或 储备点, 物资编码, 批号, 有效期, 数量）",
-  vehicles: "code, depot, kind, lane_class, name, payload_kg, volume_m3, crew_needed, status, shift_start, shift_end, note（或 编号, 储备点, 车型, 通行类别, 车牌, 载重, 容积, 所需人数, 状态, 班次开始, 班次结束, 备注）",
+  people: ["code, name, kind, phone, address, community, street, party_branch, unit_code, skills, availability", "人员编号, 姓名, 人员类别, 手机号, 住址, 所在社区, 街道, 所在党支部, 共建单位编号, 技能, 服务时间"],
+  "partner-units": ["code, name, kind, contact_name, contact_phone", "单位编号, 单位名称, 单位类别, 联系人, 联系电话"],
+  pairings: ["unit_code, community, signed_on, valid_from, valid_until, pledged_people, pledged_skills, status, note", "单位编号, 社区, 签约日期, 生效日期, 有效期至, 承诺人数, 承诺技能, 状态, 备注"],
+  receipts: ["depot, item, lot, expires_on, qty", "储备点, 物资编码, 批号, 有效期, 数量"],
+  vehicles: ["code, depot, kind, lane_class, name, payload_kg, volume_m3, crew_needed, status, shift_start, shift_end, note", "编号, 储备点, 车型, 通行类别, 车牌, 载重, 容积, 所需人数, 状态, 班次开始, 班次结束, 备注"],
 };
 const MULTIPART = new Set(["receipts", "vehicles"]); // all or none, without a check-only run
 
@@ -656,8 +657,8 @@ async function initCoordinates() {
 function showColumns() {
   const what = $("im-what").value;
   // the headers a sheet must have are identifiers (shown as code), the Chinese ones they may take after
-  const [names, aliases] = COLUMNS[what].split("（或");
-  $("im-columns").replaceChildren(t("admin.imp.columns"), h("code", {}, names.trim()), aliases ? `（或${aliases}` : "");
+  const [names, aliases] = COLUMNS[what];
+  $("im-columns").replaceChildren(t("admin.imp.columns"), h("code", {}, names), " ", t("admin.imp.or_headers"), h("code", { lang: "zh-CN" }, aliases));
   $("im-dry").disabled = MULTIPART.has(what);
   if (MULTIPART.has(what)) $("im-dry").checked = false;
 }
