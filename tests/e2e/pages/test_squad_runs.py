@@ -114,3 +114,26 @@ def test_the_tablet_shows_a_run_as_stops_and_receives_a_stop_through_the_outbox(
     assert sheet.locator(".topbar").is_hidden()
     with client(server, create_user(Role.COMMANDER)) as boss:
         retire_van(boss, van)
+
+
+def test_the_command_map_shows_a_run_with_its_stops_and_its_vehicle_labelled(
+    open_page: Callable[..., Watched], server: str
+) -> None:
+    leader = create_user(Role.STREET_LEADER, street=STREET)
+    task, van = _run_on_its_way(server, leader)
+    commander = create_user(Role.COMMANDER)
+    watched = open_page("wall")
+    page = watched.page
+    login(page, commander, next_path="/command")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector("path.cc-run-route")
+    assert page.locator("path.cc-run-stop").count() >= len(task["stops"])
+    label = page.locator(".map-label-transfer > span", has_text=f"任务#{task['id']}")
+    label.first.wait_for(state="attached")
+    text = label.first.inner_text()
+    assert van["code"] in text and f"/{len(task['stops'])} 站" in text, text
+    try:
+        shot(page, "command-run-wall")
+    finally:
+        with client(server, commander) as boss:  # the van off the road for the tests after
+            retire_van(boss, van)

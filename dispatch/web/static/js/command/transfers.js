@@ -1,6 +1,7 @@
 // Deliveries on the map: where each vehicle is (its fresh GPS fix, else reckoned along its
 // route on the service's clock, which is a drill's simulated clock in a played drill) and
-// the track it has driven.
+// the track it has driven; a delivery run (one vehicle, several stops) with its stops and
+// its vehicle labelled with its plate, its task and the stop it heads for.
 import { api, currentExercise } from "/static/js/api.js";
 import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
 import { $, ACTIVE_TASK, cc, communityName, itemName, S, state, taskNote } from "/static/js/command/state.js";
@@ -20,7 +21,7 @@ function labelOf(task) {
 function labelAt(task, place) {
   const r = RADIUS * S;
   setSymbol(`transfer:${task.id}`, place, r + 1);
-  setLabel(`transfer:${task.id}`, place, labelOf(task), { kind: "transfer", priority: 50, gap: r + 4, owner: "transfers", stack: true });
+  setLabel(`transfer:${task.id}`, place, task.vehicle ? runLabel(task) : labelOf(task), { kind: "transfer", priority: 50, gap: r + 4, owner: "transfers", stack: true });
 }
 
 const transferMarkers = new Map(); // task id -> [marker, route coordinates, task]
@@ -85,11 +86,68 @@ function latestFix(task) {
   return fixes.reduce((a, b) => (Date.parse(b.at) > Date.parse(a.at) ? b : a), fixes[0] || null);
 }
 
-/** Where a delivery is drawn: at its latest GPS fix while that is fresh, else reckoned. */
+/** Where a delivery is drawn: at its latest GPS fix while that is fresh, else reckoned
+ * (a run by its stops' times, any other delivery along its route). */
 function placeOf(task, coords) {
   const fix = latestFix(task);
   if (task.status === "en_route" && fix && serviceNow() - Date.parse(fix.at) < FIX_FRESH_MS) return [fix.lat, fix.lon];
-  return cc.along(coords, progressOf(task));
+  return task.vehicle ? runPlace(task, coords) : cc.along(coords, progressOf(task));
+}
+
+// --- delivery runs: one vehicle, several stops -------------------------------------------
+
+/** A run's line: its depot, then each stop's community in driving order, as [lon, lat]
+ * (the legs are drawn straight: a run keeps its stops' times, not each leg's roads). */
+function runLine(task) {
+  const depot = state.depots.get(task.vehicle.depot);
+  const points = [depot, ...task.stops.map((s) => state.communities.get(s.community))];
+  return points.every((p) => p && p.lat != null) ? points.map((p) => [p.lon, p.lat]) : [];
+}
+
+/** Where a run is by the clock: at the depot until it leaves, at a stop while it unloads,
+ * else on the leg it is driving, the share of the leg's time gone by. */
+function runPlace(task, coords) {
+  const at = (i) => [coords[i][1], coords[i][0]];
+  if (task.status !== "en_route") return at(0);
+  const now = serviceNow();
+  let left = Date.parse(task.en_route_at || task.stops[0]?.depart_at || "") || now;
+  for (const [i, stop] of task.stops.entries()) {
+    const eta = Date.parse(stop.eta_at);
+    if (stop.status !== "done" && now < eta) {
+      const share = Math.max(0, Math.min(1, (now - left) / Math.max(1, eta - left)));
+      return cc.along([coords[i], coords[i + 1]], share);
+    }
+    left = Math.max(Date.parse(stop.depart_at), Date.parse(stop.done_at || "") || 0);
+    if (stop.status !== "done" && now < left) return at(i + 1);
+  }
+  return at(coords.length - 1);
+}
+
+/** What a run's vehicle says on the map: its plate, its task, the stop it heads for. */
+function runLabel(task) {
+  const next = task.stops.find((s) => s.status !== "done");
+  const done = task.stops.filter((s) => s.status === "done").length;
+  const where = next ? next.community_name : t("command.run.back");
+  return t("command.run.label", { code: task.vehicle.code, id: task.id, where, done, n: task.stops.length });
+}
+
+function drawRun(task) {
+  const L = window.L;
+  const coords = runLine(task);
+  if (coords.length < 2) return;
+  cc.layer("transfers").addLayer(L.polyline(latlngs(coords), { color: "#0f766e", weight: 3, opacity: 0.7, dashArray: "8 6", className: "cc-run-route" }));
+  for (const [i, stop] of task.stops.entries()) {
+    const [lon, lat] = coords[i + 1];
+    const dot = L.circleMarker([lat, lon], { radius: 5 * S, color: "#0f766e", weight: 2 * S, fillColor: stop.status === "done" ? "#0f766e" : "#ffffff", fillOpacity: 1, className: "cc-run-stop" });
+    tip(dot, [t("command.run.stop", { seq: stop.seq, community: stop.community_name, time: fmtTime(stop.eta_at) })]);
+    cc.layer("transfers").addLayer(dot);
+  }
+  const place = placeOf(task, coords);
+  const marker = L.circleMarker(place, { radius: RADIUS * S, color: "#ffffff", weight: 2 * S, fillColor: "#0f766e", fillOpacity: 1, className: "cc-transfer cc-run" });
+  tip(marker, [runLabel(task), t(`command.tstatus.${task.status}`), seenText(task)].filter(Boolean));
+  cc.layer("transfers").addLayer(marker);
+  transferMarkers.set(task.id, [marker, coords, task]);
+  labelAt(task, place);
 }
 
 function seenText(task) {
@@ -140,6 +198,10 @@ export function drawTransfers() {
   trackLines.clear();
   dropSymbols("transfer:");
   for (const task of state.tasks) {
+    if (task.vehicle && ACTIVE_TASK.has(task.status)) {
+      drawRun(task);
+      continue;
+    }
     if (task.kind !== "delivery" || !ACTIVE_TASK.has(task.status) || !task.route?.coordinates?.length) continue;
     const coords = task.route.coordinates;
     cc.layer("transfers").addLayer(L.polyline(latlngs(coords), { color: "#7c3aed", weight: 3, opacity: 0.6, className: "cc-task-route" }));
