@@ -5,7 +5,7 @@
 // A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
 // token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
 // never sees, online or offline, what the previous user's account was allowed to read.
-const VERSION = "dispatch-v4";
+const VERSION = "dispatch-v5";
 const SHELL = [
   "/squad",
   "/login",
@@ -25,6 +25,8 @@ const SHELL = [
   "/static/js/squad/tasks.js",
   "/static/js/squad/steps.js",
   "/static/js/squad/run.js",
+  "/static/js/squad/hotline.js",
+  "/static/js/tickets.js",
   "/print/run",
   "/static/css/runsheet.css",
   "/static/js/runsheet.js",
