@@ -39,7 +39,8 @@ def _masked(whole: str) -> str:
 
 
 def _row(page: Any, ticket: dict[str, Any], street: str = "") -> Any:
-    return page.locator(f"#hotline-board section[data-street='{street}'] tr[data-ticket='{ticket['id']}']")
+    group = f"#hotline-board section[data-street='{street}']"
+    return page.locator(f"{group} tr[data-ticket='{ticket['id']}']")
 
 
 def test_the_board_groups_tickets_by_street_masks_phones_and_dispatches(
@@ -124,7 +125,9 @@ def test_a_leader_replies_offline_once_and_the_district_records_the_rating(
     page.evaluate("window.dispatchEvent(new Event('online'))")  # a second flush sends nothing
     page.wait_for_timeout(300)
     assert _trail(ticket["id"]) == ["create", "assign", "start", "reply"]
-    replied = sql("SELECT status, reply_channel, replied_by FROM hotline_ticket WHERE id=$1", ticket["id"])
+    replied = sql(
+        "SELECT status, reply_channel, replied_by FROM hotline_ticket WHERE id=$1", ticket["id"]
+    )
     assert replied == [{"status": "replied", "reply_channel": "visit", "replied_by": leader}]
 
     district = open_page("tablet")
