@@ -16,7 +16,7 @@ import pytest
 from dispatch.accounts.policy import Role
 from tests.dispatch.hotline.helpers import make, phone, step
 from tests.dispatch.incidents.helpers import community_of
-from tests.e2e.pages.conftest import Watched, login
+from tests.e2e.pages.conftest import Watched, login, shot
 from tests.e2e.pages.test_squad import OFFLINE, controlled_by_worker, open_squad
 from tests.support import client, create_user, sql
 
@@ -67,6 +67,12 @@ def test_the_board_groups_tickets_by_street_masks_phones_and_dispatches(
         assert "响应" in text  # the response deadline is the one that matters yet
         figures = page.locator("#hotline-figures-table").inner_text()
         assert "全区" in figures and "响应率" in figures and "满意率" in figures
+        shot(page, "command-hotline")
+        refusal = page.evaluate(
+            "async () => (await import('/static/js/dom.js')).codedText({code: 'hotline."
+            "illegal_step', params: {ticket: 'X1', status: 'in_progress', step: 'assign'}})"
+        )
+        assert refusal == "工单 X1 当前为“办理中”，不能执行“派单”"  # statuses and steps by name
 
         _row(page, held).locator("button.hotline-act").click()
         page.select_option("#hotline-place", f"community:{community}")
@@ -108,6 +114,7 @@ def test_a_leader_replies_offline_once_and_the_district_records_the_rating(
     card = _card(page, ticket)
     card.get_by_role("button", name="开始办理").click()
     page.wait_for_selector(f"#ticket-{ticket['id']}[data-status=in_progress]")
+    shot(page, "squad-hotline")
     page.wait_for_function("document.getElementById('outbox-count').dataset.waiting === '0'")
 
     watched.context.set_offline(True)

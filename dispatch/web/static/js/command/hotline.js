@@ -122,7 +122,7 @@ function ticketTable(tickets) {
     h("span", {}, categoryName(x.category), " ", urgencyBadge(x.urgency)),
     h("span", { class: "hotline-place" }, placeName(x), x.address && !x.community_name ? h("br") : null, x.address && !x.community_name ? x.address : null),
     h("span", {}, h("span", { class: "badge hotline-status", dataset: { status: x.status } }, statusName(x.status)), " ", FINISHED.has(x.status) ? null : deadlineBadge(x)),
-    h("span", { class: "hotline-caller" }, [x.caller_name, x.caller_phone].filter(Boolean).join(" ")),
+    h("span", { class: "hotline-caller" }, x.caller_name || "", " ", x.caller_phone ? h("span", { class: "phone" }, x.caller_phone) : null),
     h("span", { class: "hotline-content" }, x.content, x.duplicates.length ? h("span", { class: "badge warn" }, t("hotline.duplicates", { n: x.duplicates.length })) : null, x.reply_reminder ? h("span", { class: "badge warn" }, t("hotline.reminder")) : null),
     actButton(x),
   ]);
