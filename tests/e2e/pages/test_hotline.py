@@ -16,7 +16,7 @@ import pytest
 from dispatch.accounts.policy import Role
 from tests.dispatch.hotline.helpers import make, phone, step
 from tests.dispatch.incidents.helpers import community_of
-from tests.e2e.pages.conftest import Watched, login, shot
+from tests.e2e.pages.conftest import Watched, assert_accessible, login, shot, untranslated
 from tests.e2e.pages.test_squad import OFFLINE, controlled_by_worker, open_squad
 from tests.support import client, create_user, sql
 
@@ -87,6 +87,14 @@ def test_the_board_groups_tickets_by_street_masks_phones_and_dispatches(
         _row(page, later, BOARD_STREET).wait_for()
         assert "家中停水" in _row(page, later, BOARD_STREET).inner_text()
 
+    page.goto("/command?lang=en")
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#tab-hotline")
+    _row(page, later, BOARD_STREET).wait_for()
+    board = page.locator("#panel-hotline").inner_text()
+    assert "Response rate" in board and "Emergency supplies" in board and "Received" in board
+    assert not untranslated(page)
+
 
 def _trail(ticket: int) -> list[str]:
     rows = sql("SELECT step FROM hotline_ticket_step WHERE ticket=$1 ORDER BY id", ticket)
@@ -112,6 +120,9 @@ def test_a_leader_replies_offline_once_and_the_district_records_the_rating(
     controlled_by_worker(page)
     page.click("#tab-hotline")
     card = _card(page, ticket)
+    card.wait_for()
+    assert_accessible(page)
+    assert not untranslated(page)
     card.get_by_role("button", name="开始办理").click()
     page.wait_for_selector(f"#ticket-{ticket['id']}[data-status=in_progress]")
     shot(page, "squad-hotline")

@@ -176,23 +176,36 @@ function rateForm(x) {
   return form;
 }
 
+const returning = new Set(); // tickets whose return form is open (kept across re-renders)
+
+/** "Not ours": a button that opens the reason form (a hidden form is out of the Tab order). */
 function returnForm(x) {
   const id = `return-reason-${x.id}`;
   const form = h(
     "form",
-    { class: "form-inline fail-form", novalidate: true },
+    { class: "form-inline fail-form", novalidate: true, id: `return-form-${x.id}`, hidden: !returning.has(x.id) },
     h("label", { for: id }, t("squad.hotline.return_reason")),
     h("input", { id, name: "reason", maxlength: 500 }),
     h("button", { type: "submit", class: "btn btn-danger" }, t("squad.hotline.return")),
     h("p", { class: "error", role: "alert", hidden: true, id: `return-error-${x.id}` }),
   );
+  const toggle = h("button", { type: "button", class: "btn return-toggle", "aria-expanded": String(returning.has(x.id)), "aria-controls": form.id }, t("squad.hotline.return_box"));
+  toggle.addEventListener("click", () => {
+    const open = form.hidden;
+    form.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) returning.add(x.id);
+    else returning.delete(x.id);
+    if (open) form.reason.focus();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const reason = form.reason.value.trim();
     if (!reason) return formError(form, t("squad.hotline.need_reason"));
+    returning.delete(x.id);
     ticketStep(x, "return", { reason });
   });
-  return h("details", { class: "fail-box", id: `return-box-${x.id}` }, h("summary", {}, t("squad.hotline.return_box")), form);
+  return h("div", { class: "return-box" }, toggle, form);
 }
 
 /** The caller's whole number to call back: asked of the service each time (audited, never
