@@ -12,6 +12,7 @@ import { fillCountSheet, fillIssueLots, fillReceiptLots, onCount, onIssue, onNee
 import { loadPeople } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
 import { loadTickets } from "/static/js/squad/hotline.js";
+import { wireScanning } from "/static/js/squad/scan.js";
 import * as outbox from "/static/js/outbox.js";
 
 // --- tabs, live updates, start-up -------------------------------------------------------
@@ -43,6 +44,7 @@ function wire() {
   $("issue-item").addEventListener("change", fillIssueLots);
   $("receipt-item").addEventListener("change", fillReceiptLots);
   $("count-depot").addEventListener("change", fillCountSheet);
+  wireScanning();
   $("street-select").addEventListener("change", async (event) => {
     localStorage.setItem(STREET_CHOICE, event.target.value);
     state.street = event.target.value;
