@@ -73,17 +73,24 @@ const GENERIC = new Set([
  */
 export function codedText(problem = {}, detail = "") {
   const key = problem.code && `error.${problem.code}`;
-  const params = localParams(problem.params || {});
+  const params = localParams(problem.params || {}, problem.code || "");
   const known = key && t(key, params) !== key;
   let text = known ? t(key, params) : detail || t("common.error");
   if (known && GENERIC.has(problem.code) && detail) text += ` · ${detail}`;
   return text;
 }
 
-/** Params the service sends as codes, named in the page's language (a role). */
-function localParams(params) {
+/** Params the service sends as codes, named in the page's language: a role, an action
+ * (`hotline.assign`), and a status or step of the code's own machine (`hotline.status.*`). */
+function localParams(params, code) {
   const out = { ...params };
-  if (typeof out.role === "string" && t(`role.${out.role}`) !== `role.${out.role}`) out.role = t(`role.${out.role}`);
+  const named = (key, value) => (t(key) !== key ? t(key) : value);
+  const area = code.split(".")[0];
+  if (typeof out.role === "string") out.role = named(`role.${out.role}`, out.role);
+  if (typeof out.action === "string") out.action = named(`action.${out.action}`, out.action);
+  for (const name of ["status", "step"]) {
+    if (typeof out[name] === "string") out[name] = named(`${area}.${name}.${out[name]}`, out[name]);
+  }
   return out;
 }
 

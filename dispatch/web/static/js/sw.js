@@ -5,7 +5,7 @@
 // A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
 // token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
 // never sees, online or offline, what the previous user's account was allowed to read.
-const VERSION = "dispatch-v5";
+const VERSION = "dispatch-v7";
 const SHELL = [
   "/squad",
   "/login",
@@ -26,6 +26,8 @@ const SHELL = [
   "/static/js/squad/steps.js",
   "/static/js/squad/run.js",
   "/static/js/squad/delivery.js",
+  "/static/js/squad/hotline.js",
+  "/static/js/tickets.js",
   "/static/js/squad/scan.js",
   "/static/vendor/jsqr/jsQR.js",
   "/print/run",

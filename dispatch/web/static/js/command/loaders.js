@@ -7,6 +7,8 @@ import { $, communityName, depotName, INCIDENT_KEY, incidentId, itemName, may, s
 import { drawClosures, drawCommunities, drawDepots, drawPlan, drawRequests } from "/static/js/command/layers.js";
 import { drawTransfers, seenAt } from "/static/js/command/transfers.js";
 import { refreshObjective } from "/static/js/command/review.js";
+import { loadHotline } from "/static/js/command/hotline.js";
+import { ticketNumber } from "/static/js/tickets.js";
 import { renderAlerts, renderClosures, renderDuty, renderFigures, renderIncidents, renderPlan, renderRequests, renderTasks } from "/static/js/command/panels.js";
 
 // --- loading -------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ export const LOADERS = {
   closures: loadClosures,
   stock: loadStock,
   duty: loadDuty,
+  hotline: loadHotline,
 };
 export const INCIDENT_VIEWS = ["requests", "plan", "tasks", "summary"];
 
@@ -148,8 +151,21 @@ function describe(event) {
   return null;
 }
 
+/** A ticket's event: what happened, then its number (an identifier, shown as code). */
+function describeTicket(event) {
+  const d = event.data || {};
+  const kind = event.kind.slice("hotline.".length);
+  let text;
+  if (kind === "tickets_imported") return t("command.ev.hotline_imported", { n: d.rows });
+  if (kind === "ticket_received") text = t("command.ev.hotline_created");
+  else if (kind === "ticket_overdue") text = t("command.ev.hotline_overdue", { which: t(`hotline.which.${d.deadline}`) });
+  else if (kind === "reply_reminder") text = t("command.ev.hotline_reminder");
+  else if (kind.startsWith("ticket_") && d.status) text = t("command.ev.hotline", { step: t(`hotline.step.${kind.slice(7)}`), status: t(`hotline.status.${d.status}`) });
+  return text && d.number ? [text, " ", ticketNumber(d)] : null;
+}
+
 function logEvent(event) {
-  const text = describe(event);
+  const text = (event.kind || "").startsWith("hotline.") ? describeTicket(event) : describe(event);
   if (!text) return;
   const list = $("events");
   list.prepend(h("li", { class: "fresh", dataset: { kind: event.kind } }, h("time", {}, fmtTime(event.at)), text));
@@ -169,6 +185,7 @@ export function onEvent(event) {
   else if (kind.startsWith("road.")) refresh("closures");
   else if (kind.startsWith("stock.") || kind.startsWith("depot.")) refresh("stock");
   else if (kind.startsWith("duty.")) refresh("duty");
+  else if (kind.startsWith("hotline.")) refresh("hotline");
   else if (kind === "community.moved" && state.communities.has(d.code)) {
     Object.assign(state.communities.get(d.code), { lat: d.lat, lon: d.lon, approximate: false });
     drawCommunities();

@@ -15,6 +15,7 @@ import { fetchedTracks, moveTransfers, showDrillClock, syncDrillClock, tracks } 
 import { renderDuty, renderIncidents, showTab } from "/static/js/command/panels.js";
 import { printOpen } from "/static/js/command/review.js";
 import { addRequest, advance, closeAt, declare, makePlan } from "/static/js/command/actions.js";
+import { fillHotlineForms } from "/static/js/command/hotline.js";
 
 // This module wires the others: forms, buttons, the map, the feed and the clocks.
 
@@ -86,13 +87,15 @@ function fitPadding() {
 async function start() {
   wallMode();
   state.user = await me();
-  useVocabulary(await vocabulary());
+  const words = await vocabulary();
+  useVocabulary(words);
   $("cc-role-note").hidden = state.user.role === "commander";
   for (const el of document.querySelectorAll("[data-needs]")) gate(el, el.dataset.needs);
   wire();
   printOpen();
   await run(loadPlaces);
   fillForms();
+  fillHotlineForms(words.hotline_categories);
   setMap(
     createMap($("cc-map"), {
       layers: [
@@ -120,7 +123,7 @@ async function start() {
     drawClosures(); // closed roads need the road lines
   });
   await run(loadIncidents);
-  await Promise.all([base.catch((e) => toast(problemText(e), { bad: true })), ...["stock", "duty", "closures", ...INCIDENT_VIEWS].map((n) => run(LOADERS[n]))]);
+  await Promise.all([base.catch((e) => toast(problemText(e), { bad: true })), ...["stock", "duty", "closures", "hotline", ...INCIDENT_VIEWS].map((n) => run(LOADERS[n]))]);
   subscribe(onEvent, { onReset: () => refresh(...Object.keys(LOADERS)), onStatus: liveStatus });
   await syncDrillClock();
   setInterval(syncDrillClock, 5000);

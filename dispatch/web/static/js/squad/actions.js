@@ -7,6 +7,7 @@ import { $, can, communityName, depotName, itemName, PRIORITIES, state, unitOf }
 import { reloadSoon } from "/static/js/squad/loaders.js";
 import { renderStock } from "/static/js/squad/panels.js";
 import { loadTasks, renderTasks } from "/static/js/squad/tasks.js";
+import { loadTickets, renderTickets } from "/static/js/squad/hotline.js";
 import * as outbox from "/static/js/outbox.js";
 
 // --- the outbox on screen --------------------------------------------------------------
@@ -42,6 +43,7 @@ export async function refreshOutbox() {
   );
   renderStock();
   renderTasks();
+  renderTickets();
 }
 
 /** The service's reason, with the field it names and the figures of a shortage. */
@@ -60,6 +62,8 @@ window.addEventListener("outbox-changed", (event) => {
     // keep showing the sent action's effect until the reloaded view includes it
     if (sent.kind === "task" && event.detail.result?.id) {
       state.tasks = state.tasks.map((task) => (task.id === event.detail.result.id ? event.detail.result : task));
+    } else if (sent.kind === "hotline" && event.detail.result?.id && state.tickets) {
+      state.tickets = state.tickets.map((x) => (x.id === event.detail.result.id ? event.detail.result : x));
     } else if (sent.ref?.depot) {
       state.justSent.push({ ...sent, sentAt: Date.now() });
     }
@@ -68,7 +72,10 @@ window.addEventListener("outbox-changed", (event) => {
   }
   if (refused) {
     const status = refused.problem.status;
-    if (refused.kind === "task" && status === 412) {
+    if (refused.kind === "hotline" && (status === 412 || status === 409)) {
+      toast(`${refused.label}: ${status === 412 ? t("squad.hotline.stale") : codedText(refused.problem, refused.problem.detail)}`, { bad: true, ms: 6000 });
+      loadTickets();
+    } else if (refused.kind === "task" && status === 412) {
       toast(t("squad.task.stale"), { bad: true, ms: 6000 });
       loadTasks();
     } else if (refused.kind === "task" && status === 409) {

@@ -9,6 +9,7 @@ import { $, can, state, STREET_CHOICE } from "/static/js/squad/state.js";
 import { fillRecordForms } from "/static/js/squad/actions.js";
 import { loadPeople, renderAlerts, renderStock, renderSummary } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
+import { loadTickets } from "/static/js/squad/hotline.js";
 
 // --- reading: the API through the service worker, noting answers served from its cache ---
 
@@ -90,6 +91,7 @@ export function reloadSoon() {
     if (navigator.onLine) clearStale();
     loadStock();
     loadTasks();
+    loadTickets();
   }, 150);
 }
 
@@ -129,12 +131,12 @@ export async function loadAll() {
   } catch (error) {
     failed($("stock-depots"), error); // tasks and people may still have a copy
   }
-  await Promise.all([loadStock(), loadTasks(), loadPeople()]);
+  await Promise.all([loadStock(), loadTasks(), loadPeople(), loadTickets()]);
   fillRecordForms();
 }
 
 export function listen() {
-  const kinds = /^(stock\.|task\.|duty\.|plan\.approved)/;
+  const kinds = /^(stock\.|task\.|duty\.|plan\.approved|hotline\.)/;
   subscribe((event) => {
     if (!kinds.test(event.kind)) return;
     if (event.street && event.street !== state.street) return;

@@ -11,6 +11,7 @@ import { chooseStreet, clearStale, failed, listen, loadAll, loadStock, reloadSoo
 import { fillCountSheet, fillIssueLots, fillReceiptLots, onCount, onIssue, onNeed, onReceipt, refreshOutbox } from "/static/js/squad/actions.js";
 import { loadPeople } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
+import { loadTickets } from "/static/js/squad/hotline.js";
 import { wireScanning } from "/static/js/squad/scan.js";
 import * as outbox from "/static/js/outbox.js";
 
@@ -33,6 +34,7 @@ function wire() {
   $("stock-reload").addEventListener("click", () => loadStock());
   $("tasks-reload").addEventListener("click", () => loadTasks());
   $("people-reload").addEventListener("click", () => loadPeople());
+  $("hotline-reload").addEventListener("click", () => loadTickets());
   $("issue-form").addEventListener("submit", onIssue);
   $("need-form").addEventListener("submit", onNeed);
   $("need-priority").addEventListener("change", (e) => { e.target.dataset.touched = "1"; });
@@ -83,7 +85,7 @@ async function main() {
   wire();
   registerWorker();
   const wanted = location.hash.slice(1);
-  if (["stock", "record", "tasks", "people"].includes(wanted)) showTab(wanted);
+  if (["stock", "record", "tasks", "hotline", "people"].includes(wanted)) showTab(wanted);
   await refreshOutbox();
   try {
     state.street = await chooseStreet();

@@ -13,6 +13,9 @@ export let ACTIVE = [];
 export let AFTER = {};
 export let FIELD_ROLES = new Set();
 export let PRIORITIES = [];
+export let HOTLINE_AFTER = {}; // ticket step -> the status it leads to
+export let CHANNELS = []; // how a reply reaches the caller
+export let RATINGS = []; // the caller's verdicts, best first
 export const SEP = lang === "zh" ? "、" : ", ";
 
 /** Take the codes from the service's vocabulary; the page keeps only their labels and badges. */
@@ -22,6 +25,9 @@ export function useVocabulary(words) {
   AFTER = words.task_after;
   FIELD_ROLES = new Set(words.field_roles);
   PRIORITIES = words.priorities;
+  HOTLINE_AFTER = words.hotline_after;
+  CHANNELS = words.hotline_channels;
+  RATINGS = words.hotline_ratings;
 }
 
 export const state = {
@@ -36,6 +42,7 @@ export const state = {
   stock: [],
   alerts: [],
   tasks: [],
+  tickets: null, // 12345 tickets in my scope (null until first loaded)
   transfers: new Map(),
   pending: [], // this user's outbox entries
   staleSince: null,

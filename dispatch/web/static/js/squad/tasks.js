@@ -51,11 +51,12 @@ function cargo(task) {
 }
 
 /** Re-draw a list without losing what the user was typing, which boxes are open, or focus
- * (tasks re-render whenever the outbox sends or the live feed reports a change). */
-function preserving(container, draw) {
+ * (tasks and tickets re-render whenever the outbox sends or the live feed reports a change). */
+export function preserving(container, draw) {
   const saved = new Map();
+  const ticked = (el) => el.type === "checkbox" || el.type === "radio";
   for (const el of container.querySelectorAll("input[id], select[id], textarea[id]")) {
-    saved.set(el.id, el.type === "checkbox" ? el.checked : el.value);
+    saved.set(el.id, ticked(el) ? el.checked : el.value);
   }
   const open = [...container.querySelectorAll("details[open][id]")].map((d) => d.id);
   const errors = [...container.querySelectorAll(".error[id]:not([hidden])")].map((e) => [e.id, e.textContent]);
@@ -64,7 +65,7 @@ function preserving(container, draw) {
   for (const [id, value] of saved) {
     const el = document.getElementById(id);
     if (!el) continue;
-    if (el.type === "checkbox") el.checked = value;
+    if (ticked(el)) el.checked = value;
     else el.value = value;
   }
   for (const id of open) document.getElementById(id)?.setAttribute("open", "");
