@@ -159,6 +159,7 @@ function describeTicket(event) {
   if (kind === "tickets_imported") return t("command.ev.hotline_imported", { n: d.rows });
   if (kind === "ticket_received") text = t("command.ev.hotline_created");
   else if (kind === "ticket_overdue") text = t("command.ev.hotline_overdue", { which: t(`hotline.which.${d.deadline}`) });
+  else if (kind === "ticket_nearly_due") text = t("command.ev.hotline_nearly_due", { which: t(`hotline.which.${d.deadline}`), n: d.minutes_left });
   else if (kind === "reply_reminder") text = t("command.ev.hotline_reminder");
   else if (kind.startsWith("ticket_") && d.status) text = t("command.ev.hotline", { step: t(`hotline.step.${kind.slice(7)}`), status: t(`hotline.status.${d.status}`) });
   return text && d.number ? [text, " ", ticketNumber(d)] : null;
