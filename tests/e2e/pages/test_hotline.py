@@ -15,7 +15,7 @@ import pytest
 
 from dispatch.accounts.policy import Role
 from tests.dispatch.hotline.helpers import make, phone, step
-from tests.dispatch.incidents.helpers import community_of
+from tests.dispatch.incidents.helpers import community_of, incident
 from tests.e2e.pages.conftest import Watched, assert_accessible, login, shot, untranslated
 from tests.e2e.pages.test_squad import OFFLINE, controlled_by_worker, open_squad
 from tests.support import client, create_user, sql
@@ -48,6 +48,7 @@ def test_the_board_groups_tickets_by_street_masks_phones_and_dispatches(
 ) -> None:
     commander = create_user(Role.COMMANDER)
     community = community_of(BOARD_STREET)
+    flood = incident([community])
     caller = phone()
     with client(server, commander) as http:
         placed = _ticket(http, community=community, caller_phone=caller, urgency="critical")
@@ -82,6 +83,33 @@ def test_the_board_groups_tickets_by_street_masks_phones_and_dispatches(
         assert sql("SELECT status, community FROM hotline_ticket WHERE id=$1", held["id"]) == [
             {"status": "assigned", "community": community}
         ]
+
+        # a repeated call from the same phone is merged, on confirmation, into the first
+        again = _ticket(http, community=community, caller_phone=caller, content="再次来电催问")
+        _row(page, again, BOARD_STREET).wait_for()
+        _row(page, again, BOARD_STREET).locator("button.hotline-act").click()
+        assert page.locator("#hotline-merge-row").is_visible()
+        page.select_option("#hotline-into", str(placed["id"]))
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#hotline-merge")
+        page.wait_for_function(
+            "id => !document.querySelector(`tr[data-ticket='${id}'] button.hotline-act`)",
+            arg=again["id"],
+        )
+        merged = sql("SELECT merged_into FROM hotline_ticket WHERE id=$1", again["id"])
+        assert merged == [{"merged_into": placed["id"]}]
+
+        # and the first becomes a supply request in one step
+        _row(page, placed, BOARD_STREET).locator("button.hotline-act").click()
+        page.select_option("#hotline-item", "WATER")
+        page.fill("#hotline-qty", "6")
+        page.select_option("#hotline-incident", str(flood))
+        page.click("#hotline-request")
+        page.locator("#toast", has_text="已由工单").wait_for()
+        asked = http.get(f"/api/hotline/tickets/{placed['id']}").json()["links"]
+        assert [link["kind"] for link in asked] == ["request"]
+        requested = sql("SELECT item, quantity FROM supply_request WHERE id=$1", asked[0]["id"])
+        assert requested == [{"item": "WATER", "quantity": 6}]
 
         later = _ticket(http, community=community, content="家中停水")  # on the live feed
         _row(page, later, BOARD_STREET).wait_for()

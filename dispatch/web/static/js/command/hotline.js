@@ -6,7 +6,7 @@
 import { api } from "/static/js/api.js";
 import { clear, h, problemText, table, toast } from "/static/js/dom.js";
 import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
-import { $, gate, may, state } from "/static/js/command/state.js";
+import { $, gate, itemName, may, state } from "/static/js/command/state.js";
 import { categoryName, deadlineBadge, FINISHED, placeName, statusName, ticketNumber, urgencyBadge } from "/static/js/tickets.js";
 
 export const hotline = { tickets: [], figures: null, acting: null, categories: [] };
@@ -61,6 +61,10 @@ export function fillHotlineForms(categories) {
     assignTicket();
   });
   $("hotline-return").addEventListener("click", returnTicket);
+  $("hotline-merge").addEventListener("click", mergeTicket);
+  $("hotline-request").addEventListener("click", requestFromTicket);
+  gate($("hotline-merge"), "hotline.edit");
+  gate($("hotline-request"), "hotline.edit");
   $("hotline-cancel").addEventListener("click", () => closeAct());
   gate($("hotline-assign"), "hotline.assign");
   gate($("hotline-return"), "hotline.work");
@@ -137,7 +141,7 @@ function ticketTable(tickets) {
 }
 
 function actButton(ticket) {
-  if (!ASSIGNABLE.has(ticket.status) && !RETURNABLE.has(ticket.status)) return "";
+  if (FINISHED.has(ticket.status) || ticket.merged_into) return "";
   const button = h("button", { type: "button", class: "btn hotline-act", "aria-describedby": `hotline-no-${ticket.id}`, onclick: () => openAct(ticket) }, t("command.hotline.act"));
   return gate(button, "hotline.work");
 }
@@ -151,6 +155,7 @@ function openAct(ticket) {
   const suggested = ticket.community ? `community:${ticket.community}` : ticket.street ? `street:${ticket.street}` : "";
   if ([...$("hotline-place").options].some((o) => o.value === suggested)) $("hotline-place").value = suggested;
   $("hotline-reason").value = "";
+  fillFollowUps(ticket);
   form.hidden = false;
   form.scrollIntoView({ block: "nearest" });
   (ASSIGNABLE.has(ticket.status) ? $("hotline-place") : $("hotline-reason")).focus();
@@ -184,6 +189,51 @@ async function returnTicket() {
     return toast(t("command.hotline.need_reason"), { bad: true });
   }
   await step(ticket, "return", { reason }, t("command.hotline.returned", { number: ticket.number }));
+}
+
+/** What else the ticket can lead to: merged into the open ticket it repeats, or a supply
+ * request made from it in one step (the service fills in its community and source). */
+function fillFollowUps(ticket) {
+  const into = clear($("hotline-into"));
+  for (const d of ticket.duplicates) {
+    into.append(h("option", { value: String(d.id) }, `${d.number} · ${fmtTime(d.received_at)} · ${t(`hotline.duplicate.${d.reason}`)}`));
+  }
+  $("hotline-merge-row").hidden = !ticket.duplicates.length;
+  const item = $("hotline-item");
+  if (!item.options.length) for (const [code] of state.items) item.append(h("option", { value: code }, itemName(code)));
+  const incident = clear($("hotline-incident"));
+  for (const i of state.incidents) incident.append(h("option", { value: String(i.id) }, `#${i.id} ${i.title}`));
+  if (ticket.incident) incident.value = String(ticket.incident);
+  $("hotline-qty").value = "";
+  $("hotline-request-row").hidden = !ticket.community || !state.incidents.length;
+}
+
+async function mergeTicket() {
+  const ticket = current();
+  const into = Number($("hotline-into").value);
+  if (!ticket || !into) return;
+  const target = ticket.duplicates.find((d) => d.id === into);
+  if (!window.confirm(t("command.hotline.merge_confirm", { number: ticket.number, into: target?.number || "" }))) return;
+  await step(ticket, "merge", { into }, t("command.hotline.merged", { number: ticket.number, into: target?.number || "" }));
+}
+
+async function requestFromTicket() {
+  const ticket = current();
+  const quantity = Number($("hotline-qty").value);
+  if (!ticket) return;
+  if (!Number.isInteger(quantity) || quantity < 1) {
+    $("hotline-qty").focus();
+    return toast(t("command.hotline.need_qty"), { bad: true });
+  }
+  const body = { item: $("hotline-item").value, quantity, incident: Number($("hotline-incident").value) };
+  try {
+    await api(`/api/hotline/tickets/${ticket.id}/requests`, { method: "POST", body });
+    toast(t("command.hotline.requested", { number: ticket.number, qty: quantity, item: itemName(body.item) }));
+    closeAct();
+    loadFiguresSoon();
+  } catch (error) {
+    toast(problemText(error), { bad: true });
+  }
 }
 
 async function step(ticket, name, body, done) {
