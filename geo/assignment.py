@@ -180,16 +180,23 @@ def preference(need: Need, candidate: Candidate) -> Literal["paired", "resident"
 
 
 def preferred_mask(needs: Sequence[Need], candidates: Sequence[Candidate]) -> NDArray[np.bool_]:
-    """Candidates x needs: paired with, or resident of, the need's community."""
+    """Candidates x needs: paired with, or resident of, the need's community.
+
+    One row per distinct set of linked communities (a community's residents share one),
+    then whole rows copied per candidate: no per-cell gather over the full matrix.
+    """
     codes = {n.community for n in needs}
     col = {code: k for k, code in enumerate(sorted(codes))}
-    linked = np.zeros((len(candidates), len(col)), dtype=bool)
-    for i, c in enumerate(candidates):
-        for code in (c.community, *c.paired_communities):
-            if code in col:
-                linked[i, col[code]] = True
-    picked = linked.take([col[n.community] for n in needs], axis=1)  # take: row-major
-    return picked.reshape(len(candidates), len(needs))
+    index: dict[frozenset[str], int] = {}
+    group = []
+    for c in candidates:
+        links = frozenset(x for x in (c.community, *c.paired_communities) if x in col)
+        group.append(index.setdefault(links, len(index)))
+    linked = np.zeros((len(index), len(col)), dtype=bool)
+    for links, g in index.items():
+        linked[g, [col[code] for code in links]] = True
+    by_need = linked.take([col[n.community] for n in needs], axis=1)
+    return by_need[np.asarray(group, dtype=np.intp)].reshape(len(candidates), len(needs))
 
 
 def _skill_groups(
@@ -221,7 +228,7 @@ def eligibility(
     has, c_group = _skill_groups([c.skills for c in candidates], col)
     wants, n_group = _skill_groups([n.skills for n in needs], col)
     covers = (1.0 - has) @ wants.T < 0.5  # no required skill missing (small exact counts)
-    skilled = covers[c_group].take(n_group, axis=1).reshape(m, k)  # take: row-major
+    skilled = covers.take(n_group, axis=1)[c_group].reshape(m, k)  # whole rows copied
     worked = np.array([c.hours_worked for c in candidates], dtype=float)
     duration = np.array([n.duration_h for n in needs], dtype=float)
     in_hours = worked[:, None] <= (options.hours_limit + 1e-9) - duration[None, :]
@@ -270,7 +277,8 @@ def assign(
     non_pref = ~preferred_mask(needs, candidates)
     c_order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
     n_order = sorted(range(len(needs)), key=lambda j: needs[j].id)
-    matching = _Matching(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
+    finite = bool(reach.all())
+    matching = _Matching(needs, candidates, travel_s, eligible, non_pref, c_order, n_order, finite)
     flows = _exact(matching, options.solver) if options.policy == "exact" else _greedy(matching)
     solved = time.perf_counter()
     result = _result(needs, candidates, travel_s, flows, (skilled, in_hours, reach), options)
@@ -287,7 +295,8 @@ def assign(
 @dataclass(frozen=True)
 class _Matching:
     """One matching problem as both policies read it: who is eligible for what, who is
-    not preferred there, travel seconds, and candidates and needs in id order."""
+    not preferred there, travel seconds, candidates and needs in id order, whether every
+    travel time is finite."""
 
     needs: Sequence[Need]
     candidates: Sequence[Candidate]
@@ -296,6 +305,7 @@ class _Matching:
     non_pref: NDArray[np.bool_]
     c_order: Sequence[int]
     n_order: Sequence[int]
+    finite: bool = False  # no travel time is infinite
 
 
 def _exact(p: _Matching, solver: Solver) -> list[tuple[int, int, int]]:
@@ -308,6 +318,7 @@ def _exact(p: _Matching, solver: Solver) -> list[tuple[int, int, int]]:
         want=np.array([n.people for n in p.needs], dtype=np.int64),
         c_order=np.asarray(p.c_order, dtype=np.intp),
         n_order=np.asarray(p.n_order, dtype=np.intp),
+        finite=p.finite,
     )
     return solve_exact(problem, solver)
 
@@ -356,10 +367,10 @@ def _result(
         held = frozenset().union(*(c.skills for c in candidates))
         skilled, in_hours, reach = masks
         timely = skilled & in_hours
-        found: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.intp]] = (
+        found: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int32]] = (
             np.asarray(skilled.any(axis=0)),
             np.asarray(timely.any(axis=0)),
-            np.asarray(np.count_nonzero(timely & reach, axis=0)),
+            np.asarray((timely & reach).view(np.uint8).sum(axis=0, dtype=np.int32)),
         )
         short = tuple(
             _short_need(

@@ -39,6 +39,7 @@ and replays have recorded), the assignment when its matrix fits, else the flow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,7 +61,8 @@ _BLOCK = 32  # rows per step of the cost matrix (3,000 columns: 768 kB of float6
 @dataclass(frozen=True)
 class Problem:
     """Candidates x needs: travel seconds, who is eligible where, who is not preferred
-    there; persons per candidate and per need; both in id order (ties break by it)."""
+    there; persons per candidate and per need; both in id order (ties break by it); and
+    whether every travel time is finite (then their largest bounds the eligible ones')."""
 
     travel_s: NDArray[np.float64]
     eligible: NDArray[np.bool_]
@@ -69,6 +71,7 @@ class Problem:
     want: NDArray[np.int64]
     c_order: NDArray[np.intp]
     n_order: NDArray[np.intp]
+    finite: bool = False  # every travel time is finite (known from the reach mask)
 
 
 def solve_exact(p: Problem, solver: Solver = "auto") -> Flows:
@@ -189,17 +192,10 @@ def _costs(
         return block if cols_as_is else block.take(col_of, 1)
 
     cost = np.empty((row_of.size, col_of.size))
-    code = np.empty(cost.shape, dtype=np.uint8)  # 2 * eligible + non-preferred
-    tmax = 0.0
-    for a in range(0, cost.shape[0], _BLOCK):
-        block, eligible = cost[a : a + _BLOCK], pick(p.eligible, a)
-        np.add(pick(p.travel_s, a), 0.5, out=block)
-        np.floor(block, out=block)
-        np.minimum(block, _EXACT, out=block)  # unreachable (inf) is never eligible: no inf * 0
-        np.multiply(block, eligible, out=block)  # ineligible: 0 for now
-        tmax = max(tmax, float(block.max(initial=0.0)))
-        np.multiply(eligible.view(np.uint8), np.uint8(2), out=code[a : a + _BLOCK])
-        code[a : a + _BLOCK] += pick(p.non_pref, a).view(np.uint8)
+    if p.finite:  # a bound on the travel of any eligible pair, before the matrix is built
+        tmax, code = float(np.floor(p.travel_s.max(initial=0.0) + 0.5)), None
+    else:
+        tmax, code = _travel_part(cost, pick, p.travel_s, p.eligible)
     big = tmax * r + 1.0  # one non-preferred person outweighs all travel
     huge = (big + tmax + 1.0) * (r + 1)  # one ineligible pair outweighs any r eligible
     if huge * (r + 1) >= _EXACT:
@@ -207,8 +203,39 @@ def _costs(
     # offset by (eligible, non-preferred): no, * -> HUGE; yes, no -> 0; yes, yes -> BIG
     offset = np.array([huge, huge, 0.0, big])
     for a in range(0, cost.shape[0], _BLOCK):
-        cost[a : a + _BLOCK] += offset[code[a : a + _BLOCK]]
+        block = cost[a : a + _BLOCK]
+        if code is None:  # in one go: travel, then the offset
+            eligible = pick(p.eligible, a)
+            np.add(pick(p.travel_s, a), 0.5, out=block)
+            np.floor(block, out=block)
+            np.multiply(block, eligible, out=block)  # ineligible: 0, then HUGE
+            codes = eligible.view(np.uint8) * np.uint8(2)
+        else:
+            codes = code[a : a + _BLOCK]
+        codes += pick(p.non_pref, a).view(np.uint8)
+        block += offset[codes]
     return cost, huge
+
+
+def _travel_part(
+    cost: NDArray[np.float64],
+    pick: Callable[[NDArray[Any], int], NDArray[Any]],
+    travel: NDArray[np.float64],
+    eligible: NDArray[np.bool_],
+) -> tuple[float, NDArray[np.uint8]]:
+    """Rounded travel where eligible, 0 elsewhere, into ``cost``; the largest, and twice
+    the eligible mask (the offset codes less non-preferred, added by the caller)."""
+    code = np.empty(cost.shape, dtype=np.uint8)
+    tmax = 0.0
+    for a in range(0, cost.shape[0], _BLOCK):
+        block, ok = cost[a : a + _BLOCK], pick(eligible, a)
+        np.add(pick(travel, a), 0.5, out=block)
+        np.floor(block, out=block)
+        np.minimum(block, _EXACT, out=block)  # unreachable (inf) is never eligible: no inf * 0
+        np.multiply(block, ok, out=block)  # ineligible: 0 for now
+        tmax = max(tmax, float(block.max(initial=0.0)))
+        np.multiply(ok.view(np.uint8), np.uint8(2), out=code[a : a + _BLOCK])
+    return tmax, code
 
 
 def _identity(order: NDArray[np.intp], n: int) -> bool:
