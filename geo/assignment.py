@@ -18,9 +18,13 @@ Rules (both policies):
 The ``exact`` policy optimises lexicographically: first the number of people
 staffed, then the number of *non-preferred* people (preferred: the candidate
 is paired with the need's community, or lives there), then total travel
-seconds. It is one min-cost max-flow (OR-Tools) with arc cost
-``non_preferred * BIG + travel``, where ``BIG`` exceeds any total travel, so
-the order is strict. Inputs are sorted by id, so ties break deterministically.
+seconds, with cost ``non_preferred * BIG + travel`` per person, where ``BIG``
+exceeds any total travel, so the order is strict. ``geo.assignment_exact``
+solves it as one min-cost max-flow (OR-Tools) or, at city size, as one dense
+``scipy.optimize.linear_sum_assignment`` over copies of teams and of
+multi-person needs (same objective; why that is exact is written there);
+``AssignOptions.solver`` picks, ``auto`` by size. Inputs are sorted by id, so
+ties break deterministically.
 The ``greedy`` baseline staffs needs one at a time (larger needs first) from
 their preferred, then nearest, eligible candidates.
 

@@ -179,10 +179,11 @@ def _costs(
     """The matrix of ``row_of`` x ``col_of``: ``non_preferred * BIG + travel`` where
     eligible, ``HUGE`` elsewhere, and HUGE; None if ``HUGE * (r + 1)`` would reach 2**53.
 
-    Arithmetic and one table look-up, no masked writes (several times slower on these
-    masks), a few rows at a time so that each step finds the block still in cache; rows
-    and columns are picked block by block too (none in the common case: ids in order,
-    every candidate and need eligible somewhere).
+    Arithmetic only, no masked writes (several times slower on these masks), a few rows
+    at a time so that each step finds the block still in cache; rows and columns are
+    picked block by block too (none in the common case: ids in order, every candidate and
+    need eligible somewhere). With every travel time finite, their largest bounds BIG and
+    HUGE before the matrix exists, and it is built in one pass.
     """
     rows_as_is = _identity(row_of, p.size.size)
     cols_as_is = _identity(col_of, p.want.size)
@@ -193,27 +194,26 @@ def _costs(
 
     cost = np.empty((row_of.size, col_of.size))
     if p.finite:  # a bound on the travel of any eligible pair, before the matrix is built
-        tmax, code = float(np.floor(p.travel_s.max(initial=0.0) + 0.5)), None
-    else:
-        tmax, code = _travel_part(cost, pick, p.travel_s, p.eligible)
+        tmax = float(np.floor(p.travel_s.max(initial=0.0) + 0.5))
+    else:  # rounded travel where eligible, 0 elsewhere, and its largest
+        tmax = _travel_part(cost, pick, p.travel_s, p.eligible)
     big = tmax * r + 1.0  # one non-preferred person outweighs all travel
     huge = (big + tmax + 1.0) * (r + 1)  # one ineligible pair outweighs any r eligible
     if huge * (r + 1) >= _EXACT:
         return None
-    # offset by (eligible, non-preferred): no, * -> HUGE; yes, no -> 0; yes, yes -> BIG
-    offset = np.array([huge, huge, 0.0, big])
+    extra = np.empty((min(_BLOCK, cost.shape[0]), cost.shape[1]))
     for a in range(0, cost.shape[0], _BLOCK):
         block = cost[a : a + _BLOCK]
-        if code is None:  # in one go: travel, then the offset
-            eligible = pick(p.eligible, a)
+        if p.finite:
             np.add(pick(p.travel_s, a), 0.5, out=block)
             np.floor(block, out=block)
-            np.multiply(block, eligible, out=block)  # ineligible: 0, then HUGE
-            codes = eligible.view(np.uint8) * np.uint8(2)
-        else:
-            codes = code[a : a + _BLOCK]
-        codes += pick(p.non_pref, a).view(np.uint8)
-        block += offset[codes]
+        # eligible * (travel + BIG * non_preferred - HUGE) + HUGE: integers below 2**53
+        plus = extra[: block.shape[0]]
+        np.multiply(pick(p.non_pref, a), big, out=plus)
+        plus -= huge
+        block += plus
+        block *= pick(p.eligible, a)
+        block += huge
     return cost, huge
 
 
@@ -222,20 +222,17 @@ def _travel_part(
     pick: Callable[[NDArray[Any], int], NDArray[Any]],
     travel: NDArray[np.float64],
     eligible: NDArray[np.bool_],
-) -> tuple[float, NDArray[np.uint8]]:
-    """Rounded travel where eligible, 0 elsewhere, into ``cost``; the largest, and twice
-    the eligible mask (the offset codes less non-preferred, added by the caller)."""
-    code = np.empty(cost.shape, dtype=np.uint8)
+) -> float:
+    """Rounded travel where eligible, 0 elsewhere, into ``cost``; the largest of it."""
     tmax = 0.0
     for a in range(0, cost.shape[0], _BLOCK):
-        block, ok = cost[a : a + _BLOCK], pick(eligible, a)
+        block = cost[a : a + _BLOCK]
         np.add(pick(travel, a), 0.5, out=block)
         np.floor(block, out=block)
         np.minimum(block, _EXACT, out=block)  # unreachable (inf) is never eligible: no inf * 0
-        np.multiply(block, ok, out=block)  # ineligible: 0 for now
+        np.multiply(block, pick(eligible, a), out=block)
         tmax = max(tmax, float(block.max(initial=0.0)))
-        np.multiply(ok.view(np.uint8), np.uint8(2), out=code[a : a + _BLOCK])
-    return tmax, code
+    return tmax
 
 
 def _identity(order: NDArray[np.intp], n: int) -> bool:
