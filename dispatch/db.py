@@ -186,12 +186,17 @@ class Context:
     A plain class, not a dataclass, so the web layer passes it through untouched.
     """
 
-    __slots__ = ("actor", "clock", "exercise")
+    __slots__ = ("actor", "clock", "durable", "exercise")
 
-    def __init__(self, actor: Actor, clock: Clock, exercise: str | None = None) -> None:
+    def __init__(
+        self, actor: Actor, clock: Clock, exercise: str | None = None, *, durable: bool = True
+    ) -> None:
         self.actor = actor
         self.clock = clock
         self.exercise = exercise
+        # False only for a sandbox thrown away after a replay: its commits need not wait
+        # for the disk (a crash loses at most the last moments of a run that is rerun)
+        self.durable = durable or exercise is None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -285,12 +290,24 @@ class Replan(Exception):
     Nothing has been answered yet, so the client never sees the first try."""
 
 
-async def _enter_world(connection: asyncpg.Connection, exercise: str | None) -> None:
-    if exercise is None:
-        return
-    if not SCHEMA_NAME.match(exercise):
-        raise ValueError(f"bad exercise schema {exercise!r}")
-    await connection.execute(f"SET LOCAL search_path TO {exercise}, public")
+async def _enter_world(
+    connection: asyncpg.Connection,
+    exercise: str | None,
+    *,
+    read_only: bool = False,
+    durable: bool = True,
+) -> None:
+    """Point the transaction at its world, in one round trip with what else it sets: read
+    only (a query), and commits that do not wait for the disk (a throwaway sandbox's)."""
+    settings = ["SET TRANSACTION READ ONLY"] if read_only else []
+    if exercise is not None:
+        if not SCHEMA_NAME.match(exercise):
+            raise ValueError(f"bad exercise schema {exercise!r}")
+        settings.append(f"SET LOCAL search_path TO {exercise}, public")
+        if not durable:
+            settings.append("SET LOCAL synchronous_commit TO off")
+    if settings:
+        await connection.execute("; ".join(settings))
 
 
 @dataclass
@@ -416,7 +433,7 @@ async def command(ctx: Context) -> AsyncIterator[Command]:
         return
     async with engine().transaction() as txn:
         connection: asyncpg.Connection = txn.connection
-        await _enter_world(connection, ctx.exercise)
+        await _enter_world(connection, ctx.exercise, durable=ctx.durable)
         cmd = Command(ctx, connection)
         token = _current_command.set(cmd)
         try:
@@ -457,8 +474,7 @@ async def query(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
         return
     async with db.transaction() as txn:
         connection: asyncpg.Connection = txn.connection
-        await connection.execute("SET TRANSACTION READ ONLY")
-        await _enter_world(connection, ctx.exercise)
+        await _enter_world(connection, ctx.exercise, read_only=True)
         yield connection
 
 

@@ -42,6 +42,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "tasks_staffed": ("已派人任务", "tasks staffed"),
     "people_hours": ("人员工时", "people-hours"),
     "plans": ("调度方案数", "plans computed"),
+    "hotline.tickets": ("12345工单数", "12345 tickets"),
+    "hotline.response_rate": ("响应率", "response rate"),
+    "hotline.resolution_rate": ("解决率", "resolution rate"),
+    "hotline.satisfaction_rate": ("满意率", "satisfaction rate"),
+    "hotline.overdue_now": ("结束时超期工单", "tickets overdue at the end"),
     "wall_seconds": ("运行秒数", "wall seconds"),
 }
 REASONS = {
@@ -80,6 +85,8 @@ KINDS = {
     "receive": "物资入库 · stock received",
     "stand_down": "解除响应 · stand down",
     "refused": "被拒绝 · refused",
+    "call": "12345来电 · hotline call",
+    "ticket": "工单办理 · ticket step",
 }
 COLORS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700")
 
@@ -324,6 +331,33 @@ def _unmet(reports: list[dict[str, Any]]) -> str:
     )
 
 
+def _rate(value: Any) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _hotline(reports: list[dict[str, Any]]) -> str:
+    """The calls' figures per street (响应率、解决率、满意率), for each policy."""
+    rows = []
+    for r in reports:
+        hotline = r.get("hotline") or {}
+        for s in hotline.get("streets", []):
+            rows.append(
+                f"<tr><td>{escape(r['policy'])}</td><td>{escape(s['name'])}</td>"
+                f"<td>{s['tickets']}</td><td>{_rate(s['response_rate'])}</td>"
+                f"<td>{_rate(s['resolution_rate'])}</td><td>{_rate(s['satisfaction_rate'])}</td>"
+                f"<td>{s['overdue_now']}</td></tr>"
+            )
+    if not rows:
+        return "<p>无来电 · no calls</p>"
+    return (
+        '<table class="hotline"><thead><tr><th>策略 policy</th><th>街道 street</th>'
+        "<th>工单 tickets</th><th>响应率 response</th><th>解决率 resolution</th>"
+        "<th>满意率 satisfaction</th><th>超期 overdue</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
 CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:0;
 color:#1f2328;background:#f6f8fa}
@@ -389,6 +423,8 @@ def render_html(reports: list[dict[str, Any]]) -> str:
 <section><h2>预期界限 <small>expect bounds</small></h2>{_expect(reports)}</section>
 <section><h2>未满足的请求及原因 <small>unmet requests and why</small></h2>
 {_unmet(reports)}</section>
+<section><h2>12345 接诉即办 <small>hotline calls per street (rates at the end)</small></h2>
+{_hotline(reports)}</section>
 <section><h2>累计送达 <small>delivered units over time</small></h2>
 {_progress_chart(reports)}</section>
 <section><h2>时间线 <small>timeline ({escape(first["policy"])})</small></h2>

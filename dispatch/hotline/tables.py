@@ -56,6 +56,8 @@ class HotlineTicket(Table, tablename="hotline_ticket"):
     return_reason = Varchar(length=500, null=True, default=None)
     response_overdue_at = Timestamptz(null=True, default=None)
     resolution_overdue_at = Timestamptz(null=True, default=None)
+    response_nearly_due_at = Timestamptz(null=True, default=None)
+    resolution_nearly_due_at = Timestamptz(null=True, default=None)
     reply_reminded_at = Timestamptz(null=True, default=None)
     merged_into = BigInt(null=True, default=None)
     merged_at = Timestamptz(null=True, default=None)

@@ -50,7 +50,7 @@ def system_context(cmd: Command, task_id: int) -> Context:
     """The rules of a run act, not the caller: a crew member receives at every community of
     the run, not only their own, and a failed run returns stock to any depot."""
     actor = Actor(None, f"system:task-{task_id}", Role.COMMANDER)
-    return Context(actor, cmd.ctx.clock, cmd.ctx.exercise)
+    return Context(actor, cmd.ctx.clock, cmd.ctx.exercise, durable=cmd.ctx.durable)
 
 
 async def _free_vehicle(cmd: Command, vehicle_id: int) -> asyncpg.Record:

@@ -119,6 +119,12 @@ class StockController(Controller):
         """Quantities per depot, street or item: usable, near expiry, expired."""
         return await service.stock_totals(ctx, by, street, item)
 
+    @get("/labels")
+    async def labels(self, ctx: Ctx, depot: Depot) -> list[service.LotLabel]:
+        """A printable label per lot the depot holds: its facts and a QR code (inline SVG)
+        the tablet scans to pick the lot of an issue, receipt or count."""
+        return await service.lot_labels(ctx, depot)
+
     @get("/card")
     async def card(
         self,

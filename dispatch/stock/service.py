@@ -16,12 +16,14 @@ ARCHITECTURE. Each concern of stock lives in one module; this one only re-export
 - `queries`: lists, stock cards, totals, the street summary and the ledger's movements.
 - `standards`: reserve standards and the alerts (below standard, near expiry, expired).
 - `catalogue`: the catalogue loaded from reference CSVs and the demo stock.
+- `labels`: lot labels with QR codes, to print and scan.
 - `sheets`: receipts imported from a spreadsheet and CSV/XLSX exports.
 """
 
 from __future__ import annotations
 
 from dispatch.stock.catalogue import DEMO_SEED, catalogue_rows, load_catalogue, seed_demo_stock
+from dispatch.stock.labels import LotLabel, lot_labels
 from dispatch.stock.ledger import (
     MAX_KEY,
     Move,
@@ -70,6 +72,7 @@ __all__ = [
     "MAX_KEY",
     "XLSX_TYPE",
     "Export",
+    "LotLabel",
     "Move",
     "Shortage",
     "Watch",
@@ -94,6 +97,7 @@ __all__ = [
     "list_stock",
     "list_transfers",
     "load_catalogue",
+    "lot_labels",
     "lot_status",
     "movement_view",
     "movements_of",

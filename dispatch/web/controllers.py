@@ -31,6 +31,7 @@ PAGES = {
     "/drill": "drill",  # choose and play drills; the other pages then work inside one
     "/admin": "admin",  # a commander's users, standards, units, coordinates, spreadsheets
     "/print/run": "runsheet",  # a delivery run's sheet and delivery notes (?task=), to print
+    "/print/labels": "labels",  # a depot's lot labels with QR codes (?depot=), to print
     "/about": "about",
 }
 # paths the token middleware lets through: the shells, their files and the worker

@@ -28,8 +28,10 @@ ARCHITECTURE: `state` (what a run knows: its keys, deliveries, tasks, agenda and
 `agenda` (the `Replay` run: sandbox, the agenda's order, one step handler per agenda kind),
 `world` (the world before the clock starts), `events` (one handler per scenario event kind),
 `roads` (closures, outages, reroutes), `plans` (planning, approval, departures, arrivals),
-`people` (staffing people's tasks), `report` (the report and its figures), `entry` (the
-CLI's and the server's entry points). This module re-exports what callers use.
+`people` (staffing people's tasks), `calls` (12345 calls: tickets played on from receipt
+to close, on seeded draws; the hotline's deadline sweep on simulated time), `report` (the
+report and its figures), `entry` (the CLI's and the server's entry points). This module
+re-exports what callers use.
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ from dispatch.exercises.replay.state import (
     REPLAN,
     REPLAY_ACTOR,
     STAFF,
+    SWEEP,
     TASK_END,
+    TICKET,
     Delivery,
     Options,
     PeopleTask,
     Progress,
     ReplayState,
+    TicketRun,
     as_minutes,
     closure_key,
 )
@@ -66,13 +71,16 @@ __all__ = [
     "REPLAY_ACTOR",
     "STAFF",
     "STEPS",
+    "SWEEP",
     "TASK_END",
+    "TICKET",
     "Delivery",
     "Options",
     "PeopleTask",
     "Progress",
     "Replay",
     "ReplayState",
+    "TicketRun",
     "as_minutes",
     "canonical",
     "check_expect",

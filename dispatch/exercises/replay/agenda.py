@@ -19,6 +19,7 @@ from dispatch.clock import WallClock
 from dispatch.db import Context
 from dispatch.errors import Conflict, DomainError
 from dispatch.exercises import scenario as sc
+from dispatch.exercises.replay.calls import sweep, ticket_step
 from dispatch.exercises.replay.events import apply_event
 from dispatch.exercises.replay.people import staff_waiting, task_end
 from dispatch.exercises.replay.plans import arrive, replan
@@ -66,6 +67,8 @@ STEPS: dict[str, Step] = {
     "tick": _tick_step,
     "replan_now": _replan_now_step,
     "staff": _staff_step,
+    "ticket": ticket_step,
+    "sweep": sweep,
 }
 
 
@@ -111,7 +114,10 @@ class Replay(ReplayState):
             )
         self.exercise_id = view.id
         self.schema = view.schema_name
-        self.ctx = Context(REPLAY_ACTOR, self.clock, view.schema_name)
+        # a sandbox of its own is thrown away (or kept to look at): its commits need not
+        # wait for the disk; a drill people work in keeps durable commits
+        own = self.options.exercise_id is None
+        self.ctx = Context(REPLAY_ACTOR, self.clock, view.schema_name, durable=not own)
 
     async def _close_sandbox(self) -> None:
         if self.exercise_id is None:

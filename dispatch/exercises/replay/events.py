@@ -10,6 +10,7 @@ from typing import Any
 from dispatch.db import query
 from dispatch.errors import DomainError
 from dispatch.exercises import scenario as sc
+from dispatch.exercises.replay.calls import call
 from dispatch.exercises.replay.people import staff
 from dispatch.exercises.replay.plans import approve_latest
 from dispatch.exercises.replay.roads import bring_depot_back, close, reopen, take_depot_out
@@ -192,6 +193,7 @@ HANDLERS: dict[type[sc.Event], Handler] = {
     sc.CheckOut: leave_duty,
     sc.Approve: approve,
     sc.StandDown: stand_down,
+    sc.Call: call,
 }
 
 

@@ -1,6 +1,6 @@
 """The report of a run: the requests' fill rates, what stayed unmet and why, delivery
-times, people's tasks, the routes driven, and the hash of the history; and the figures the
-scenario's `expect` bounds read from it."""
+times, people's tasks, the 12345 calls' rates, the routes driven, and the hash of the
+history; and the figures the scenario's `expect` bounds read from it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from dispatch.db import query
 from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay.state import Delivery, ReplayState, as_minutes
+from dispatch.hotline.service import hotline_figures
 from dispatch.incidents.service import percentile
 
 
@@ -165,6 +167,18 @@ def _routes(state: ReplayState) -> list[dict[str, Any]]:
     ]
 
 
+async def _hotline(state: ReplayState) -> dict[str, Any]:
+    """接诉即办 figures of the calls received since the start, judged on the clock at the
+    end (the hotline's own figures): tickets, 响应率, 解决率, 满意率, medians, overdue now;
+    the district's, then per street."""
+    report = await hotline_figures(state.context(), state.scenario.start, None)
+    streets = [
+        {"code": s.code, "name": s.name, **msgspec.structs.asdict(s.figures)}
+        for s in report.streets
+    ]
+    return {**msgspec.structs.asdict(report.district), "streets": streets}
+
+
 def _heading(state: ReplayState) -> dict[str, Any]:
     scenario = state.scenario
     return {
@@ -191,6 +205,7 @@ async def build_report(state: ReplayState) -> dict[str, Any]:
         "deliveries": len(done),
         **_people_figures(rows.tasks),
         "plans": state.plans,
+        "hotline": await _hotline(state),
         "events": len(state.scenario.events),
         "agenda_steps": state.steps,
         "refused": state.refused,

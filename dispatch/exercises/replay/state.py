@@ -24,8 +24,9 @@ from dispatch.exercises.schemas import ExerciseKind
 CREW_OVERRIDE = "replay: the depot's crew stands for its vehicles"
 REPLAY_ACTOR = Actor(user_id=None, username="replay", role=Role.COMMANDER)
 # agenda classes: at one moment, vehicles arrive first, then tasks end, then the
-# scenario's events in file order, then the planner runs on the result
-ARRIVAL, TASK_END, EVENT, REPLAN, STAFF = 0, 1, 2, 3, 4
+# scenario's events in file order, then the planner runs on the result; 12345 tickets
+# move on last (a reply sees what arrived at its moment), and the hotline's sweep after
+ARRIVAL, TASK_END, EVENT, REPLAN, STAFF, TICKET, SWEEP = 0, 1, 2, 3, 4, 5, 6
 CREW_PER_DEPOT = 2
 
 Progress = Callable[[float, int], None]  # (fraction of the scenario's time, agenda steps)
@@ -64,6 +65,23 @@ class PeopleTask:
     minutes: int
     assigned: list[int] = field(default_factory=list)
     done: bool = False
+
+
+@dataclass
+class TicketRun:
+    """A call's ticket as the replay plays it on: its key in the history (`C1`, ...), the
+    moments of its steps and the draws that decide them (`calls.plan_ticket`)."""
+
+    key: str
+    ticket: int
+    event: sc.Call
+    respond_at: datetime
+    reply_at: datetime
+    solved_draw: float
+    rating_draw: float
+    request: int | None = None  # the request made from it
+    replied_in_time: bool = False
+    solved: bool = False
 
 
 @dataclass
@@ -138,6 +156,7 @@ class ReplayState:
         self.version = 0
         self.planned_version: dict[str, int] = {}
         self.staffing_day: Any = None
+        self.tickets: dict[str, TicketRun] = {}  # call key -> its ticket
 
     # --- bookkeeping ----------------------------------------------------------------------
 

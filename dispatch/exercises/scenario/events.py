@@ -1,6 +1,6 @@
 """Validation of the scenario's events: one action per event, its fields by the action's
-table `_ACTIONS`, and the timeline (incidents before what names them, offsets within the
-duration, approvals only without auto-approve)."""
+table `_ACTIONS` (a `call`'s by `calls.CallChecks`), and the timeline (incidents before
+what names them, offsets within the duration, approvals only without auto-approve)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
+from dispatch.exercises.scenario.calls import CALL_OPTIONAL, CALL_REQUIRED, CallChecks
 from dispatch.exercises.scenario.model import (
     INCIDENT_TYPES,
     LEVELS,
     PRIORITIES,
     TASK_KINDS,
     Approve,
+    Call,
     CheckIn,
     CheckOut,
     CloseRoad,
@@ -33,7 +35,6 @@ from dispatch.exercises.scenario.model import (
     format_duration,
 )
 from dispatch.exercises.scenario.reading import Fields, join_path, line_of
-from dispatch.exercises.scenario.world import WorldChecks
 
 _ACTIONS: dict[str, tuple[type[Any], tuple[str, ...], tuple[str, ...]]] = {
     "incident": (Incident, ("key", "type", "level", "title", "communities"), ()),
@@ -52,10 +53,11 @@ _ACTIONS: dict[str, tuple[type[Any], tuple[str, ...], tuple[str, ...]]] = {
     "check_out": (CheckOut, ("community", "people"), ()),
     "approve": (Approve, ("plan",), ()),
     "stand_down": (StandDown, ("incident",), ()),
+    "call": (Call, CALL_REQUIRED, CALL_OPTIONAL),
 }
 
 
-class EventChecks(WorldChecks):
+class EventChecks(CallChecks):
     """The events and their timeline (closures read as the world reads them)."""
 
     def event(self, node: Node, index: int) -> Event | None:
@@ -119,6 +121,8 @@ class EventChecks(WorldChecks):
             return convert(f[key][1], join_path(path, key)) if key in f else None
 
         out: dict[str, Any]
+        if action == "call":  # optional fields stay None: its own checks say what is wrong
+            return self.call_fields(f, path)
         if action == "incident":
             communities = get("communities", lambda n, p: self.each(n, p, self.community))
             if communities == ():
@@ -219,7 +223,9 @@ class EventChecks(WorldChecks):
                         )
                     )
                 declared[event.key] = event
-            elif isinstance(event, Request | Task | StandDown):
+            elif isinstance(event, Request | Task | StandDown | Call):
+                if event.incident is None:  # a call of no incident
+                    continue
                 if event.incident not in declared and event.incident not in self.broken_incidents:
                     self.problems.append(
                         Problem(

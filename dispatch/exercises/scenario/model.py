@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, TypeAlias
 
+from dispatch.hotline.schemas import Category, Urgency
 from geo.assignment import BUILTIN_SKILLS as SKILLS_AT_START
 
 FORMAT = "dispatch-scenario/1"
@@ -32,6 +33,14 @@ LEVELS = ("I", "II", "III", "IV")
 PRIORITIES = ("critical", "high", "normal")
 TASK_KINDS = ("door_check", "evacuation", "delivery_support", "guard")
 PLANNERS = ("optimal", "nearest")
+# a `call`: the hotline's categories and urgencies, and the request priority a call's
+# urgency implies when its request names none
+CALL_CATEGORIES = tuple(c.value for c in Category)
+URGENCIES = tuple(u.value for u in Urgency)
+URGENCY_PRIORITY = {"critical": "critical", "urgent": "high", "normal": "normal"}
+# a caller's phone in a scenario: the synthetic range (100 + 8 digits: no real mobile
+# number starts with 100), as the people demo's and the sandboxes' stand-ins
+SYNTHETIC_PHONE = re.compile(r"^100\d{8}$")
 BUILTIN_SKILLS = frozenset(SKILLS_AT_START)
 # the report's figures in the order they are shown; `expect` may bound any of them
 FIGURES: tuple[str, ...] = (
@@ -53,6 +62,11 @@ FIGURES: tuple[str, ...] = (
     "tasks_staffed",
     "people_hours",
     "plans",
+    "hotline.tickets",
+    "hotline.response_rate",
+    "hotline.resolution_rate",
+    "hotline.satisfaction_rate",
+    "hotline.overdue_now",
     "wall_seconds",
 )
 
@@ -312,6 +326,36 @@ class StandDown(_Event):
     incident: str
 
 
+@dataclass(frozen=True)
+class ImpliedRequest:
+    """The supply request a call asks for, made from its ticket (the hotline's
+    ticket→request path)."""
+
+    item: str
+    quantity: int
+    priority: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Call(_Event):
+    """A 12345 call: a ticket received at `at`. `community` is the one given, or the one the
+    address names (matched as the hotline matches); `street` is its street, or the street
+    an address names alone."""
+
+    action: ClassVar[str] = "call"
+    caller: str
+    category: str
+    urgency: str
+    content: str
+    phone: str | None = None
+    community: str | None = None
+    street: str | None = None
+    address: str | None = None
+    incident: str | None = None
+    request: ImpliedRequest | None = None
+    matched: bool = False  # the place is the address's (the hotline matches it again)
+
+
 Event: TypeAlias = (
     Incident
     | Request
@@ -325,6 +369,7 @@ Event: TypeAlias = (
     | CheckOut
     | Approve
     | StandDown
+    | Call
 )
 
 

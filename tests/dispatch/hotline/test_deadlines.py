@@ -140,3 +140,46 @@ def test_the_watch_sweeps_every_world_it_is_given_and_outlives_a_failing_one() -
     assert marked.response.state is DeadlineState.OVERDUE
     row = sql("SELECT response_overdue_at FROM hotline_ticket WHERE id=$1", ticket.id)[0]
     assert row["response_overdue_at"] == clock.now()
+
+
+def test_a_nearly_due_ticket_is_announced_once_per_deadline_on_the_clock() -> None:
+    """Nearly due from the moment a quarter of the window is left (as the views say), once
+    per deadline; a deadline met first, or passed unseen, is not announced nearly due."""
+    heard: list[Event] = []
+
+    async def publish(events: list[Event]) -> None:
+        heard.extend(events)
+
+    clock = FixedClock(START + timedelta(days=1200))  # after every ticket of the other tests
+    ctx = _ctx(clock)
+    ticket = _received(ctx)  # 2 h to respond, 24 h to resolve
+    responded = _received(ctx)
+    set_publisher(publish)
+    try:
+        clock.advance(timedelta(minutes=89))  # 31 min left of 120: not yet
+        run(service.sweep_overdue(ctx))
+        step = TicketStep(version=responded.version)
+        run(service.start_ticket(ctx, responded.id, step))  # met before nearly due
+        clock.advance(timedelta(minutes=1))  # 30 min left: a quarter
+        run(service.sweep_overdue(ctx))
+        run(service.sweep_overdue(ctx))  # nothing new
+        clock.advance(timedelta(hours=16, minutes=30))  # 6 h of 24 left: a quarter
+        run(service.sweep_overdue(ctx))
+    finally:
+        set_publisher(None)
+    nearly = [e for e in heard if e.kind == "hotline.ticket_nearly_due"]
+    mine = [e for e in nearly if e.data["id"] == ticket.id]
+    assert [(e.data["deadline"], e.data["minutes_left"]) for e in mine] == [
+        ("response", 30),
+        ("resolution", 360),
+    ]
+    assert all(e.street == HOME and "caller_phone" not in e.data for e in mine)
+    other = [e.data["deadline"] for e in nearly if e.data["id"] == responded.id]
+    assert other == ["resolution"]  # its response was met: only its resolution runs on
+    overdue = [e for e in heard if e.kind == "hotline.ticket_overdue" and e.data["id"] == ticket.id]
+    assert [e.data["deadline"] for e in overdue] == ["response"]  # 2 h passed meanwhile
+    row = sql(
+        "SELECT response_nearly_due_at, resolution_nearly_due_at FROM hotline_ticket WHERE id=$1",
+        ticket.id,
+    )[0]
+    assert row["resolution_nearly_due_at"] == clock.now()

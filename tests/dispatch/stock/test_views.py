@@ -156,3 +156,20 @@ def test_near_expiry_alert_uses_the_setting(server: str, commander: str) -> None
     mine = [(a["lot"], a["days_left"]) for a in alerts if a["item"] == item]
     assert mine == [("SOON", get_settings().near_expiry_days - 1)]
     assert all(date.fromisoformat(a["expires_on"]) >= beijing_today() for a in alerts)
+
+
+def test_lot_labels_carry_each_lots_facts_in_the_readers_scope(server: str, leader: str) -> None:
+    item = new_item(365)
+    receive(HOME_DEPOT, item, "A|1", 3, expires_on=in_days(200))
+    receive(HOME_DEPOT, item, "B", 2, expires_on=in_days(100))
+    with client(server, leader) as http:
+        answer = http.get("/api/stock/labels", params={"depot": HOME_DEPOT})
+        assert answer.status_code == 200
+        labels = [x for x in answer.json() if x["item"] == item]
+        # the stock card's order (earliest expiry first), a `|` in a lot number escaped
+        assert [(x["lot"], x["qty"]) for x in labels] == [("B", 2), ("A|1", 3)]
+        assert labels[1]["text"] == f"DSLOT1|{HOME_DEPOT}|{item}|A%7C1|{in_days(200)}"
+        assert labels[0]["svg"].startswith("<svg") and "<path" in labels[0]["svg"]
+        assert http.get("/api/stock/labels", params={"depot": OTHER_DEPOT}).status_code == 403
+        missing = http.get("/api/stock/labels")
+        assert missing.status_code == 400 and "depot" in missing.text

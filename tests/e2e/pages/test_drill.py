@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dispatch.accounts.policy import Role
+from tests.dispatch.incidents.helpers import community_of, incident, task
 from tests.dispatch.stock.helpers import (
     HOME,
     HOME_DEPOT,
@@ -74,6 +75,9 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
     )
     real_before = balances(item)
     real_ledger = _movements("public", item)
+    real_incident = incident([community_of(HOME)])
+    real_task = task(real_incident, community_of(HOME))
+    real_title = sql("SELECT title FROM incident WHERE id=$1", real_incident)[0]["title"]
     commander = create_user(Role.COMMANDER)
     page = open_page("tablet").page
     _open(page, commander)
@@ -122,6 +126,15 @@ def test_drill_flow_banner_shows_and_real_stock_is_unchanged(
     standard = "SELECT minimum FROM {}.reserve_standard WHERE depot=$1 AND item=$2"
     assert sql(standard.format("public"), HOME_DEPOT, item) == [{"minimum": 30}]
     assert sql(standard.format(schema), HOME_DEPOT, item) == [{"minimum": 45}]
+
+    # the drill starts clean: the real world's incident and its task are not in it
+    page.goto("/command")
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_load_state("networkidle")
+    command_text = page.locator("main").inner_text()
+    assert real_title not in command_text and f"#{real_task['id']} " not in command_text
+    options = page.locator("#cc-incident option").all_inner_texts()
+    assert not any(real_title in o for o in options), options
 
     # until it is left
     page.goto("/about")

@@ -5,7 +5,7 @@
 // A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
 // token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
 // never sees, online or offline, what the previous user's account was allowed to read.
-const VERSION = "dispatch-v4";
+const VERSION = "dispatch-v5";
 const SHELL = [
   "/squad",
   "/login",
@@ -25,9 +25,14 @@ const SHELL = [
   "/static/js/squad/tasks.js",
   "/static/js/squad/steps.js",
   "/static/js/squad/run.js",
+  "/static/js/squad/scan.js",
+  "/static/vendor/jsqr/jsQR.js",
   "/print/run",
   "/static/css/runsheet.css",
   "/static/js/runsheet.js",
+  "/print/labels",
+  "/static/css/labels.css",
+  "/static/js/labels.js",
   "/static/js/squad/main.js",
   "/static/js/outbox.js",
   "/static/favicon.svg",

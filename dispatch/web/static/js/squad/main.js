@@ -11,6 +11,7 @@ import { chooseStreet, clearStale, failed, listen, loadAll, loadStock, reloadSoo
 import { fillCountSheet, fillIssueLots, fillReceiptLots, onCount, onIssue, onNeed, onReceipt, refreshOutbox } from "/static/js/squad/actions.js";
 import { loadPeople } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
+import { wireScanning } from "/static/js/squad/scan.js";
 import * as outbox from "/static/js/outbox.js";
 
 // --- tabs, live updates, start-up -------------------------------------------------------
@@ -41,6 +42,7 @@ function wire() {
   $("issue-item").addEventListener("change", fillIssueLots);
   $("receipt-item").addEventListener("change", fillReceiptLots);
   $("count-depot").addEventListener("change", fillCountSheet);
+  wireScanning();
   $("street-select").addEventListener("change", async (event) => {
     localStorage.setItem(STREET_CHOICE, event.target.value);
     state.street = event.target.value;

@@ -88,6 +88,7 @@ export function renderStock() {
         "section",
         { class: "panel depot", dataset: { depot: depot.code }, "aria-label": depot.name },
         h("h2", {}, depot.name),
+        h("p", { class: "depot-tools" }, h("a", { class: "btn", href: `/print/labels?depot=${encodeURIComponent(depot.code)}` }, t("squad.stock.labels"))),
         h(
           "div",
           { class: "table-wrap" },
