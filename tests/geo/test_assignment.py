@@ -165,8 +165,7 @@ def test_dense_assignment_matches_the_flow(
     flow = assign(needs, candidates, travel, options=replace(options, solver="flow"))
     fast = assign(needs, candidates, travel, options=replace(options, solver="assignment"))
     _check_feasible(fast, needs, candidates, travel, options)
-    assert fast.objective == flow.objective
-    assert {s.need_id: s.missing for s in fast.short} == {s.need_id: s.missing for s in flow.short}
+    assert fast.objective == flow.objective  # (which need is left short may differ)
     again = assign(needs, candidates, travel, options=replace(options, solver="assignment"))
     assert again.assignments == fast.assignments
 
