@@ -18,9 +18,13 @@ Rules (both policies):
 The ``exact`` policy optimises lexicographically: first the number of people
 staffed, then the number of *non-preferred* people (preferred: the candidate
 is paired with the need's community, or lives there), then total travel
-seconds. It is one min-cost max-flow (OR-Tools) with arc cost
-``non_preferred * BIG + travel``, where ``BIG`` exceeds any total travel, so
-the order is strict. Inputs are sorted by id, so ties break deterministically.
+seconds, with cost ``non_preferred * BIG + travel`` per person, where ``BIG``
+exceeds any total travel, so the order is strict. ``geo.assignment_exact``
+solves it as one min-cost max-flow (OR-Tools) or, at city size, as one dense
+``scipy.optimize.linear_sum_assignment`` over copies of teams and of
+multi-person needs (same objective; why that is exact is written there);
+``AssignOptions.solver`` picks, ``auto`` by size. Inputs are sorted by id, so
+ties break deterministically.
 The ``greedy`` baseline staffs needs one at a time (larger needs first) from
 their preferred, then nearest, eligible candidates.
 
@@ -39,9 +43,9 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from ortools.graph.python import min_cost_flow
 from scipy.sparse.csgraph import dijkstra
 
+from geo.assignment_exact import Problem, Solver, solve_exact
 from geo.greedy import fill
 from geo.network import RoadState, Snapper, Vehicle
 from geo.planning import cost_of
@@ -124,6 +128,8 @@ class AssignOptions:
     policy: Literal["exact", "greedy"] = "exact"
     hours_limit: float = 8.0
     max_travel_s: float | None = None
+    # the exact policy's solver: "flow", "assignment" or "auto" (see geo.assignment_exact)
+    solver: Solver = "auto"
 
 
 @dataclass(frozen=True)
@@ -178,15 +184,35 @@ def preference(need: Need, candidate: Candidate) -> Literal["paired", "resident"
 
 
 def preferred_mask(needs: Sequence[Need], candidates: Sequence[Candidate]) -> NDArray[np.bool_]:
-    """Candidates x needs: paired with, or resident of, the need's community."""
+    """Candidates x needs: paired with, or resident of, the need's community.
+
+    One row per distinct set of linked communities (a community's residents share one),
+    then whole rows copied per candidate: no per-cell gather over the full matrix.
+    """
     codes = {n.community for n in needs}
     col = {code: k for k, code in enumerate(sorted(codes))}
-    linked = np.zeros((len(candidates), len(col)), dtype=bool)
-    for i, c in enumerate(candidates):
-        for code in (c.community, *c.paired_communities):
-            if code in col:
-                linked[i, col[code]] = True
-    return linked[:, [col[n.community] for n in needs]].reshape(len(candidates), len(needs))
+    index: dict[frozenset[str], int] = {}
+    group = []
+    for c in candidates:
+        links = frozenset(x for x in (c.community, *c.paired_communities) if x in col)
+        group.append(index.setdefault(links, len(index)))
+    linked = np.zeros((len(index), len(col)), dtype=bool)
+    for links, g in index.items():
+        linked[g, [col[code] for code in links]] = True
+    by_need = linked.take([col[n.community] for n in needs], axis=1)
+    return by_need[np.asarray(group, dtype=np.intp)].reshape(len(candidates), len(needs))
+
+
+def _skill_groups(
+    sets: Sequence[frozenset[str]], col: Mapping[str, int]
+) -> tuple[NDArray[np.float32], NDArray[np.intp]]:
+    """The distinct skill sets as 0/1 rows over the skill names, and each record's set."""
+    index: dict[frozenset[str], int] = {}
+    group = np.array([index.setdefault(x, len(index)) for x in sets], dtype=np.intp)
+    rows = np.zeros((len(index), len(col)), dtype=np.float32)
+    for x, g in index.items():
+        rows[g, [col[name] for name in x]] = 1.0
+    return rows, group
 
 
 def eligibility(
@@ -195,23 +221,25 @@ def eligibility(
     travel_s: NDArray[np.float64],
     options: AssignOptions,
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
-    """(has the skills, within hours, reachable) as candidates x needs masks."""
+    """(has the skills, within hours, reachable) as candidates x needs masks.
+
+    Skills are compared once per pair of distinct skill sets (a handful of sets among
+    thousands of people), then looked up: no loop, and no full-size product, per pair.
+    """
+    m, k = len(candidates), len(needs)
     names = sorted(set().union(*(n.skills for n in needs), *(c.skills for c in candidates)))
-    col = {name: k for k, name in enumerate(names)}
-    has = np.zeros((len(candidates), len(names)), dtype=np.int32)
-    wants = np.zeros((len(needs), len(names)), dtype=np.int32)
-    for i, c in enumerate(candidates):
-        has[i, [col[x] for x in c.skills]] = 1
-    for j, n in enumerate(needs):
-        wants[j, [col[x] for x in n.skills]] = 1
-    skilled = (1 - has) @ wants.T == 0  # no required skill missing
+    col = {name: i for i, name in enumerate(names)}
+    has, c_group = _skill_groups([c.skills for c in candidates], col)
+    wants, n_group = _skill_groups([n.skills for n in needs], col)
+    covers = (1.0 - has) @ wants.T < 0.5  # no required skill missing (small exact counts)
+    skilled = covers.take(n_group, axis=1)[c_group].reshape(m, k)  # whole rows copied
     worked = np.array([c.hours_worked for c in candidates], dtype=float)
     duration = np.array([n.duration_h for n in needs], dtype=float)
-    in_hours = worked[:, None] + duration[None, :] <= options.hours_limit + 1e-9
+    in_hours = worked[:, None] <= (options.hours_limit + 1e-9) - duration[None, :]
     reach = np.isfinite(travel_s)
     if options.max_travel_s is not None:
         reach &= travel_s <= options.max_travel_s
-    return skilled.reshape(len(candidates), len(needs)), in_hours, reach
+    return skilled, in_hours.reshape(m, k), reach
 
 
 def _validate(needs: Sequence[Need], candidates: Sequence[Candidate]) -> None:
@@ -246,14 +274,16 @@ def assign(
     """
     started = time.perf_counter()
     _validate(needs, candidates)
-    travel_s = np.asarray(travel_s, dtype=float).reshape(len(candidates), len(needs))
+    # row-major, as every mask below: mixed layouts make each whole-matrix step slower
+    travel_s = np.ascontiguousarray(travel_s, dtype=float).reshape(len(candidates), len(needs))
     skilled, in_hours, reach = eligibility(needs, candidates, travel_s, options)
     eligible = skilled & in_hours & reach
     non_pref = ~preferred_mask(needs, candidates)
     c_order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
     n_order = sorted(range(len(needs)), key=lambda j: needs[j].id)
-    matching = _Matching(needs, candidates, travel_s, eligible, non_pref, c_order, n_order)
-    flows = _exact(matching) if options.policy == "exact" else _greedy(matching)
+    finite = bool(reach.all())
+    matching = _Matching(needs, candidates, travel_s, eligible, non_pref, c_order, n_order, finite)
+    flows = _exact(matching, options.solver) if options.policy == "exact" else _greedy(matching)
     solved = time.perf_counter()
     result = _result(needs, candidates, travel_s, flows, (skilled, in_hours, reach), options)
     done = time.perf_counter()
@@ -269,7 +299,8 @@ def assign(
 @dataclass(frozen=True)
 class _Matching:
     """One matching problem as both policies read it: who is eligible for what, who is
-    not preferred there, travel seconds, and candidates and needs in id order."""
+    not preferred there, travel seconds, candidates and needs in id order, whether every
+    travel time is finite."""
 
     needs: Sequence[Need]
     candidates: Sequence[Candidate]
@@ -278,40 +309,22 @@ class _Matching:
     non_pref: NDArray[np.bool_]
     c_order: Sequence[int]
     n_order: Sequence[int]
+    finite: bool = False  # no travel time is infinite
 
 
-def _exact(p: _Matching) -> list[tuple[int, int, int]]:
-    """Min-cost max-flow: candidates (capacity = size) to needs (capacity = people)."""
-    needs, candidates, c_order, n_order = p.needs, p.candidates, p.c_order, p.n_order
-    travel_s, eligible, non_pref = p.travel_s, p.eligible, p.non_pref
-    sub = eligible[np.ix_(c_order, n_order)]
-    rows, cols = np.nonzero(sub)
-    if rows.size == 0:
-        return []
-    m, k = len(c_order), len(n_order)
-    ci, nj = np.asarray(c_order)[rows], np.asarray(n_order)[cols]
-    size = np.array([candidates[i].size for i in c_order], dtype=np.int64)
-    want = np.array([needs[j].people for j in n_order], dtype=np.int64)
-    travel = np.floor(travel_s[ci, nj] + 0.5).astype(np.int64)
-    # BIG > any total travel, so one non-preferred person outweighs all travel.
-    big = int(travel.max(initial=0)) * int(min(size.sum(), want.sum())) + 1
-    cost = non_pref[ci, nj].astype(np.int64) * big + travel
-    source, sink = m + k, m + k + 1
-    solver = min_cost_flow.SimpleMinCostFlow()
-    solver.add_arcs_with_capacity_and_unit_cost(
-        np.concatenate([np.full(m, source), rows, m + np.arange(k)]),
-        np.concatenate([np.arange(m), m + cols, np.full(k, sink)]),
-        np.concatenate([size, np.minimum(size[rows], want[cols]), want]),
-        np.concatenate([np.zeros(m, np.int64), cost, np.zeros(k, np.int64)]),
+def _exact(p: _Matching, solver: Solver) -> list[tuple[int, int, int]]:
+    """The optimal flows (``geo.assignment_exact``: min-cost flow or dense assignment)."""
+    problem = Problem(
+        travel_s=p.travel_s,
+        eligible=p.eligible,
+        non_pref=p.non_pref,
+        size=np.array([c.size for c in p.candidates], dtype=np.int64),
+        want=np.array([n.people for n in p.needs], dtype=np.int64),
+        c_order=np.asarray(p.c_order, dtype=np.intp),
+        n_order=np.asarray(p.n_order, dtype=np.intp),
+        finite=p.finite,
     )
-    total = int(min(size.sum(), want.sum()))
-    solver.set_node_supply(source, total)
-    solver.set_node_supply(sink, -total)
-    status = solver.solve_max_flow_with_min_cost()
-    if status != solver.OPTIMAL:
-        raise RuntimeError(f"min-cost flow failed with status {status}")
-    flow = solver.flows(np.arange(m, m + rows.size))
-    return [(int(ci[a]), int(nj[a]), int(flow[a])) for a in np.flatnonzero(flow > 0).tolist()]
+    return solve_exact(problem, solver)
 
 
 def _greedy(p: _Matching) -> list[tuple[int, int, int]]:
@@ -339,17 +352,13 @@ def _result(
     masks: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
     options: AssignOptions,
 ) -> AssignmentResult:
+    labels = [preference(needs[j], candidates[i]) for i, j, _ in flows]
+    seconds = [float(travel_s[i, j]) for i, j, _ in flows]
     assignments = tuple(
         sorted(
             (
-                Assignment(
-                    needs[j].id,
-                    candidates[i].id,
-                    q,
-                    float(travel_s[i, j]),
-                    preference(needs[j], candidates[i]),
-                )
-                for i, j, q in flows
+                Assignment(needs[j].id, candidates[i].id, q, t, label)
+                for (i, j, q), t, label in zip(flows, seconds, labels, strict=True)
             ),
             key=lambda a: (a.need_id, a.travel_s, a.candidate_id),
         )
@@ -357,53 +366,68 @@ def _result(
     staffed = [0] * len(needs)
     for _, j, q in flows:
         staffed[j] += q
-    short = tuple(
-        _short_need(j, needs[j], needs[j].people - staffed[j], candidates, masks, options)
-        for j in range(len(needs))
-        if needs[j].people > staffed[j]
-    )
+    short: tuple[ShortNeed, ...] = ()
+    if any(needs[j].people > staffed[j] for j in range(len(needs))):
+        held = frozenset().union(*(c.skills for c in candidates))
+        skilled, in_hours, reach = masks
+        timely = skilled & in_hours
+        found: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int32]] = (
+            np.asarray(skilled.any(axis=0)),
+            np.asarray(timely.any(axis=0)),
+            np.asarray((timely & reach).view(np.uint8).sum(axis=0, dtype=np.int32)),
+        )
+        short = tuple(
+            _short_need(
+                needs[j],
+                needs[j].people - staffed[j],
+                held,
+                (bool(found[0][j]), bool(found[1][j]), int(found[2][j])),
+                options,
+            )
+            for j in range(len(needs))
+            if needs[j].people > staffed[j]
+        )
     return AssignmentResult(
         policy=options.policy,
         assignments=assignments,
         short=short,
         staffed=sum(q for _, _, q in flows),
-        non_preferred=sum(q for i, j, q in flows if preference(needs[j], candidates[i]) == "other"),
-        travel_cost=sum(q * cost_of(float(travel_s[i, j])) for i, j, q in flows),
+        non_preferred=sum(f[2] for f, label in zip(flows, labels, strict=True) if label == "other"),
+        travel_cost=sum(f[2] * cost_of(t) for f, t in zip(flows, seconds, strict=True)),
         runtime_s=0.0,
     )
 
 
 def _short_need(
-    j: int,
     need: Need,
     missing: int,
-    candidates: Sequence[Candidate],
-    masks: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+    held: frozenset[str],
+    found: tuple[bool, bool, int],
     options: AssignOptions,
 ) -> ShortNeed:
-    """The first rule that leaves the need short, in the order skills, hours, reach, taken."""
-    skilled, in_hours, reach = (mask[:, j] for mask in masks)
+    """The first rule that leaves the need short, in the order skills, hours, reach, taken;
+    ``found``: whether anyone has the skills, whether anyone with them is within hours, how
+    many of those can reach it (eligible); ``held``: every skill anyone has."""
+    any_skilled, any_in_hours, n = found
     skills = ", ".join(sorted(need.skills)) or "no particular skill"
-    held = set().union(*(c.skills for c in candidates)) if candidates else set()
-    if not skilled.any():
+    if not any_skilled:
         lacking = sorted(need.skills - held)
         if lacking:
             why = f"no one with skill {', '.join(lacking)}"
         else:
             why = f"no one has all of {skills}"
         reason: ShortReason = "no_skill"
-    elif not (skilled & in_hours).any():
+    elif not any_in_hours:
         reason = "over_hours"
         why = (
             f"everyone with {skills} is over hours ({need.duration_h:g} h more would pass "
             f"the {options.hours_limit:g} h limit)"
         )
-    elif not (skilled & in_hours & reach).any():
+    elif n == 0:
         reason = "unreachable"
         why = f"no one with {skills} within reach"
     else:
         reason = "all_assigned"
-        n = int((skilled & in_hours & reach).sum())
         why = f"all {n} eligible candidates with {skills} are assigned to other needs"
     return ShortNeed(need.id, need.community, missing, reason, f"short of {missing}: {why}")
 
@@ -451,8 +475,11 @@ def travel_times_to(
     )
     col = {t: k for k, t in enumerate(uniq)}
     rows = [state.network.index[s] for s in sources]
-    out: NDArray[np.float64] = dist[[col[t] for t in targets]][:, rows].T
-    return out
+    # sources x distinct targets first (small), then one column per need: row-major, as
+    # the matching reads it
+    by_target = np.ascontiguousarray(dist.reshape(len(uniq), -1)[:, rows].T)
+    out: NDArray[np.float64] = by_target.take([col[t] for t in targets], axis=1)
+    return out.reshape(len(sources), len(targets))
 
 
 def assign_people(

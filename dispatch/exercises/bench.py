@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay import reference
@@ -152,14 +156,19 @@ def _receive(day: _Day, index: int, when: timedelta) -> None:
 
 
 def _depot_out(day: _Day, index: int, when: timedelta) -> None:
-    """Half the time a depot that is out comes back; else another one goes out."""
+    """Half the time a depot that is out comes back; else another one goes out, or, when
+    every depot is out already, the first one out comes back (the draws before that are
+    the same as before this case was handled, so other seeds' days are unchanged)."""
     rng = day.rng
-    if day.out_depots and rng.random() < 0.5:
+    gone = {d for d, _ in day.out_depots}
+    left = [d for d in day.depots if d not in gone]
+    if day.out_depots and (rng.random() < 0.5 or not left):
         depot, since = day.out_depots.pop(0)
         day.out.append(sc.DepotBack(at=day.later(since), line=0, index=index, depot=depot))
         return
-    gone = {d for d, _ in day.out_depots}
-    depot = rng.choice([d for d in day.depots if d not in gone])
+    if not left:  # no depot at all
+        return
+    depot = rng.choice(left)
     day.out_depots.append((depot, when))
     day.out.append(sc.DepotOut(at=when, line=0, index=index, depot=depot))
 
@@ -205,3 +214,94 @@ def generated_scenario(events: int, seed: int = 1) -> sc.Scenario:
         seed=seed,
         source=f"bench-{seed}.yaml",
     )
+
+
+def _offset(at: timedelta) -> str:
+    seconds = int(at.total_seconds())
+    if seconds != at.total_seconds():
+        raise ValueError(f"offset {at} is not whole seconds")
+    return f"{seconds}s"
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as the file writes it: closures as maps, tuples as lists, offsets
+    as seconds."""
+    if isinstance(value, sc.Closure):
+        return {k: _plain(v) for k, v in value.__dict__.items() if v is not None}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, timedelta):
+        return _offset(value)
+    return value
+
+
+# per event type, the fields a file writes (not `at`, `line`, `index`)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _event_map(event: sc.Event) -> dict[str, Any]:
+    names = _FIELDS.get(type(event))
+    if names is None:
+        names = tuple(f.name for f in fields(event) if f.name not in ("at", "line", "index"))
+        _FIELDS[type(event)] = names
+    body = {
+        name: _plain(value)
+        for name in names
+        if (value := getattr(event, name)) is not None and value != ()
+    }
+    if isinstance(event, sc.CloseRoad | sc.OpenRoad):
+        body = body["closure"]
+    return {"at": _offset(event.at), event.action: body}
+
+
+_TAG = "tag:yaml.org,2002:"
+
+
+def _node(value: Any, mark: yaml.Mark) -> Node:
+    """The YAML node a file with this value composes to (tags as the resolver gives them,
+    its line in ``mark``); exact types, most frequent first (bool is no int here)."""
+    kind = type(value)
+    if kind is str:
+        return ScalarNode(_TAG + "str", value, mark, mark)
+    if kind is int:
+        return ScalarNode(_TAG + "int", str(value), mark, mark)
+    if kind is dict:
+        pairs = [(_node(k, mark), _node(v, mark)) for k, v in value.items()]
+        return MappingNode(_TAG + "map", pairs, mark, mark)
+    if kind is list:
+        return SequenceNode(_TAG + "seq", [_node(v, mark) for v in value], mark, mark)
+    if kind is float:
+        return ScalarNode(_TAG + "float", repr(value), mark, mark)
+    raise TypeError(f"no such field value in a generated scenario: {value!r}")
+
+
+def scenario_node(scenario: sc.Scenario) -> Node:
+    """A generated scenario as the YAML node tree of a `dispatch-scenario/1` file (name,
+    start, duration, description, seed and events as `generated_scenario` sets them; world,
+    policy and expect at their defaults): what `dispatch scenario check` composes a file to
+    and checks, without writing and reading the text (event k on line k + 8)."""
+    head = {
+        "format": scenario.format,
+        "name": scenario.name,
+        "description": scenario.description,
+        "seed": scenario.seed,
+        "start": scenario.start.isoformat(),
+        "duration": _offset(scenario.duration),
+    }
+
+    def line(k: int) -> yaml.Mark:
+        return yaml.Mark("<generated>", 0, k, 0, "", 0)  # no buffer to quote from
+
+    events = [_node(_event_map(e), line(k + len(head) + 1)) for k, e in enumerate(scenario.events)]
+    top = _node(head, line(0))
+    assert isinstance(top, MappingNode)
+    listed = SequenceNode(_TAG + "seq", events, line(len(head)), line(len(head)))
+    top.value.append((_node("events", line(len(head))), listed))
+    return top
+
+
+def scenario_yaml(scenario: sc.Scenario) -> str:
+    """A generated scenario as the text of a `dispatch-scenario/1` file (`scenario_node`)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml where built with it
+    text: str = yaml.serialize(scenario_node(scenario), Dumper=dumper, allow_unicode=True)
+    return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -147,6 +148,52 @@ def test_exact_matches_linear_sum_assignment_on_one_person_needs(
     needs, candidates, travel, options = inst
     exact = assign(needs, candidates, travel, options=options)
     assert exact.objective == _lsa_objective(needs, candidates, travel, options)
+
+
+@settings(max_examples=200, deadline=None)
+@given(instances(), st.booleans())
+def test_dense_assignment_matches_the_flow(
+    inst: tuple[list[Need], list[Candidate], np.ndarray, AssignOptions], singles: bool
+) -> None:
+    """The fast path (copies of teams and of multi-person needs in one dense assignment)
+    reaches the min-cost flow's objective, feasibly; also with everyone a single person
+    wanted by one-person needs (the city-size case)."""
+    needs, candidates, travel, options = inst
+    if singles:
+        needs = [replace(n, people=min(n.people, 1)) for n in needs]
+        candidates = [replace(c, kind="person", size=1) for c in candidates]
+    flow = assign(needs, candidates, travel, options=replace(options, solver="flow"))
+    fast = assign(needs, candidates, travel, options=replace(options, solver="assignment"))
+    _check_feasible(fast, needs, candidates, travel, options)
+    assert fast.objective == flow.objective  # (which need is left short may differ)
+    again = assign(needs, candidates, travel, options=replace(options, solver="assignment"))
+    assert again.assignments == fast.assignments
+
+
+def test_auto_solver_picks_by_size() -> None:
+    """Small problems keep the flow (and its choice among equal people); large ones the
+    dense assignment; both give the same objective."""
+    rng = np.random.default_rng(5)
+    m, k = 200, 150  # 30,000 pairs: above FLOW_ARCS
+    needs = [Need(f"N{j:03d}", COMMUNITIES[j % 3], 1) for j in range(k)]
+    candidates = [Candidate(f"P{i:03d}", community=COMMUNITIES[i % 3]) for i in range(m)]
+    travel = rng.uniform(10.0, 3000.0, size=(m, k))
+    auto = assign(needs, candidates, travel)
+    assert (
+        auto.assignments
+        == assign(needs, candidates, travel, options=AssignOptions(solver="assignment")).assignments
+    )
+    assert (
+        auto.objective
+        == assign(needs, candidates, travel, options=AssignOptions(solver="flow")).objective
+    )
+    small = assign(needs[:10], candidates[:10], travel[:10, :10])
+    assert (
+        small.assignments
+        == assign(
+            needs[:10], candidates[:10], travel[:10, :10], options=AssignOptions(solver="flow")
+        ).assignments
+    )
 
 
 def test_short_reasons() -> None:
