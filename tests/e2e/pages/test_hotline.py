@@ -148,6 +148,9 @@ def test_a_leader_replies_offline_once_and_the_district_records_the_rating(
     controlled_by_worker(page)
     page.click("#tab-hotline")
     card = _card(page, ticket)
+    rates = page.locator("#ticket-figures")
+    page.wait_for_function("() => document.getElementById('ticket-figures').textContent")
+    assert "响应率" in rates.inner_text() and "满意率" in rates.inner_text()  # the street's own
     card.wait_for()
     assert_accessible(page)
     assert not untranslated(page)

@@ -5,7 +5,7 @@
 // outbox under its own Idempotency-Key, so a step taken offline is sent once, later.
 import { api } from "/static/js/api.js";
 import { clear, h, problemText, toast } from "/static/js/dom.js";
-import { fmtTime, t } from "/static/js/i18n.js";
+import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
 import { $, can, CHANNELS, HOTLINE_AFTER, RATINGS, state } from "/static/js/squad/state.js";
 import { failed, read } from "/static/js/squad/loaders.js";
 import { act, formError } from "/static/js/squad/actions.js";
@@ -27,6 +27,25 @@ export async function loadTickets() {
     renderTickets();
   } catch (error) {
     failed($("ticket-list"), error);
+  }
+  loadRates();
+}
+
+const percent = (rate) => (rate == null ? "–" : `${fmtNumber(Math.round(rate * 1000) / 10)}%`);
+
+/** The three rates the street (or community) is assessed on, as the board shows them. */
+async function loadRates() {
+  try {
+    const report = await read("/api/hotline/figures");
+    const mine = state.community
+      ? report.communities.find((c) => c.code === state.community)
+      : report.streets.find((s) => s.code === state.street);
+    const f = mine?.figures;
+    $("ticket-figures").textContent = f
+      ? t("squad.hotline.rates", { name: mine.name, n: fmtNumber(f.tickets), response: percent(f.response_rate), resolution: percent(f.resolution_rate), satisfaction: percent(f.satisfaction_rate), overdue: fmtNumber(f.overdue_now) })
+      : t("squad.hotline.no_rates");
+  } catch {
+    $("ticket-figures").textContent = ""; // offline with nothing cached: the tickets say enough
   }
 }
 
