@@ -110,6 +110,12 @@ def test_the_board_groups_tickets_by_street_masks_phones_and_dispatches(
         assert [link["kind"] for link in asked] == ["request"]
         requested = sql("SELECT item, quantity FROM supply_request WHERE id=$1", asked[0]["id"])
         assert requested == [{"item": "WATER", "quantity": 6}]
+        _row(page, placed, BOARD_STREET).locator("button.hotline-act").click()
+        page.select_option("#hotline-task-kind", "door_check")
+        page.click("#hotline-task")
+        page.locator("#toast", has_text="入户排查任务").wait_for()
+        links = http.get(f"/api/hotline/tickets/{placed['id']}").json()["links"]
+        assert sorted(link["kind"] for link in links) == ["request", "task"]
 
         later = _ticket(http, community=community, content="家中停水")  # on the live feed
         _row(page, later, BOARD_STREET).wait_for()

@@ -65,6 +65,8 @@ export function fillHotlineForms(categories) {
   $("hotline-request").addEventListener("click", requestFromTicket);
   gate($("hotline-merge"), "hotline.edit");
   gate($("hotline-request"), "hotline.edit");
+  $("hotline-task").addEventListener("click", taskFromTicket);
+  gate($("hotline-task"), "hotline.edit");
   $("hotline-cancel").addEventListener("click", () => closeAct());
   gate($("hotline-assign"), "hotline.assign");
   gate($("hotline-return"), "hotline.work");
@@ -206,6 +208,7 @@ function fillFollowUps(ticket) {
   if (ticket.incident) incident.value = String(ticket.incident);
   $("hotline-qty").value = "";
   $("hotline-request-row").hidden = !ticket.community || !state.incidents.length;
+  $("hotline-task-row").hidden = $("hotline-request-row").hidden;
 }
 
 async function mergeTicket() {
@@ -226,9 +229,27 @@ async function requestFromTicket() {
     return toast(t("command.hotline.need_qty"), { bad: true });
   }
   const body = { item: $("hotline-item").value, quantity, incident: Number($("hotline-incident").value) };
+  await follow(ticket, "requests", body, t("command.hotline.requested", { number: ticket.number, qty: quantity, item: itemName(body.item) }));
+}
+
+async function taskFromTicket() {
+  const ticket = current();
+  const people = Number($("hotline-task-people").value);
+  if (!ticket) return;
+  if (!Number.isInteger(people) || people < 1) {
+    $("hotline-task-people").focus();
+    return toast(t("command.hotline.need_people"), { bad: true });
+  }
+  const kind = $("hotline-task-kind").value;
+  const body = { kind, people, incident: Number($("hotline-incident").value) };
+  await follow(ticket, "tasks", body, t("command.hotline.tasked", { number: ticket.number, kind: t(`command.hotline.task.${kind}`) }));
+}
+
+/** A request or task made from the ticket (linked to it by the service). */
+async function follow(ticket, what, body, done) {
   try {
-    await api(`/api/hotline/tickets/${ticket.id}/requests`, { method: "POST", body });
-    toast(t("command.hotline.requested", { number: ticket.number, qty: quantity, item: itemName(body.item) }));
+    await api(`/api/hotline/tickets/${ticket.id}/${what}`, { method: "POST", body });
+    toast(done);
     closeAct();
     loadFiguresSoon();
   } catch (error) {
