@@ -32,6 +32,7 @@ PAGES = {
     "/admin": "admin",  # a commander's users, standards, units, coordinates, spreadsheets
     "/print/run": "runsheet",  # a delivery run's sheet and delivery notes (?task=), to print
     "/print/labels": "labels",  # a depot's lot labels with QR codes (?depot=), to print
+    "/print/card": "card",  # an item's stock card (台账) at a depot (?depot=&item=), to print
     "/about": "about",
 }
 # paths the token middleware lets through: the shells, their files and the worker

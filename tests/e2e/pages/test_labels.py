@@ -1,5 +1,6 @@
 """Lot labels in a real browser: the printed sheet of a depot's lots, and a photo of a
-label's QR code (an image made here, fed to the tablet's camera input) picking the lot."""
+label's QR code (an image made here, fed to the tablet's camera input) picking the lot;
+and the stock card (台账) printed from the stock view."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def test_a_depots_labels_print_and_a_scanned_label_picks_the_lot(
     page.goto(f"/print/labels?depot={DEPOT}")
     card = page.locator(f".lot-label[data-item=WATER][data-lot='{lot}']")
     card.wait_for()
-    assert card.locator("svg path").count() == 1
+    assert card.locator("svg path").count() >= 1
     drawn = card.locator("svg").bounding_box()
     assert drawn is not None and drawn["width"] > 80  # drawn as SVG, not an unknown element
     assert "饮用水" in card.inner_text() and lot in card.inner_text()
@@ -86,3 +87,24 @@ def test_a_depots_labels_print_and_a_scanned_label_picks_the_lot(
     page.wait_for_function(
         "() => document.getElementById('issue-scan-status').textContent.includes('不是批次标签')"
     )
+
+
+def test_the_stock_card_prints_every_movement_with_its_running_balance(
+    open_page: Callable[..., Watched],
+) -> None:
+    stock(DEPOT, "QUILT", 30)
+    lot, _ = _newest_lot(DEPOT, "QUILT")
+    leader = create_user(Role.STREET_LEADER, street=STREET)
+    watched = open_page("tablet")
+    page = open_squad(watched, leader)
+    link = page.locator(f"tr.item-row[data-depot='{DEPOT}'][data-item=QUILT] a.card-link")
+    assert link.get_attribute("href") == f"/print/card?depot={DEPOT}&item=QUILT"
+    link.click()
+    page.locator("#card-table").wait_for()
+    row = page.locator("#card-table tbody tr", has_text=lot)
+    assert "入库" in row.inner_text() and "30" in row.inner_text()
+    heading = page.locator("#card h1").inner_text()
+    assert "库存台账" in heading and "棉被" in heading
+    shot(page, "stock-card-tablet")
+    page.emulate_media(media="print")
+    assert page.locator(".topbar").is_hidden() and page.locator("#print").is_hidden()

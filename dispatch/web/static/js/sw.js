@@ -36,6 +36,8 @@ const SHELL = [
   "/print/labels",
   "/static/css/labels.css",
   "/static/js/labels.js",
+  "/print/card",
+  "/static/js/card.js",
   "/static/js/squad/main.js",
   "/static/js/outbox.js",
   "/static/favicon.svg",

@@ -43,7 +43,11 @@ export function renderStock() {
           "tr",
           { class: "item-row", dataset: { depot: depot.code, item } },
           h("th", { scope: "row" }, itemName(item)),
-          h("td", {}, ""),
+          h(
+            "td",
+            {},
+            h("a", { class: "card-link no-print", href: `/print/card?depot=${encodeURIComponent(depot.code)}&item=${encodeURIComponent(item)}`, "aria-label": t("squad.stock.card_label", { item: itemName(item) }) }, t("squad.stock.card")),
+          ),
           h(
             "td",
             { class: "num" },
