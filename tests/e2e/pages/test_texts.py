@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dispatch.accounts.policy import Role
-from tests.e2e.pages.conftest import VIEWPORTS, Watched, login
+from tests.e2e.pages.conftest import VIEWPORTS, Watched, login, shot
 from tests.support import create_user, sql
 
 pytestmark = pytest.mark.e2e
@@ -178,6 +178,8 @@ def test_every_page_reads_in_chinese_without_codes(
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)
     text = _read_every_tab(page)
+    # every page at its users' sizes, for the record (artifacts/screenshots/)
+    shot(page, f"page-{path.strip('/') or 'home'}-{role.value}-{viewport}")
     text = _own_identifiers().sub(" ", text)
     found = foreign_words(text, username)
     assert not found, f"{path} as {role.value} at {viewport}: {found}\n" + "\n".join(
