@@ -13,6 +13,9 @@ export const solvedName = (yes) => t(yes ? "hotline.solved.yes" : "hotline.solve
 
 // the ticket machine's end states: nothing more is done to these
 export const FINISHED = new Set(["closed", "merged"]);
+
+/** A rate of 接诉即办 as the pages show it: one decimal, "–" while nothing counts yet. */
+export const percent = (rate) => (rate == null ? "–" : `${fmtNumber(Math.round(rate * 1000) / 10)}%`);
 const UNMET = new Set(["on_time", "nearly_due", "overdue"]);
 const STATE_BADGE = { on_time: "ok", nearly_due: "warn", overdue: "bad", met: "ok", late: "warn" };
 const URGENCY_BADGE = { critical: "bad", urgent: "warn", normal: "" };

@@ -7,7 +7,7 @@ import { api } from "/static/js/api.js";
 import { clear, h, problemText, table, toast } from "/static/js/dom.js";
 import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
 import { $, gate, itemName, may, state } from "/static/js/command/state.js";
-import { categoryName, deadlineBadge, FINISHED, placeName, statusName, ticketNumber, urgencyBadge } from "/static/js/tickets.js";
+import { FINISHED, categoryName, deadlineBadge, percent, placeName, statusName, ticketNumber, urgencyBadge } from "/static/js/tickets.js";
 
 export const hotline = { tickets: [], figures: null, acting: null, categories: [] };
 const NEW = new Set(["received", "returned"]); // waiting for the district to dispatch them
@@ -220,26 +220,27 @@ async function mergeTicket() {
   await step(ticket, "merge", { into }, t("command.hotline.merged", { number: ticket.number, into: target?.number || "" }));
 }
 
+/** A positive whole number typed in `input`, or null once the user is told (`message`). */
+function wholeIn(input, message) {
+  const value = Number(input.value);
+  if (input.value !== "" && Number.isInteger(value) && value >= 1) return value;
+  input.focus();
+  toast(t(message), { bad: true });
+  return null;
+}
+
 async function requestFromTicket() {
   const ticket = current();
-  const quantity = Number($("hotline-qty").value);
-  if (!ticket) return;
-  if (!Number.isInteger(quantity) || quantity < 1) {
-    $("hotline-qty").focus();
-    return toast(t("command.hotline.need_qty"), { bad: true });
-  }
+  const quantity = wholeIn($("hotline-qty"), "command.hotline.need_qty");
+  if (!ticket || !quantity) return;
   const body = { item: $("hotline-item").value, quantity, incident: Number($("hotline-incident").value) };
   await follow(ticket, "requests", body, t("command.hotline.requested", { number: ticket.number, qty: quantity, item: itemName(body.item) }));
 }
 
 async function taskFromTicket() {
   const ticket = current();
-  const people = Number($("hotline-task-people").value);
-  if (!ticket) return;
-  if (!Number.isInteger(people) || people < 1) {
-    $("hotline-task-people").focus();
-    return toast(t("command.hotline.need_people"), { bad: true });
-  }
+  const people = wholeIn($("hotline-task-people"), "command.hotline.need_people");
+  if (!ticket || !people) return;
   const kind = $("hotline-task-kind").value;
   const body = { kind, people, incident: Number($("hotline-incident").value) };
   await follow(ticket, "tasks", body, t("command.hotline.tasked", { number: ticket.number, kind: t(`command.hotline.task.${kind}`) }));
@@ -276,8 +277,6 @@ function loadFiguresSoon() {
   clearTimeout(figuresTimer);
   figuresTimer = setTimeout(() => loadHotline().catch(() => {}), 300);
 }
-
-const percent = (rate) => (rate == null ? "–" : `${fmtNumber(Math.round(rate * 1000) / 10)}%`);
 
 /** 响应率、解决率、满意率 per street (the district's row first), within the user's scope. */
 function renderFigures() {

@@ -10,7 +10,7 @@ import { $, can, CHANNELS, HOTLINE_AFTER, RATINGS, state } from "/static/js/squa
 import { failed, read } from "/static/js/squad/loaders.js";
 import { act, formError } from "/static/js/squad/actions.js";
 import { preserving } from "/static/js/squad/tasks.js";
-import { categoryName, channelName, deadlineBadge, FINISHED, placeName, ratingName, solvedName, statusName, ticketNumber, urgencyBadge } from "/static/js/tickets.js";
+import { FINISHED, categoryName, channelName, deadlineBadge, percent, placeName, ratingName, solvedName, statusName, ticketNumber, urgencyBadge } from "/static/js/tickets.js";
 
 const WORKING = new Set(["assigned", "in_progress"]);
 
@@ -30,8 +30,6 @@ export async function loadTickets() {
   }
   loadRates();
 }
-
-const percent = (rate) => (rate == null ? "–" : `${fmtNumber(Math.round(rate * 1000) / 10)}%`);
 
 /** The three rates the street (or community) is assessed on, as the board shows them. */
 async function loadRates() {
