@@ -27,12 +27,26 @@ def _is_text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
+def _pairs(path: Path) -> list[tuple[object, object]]:
+    """A file's keys and values in order, each key as often as it is written (a plain YAML
+    load keeps only the last of two, silently)."""
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    if node is None:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        raise ValueError(f"{path.name}: expected `key: [zh, en]` lines")
+    loader = yaml.SafeLoader("")
+    return [
+        (loader.construct_object(k), loader.construct_object(v, deep=True)) for k, v in node.value
+    ]
+
+
 def load_messages(folder: Path = MESSAGES_DIR) -> dict[str, tuple[str, str]]:
-    """Every `messages/*.yaml` (`key: [zh, en]`); a key defined twice is an error, so two
-    pages can never silently disagree on a label."""
+    """Every `messages/*.yaml` (`key: [zh, en]`); a key defined twice, in one file or in
+    two, is an error, so two pages can never silently disagree on a label."""
     table: dict[str, tuple[str, str]] = {}
     for path in sorted(folder.glob("*.yaml")):
-        for key, pair in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+        for key, pair in _pairs(path):
             if key in table:
                 raise ValueError(f"{path.name}: message {key!r} is defined twice")
             if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_text, pair))):

@@ -83,7 +83,7 @@ SCOPE_CASES.update(
             {
                 "depot": OTHER_DEPOT,
                 "community": _other_community(),
-                "purpose": "scope",
+                "purpose": "越权测试",
                 "lines": [{"item": "SANDBAG", "qty": 1}],
             },
         ),
@@ -126,7 +126,7 @@ SCOPE_CASES.update(
         ),
         ("POST", "/api/stock/transfers/{transfer_id:int}/cancel"): lambda: (
             f"/api/stock/transfers/{_other_transfer()}/cancel",
-            {"reason": "scope"},
+            {"reason": "越权测试"},
         ),
     }
 )
@@ -223,7 +223,7 @@ SCOPE_CASES.update(
         ),
         ("POST", "/api/requests/{request_id:int}/cancel"): lambda: (
             f"/api/requests/{_other_request()}/cancel",
-            {"reason": "scope"},
+            {"reason": "越权测试"},
         ),
         ("POST", "/api/tasks/{task_id:int}/assign"): lambda: (
             f"/api/tasks/{_other_task()}/assign",
@@ -243,19 +243,19 @@ SCOPE_CASES.update(
         ),
         ("POST", "/api/tasks/{task_id:int}/stops/{stop_id:int}/complete"): lambda: (
             f"/api/tasks/{_other_task()}/stops/1/complete",
-            {"version": 1, "receiver": "scope"},
+            {"version": 1, "receiver": "越权测试"},
         ),
         ("POST", "/api/tasks/{task_id:int}/fail"): lambda: (
             f"/api/tasks/{_other_task()}/fail",
-            {"version": 1, "reason": "scope"},
+            {"version": 1, "reason": "越权测试"},
         ),
         ("POST", "/api/tasks/{task_id:int}/cancel"): lambda: (
             f"/api/tasks/{_other_task()}/cancel",
-            {"version": 1, "reason": "scope"},
+            {"version": 1, "reason": "越权测试"},
         ),
         ("POST", "/api/tasks/{task_id:int}/notes"): lambda: (
             f"/api/tasks/{_other_task()}/notes",
-            {"version": 1, "note": "scope"},
+            {"version": 1, "note": "越权测试"},
         ),
         ("POST", "/api/tasks/{task_id:int}/positions"): lambda: (
             f"/api/tasks/{_other_task()}/positions",
@@ -424,7 +424,7 @@ def _other_ticket() -> int:
     from dispatch.hotline.service import assign_ticket, create_ticket
     from tests.support import run, system_context
 
-    body = TicketCreate(category=Category.ROAD, content="scope", street=OTHER)
+    body = TicketCreate(category=Category.ROAD, content="越权测试", street=OTHER)
     made = run(create_ticket(system_context(), body))
     run(assign_ticket(system_context(), made.id, TicketAssign(version=1, street=OTHER)))
     return made.id
@@ -438,22 +438,22 @@ SCOPE_CASES.update(
     {
         ("POST", HOTLINE): lambda: (
             HOTLINE,
-            {"category": "road", "content": "scope", "community": _other_community()},
+            {"category": "road", "content": "越权测试", "community": _other_community()},
         ),
         ("PATCH", HOTLINE + "/{ticket_id:int}"): lambda: (
             f"{HOTLINE}/{_other_ticket()}",
-            {"version": 2, "content": "scope"},
+            {"version": 2, "content": "越权测试"},
         ),
         ("POST", HOTLINE + "/{ticket_id:int}/assign"): _ticket_step("assign", street=HOME),
         ("POST", HOTLINE + "/{ticket_id:int}/start"): _ticket_step("start"),
         ("POST", HOTLINE + "/{ticket_id:int}/reply"): _ticket_step(
-            "reply", channel="phone", content="scope"
+            "reply", channel="phone", content="越权测试"
         ),
         ("POST", HOTLINE + "/{ticket_id:int}/rate"): _ticket_step(
             "rate", rating="satisfied", solved=True
         ),
         ("POST", HOTLINE + "/{ticket_id:int}/close"): _ticket_step("close"),
-        ("POST", HOTLINE + "/{ticket_id:int}/return"): _ticket_step("return", reason="scope"),
+        ("POST", HOTLINE + "/{ticket_id:int}/return"): _ticket_step("return", reason="越权测试"),
         ("POST", HOTLINE + "/{ticket_id:int}/links"): lambda: (
             f"{HOTLINE}/{_other_ticket()}/links",
             {"kind": "request", "id": _other_request()},

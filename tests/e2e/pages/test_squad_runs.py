@@ -126,7 +126,7 @@ def test_the_command_map_shows_a_run_with_its_stops_and_its_vehicle_labelled(
     page = watched.page
     login(page, commander, next_path="/command")
     page.wait_for_selector("body[data-ready=true]")
-    page.wait_for_selector("path.cc-run-route")
+    page.wait_for_selector("path.cc-run-route", state="attached")  # a line due north is 0 px wide
     assert page.locator("path.cc-run-stop").count() >= len(task["stops"])
     label = page.locator(".map-label-transfer > span", has_text=f"任务#{task['id']}")
     label.first.wait_for(state="attached")

@@ -3,7 +3,7 @@
 // blank (the service fills illustrative defaults); a user-defined kind names its lane class.
 import { api } from "/static/js/api.js";
 import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
-import { fmtNumber, t } from "/static/js/i18n.js";
+import { fmtNumber, lang, t } from "/static/js/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ["tricycle", "car", "van", "truck"];
@@ -21,8 +21,8 @@ const kindLabel = (kind) => (KINDS.includes(kind) ? t(`admin.fleet.kind.${kind}`
 const shiftText = (v) => (v.shift_start ? `${v.shift_start.slice(0, 5)}–${v.shift_end.slice(0, 5)}` : "");
 
 function crewText(v) {
-  const names = v.crew.map((m) => (m.role === "driver" ? `${m.name}（${t("admin.fleet.driver")}）` : m.name));
-  const text = `${names.join("、")} ${v.crew.length}/${v.crew_needed}`.trim();
+  const names = v.crew.map((m) => (m.role === "driver" ? t("admin.fleet.as_driver", { name: m.name }) : m.name));
+  const text = `${names.join(lang === "zh" ? "、" : ", ")} ${v.crew.length}/${v.crew_needed}`.trim();
   return v.crewed ? text : h("span", {}, `${text} `, h("span", { class: "badge warn" }, t("admin.fleet.no_driver")));
 }
 

@@ -127,8 +127,8 @@ function runPlace(task, coords) {
 function runLabel(task) {
   const next = task.stops.find((s) => s.status !== "done");
   const done = task.stops.filter((s) => s.status === "done").length;
-  const where = next ? next.community_name : t("command.run.back");
-  return t("command.run.label", { code: task.vehicle.code, id: task.id, where, done, n: task.stops.length });
+  const where = next ? next.community_name : t("command.map_run.back");
+  return t("command.map_run.label", { code: task.vehicle.code, id: task.id, where, done, n: task.stops.length });
 }
 
 function drawRun(task) {
@@ -139,7 +139,7 @@ function drawRun(task) {
   for (const [i, stop] of task.stops.entries()) {
     const [lon, lat] = coords[i + 1];
     const dot = L.circleMarker([lat, lon], { radius: 5 * S, color: "#0f766e", weight: 2 * S, fillColor: stop.status === "done" ? "#0f766e" : "#ffffff", fillOpacity: 1, className: "cc-run-stop" });
-    tip(dot, [t("command.run.stop", { seq: stop.seq, community: stop.community_name, time: fmtTime(stop.eta_at) })]);
+    tip(dot, [t("command.map_run.stop", { seq: stop.seq, community: stop.community_name, time: fmtTime(stop.eta_at) })]);
     cc.layer("transfers").addLayer(dot);
   }
   const place = placeOf(task, coords);
