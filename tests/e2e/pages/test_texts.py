@@ -194,21 +194,20 @@ TRANSLATED = {("item", "name_zh")}
 
 def _proper_names() -> list[str]:
     """Every Chinese text the database holds as a record's own (places, people, units,
-    teams, incidents' titles, notes): names and what people wrote are not translated."""
+    teams, incidents' titles, notes): names and what people wrote are not translated.
+    Read in one statement over every text column (but the catalogue's translated names)."""
     columns = sql(
         "SELECT table_name AS t, column_name AS c FROM information_schema.columns "
         "WHERE table_schema = 'public' AND data_type IN ('character varying', 'text')"
     )
-    names: set[str] = set()
-    for col in columns:
-        if (col["t"], col["c"]) in TRANSLATED:
-            continue
-        rows = sql(
-            f'SELECT DISTINCT "{col["c"]}" AS v FROM "{col["t"]}" '
-            f"WHERE \"{col['c']}\" ~ '[\\u4e00-\\u9fff]'"
-        )
-        names.update(str(r["v"]) for r in rows)
-    return sorted(names, key=len, reverse=True)
+    reads = [
+        f'SELECT "{col["c"]}"::text AS v FROM "{col["t"]}" '
+        f"WHERE \"{col['c']}\" ~ '[\\u4e00-\\u9fff]'"
+        for col in columns
+        if (col["t"], col["c"]) not in TRANSLATED
+    ]
+    rows = sql(" UNION ".join(reads))
+    return sorted({str(r["v"]) for r in rows}, key=len, reverse=True)
 
 
 def han_outside_names(text: str, names: list[str]) -> list[str]:
