@@ -1,9 +1,12 @@
-"""Tokens never reach a log: every handler of the server's logs redacts them.
+"""Tokens and phone numbers never reach a log: every handler of the server's logs
+redacts tokens and masks phones.
 
 The live feed takes its token as `?access_token=` (an EventSource cannot send headers), so
 uvicorn's access log would write it whole; an `Authorization` header, or a token quoted in
-an error, is redacted the same way. The filter sits on the handlers (uvicorn's own and the
-root's, which Litestar's and ours go through), so a record from any logger is cleaned.
+an error, is redacted the same way. A mobile number in a request's address (a search for a
+person or a caller by phone) is masked as everywhere else (`138****5678`). The filter sits
+on the handlers (uvicorn's own and the root's, which Litestar's and ours go through), so a
+record from any logger is cleaned.
 """
 
 from __future__ import annotations
@@ -19,15 +22,24 @@ _PATTERNS = (
     re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
     re.compile(r"()eyJ[A-Za-z0-9_-]{8,}(\.[A-Za-z0-9_-]*){0,2}"),  # a JWT however it came
 )
+# an 11-digit mainland mobile number standing alone (not part of a longer number)
+_PHONE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "litestar")
 
 
 def redact(text: str) -> str:
-    """The text with every token replaced by `[redacted]`."""
+    """The text with every token replaced by `[redacted]` and every phone masked.
+
+    Examples
+    --------
+    >>> redact("GET /api/people?q=13812345678&limit=5")
+    'GET /api/people?q=138****5678&limit=5'
+    """
     text = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return _PATTERNS[3].sub(REDACTED, text)
+    text = _PATTERNS[3].sub(REDACTED, text)
+    return _PHONE.sub(r"\1****\2", text)
 
 
 def _clean(value: Any) -> Any:

@@ -278,6 +278,17 @@ def test_the_redaction_filter_cleans_any_record() -> None:
         assert RedactTokens().filter(item)
         assert token not in item.getMessage() and "eyJ" not in item.getMessage()
     assert "access_token=[redacted]&x=1" in record.getMessage()
+    search = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "x",
+        1,
+        '%s - "%s %s" %d',
+        ("1.2.3.4", "GET", "/api/people?q=10012345678&order_id=202612031234567", 200),
+        None,
+    )
+    assert RedactTokens().filter(search)  # a search by phone is logged with the phone masked
+    assert "q=100****5678&order_id=202612031234567" in search.getMessage()
 
 
 def test_passwords_are_hashed_with_the_recommended_parameters_unless_told(
