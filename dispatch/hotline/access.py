@@ -33,14 +33,14 @@ def allow(actor: Actor, action: str, target: Target | None = None, **about: Any)
         ) from exc
 
 
-def scope_clause(actor: Actor, args: list[Any]) -> str:
-    """The SQL condition on tickets `t` a reader's scope allows, its parameter appended to
-    `args`: district roles read every ticket, a street leader their street's, a community
-    worker their community's."""
+def scope_clause(actor: Actor, args: list[Any], *, alias: str = "t") -> str:
+    """The SQL condition on tickets `alias` a reader's scope allows, its parameter appended
+    to `args`: district roles read every ticket, a street leader their street's, a
+    community worker their community's."""
     if actor.is_district_wide:
         return "TRUE"
     if actor.street is not None:
         args.append(actor.street)
-        return f"t.street = ${len(args)}"
+        return f"{alias}.street = ${len(args)}"
     args.append(actor.community)
-    return f"t.community = ${len(args)}"
+    return f"{alias}.community = ${len(args)}"

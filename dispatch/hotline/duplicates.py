@@ -16,6 +16,7 @@ import asyncpg
 
 from dispatch.accounts.policy import Actor
 from dispatch.clock import local
+from dispatch.hotline.access import scope_clause
 from dispatch.hotline.schemas import DuplicateReason, DuplicateView, TicketStatus
 
 WINDOW = timedelta(hours=48)
@@ -32,23 +33,12 @@ ORDER BY t.id, o.received_at, o.id
 """
 
 
-def _scope(actor: Actor, args: list[Any]) -> str:
-    """A scoped reader is offered only duplicates inside their own scope."""
-    if actor.is_district_wide:
-        return "TRUE"
-    if actor.street is not None:
-        args.append(actor.street)
-        return f"o.street = ${len(args)}"
-    args.append(actor.community)
-    return f"o.community = ${len(args)}"
-
-
 async def duplicates_of(
     conn: asyncpg.Connection, ids: Sequence[int], actor: Actor
 ) -> dict[int, list[DuplicateView]]:
     found: dict[int, list[DuplicateView]] = {i: [] for i in ids}
     args: list[Any] = [list(ids), WINDOW]
-    scope = _scope(actor, args)
+    scope = scope_clause(actor, args, alias="o")  # only duplicates inside their own scope
     for r in await conn.fetch(CANDIDATES.format(scope=scope), *args):
         found[r["of"]].append(
             DuplicateView(
