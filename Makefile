@@ -41,8 +41,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## two processes, each with its own database, then alone what measures time or load
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 ## make smoke: migrate, load, serve and answer a request (CI runs it on the other database)
 smoke: $(STAMP)

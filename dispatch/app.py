@@ -32,11 +32,13 @@ from dispatch.accounts.controllers import (
 )
 from dispatch.accounts.policy import SYSTEM, Actor
 from dispatch.accounts.service import purge_refresh_tokens
+from dispatch.branches.controllers import CONTROLLERS as BRANCH_CONTROLLERS
 from dispatch.clock import Clock, WallClock
 from dispatch.db import Context, engine, fetch_row, set_publisher, start_pool
 from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
-from dispatch.exercises.controllers import ExerciseController, ScenarioController
+from dispatch.exercises.batches import stop_batches
+from dispatch.exercises.controllers import BatchController, ExerciseController, ScenarioController
 from dispatch.exercises.demo_drill import start_demo_drill
 from dispatch.exercises.plays import drill_clock, stop_plays
 from dispatch.exercises.service import resolve_exercise
@@ -55,6 +57,10 @@ from dispatch.logs import install_redaction
 from dispatch.people.controllers import CONTROLLERS as PEOPLE_CONTROLLERS
 from dispatch.places.controllers import PlacesController
 from dispatch.planning.controllers import PlanController
+from dispatch.preparedness import links
+from dispatch.preparedness.controllers import CONTROLLERS as PREPAREDNESS_CONTROLLERS
+from dispatch.preparedness.escalation import watch as watch_callouts
+from dispatch.preparedness.sms import gateway_of, send_pending
 from dispatch.settings import Settings, get_settings
 from dispatch.spreadsheets import shutdown_readers
 from dispatch.stock.controllers import StockController, TransferController
@@ -62,7 +68,9 @@ from dispatch.web.controllers import PAGE_PATHS, TEMPLATES, PagesController, sta
 from dispatch.web.vocabulary import VocabularyController
 
 HEALTH_TIMEOUT = 2.0  # seconds a part may take to answer /health before it counts as down
-PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS]
+# no user token: the SMS gateway's webhook (its own token) and the one-time links' page
+CALLOUT_PUBLIC = ["^/api/callouts/sms/inbound$", f"^{links.PATH}"]
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", *PAGE_PATHS, *CALLOUT_PUBLIC]
 
 
 async def provide_context(request: Request[Any, Any, Any]) -> Context:
@@ -125,9 +133,10 @@ async def _demo_drill(settings: Settings) -> None:
         logging.getLogger("dispatch.demo").warning("demo drill not started: %s", exc)
 
 
-async def _hotline_worlds(clock: Clock) -> list[Context]:
-    """The worlds whose tickets the overdue watch sweeps, each on its own clock: the real
-    one on the server's, each drill a scenario is playing into on the drill's."""
+async def _swept_worlds(clock: Clock) -> list[Context]:
+    """The worlds the background sweeps (overdue tickets, call-out escalation) go through,
+    each on its own clock: the real one on the server's, each drill a scenario is playing
+    into on the drill's."""
     worlds = [Context(actor=SYSTEM, clock=clock)]
     row = await fetch_row(
         "SELECT array_agg(schema_name) AS names FROM exercise WHERE deleted_at IS NULL"
@@ -143,8 +152,31 @@ def _start_hotline_watch(app: Litestar, settings: Settings) -> asyncio.Task[None
     if settings.hotline_watch_seconds <= 0:
         return None
     clock: Clock = app.state.clock
-    worlds = partial(_hotline_worlds, clock)
+    worlds = partial(_swept_worlds, clock)
     return asyncio.create_task(watch_hotline(worlds, settings.hotline_watch_seconds))
+
+
+def _start_callout_watch(app: Litestar, settings: Settings) -> asyncio.Task[None] | None:
+    """Call-outs escalate on the clock in every world; SMS go out from the real one only,
+    and only with a gateway configured (none by default: the demo sends nothing)."""
+    if settings.callout_watch_seconds <= 0:
+        return None
+    clock: Clock = app.state.clock
+    gateway = gateway_of(settings)
+    sender = None
+    if gateway is not None:
+        sender = partial(send_pending, Context(actor=SYSTEM, clock=clock), gateway)
+    worlds = partial(_swept_worlds, clock)
+    return asyncio.create_task(watch_callouts(worlds, settings.callout_watch_seconds, sender))
+
+
+async def _stop(watches: list[asyncio.Task[None] | None]) -> None:
+    """Cancel the background watches and let each finish its cancellation (an SMS post in
+    flight is rolled back with its transaction and posted again, same key, next time)."""
+    running = [w for w in watches if w is not None]
+    for watch in running:
+        watch.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
 
 
 def _route_handlers() -> list[Any]:
@@ -160,6 +192,7 @@ def _route_handlers() -> list[Any]:
         StockController,
         TransferController,
         FleetController,
+        *BRANCH_CONTROLLERS,
         HotlineController,
         HotlineDeadlineController,
         HotlineFiguresController,
@@ -167,8 +200,10 @@ def _route_handlers() -> list[Any]:
         ClosureController,
         TaskController,
         PlanController,
+        *PREPAREDNESS_CONTROLLERS,
         ExerciseController,
         ScenarioController,
+        BatchController,
         live_feed,
         VocabularyController,
         PagesController,
@@ -206,17 +241,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         feed = make_feed(settings.redis_url, settings.redis_prefix)
         app.state.feed = feed
         set_publisher(feed.publish)
-        hotline_watch: asyncio.Task[None] | None = None
+        watches: list[asyncio.Task[None] | None] = []
         try:
             await purge_expired()
             await purge_refresh_tokens()
             await _demo_drill(settings)
-            hotline_watch = _start_hotline_watch(app, settings)
+            watches.append(_start_hotline_watch(app, settings))
+            watches.append(_start_callout_watch(app, settings))
             yield
         finally:
-            if hotline_watch is not None:
-                hotline_watch.cancel()
+            await _stop(watches)
             await stop_plays()
+            await stop_batches()
             shutdown_readers()
             set_publisher(None)
             await feed.close()

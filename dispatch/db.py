@@ -137,9 +137,15 @@ async def keep_session(connection: asyncpg.Connection) -> None:
     the one session advisory lock (the demo drill's) is unlocked by the code that took it."""
 
 
-async def start_pool(*, min_size: int, max_size: int) -> None:
-    """The engine's connection pool, released without the reset query (`keep_session`)."""
-    await engine().start_connection_pool(min_size=min_size, max_size=max_size, reset=keep_session)
+ConnectionHook = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+async def start_pool(*, min_size: int, max_size: int, init: ConnectionHook | None = None) -> None:
+    """The engine's connection pool, released without the reset query (`keep_session`).
+    `init` runs on each new connection (a benchmark's query logger)."""
+    await engine().start_connection_pool(
+        min_size=min_size, max_size=max_size, reset=keep_session, init=init
+    )
 
 
 def engine() -> PostgresEngine:
@@ -178,6 +184,7 @@ class Event:
     street: str | None = None
     community: str | None = None
     exercise: str | None = None
+    person: int | None = None  # addressed to this person too, wherever their scope is
 
 
 class Context:
@@ -186,10 +193,16 @@ class Context:
     A plain class, not a dataclass, so the web layer passes it through untouched.
     """
 
-    __slots__ = ("actor", "clock", "durable", "exercise")
+    __slots__ = ("actor", "clock", "durable", "exercise", "plans_run")
 
     def __init__(
-        self, actor: Actor, clock: Clock, exercise: str | None = None, *, durable: bool = True
+        self,
+        actor: Actor,
+        clock: Clock,
+        exercise: str | None = None,
+        *,
+        durable: bool = True,
+        plans_run: bool = False,
     ) -> None:
         self.actor = actor
         self.clock = clock
@@ -197,6 +210,9 @@ class Context:
         # False only for a sandbox thrown away after a replay: its commits need not wait
         # for the disk (a crash loses at most the last moments of a run that is rerun)
         self.durable = durable or exercise is None
+        # whether an incident declared here starts community plans: always in the real
+        # world; in a sandbox only for a replay whose scenario turns `preparedness` on
+        self.plans_run = plans_run or exercise is None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -244,9 +260,12 @@ class Command:
         *,
         street: str | None = None,
         community: str | None = None,
+        person: int | None = None,
     ) -> None:
+        """An event for after commit; `person`: the person it is addressed to (a call-out's
+        recipient), who hears it even outside the place's scope."""
         self.events.append(
-            Event(kind, data, self.now, street, community, exercise=self.ctx.exercise)
+            Event(kind, data, self.now, street, community, self.ctx.exercise, person)
         )
 
     async def audit(

@@ -223,14 +223,15 @@ OUTAGE_RETRY_AFTER = 5  # seconds: about what a PostgreSQL restart or fail-over 
 # the database is down, restarting or unreachable: nothing of the request was written
 _OUTAGES: tuple[type[Exception], ...] = (
     asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
     # a connection lost mid-operation can leave asyncpg's protocol in a state it refuses
     # to leave ("cannot switch to state ..."): the connection is dropped from the pool
     asyncpg.exceptions.InternalClientError,
+    # the server cannot do it now, whatever was asked: shutting down or cancelling
+    # (57xxx), out of resources (53xxx), its files failing (58xxx); rolled back whole
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.PostgresSystemError,
     ConnectionError,
     TimeoutError,
 )
@@ -243,7 +244,24 @@ _NETWORK_ERRNOS = frozenset(
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Whether an error means the database is not there (rather than a fault of ours)."""
+    """Whether an error means the database is not there (rather than a fault of ours).
+
+    The error's causes count too: a rollback or a release that fails on the dead
+    connection raises its own error while handling the outage, and an exception group
+    holds whatever its tasks raised. Bounded, as a cause chain may loop."""
+    seen: list[BaseException] = [exc]
+    for error in seen:
+        if len(seen) > 32:
+            break
+        if _is_outage_itself(error):
+            return True
+        if isinstance(error, BaseExceptionGroup):
+            seen.extend(error.exceptions)
+        seen.extend(e for e in (error.__cause__, error.__context__) if e is not None)
+    return False
+
+
+def _is_outage_itself(exc: BaseException) -> bool:
     if isinstance(exc, _OUTAGES):
         return True
     if not isinstance(exc, OSError):
@@ -295,7 +313,12 @@ def duplicate_handler(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Log the traceback for operators; the client only learns that it failed."""
+    """Log the traceback for operators; the client only learns that it failed.
+
+    An error raised while an outage was being handled (its cause is the outage) is the
+    outage's 503, not a 500."""
+    if is_outage(exc):
+        return outage_handler(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,

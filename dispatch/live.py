@@ -65,14 +65,19 @@ def event_payload(event: Event) -> dict[str, Any]:
         "street": event.street,
         "community": event.community,
         "exercise": event.exercise,
+        "person": event.person,
         "data": event.data,
     }
 
 
 def visible_to(actor: Actor, payload: dict[str, Any], exercise: str | None) -> bool:
-    """A subscriber hears only its own world and only what lies in its scope."""
+    """A subscriber hears only its own world, and there what lies in its scope or is
+    addressed to the person they are (a call-out reaches its recipient wherever they are)."""
     if payload.get("exercise") != exercise:
         return False
+    person = payload.get("person")
+    if person is not None and actor.person_id == person:
+        return True
     return actor.covers(Target(payload.get("street"), payload.get("community")))
 
 

@@ -2,7 +2,8 @@
 redacts tokens and masks phones.
 
 The live feed takes its token as `?access_token=` (an EventSource cannot send headers), so
-uvicorn's access log would write it whole; an `Authorization` header, or a token quoted in
+uvicorn's access log would write it whole (and a call-out's one-time link, `/ack/<token>`,
+its token in the path); an `Authorization` header, or a token quoted in
 an error, is redacted the same way. A mobile number in a request's address (a search for a
 person or a caller by phone) is masked as everywhere else (`138****5678`). The filter sits
 on the handlers (uvicorn's own and the root's, which Litestar's and ours go through), so a
@@ -21,6 +22,7 @@ _PATTERNS = (
     re.compile(r"(authorization[\"']?\s*[:=,]\s*[\"']?)(bearer\s+)?[^\s\"',)]+", re.IGNORECASE),
     re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
     re.compile(r"()eyJ[A-Za-z0-9_-]{8,}(\.[A-Za-z0-9_-]*){0,2}"),  # a JWT however it came
+    re.compile(r"(/ack/)[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+"),  # a call-out's one-time link
 )
 # an 11-digit mainland mobile number standing alone (not part of a longer number)
 _PHONE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
@@ -39,6 +41,7 @@ def redact(text: str) -> str:
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _PATTERNS[3].sub(REDACTED, text)
+    text = _PATTERNS[4].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return _PHONE.sub(r"\1****\2", text)
 
 

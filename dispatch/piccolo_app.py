@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from dispatch.accounts.tables import AppUser, LoginFailure, RefreshToken
 from dispatch.audit import AuditEntry
+from dispatch.branches.tables import BRANCH_TABLES
 from dispatch.exercises.tables import EXERCISE_TABLES
 from dispatch.fleet.tables import FLEET_TABLES
 from dispatch.hotline.tables import HOTLINE_TABLES
@@ -22,6 +23,7 @@ from dispatch.places.tables import (
     Street,
 )
 from dispatch.planning.tables import PLANNING_TABLES
+from dispatch.preparedness.tables import PREPAREDNESS_TABLES
 from dispatch.stock.tables import STOCK_TABLES
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -47,8 +49,10 @@ APP_CONFIG = AppConfig(
         *PLANNING_TABLES,
         *STOCK_TABLES,
         *FLEET_TABLES,
+        *BRANCH_TABLES,
         *HOTLINE_TABLES,
         *EXERCISE_TABLES,
+        *PREPAREDNESS_TABLES,
     ],
     migration_dependencies=[],
     commands=[],

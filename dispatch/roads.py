@@ -10,6 +10,7 @@ it depends on places (the network as stored) and `geo`, never on a domain servic
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from dispatch.db import Context
 from dispatch.places.service import active_road_network
 from geo.network import Closure, RoadNetwork, RoadState, Snapper, Vehicle
 from geo.routing import Route, Router, position_near, position_on, route_uses_closed_edge
+
+log = logging.getLogger("dispatch.roads")
 
 __all__ = [
     "VAN",
@@ -143,6 +146,11 @@ def reroute(
     network = state.network
     nodes: list[int] = [int(n) for n in route.get("nodes", [])]
     if len(nodes) < 2:
+        return None
+    if any(n not in network.index for n in nodes):
+        # the roads were loaded again since the route was drawn: its junctions are not on
+        # today's network, so it cannot be judged; it is kept, as a cut-off one is
+        log.warning("a route over %d junctions is not on the loaded road network", len(nodes))
         return None
     length_m, time_s = float(route.get("length_m", 0)), float(route.get("time_s", 0))
     at, done_m = position_of(network, route, travelled_s, seen)

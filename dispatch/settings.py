@@ -55,7 +55,18 @@ class Settings:
     upload_body_max_bytes: int
     json_max_depth: int
     hotline_watch_seconds: float  # between two sweeps for overdue tickets (0: no sweep)
+    callout_watch_seconds: float  # between two call-out sweeps: escalation, SMS (0: none)
+    sms_gateway_url: str | None  # the SMS gateway's send address; None: no SMS channel
+    sms_gateway_token: str | None  # sent to the gateway, and expected on its webhook
+    public_url: str  # where a recipient's phone reaches the service (one-time links)
+    callout_link_hours: int  # how long a one-time call-out link stays valid
     password_hash: str  # "recommended" (argon2id, RFC 9106) or "cheapest" (test suites only)
+
+    @property
+    def sms_enabled(self) -> bool:
+        """SMS goes out only with both a gateway and its token: the default has neither,
+        so a demo or a test never sends a real message."""
+        return bool(self.sms_gateway_url and self.sms_gateway_token)
 
     @property
     def reference_dir(self) -> Path:
@@ -101,8 +112,22 @@ def load_settings() -> Settings:
         upload_body_max_bytes=_int("DISPATCH_UPLOAD_BODY_MAX_BYTES", 11 * 2**20),
         json_max_depth=_int("DISPATCH_JSON_MAX_DEPTH", 64),
         hotline_watch_seconds=float(os.environ.get("DISPATCH_HOTLINE_WATCH_SECONDS") or 30),
+        callout_watch_seconds=float(os.environ.get("DISPATCH_CALLOUT_WATCH_SECONDS") or 15),
+        sms_gateway_url=os.environ.get("DISPATCH_SMS_GATEWAY_URL", "").strip() or None,
+        sms_gateway_token=os.environ.get("DISPATCH_SMS_GATEWAY_TOKEN", "").strip() or None,
+        public_url=_public_url(),
+        callout_link_hours=_int("DISPATCH_CALLOUT_LINK_HOURS", 12),
         password_hash=_password_hash(),
     )
+
+
+def _public_url() -> str:
+    """The service's address as a phone outside sees it (behind a proxy: the proxy's)."""
+    given = os.environ.get("DISPATCH_PUBLIC_URL", "").strip().rstrip("/")
+    if given:
+        return given
+    host = os.environ.get("DISPATCH_HOST", "127.0.0.1")
+    return f"http://{host}:{_int('DISPATCH_PORT', 8000)}"
 
 
 PASSWORD_HASHES = ("recommended", "cheapest")

@@ -36,19 +36,20 @@ exist but are staffed elsewhere).
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
-from geo.assignment_exact import Problem, Solver, solve_exact
+from geo.assignment_exact import Problem, Solver, solve_exact, solve_unchecked
+from geo.assignment_rules import Grouped, Mask, Rules, dense, expand, rules
 from geo.greedy import fill
 from geo.network import RoadState, Snapper, Vehicle
-from geo.planning import cost_of
 from geo.routing import Router
 
 # the skills every district starts with (the skills table is seeded with them; a commander
@@ -88,6 +89,7 @@ __all__ = [
 ShortReason = Literal["no_skill", "over_hours", "unreachable", "all_assigned"]
 SHORT_REASONS: tuple[ShortReason, ...] = ("no_skill", "over_hours", "unreachable", "all_assigned")
 WALK_OR_RIDE = Vehicle("tricycle", 15.0)  # people get there by e-bike or on foot: lanes allowed
+_CACHED_BYTES = 1 << 20  # a block of the travel matrix that stays in a core's cache
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,36 +185,49 @@ def preference(need: Need, candidate: Candidate) -> Literal["paired", "resident"
     return "other"
 
 
-def preferred_mask(needs: Sequence[Need], candidates: Sequence[Candidate]) -> NDArray[np.bool_]:
-    """Candidates x needs: paired with, or resident of, the need's community.
-
-    One row per distinct set of linked communities (a community's residents share one),
-    then whole rows copied per candidate: no per-cell gather over the full matrix.
-    """
-    codes = {n.community for n in needs}
-    col = {code: k for k, code in enumerate(sorted(codes))}
-    index: dict[frozenset[str], int] = {}
-    group = []
-    for c in candidates:
-        links = frozenset(x for x in (c.community, *c.paired_communities) if x in col)
-        group.append(index.setdefault(links, len(index)))
+def _links(
+    needs: Sequence[Need], candidates: Sequence[Candidate]
+) -> tuple[NDArray[np.bool_], NDArray[np.intp], NDArray[np.intp]]:
+    """Distinct (home, paired communities) of the candidates (a community's residents share
+    one) x the needs' communities: linked or not; each candidate's row, each need's column."""
+    col = {code: k for k, code in enumerate(sorted({n.community for n in needs}))}
+    index: dict[tuple[str | None, frozenset[str]], int] = {}
+    group = np.array(
+        [index.setdefault((c.community, c.paired_communities), len(index)) for c in candidates],
+        dtype=np.intp,
+    )
     linked = np.zeros((len(index), len(col)), dtype=bool)
-    for links, g in index.items():
-        linked[g, [col[code] for code in links]] = True
-    by_need = linked.take([col[n.community] for n in needs], axis=1)
-    return by_need[np.asarray(group, dtype=np.intp)].reshape(len(candidates), len(needs))
+    for (home, paired), g in index.items():
+        linked[g, [col[code] for code in (home, *paired) if code in col]] = True
+    return linked, group, np.array([col[n.community] for n in needs], dtype=np.intp)
 
 
-def _skill_groups(
-    sets: Sequence[frozenset[str]], col: Mapping[str, int]
-) -> tuple[NDArray[np.float32], NDArray[np.intp]]:
-    """The distinct skill sets as 0/1 rows over the skill names, and each record's set."""
-    index: dict[frozenset[str], int] = {}
-    group = np.array([index.setdefault(x, len(index)) for x in sets], dtype=np.intp)
-    rows = np.zeros((len(index), len(col)), dtype=np.float32)
-    for x, g in index.items():
-        rows[g, [col[name] for name in x]] = 1.0
-    return rows, group
+def preferred_mask(needs: Sequence[Need], candidates: Sequence[Candidate]) -> NDArray[np.bool_]:
+    """Candidates x needs: paired with, or resident of, the need's community."""
+    return expand(*_links(needs, candidates))
+
+
+def _non_preferred(needs: Sequence[Need], candidates: Sequence[Candidate]) -> Grouped:
+    """``~preferred_mask``, kept small (the solvers read entries or rows of it)."""
+    linked, group, cols = _links(needs, candidates)
+    return Grouped(~linked, group, cols)
+
+
+def _rules(needs: Sequence[Need], candidates: Sequence[Candidate], options: AssignOptions) -> Rules:
+    return rules(
+        [n.skills for n in needs],
+        [n.duration_h for n in needs],
+        [c.skills for c in candidates],
+        [c.hours_worked for c in candidates],
+        options.hours_limit,
+    )
+
+
+def _reach(travel_s: NDArray[np.float64], options: AssignOptions) -> NDArray[np.bool_]:
+    reach = np.isfinite(travel_s)
+    if options.max_travel_s is not None:
+        reach &= travel_s <= options.max_travel_s
+    return reach
 
 
 def eligibility(
@@ -223,23 +238,11 @@ def eligibility(
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
     """(has the skills, within hours, reachable) as candidates x needs masks.
 
-    Skills are compared once per pair of distinct skill sets (a handful of sets among
-    thousands of people), then looked up: no loop, and no full-size product, per pair.
+    Skills and hours are judged once per pair of groups (``geo.assignment_rules``), then
+    copied out: no loop, and no full-size product, per pair.
     """
-    m, k = len(candidates), len(needs)
-    names = sorted(set().union(*(n.skills for n in needs), *(c.skills for c in candidates)))
-    col = {name: i for i, name in enumerate(names)}
-    has, c_group = _skill_groups([c.skills for c in candidates], col)
-    wants, n_group = _skill_groups([n.skills for n in needs], col)
-    covers = (1.0 - has) @ wants.T < 0.5  # no required skill missing (small exact counts)
-    skilled = covers.take(n_group, axis=1)[c_group].reshape(m, k)  # whole rows copied
-    worked = np.array([c.hours_worked for c in candidates], dtype=float)
-    duration = np.array([n.duration_h for n in needs], dtype=float)
-    in_hours = worked[:, None] <= (options.hours_limit + 1e-9) - duration[None, :]
-    reach = np.isfinite(travel_s)
-    if options.max_travel_s is not None:
-        reach &= travel_s <= options.max_travel_s
-    return skilled, in_hours.reshape(m, k), reach
+    r = _rules(needs, candidates, options)
+    return r.skilled(), r.in_hours(), _reach(travel_s, options)
 
 
 def _validate(needs: Sequence[Need], candidates: Sequence[Candidate]) -> None:
@@ -276,16 +279,21 @@ def assign(
     _validate(needs, candidates)
     # row-major, as every mask below: mixed layouts make each whole-matrix step slower
     travel_s = np.ascontiguousarray(travel_s, dtype=float).reshape(len(candidates), len(needs))
-    skilled, in_hours, reach = eligibility(needs, candidates, travel_s, options)
-    eligible = skilled & in_hours & reach
-    non_pref = ~preferred_mask(needs, candidates)
-    c_order = sorted(range(len(candidates)), key=lambda i: candidates[i].id)
-    n_order = sorted(range(len(needs)), key=lambda j: needs[j].id)
-    finite = bool(reach.all())
-    matching = _Matching(needs, candidates, travel_s, eligible, non_pref, c_order, n_order, finite)
-    flows = _exact(matching, options.solver) if options.policy == "exact" else _greedy(matching)
+    judged = _rules(needs, candidates, options)
+    matching, flows = _solve(
+        _Matching(
+            needs,
+            candidates,
+            travel_s,
+            eligible=judged.timely(),
+            non_pref=_non_preferred(needs, candidates),
+            c_order=sorted(range(len(candidates)), key=lambda i: candidates[i].id),
+            n_order=sorted(range(len(needs)), key=lambda j: needs[j].id),
+        ),
+        options,
+    )
     solved = time.perf_counter()
-    result = _result(needs, candidates, travel_s, flows, (skilled, in_hours, reach), options)
+    result = _result(matching, flows, judged, options)
     done = time.perf_counter()
     return AssignmentResult(
         **{
@@ -296,25 +304,64 @@ def assign(
     )
 
 
+def _finite_max(travel_s: NDArray[np.float64]) -> float | None:
+    """The largest travel time (at least 0) if every one is finite, else None: the largest
+    and the smallest (NaN and -inf show in them) of each block of rows while it is in
+    cache, one pass over the matrix and no full-size ``isfinite`` mask."""
+    rows = max(1, _CACHED_BYTES // max(1, travel_s.itemsize * travel_s.shape[1]))
+    top = 0.0
+    for a in range(0, travel_s.shape[0] if travel_s.shape[1] else 0, rows):
+        block = travel_s[a : a + rows]
+        hi, lo = float(block.max()), float(block.min())
+        if not (math.isfinite(hi) and math.isfinite(lo)):
+            return None
+        top = max(top, hi)
+    return top
+
+
 @dataclass(frozen=True)
 class _Matching:
     """One matching problem as both policies read it: who is eligible for what, who is
-    not preferred there, travel seconds, candidates and needs in id order, whether every
-    travel time is finite."""
+    not preferred there, travel seconds, candidates and needs in id order; the largest
+    travel time if every one is reachable; whether every pair is known to be reachable
+    (``eligible`` is then the skill and hour rules alone)."""
 
     needs: Sequence[Need]
     candidates: Sequence[Candidate]
     travel_s: NDArray[np.float64]
-    eligible: NDArray[np.bool_]
-    non_pref: NDArray[np.bool_]
+    eligible: Mask
+    non_pref: Grouped
     c_order: Sequence[int]
     n_order: Sequence[int]
-    finite: bool = False  # no travel time is infinite
+    travel_max: float | None = None
+    reachable: bool = False
 
 
-def _exact(p: _Matching, solver: Solver) -> list[tuple[int, int, int]]:
-    """The optimal flows (``geo.assignment_exact``: min-cost flow or dense assignment)."""
-    problem = Problem(
+def _solve(p: _Matching, options: AssignOptions) -> tuple[_Matching, list[tuple[int, int, int]]]:
+    """The flows, and the problem as solved. ``p.eligible`` holds the skill and hour rules
+    only. Without a travel limit the dense assignment is tried first on the hope that every
+    travel time is finite (it checks those it reads: no pass over the matrix beforehand);
+    otherwise, or if that hope fails, reach is checked and applied, then solved as usual."""
+    if options.policy == "exact" and options.max_travel_s is None:
+        flows = solve_unchecked(_problem(p, unchecked=True), options.solver)
+        if flows is not None:
+            return replace(p, reachable=True), flows
+    travel_max = _finite_max(p.travel_s) if options.max_travel_s is None else None
+    eligible = p.eligible
+    if travel_max is None:  # some travel time is infinite, or there is a limit: the mask
+        reach = _reach(p.travel_s, options)
+        eligible = dense(eligible) & reach
+        travel_max = max(float(p.travel_s.max(initial=0.0)), 0.0) if reach.all() else None
+    p = replace(p, eligible=eligible, travel_max=travel_max, reachable=travel_max is not None)
+    if options.policy == "exact":
+        return p, solve_exact(_problem(p), options.solver)
+    return p, _greedy(p)
+
+
+def _problem(p: _Matching, *, unchecked: bool = False) -> Problem:
+    """The problem as ``geo.assignment_exact`` solves it (min-cost flow or dense
+    assignment); ``unchecked``: travel times not checked yet (``solve_unchecked``)."""
+    return Problem(
         travel_s=p.travel_s,
         eligible=p.eligible,
         non_pref=p.non_pref,
@@ -322,15 +369,15 @@ def _exact(p: _Matching, solver: Solver) -> list[tuple[int, int, int]]:
         want=np.array([n.people for n in p.needs], dtype=np.int64),
         c_order=np.asarray(p.c_order, dtype=np.intp),
         n_order=np.asarray(p.n_order, dtype=np.intp),
-        finite=p.finite,
+        travel_max=p.travel_max,
+        unchecked=unchecked,
     )
-    return solve_exact(problem, solver)
 
 
 def _greedy(p: _Matching) -> list[tuple[int, int, int]]:
     """Larger needs first; each from its preferred, then nearest, eligible candidates."""
     needs, candidates, c_order, n_order = p.needs, p.candidates, p.c_order, p.n_order
-    travel_s, eligible, non_pref = p.travel_s, p.eligible, p.non_pref
+    travel_s, eligible, non_pref = p.travel_s, dense(p.eligible), p.non_pref.full()
     left = {i: candidates[i].size for i in c_order}
     rank = {i: r for r, i in enumerate(c_order)}
     out: list[tuple[int, int, int]] = []
@@ -345,57 +392,57 @@ def _greedy(p: _Matching) -> list[tuple[int, int, int]]:
 
 
 def _result(
-    needs: Sequence[Need],
-    candidates: Sequence[Candidate],
-    travel_s: NDArray[np.float64],
+    p: _Matching,
     flows: Sequence[tuple[int, int, int]],
-    masks: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+    judged: Rules,
     options: AssignOptions,
 ) -> AssignmentResult:
-    labels = [preference(needs[j], candidates[i]) for i, j, _ in flows]
-    seconds = [float(travel_s[i, j]) for i, j, _ in flows]
+    needs, candidates = p.needs, p.candidates
+    ci, nj, q = np.array(flows, dtype=np.int64).reshape(-1, 3).T
+    seconds = p.travel_s[ci, nj]
+    labels = [
+        preference(needs[j], candidates[i]) for i, j in zip(ci.tolist(), nj.tolist(), strict=True)
+    ]
     assignments = tuple(
         sorted(
             (
-                Assignment(needs[j].id, candidates[i].id, q, t, label)
-                for (i, j, q), t, label in zip(flows, seconds, labels, strict=True)
+                Assignment(needs[j].id, candidates[i].id, n, t, label)
+                for i, j, n, t, label in zip(
+                    ci.tolist(), nj.tolist(), q.tolist(), seconds.tolist(), labels, strict=True
+                )
             ),
             key=lambda a: (a.need_id, a.travel_s, a.candidate_id),
         )
     )
-    staffed = [0] * len(needs)
-    for _, j, q in flows:
-        staffed[j] += q
-    short: tuple[ShortNeed, ...] = ()
-    if any(needs[j].people > staffed[j] for j in range(len(needs))):
-        held = frozenset().union(*(c.skills for c in candidates))
-        skilled, in_hours, reach = masks
-        timely = skilled & in_hours
-        found: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int32]] = (
-            np.asarray(skilled.any(axis=0)),
-            np.asarray(timely.any(axis=0)),
-            np.asarray((timely & reach).view(np.uint8).sum(axis=0, dtype=np.int32)),
-        )
-        short = tuple(
-            _short_need(
-                needs[j],
-                needs[j].people - staffed[j],
-                held,
-                (bool(found[0][j]), bool(found[1][j]), int(found[2][j])),
-                options,
-            )
-            for j in range(len(needs))
-            if needs[j].people > staffed[j]
-        )
+    want = np.array([n.people for n in needs], dtype=np.int64)
+    missing = want - np.bincount(nj, weights=q, minlength=len(needs)).astype(np.int64)
+    short = tuple(_short_needs(p, judged, missing, options)) if missing.any() else ()
+    other = np.array([label == "other" for label in labels], dtype=bool)
     return AssignmentResult(
         policy=options.policy,
         assignments=assignments,
         short=short,
-        staffed=sum(q for _, _, q in flows),
-        non_preferred=sum(f[2] for f, label in zip(flows, labels, strict=True) if label == "other"),
-        travel_cost=sum(f[2] * cost_of(t) for f, t in zip(flows, seconds, strict=True)),
+        staffed=int(q.sum()),
+        non_preferred=int(q[other].sum()),
+        # cost_of per person, vectorised: seconds rounded half up
+        travel_cost=int(q @ np.floor(seconds + 0.5).astype(np.int64)),
         runtime_s=0.0,
     )
+
+
+def _short_needs(
+    p: _Matching, judged: Rules, missing: NDArray[np.int64], options: AssignOptions
+) -> Iterator[ShortNeed]:
+    """The needs left short, with reasons: skills and hours counted per group, and how many
+    candidates are eligible (the same count when every pair is reachable)."""
+    any_skilled, timely = judged.per_need()
+    # every pair reachable: eligible is timely
+    reachable = (
+        timely if p.reachable else dense(p.eligible).view(np.uint8).sum(axis=0, dtype=np.int64)
+    )
+    for j in np.flatnonzero(missing > 0).tolist():
+        found = (bool(any_skilled[j]), bool(timely[j] > 0), int(reachable[j]))
+        yield _short_need(p.needs[j], int(missing[j]), judged.held, found, options)
 
 
 def _short_need(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,10 @@ import numpy as np
 from geo.fleet import ENGINE, FleetPlan, plan_runs
 from geo.fleet_engines import ENGINES
 from geo.fleet_records import FleetProblem, FleetVehicle, Stop, build_problem
+from geo.fleet_reroute import LeftStop, RunLeft, crosses_closure, reroute_run
 from geo.network import (
     DATA_DIR,
+    Closure,
     RoadNetwork,
     RoadState,
     Snapper,
@@ -35,6 +38,7 @@ from geo.network import (
     grid_network,
     load_dongcheng_network,
 )
+from geo.routing import Router
 
 __all__ = [
     "BUDGET_S",
@@ -45,6 +49,7 @@ __all__ = [
     "dongcheng_fleet",
     "fleet_command",
     "read_cvrp",
+    "reroute_line",
     "run_fleet_bench",
     "summary_line",
     "table",
@@ -252,6 +257,53 @@ def table(case: str, rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def reroute_line(problem: FleetProblem, *, budget_s: float = 1.0, seed: int = 0) -> str:
+    """A replan after a closure: the project's plan, then a road closed in the middle of the
+    first leg of its longest run, and every run checked and those it cuts rerouted from
+    their depots (``geo.fleet_reroute``, a cold router: its trees are not reused)."""
+    plan = plan_runs(problem, time_limit_s=budget_s, seed=seed)
+    nodes = {s.id: s.node for s in problem.stops}
+    handling = {s.id: s.handling_s for s in problem.stops}
+    prio = {s.id: s.priority for s in problem.stops}
+    runs = [
+        RunLeft(
+            r.kind,
+            r.depot,
+            r.depot,
+            0.0,
+            1,
+            tuple(
+                LeftStop(f"{v.stop}#{v.part}", nodes[v.stop], k, handling[v.stop], prio[v.stop])
+                for k, t in enumerate(r.trips, start=1)
+                for v in t.visits
+            ),
+        )
+        for r in plan.runs
+        if r.trips
+    ]
+    network = load_dongcheng_network()
+    before = RoadState(network)
+    longest = max(runs, key=lambda r: len(r.stops))
+    leg = Router(network).route(
+        before, longest.depot, longest.stops[0].node, vehicle=longest.profile
+    )
+    if leg is None or len(leg.nodes) < 2:
+        return "fleet synthetic reroute: no leg to close"
+    mid = (len(leg.nodes) - 1) // 2
+    after = RoadState(network, frozenset({Closure.edge(leg.nodes[mid], leg.nodes[mid + 1])}))
+    started = time.perf_counter()
+    router = Router(network)
+    cut = [r for r in runs if crosses_closure(before, after, r, router)]
+    new = [reroute_run(after, r, router) for r in cut]
+    seconds = time.perf_counter() - started
+    stops = sum(len(r.stops) for r in cut)
+    lost = sum(len(n.unreachable) for n in new)
+    return (
+        f"fleet synthetic reroute: {len(cut)} of {len(runs)} runs rerouted "
+        f"({stops} stops, {lost} unreachable) in {seconds:.3f} s"
+    )
+
+
 def run_fleet_bench(
     cases: Sequence[str] = ("synthetic", "city"), *, cvrp: Path | None = None
 ) -> str:
@@ -269,6 +321,8 @@ def run_fleet_bench(
         rows = compare(problem, BUDGET_S[case])
         tables.append(table(case, rows))
         summaries.append(summary_line(case, rows))
+        if case == "synthetic":
+            summaries.append(reroute_line(problem, budget_s=BUDGET_S[case]))
     return "\n\n".join(tables) + "\n\n" + "\n".join(summaries)
 
 

@@ -392,6 +392,7 @@ def plan_runs(
     seed: int = 0,
     engine: str = ENGINE,
     patience: int | None = None,
+    iterations: int | None = None,
 ) -> FleetPlan:
     """Runs for the fleet: trips from each vehicle's depot, and every unserved stop's reason.
 
@@ -402,7 +403,9 @@ def plan_runs(
     (``"vroom"``, ``"ortools"``; one trip per vehicle, time-limited) for the
     benchmark. ``patience``: PyVRP also stops after that many iterations
     without a better plan (a service asks for plans while people wait; a small
-    problem is solved long before its budget ends).
+    problem is solved long before its budget ends). ``iterations`` (PyVRP only):
+    exactly that many iterations and no clock at all, the same plan on any
+    machine however loaded (scenario replay hashes its runs).
 
     Examples
     --------
@@ -424,7 +427,8 @@ def plan_runs(
     raw: Trips = [[] for _ in prep.vehicles]
     if prep.parts and prep.vehicles:
         solve = ENGINES[engine]
-        raw = solve(prep.model, time_limit_s=time_limit_s, seed=seed, patience=patience)
+        fixed = {} if iterations is None else {"iterations": iterations}
+        raw = solve(prep.model, time_limit_s=time_limit_s, seed=seed, patience=patience, **fixed)
     driven, dropped = _route(problem, prep, raw)
     runs: list[Run] = []
     served: set[int] = set()

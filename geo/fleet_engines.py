@@ -183,7 +183,12 @@ def _regions(model: EngineInput) -> list[tuple[list[int], list[int]]]:
 
 
 def solve_pyvrp(
-    model: EngineInput, *, time_limit_s: float, seed: int, patience: int | None = None
+    model: EngineInput,
+    *,
+    time_limit_s: float,
+    seed: int,
+    patience: int | None = None,
+    iterations: int | None = None,
 ) -> Trips:
     """PyVRP's iterated local search, region by region on large models.
 
@@ -193,10 +198,15 @@ def solve_pyvrp(
     ``patience``: also stop after that many iterations without a better
     solution (still deterministic: counted in iterations, not seconds), so a
     small model does not spend the whole budget on a plan found at once.
+    ``iterations``: stop after exactly that many iterations (each region), with no
+    wall-clock cap at all, so the plan is the same on any machine however loaded
+    (scenario replay, whose hash must not depend on the machine).
     """
     regions = _regions(model)
     if len(regions) == 1:
-        return _solve_pyvrp_whole(model, time_limit_s=time_limit_s, seed=seed, patience=patience)
+        return _solve_pyvrp_whole(
+            model, time_limit_s=time_limit_s, seed=seed, patience=patience, iterations=iterations
+        )
     out: Trips = [[] for _ in model.vehicles]
     for vs, members in regions:
         sub = EngineInput(
@@ -207,14 +217,39 @@ def solve_pyvrp(
             [model.parts[p] for p in members],
         )
         share = time_limit_s * len(members) / len(model.parts)
-        trips = _solve_pyvrp_whole(sub, time_limit_s=share, seed=seed, patience=patience)
+        trips = _solve_pyvrp_whole(
+            sub, time_limit_s=share, seed=seed, patience=patience, iterations=iterations
+        )
         for k, run in zip(vs, trips, strict=True):
             out[k] = [[members[p] for p in trip] for trip in run]
     return out
 
 
+def _stop_criteria(
+    model: EngineInput, time_limit_s: float, patience: int | None, iterations: int | None
+) -> MultipleCriteria:
+    """When PyVRP stops: the budget's iteration count, capped on the clock, or exactly
+    `iterations` with no clock; and after `patience` iterations without a better plan."""
+    criteria: list[StoppingCriterion] = (
+        [MaxIterations(iterations)]
+        if iterations is not None
+        else [
+            MaxIterations(pyvrp_iterations(len(model.parts), len(model.vehicles), time_limit_s)),
+            MaxRuntime(time_limit_s * _SAFETY_FACTOR),
+        ]
+    )
+    if patience is not None:
+        criteria.append(NoImprovement(patience))
+    return MultipleCriteria(criteria)
+
+
 def _solve_pyvrp_whole(
-    model: EngineInput, *, time_limit_s: float, seed: int, patience: int | None
+    model: EngineInput,
+    *,
+    time_limit_s: float,
+    seed: int,
+    patience: int | None,
+    iterations: int | None = None,
 ) -> Trips:
     """PyVRP's iterated local search on the whole model, reloads at each vehicle's depot."""
     kinds = sorted(model.times)
@@ -259,13 +294,7 @@ def _solve_pyvrp_whole(
         )
     locations = [pyvrp.Location(x=0, y=0) for _ in locs]
     data = pyvrp.ProblemData(locations, clients, depots, types, costs, mats)  # type: ignore[arg-type]
-    criteria: list[StoppingCriterion] = [
-        MaxIterations(pyvrp_iterations(len(model.parts), len(model.vehicles), time_limit_s)),
-        MaxRuntime(time_limit_s * _SAFETY_FACTOR),
-    ]
-    if patience is not None:
-        criteria.append(NoImprovement(patience))
-    stop = MultipleCriteria(criteria)
+    stop = _stop_criteria(model, time_limit_s, patience, iterations)
     params = pyvrp.SolveParams(
         neighbourhood=ps.NeighbourhoodParams(num_neighbours=_PYVRP_NEIGHBOURS),
         operators=list(_PYVRP_OPERATORS),

@@ -173,11 +173,13 @@ def build_problem(
     limit_s: float | None = None,
     crew_available: Mapping[int, int] | None = None,
     horizon_s: float = DEFAULT_HORIZON_S,
+    speed_cap_kmh: float | None = None,
 ) -> FleetProblem:
     """The problem on a road state: one matrix pair per vehicle kind in the fleet.
 
     ``limit_s`` bounds each search (farther counts as unreachable), which keeps
-    city-scale matrices local.
+    city-scale matrices local. ``speed_cap_kmh``: no kind drives faster than that
+    (a scenario's flooded lanes), each kind at the lower of its speed and the cap.
 
     Examples
     --------
@@ -195,7 +197,8 @@ def build_problem(
     travel: dict[str, NDArray[np.float64]] = {}
     metres: dict[str, NDArray[np.float64]] = {}
     for kind in kinds:
-        profile = Vehicle(kind, KIND_SPEED_KMH[kind])
+        speed = KIND_SPEED_KMH[kind]
+        profile = Vehicle(kind, speed if speed_cap_kmh is None else min(speed, speed_cap_kmh))
         travel[kind], metres[kind] = _kind_matrices(state, nodes, profile, limit_s)
     return FleetProblem(
         tuple(vehicles), tuple(stops), nodes, travel, metres, crew_available, horizon_s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psutil
 
 from dispatch.accounts.policy import Role
 from dispatch.accounts.schemas import UserCreate
@@ -73,11 +75,26 @@ def running_server(extra_env: dict[str, str] | None = None, workers: int = 1) ->
         yield base_url
     finally:
         SERVER_PROCESSES.pop(base_url, None)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_with_its_workers(proc)
+
+
+def _stop_with_its_workers(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server and every process under it: a worker started again after a test
+    killed one, or left behind when the server had to be killed, would outlive the run."""
+    try:
+        workers = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        workers = []
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    for worker in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()
 
 
 def unique(prefix: str) -> str:

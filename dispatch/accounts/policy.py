@@ -131,6 +131,21 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "care.manage": frozenset({Role.COMMANDER, Role.COMMUNITY_WORKER}),
     "care.reveal": frozenset({Role.COMMANDER, Role.COMMUNITY_WORKER}),
     "care.export": frozenset({Role.COMMANDER}),
+    # Party branches and their service records (scope: the streets of a branch's members and
+    # of the households it assists; see dispatch/branches/scope.py)
+    "branches.read": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.TRAINER, Role.VIEWER}),
+    "branches.manage": frozenset({Role.COMMANDER}),
+    "branches.demo": frozenset({Role.COMMANDER}),
+    "branches.import": frozenset({Role.COMMANDER}),
+    "assistance.read": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "assistance.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "service.report": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.TRAINER, Role.VIEWER}),
+    # community activities (scope: the activity's community; see dispatch/branches/activities.py:
+    # everyone reads their area's and signs themselves up, the organiser takes attendance)
+    "activities.read": EVERYONE,
+    "activities.join": EVERYONE,
+    "activities.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "activities.demo": frozenset({Role.COMMANDER}),
     # incidents, requests, tasks (scope: the request's or task's street and community)
     "incidents.read": EVERYONE,
     "incidents.manage": frozenset({Role.COMMANDER}),
@@ -160,6 +175,21 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "plans.read": frozenset({Role.COMMANDER, Role.TRAINER, Role.VIEWER}),
     "plans.create": frozenset({Role.COMMANDER}),
     "plans.approve": frozenset({Role.COMMANDER}),
+    # preparedness (scope: the shelter's or plan's street; a community worker registers
+    # evacuees at their community's shelters and drafts their community's plan)
+    "shelters.read": EVERYONE,
+    "shelters.manage": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "shelters.intake": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "preparedness.read": EVERYONE - {Role.VOLUNTEER},
+    "preparedness.draft": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    "preparedness.approve": frozenset({Role.COMMANDER, Role.STREET_LEADER}),
+    "preparedness.demo": frozenset({Role.COMMANDER}),
+    "callouts.read": EVERYONE - {Role.VOLUNTEER},
+    "callouts.answer": frozenset({Role.COMMANDER, Role.STREET_LEADER, Role.COMMUNITY_WORKER}),
+    # a call-out's recipient reads and answers their own, wherever it is (a user who is the
+    # person it reaches, or the leader of the team it went to)
+    "callouts.read_own": EVERYONE,
+    "callouts.answer_own": EVERYONE - {Role.VIEWER, Role.TRAINER},
     # exercises (drill sandboxes): trainers and commanders manage them; anyone may act in one
     "exercises.read": frozenset({Role.COMMANDER, Role.TRAINER}),
     "exercises.manage": frozenset({Role.COMMANDER, Role.TRAINER}),

@@ -14,6 +14,8 @@ from rich.table import Table
 from dispatch.accounts.policy import Role
 from dispatch.accounts.schemas import UserCreate
 from dispatch.accounts.service import create_user, list_users
+from dispatch.branches import service as branches
+from dispatch.branches.schemas import ReportBy
 from dispatch.cli.base import app, console, run
 from dispatch.cli.setup import export_database_url, serve, stop_embedded_we_started
 from dispatch.db import embedded_running, migrate_database, system_context
@@ -25,6 +27,7 @@ from dispatch.people.service import (
     people_tables_empty,
 )
 from dispatch.places import service as places
+from dispatch.preparedness.service import seed_demo_preparedness
 from dispatch.settings import get_settings
 from dispatch.stock.service import load_catalogue, seed_demo_stock
 
@@ -87,6 +90,41 @@ def _demo_people() -> None:
     )
 
 
+def _demo_branches() -> None:
+    """The synthetic Party branches and their pairings (into empty branch tables), the
+    community activities (into an empty activity table), then the figures the district
+    reports: branches, households assisted, coverage, hours, activity hours."""
+    ctx = system_context()
+    seeded = run(branches.seed_demo_branches(ctx))
+    if seeded.loaded:
+        console.print(
+            f"branches (synthetic): {seeded.employer} employer + {seeded.two_new} two-new, "
+            f"{seeded.members} members, {seeded.visits} visits, "
+            f"{seeded.added_households} low-income households added"
+        )
+    coverage = run(branches.street_coverage(ctx))
+    count = run(branches.count_branches(ctx))
+    assisted = sum(c.assisted for c in coverage)
+    students = sum(c.students for c in coverage if c.assisted)
+    lowest = min((c.coverage_pct for c in coverage), default=100.0)
+    each = "100 % per street" if lowest == 100.0 else f"lowest {lowest:g} % in a street"
+    console.print(
+        f"branches {count}, assisted households {assisted} ({students} students), "
+        f"pairing coverage {each}"
+    )
+    activities = run(branches.seed_demo_activities(ctx))
+    if activities.loaded:
+        console.print(
+            f"community activities (synthetic): {activities.activities} activities, "
+            f"{activities.signups} sign-ups, {activities.attended} attended"
+        )
+    report = run(branches.service_report(ctx, ReportBy.STREET))
+    hours = ", ".join(f"{r.name} {r.hours:g}" for r in report.rows)
+    console.print(f"hours per street, {report.date_from} to {report.date_to}: {hours}")
+    attended = ", ".join(f"{r.name} {r.activity_hours:g}" for r in report.rows)
+    console.print(f"activity hours per street, {report.date_from} to {report.date_to}: {attended}")
+
+
 async def _streets() -> list[Any]:
 
     return list(await places.list_streets(system_context()))
@@ -115,6 +153,13 @@ def demo(
     vehicles = run(seed_demo_fleet(system_context()))  # after the people: crews are theirs
     console.print(
         f"demo fleet (illustrative): {vehicles} vehicles" if vehicles else "fleet: not empty"
+    )
+    _demo_branches()
+    prepared = run(seed_demo_preparedness(system_context()))  # from the people and pairings
+    console.print(
+        f"preparedness (illustrative): plans {prepared.with_plan}/{prepared.communities} "
+        f"communities, shelters {prepared.shelters}"
+        + ("" if prepared.seeded else " (tables held data already)")
     )
     made = run(_demo_users())
     if made:

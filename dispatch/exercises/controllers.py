@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, MediaType, delete, get, post
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from dispatch.accounts.policy import authorize
 from dispatch.db import Ctx
-from dispatch.exercises import plays, service
+from dispatch.exercises import batches, plays, service
 from dispatch.exercises.schemas import (
+    BatchRequest,
+    BatchView,
     ExerciseCreate,
     ExerciseStatus,
     ExerciseView,
@@ -25,6 +27,7 @@ from dispatch.exercises.schemas import (
 )
 
 ExerciseId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+BatchId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
 
 class ExerciseController(Controller):
@@ -96,3 +99,37 @@ class ScenarioController(Controller):
         """The scenario files that can be played (name, description, duration, events)."""
         result: list[ScenarioInfo] = await plays.list_scenario_files(ctx)
         return result
+
+
+class BatchController(Controller):
+    path = "/api/exercise-batches"
+    tags = ["exercises"]
+
+    @post("/", status_code=HTTP_202_ACCEPTED)
+    async def start(self, ctx: Ctx, data: JSONBody[BatchRequest]) -> BatchView:
+        """Paired, seeded replays of a file of `scenarios/` under each policy, run in the
+        background by this server process (worker processes, a sandbox each); follow it
+        with `GET .../{id}` or the live feed's `exercise.batch`. 409 while one runs.
+        Audited in the real trail."""
+        return await batches.start_batch(ctx, data)
+
+    @get("/")
+    async def index(self, ctx: Ctx) -> list[BatchView]:
+        """The latest 20 batches, newest first."""
+        return await batches.list_batches(ctx)
+
+    @get("/{batch_id:int}")
+    async def one(self, ctx: Ctx, batch_id: BatchId) -> BatchView:
+        """Its progress; once done, per figure each policy's mean with its 95 % interval
+        and the paired difference with its interval and sign test."""
+        return await batches.get_batch(ctx, batch_id)
+
+    @delete("/{batch_id:int}", status_code=HTTP_200_OK)
+    async def stop(self, ctx: Ctx, batch_id: BatchId) -> BatchView:
+        """Stop it: runs already started finish, the others are dropped; audited."""
+        return await batches.stop_batch(ctx, batch_id)
+
+    @get("/{batch_id:int}/report", media_type=MediaType.HTML)
+    async def report(self, ctx: Ctx, batch_id: BatchId) -> str:
+        """The batch's page with strip plots (inline SVG); 409 until it is done."""
+        return await batches.batch_report(ctx, batch_id)

@@ -272,6 +272,11 @@ def _load_named(name: str) -> sc.Scenario:
         ) from exc
 
 
+def scenario_title(name: str) -> str:
+    """The name a file of `scenarios/` gives its scenario (422 if the file is refused)."""
+    return _load_named(name).name
+
+
 async def list_scenario_files(ctx: Context) -> list[ScenarioInfo]:
     authorize(ctx.actor, "exercises.read")
     ref = reference()

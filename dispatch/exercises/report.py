@@ -16,8 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dispatch.exercises.replay import figure
-from dispatch.exercises.scenario import FIGURES
+from dispatch.exercises.replay import figure, shown_figures
 from dispatch.settings import get_settings
 
 WIDTH, HEIGHT, PAD = 760, 820, 16
@@ -38,6 +37,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "delivery_minutes.max": ("送达用时最大", "delivery max (min)"),
     "delivery_minutes.mean": ("每单位平均用时", "mean per unit (min)"),
     "deliveries": ("配送次数", "deliveries"),
+    "vehicles_used": ("出车数", "vehicles used"),
+    "trips": ("车次", "trips"),
+    "vehicle_km": ("行驶里程（公里）", "vehicle km"),
+    "utilisation": ("装载率", "utilisation (load per capacity)"),
+    "waiting_minutes": ("等车分钟", "minutes loads waited for a vehicle"),
     "tasks": ("人员任务", "people tasks"),
     "tasks_staffed": ("已派人任务", "tasks staffed"),
     "people_hours": ("人员工时", "people-hours"),
@@ -48,6 +52,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "hotline.satisfaction_rate": ("满意率", "satisfaction rate"),
     "hotline.overdue_now": ("结束时超期工单", "tickets overdue at the end"),
     "wall_seconds": ("运行秒数", "wall seconds"),
+    # only in a report whose scenario turns `preparedness` on
+    "plans_activated": ("启动预案数", "plans activated"),
+    "callouts.sent": ("召集通知数", "call-outs sent"),
+    "callouts.acknowledged": ("确认到场", "acknowledged (coming)"),
+    "callouts.declined": ("无法到场", "declined"),
+    "callouts.no_answer": ("未应答", "no answer"),
+    "callout_ack_minutes.p50": ("确认用时中位数（分钟）", "acknowledged p50 (min)"),
+    "callout_ack_minutes.p90": ("确认用时P90（分钟）", "acknowledged p90 (min)"),
+    "escalations": ("逐级升级呼叫数", "escalations"),
+    "households_sheltered": ("安置户数", "households sheltered"),
+    "people_sheltered": ("安置人数", "people sheltered"),
+    "shelter_peak_occupancy.overall": ("安置点峰值人数", "shelters' peak occupancy"),
 }
 REASONS = {
     "no_stock": "无可用库存 · no stock",
@@ -78,6 +94,11 @@ KINDS = {
     "arrive": "送达 · delivered",
     "reroute": "改道 · rerouted",
     "failed": "配送失败 · failed",
+    "fleet": "情景车辆 · the scenario's fleet",
+    "run": "车辆出车 · vehicle run",
+    "wait": "等待空闲车辆 · waits for a vehicle",
+    "run_done": "末站送达 · last stop done",
+    "vehicle_back": "车辆回到储备点 · vehicle back",
     "close_road": "封路 · road closed",
     "open_road": "道路恢复 · road open",
     "depot_out": "储备点停用 · depot out",
@@ -87,6 +108,12 @@ KINDS = {
     "refused": "被拒绝 · refused",
     "call": "12345来电 · hotline call",
     "ticket": "工单办理 · ticket step",
+    "activated": "启动应急预案 · plan activated",
+    "no_plan": "社区无对应预案 · no plan answers",
+    "callout": "召集通知 · call-out sent",
+    "callout_answer": "召集应答 · call-out answered",
+    "intake": "安置登记 · sheltered",
+    "unsheltered": "未能安置 · not sheltered",
 }
 COLORS = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700")
 
@@ -276,7 +303,7 @@ def _figures(reports: list[dict[str, Any]]) -> str:
         for k, r in enumerate(reports)
     )
     rows = []
-    for name in FIGURES:
+    for name in shown_figures(reports):
         zh, en = LABELS[name]
         cells = "".join(f"<td>{show(figure(r, name))}</td>" for r in reports)
         rows.append(f"<tr><th>{zh} <small>{en}</small></th>{cells}</tr>")
@@ -358,6 +385,34 @@ def _hotline(reports: list[dict[str, Any]]) -> str:
     )
 
 
+def _plans(reports: list[dict[str, Any]]) -> str:
+    """Community plans (only in reports whose scenario runs them): call-outs by how they
+    stood at the end, and each shelter's peak occupancy, for each policy."""
+    names = {c["code"]: c["name"] for c in _places()["communities"]}
+    rows = []
+    for r in reports:
+        callouts = r["callouts"]
+        peaks = r["shelter_peak_occupancy"]
+        shelters = "、".join(
+            f"{escape(name)} {people}" for name, people in peaks["shelters"].items()
+        )
+        missing = "、".join(escape(names.get(c, c)) for c in r.get("communities_without_plan", []))
+        rows.append(
+            f"<tr><td>{escape(r['policy'])}</td><td>{r['plans_activated']}</td>"
+            f"<td>{callouts['sent']}</td><td>{callouts['acknowledged']}</td>"
+            f"<td>{callouts['declined']}</td><td>{callouts['no_answer']}</td>"
+            f"<td>{shelters or '–'}</td><td>{peaks['overall']}</td><td>{missing or '–'}</td></tr>"
+        )
+    return (
+        '<table class="plans"><thead><tr><th>策略 policy</th><th>启动预案 plans</th>'
+        "<th>召集 sent</th><th>确认 acknowledged</th><th>无法到场 declined</th>"
+        "<th>未应答 no answer</th><th>各安置点峰值 peak per shelter</th>"
+        "<th>合计峰值 overall peak</th><th>无预案社区 no plan</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
 CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;margin:0;
 color:#1f2328;background:#f6f8fa}
@@ -407,6 +462,12 @@ def render_html(reports: list[dict[str, Any]]) -> str:
     )
     if len(reports) > 1:
         buttons += '<button data-policy="all">全部 all</button>'
+    plans = ""
+    if all("callouts" in r for r in reports):
+        plans = (
+            "<section><h2>社区应急预案 <small>community plans: call-outs and shelters</small>"
+            f"</h2>{_plans(reports)}</section>\n"
+        )
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -425,7 +486,7 @@ def render_html(reports: list[dict[str, Any]]) -> str:
 {_unmet(reports)}</section>
 <section><h2>12345 接诉即办 <small>hotline calls per street (rates at the end)</small></h2>
 {_hotline(reports)}</section>
-<section><h2>累计送达 <small>delivered units over time</small></h2>
+{plans}<section><h2>累计送达 <small>delivered units over time</small></h2>
 {_progress_chart(reports)}</section>
 <section><h2>时间线 <small>timeline ({escape(first["policy"])})</small></h2>
 <div class="timeline-box">{_timeline(first)}</div></section>

@@ -19,7 +19,7 @@ from dispatch.db import Command
 from dispatch.exercises.schemas import SCHEMA_PREFIX
 
 # shared by every world: who may log in (and their refresh tokens), throttling, idempotency
-# keys, exercises and their plays, migrations
+# keys, exercises, their plays and batches, migrations
 NOT_COPIED = frozenset(
     {
         "app_user",
@@ -28,6 +28,7 @@ NOT_COPIED = frozenset(
         "idempotency_record",
         "exercise",
         "exercise_play",
+        "exercise_batch",
         "migration",
     }
 )
@@ -53,11 +54,67 @@ REAL_WORK = frozenset(
         "hotline_ticket",
         "hotline_ticket_step",
         "hotline_ticket_link",
+        "plan_activation",  # community plans started by real incidents, and their call-outs
+        "plan_callout",
+        "task_stop",  # the stops of real delivery runs (their tasks are not copied)
+        "callout_sms",  # real messages to real phones: a drill never sends or reads them
+        "callout_reply",
     }
 )
 # copied empty: a drill's audit trail and vehicle tracks are its own (the real ones name
 # real people's actions and where real crews drove), and the real work in progress
 COPIED_EMPTY = frozenset({"audit_entry", "task_position"}) | REAL_WORK
+# copied with their rows: the world trainees work with — places and roads, stock, people
+# (pseudonymised), partner units and pairings, duty, the fleet, Party branches with their
+# households and visits, community activities with their sign-ups and attendance (service
+# records, like visits), preparedness plans and shelters. Every table of `public` is in one
+# of NOT_COPIED, COPIED_EMPTY and COPIED (tests/dispatch/exercises/test_classified.py)
+COPIED = frozenset(
+    {
+        "district",
+        "street",
+        "community",
+        "depot",
+        "road_network",
+        "road_node",
+        "road_edge",
+        "item",
+        "lot",
+        "stock_balance",
+        "stock_movement",
+        "stocktake",
+        "reserve_standard",
+        "skill",
+        "partner_unit",
+        "pairing",
+        "person",
+        "team",
+        "team_member",
+        "duty_shift",
+        "duty_shift_person",
+        "check_in",
+        "care_household",
+        "vehicle",
+        "vehicle_crew",
+        "party_branch",
+        "branch_member",
+        "assistance",
+        "assistance_visit",
+        "visit_person",
+        "activity",
+        "activity_signup",
+        "hotline_deadline",
+        "community_plan",
+        "plan_hazard",
+        "plan_role",
+        "plan_shelter",
+        "plan_task",
+        "plan_assembly_point",
+        "plan_pledge",
+        "shelter",
+        "shelter_registration",
+    }
+)
 
 # stock the real world has on its way (transfers dispatched, not received) is back at its
 # source depot in the copy, by a reversal of each transfer_out: the copy's ledger still sums

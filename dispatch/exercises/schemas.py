@@ -119,3 +119,43 @@ class ScenarioInfo(msgspec.Struct):
     start: datetime
     planner: str
     expect: list[str]
+
+
+class BatchStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Replay a file of `scenarios/` `runs` times per policy, run i of each policy on the
+    scenario's draw for seed `seed + i` (paired), `jobs` replays at once."""
+
+    scenario: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=SCENARIO_FILE)]
+    runs: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    policies: Annotated[list[Planner], msgspec.Meta(min_length=1, max_length=2)] = msgspec.field(
+        default_factory=lambda: [Planner.OPTIMAL, Planner.NEAREST]
+    )
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)] = 1
+    jobs: Annotated[int, msgspec.Meta(ge=1, le=2)] = 2
+
+
+class BatchView(msgspec.Struct):
+    id: int
+    scenario: str  # file name
+    title: str  # the scenario's name
+    runs: int
+    policies: list[str]
+    seed: int  # the first seed
+    jobs: int
+    status: BatchStatus
+    done: int  # replays finished
+    total: int  # replays in all (runs x policies)
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    stop_requested: bool = False
+    summary: dict[str, Any] | None = None  # `batch.summary`, once done
+    error: str | None = None

@@ -1,6 +1,15 @@
 """Exercises as stored: one row per drill or replay; its world lives in schema `ex_<id>`."""
 
-from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    Array,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Serial,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 
@@ -31,4 +40,27 @@ class ExercisePlay(Table, tablename="exercise_play"):
     snapshot = JSONB()
 
 
-EXERCISE_TABLES = [Exercise, ExercisePlay]
+class ExerciseBatch(Table, tablename="exercise_batch"):
+    """Paired seeded replays started from the drill page, as the process running them
+    last wrote them (see `dispatch.exercises.batches`)."""
+
+    id = Serial(primary_key=True)
+    scenario = Varchar(length=200)
+    title = Varchar(length=200)
+    runs = Integer()
+    policies = Array(base_column=Varchar(length=20))
+    first_seed = Integer()
+    jobs = Integer()
+    status = Varchar(length=10)
+    done = Integer(default=0)
+    total = Integer()
+    stop_requested = Boolean(default=False)
+    summary = JSONB(null=True, default=None)
+    error = Varchar(length=500, null=True, default=None)
+    created_by = Varchar(length=100)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+
+
+EXERCISE_TABLES = [Exercise, ExercisePlay, ExerciseBatch]

@@ -8,10 +8,11 @@ from typing import Any
 import asyncpg
 
 from dispatch.accounts.policy import Role, Target, authorize, enlistable
+from dispatch.branches.matching import assisting_members, suggest_assisting_first
 from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, Forbidden, InvalidInput
 from dispatch.incidents.records import require_active
-from dispatch.incidents.schemas import TaskAssign, TaskView
+from dispatch.incidents.schemas import TaskAssign, TaskKind, TaskView
 from dispatch.incidents.tasks import get_task, locked_task, move_task
 from dispatch.people.eligibility import (
     HOURS_LIMIT,
@@ -118,7 +119,8 @@ async def assign_task(ctx: Context, task_id: int, data: TaskAssign) -> TaskView:
 
 async def suggest_for_task(ctx: Context, task_id: int, on_duty_only: bool = True) -> Any:
     """People for a task from the exact matching (paired units and residents first, skills,
-    hours limit, travel on today's roads with their closures); the assigner picks."""
+    hours limit, travel on today's roads with their closures); the assigner picks. A door
+    check goes first to the on-duty members of its households' assisting branches."""
     view = await get_task(ctx, task_id)
     authorize(ctx.actor, "tasks.assign", Target(view.street, view.community))
     async with query(ctx) as conn:
@@ -143,4 +145,8 @@ async def suggest_for_task(ctx: Context, task_id: int, on_duty_only: bool = True
         duration_h=job.hours,
         on_duty_only=on_duty_only,
     )
+    if view.kind == TaskKind.DOOR_CHECK and view.households:
+        async with query(ctx) as conn:
+            assisting = await assisting_members(conn, view.households)
+        return await suggest_assisting_first(ctx, need, state, only, assisting)
     return (await suggest_for_needs(ctx, [need], state, only))[0]

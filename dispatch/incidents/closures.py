@@ -13,6 +13,7 @@ from dispatch.db import Command, Context, command, query, view_of
 from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.incidents.positions import FIX_FRESH, latest_fix
 from dispatch.incidents.records import ACTIVE_INCIDENT, incident_row, network_or_none
+from dispatch.incidents.run_reroute import reroute_runs
 from dispatch.incidents.schemas import (
     ClosureCreate,
     ClosureView,
@@ -21,8 +22,13 @@ from dispatch.incidents.schemas import (
 )
 from dispatch.incidents.tasks import record_progress
 from dispatch.places import lookups as places
-from dispatch.roads import reroute, road_state, router_ready
-from geo.network import RoadNetwork
+from dispatch.roads import closure_of, reroute, road_state, router_ready
+from geo.network import RoadNetwork, RoadState
+
+RUNS_IN_PROGRESS = (
+    "SELECT EXISTS (SELECT 1 FROM task WHERE kind='delivery' AND vehicle_id IS NOT NULL "
+    "AND status IN ('open', 'assigned', 'accepted', 'en_route'))"
+)
 
 
 def _closure_view(
@@ -79,12 +85,13 @@ async def close_road(ctx: Context, incident_id: int, data: ClosureCreate) -> Clo
             cmd.now,
         )
         rerouted = await reroute_in_transit(ctx, cmd)
+        runs = await _reroute_runs(ctx, cmd, closure)
         await cmd.audit(
             "incidents.close_road",
             "road_closure",
             closure["id"],
             None,
-            {"kind": kind, "values": values, "rerouted": rerouted},
+            {"kind": kind, "values": values, "rerouted": rerouted, "rerouted_runs": runs},
         )
         cmd.emit(
             "road.closed",
@@ -99,7 +106,17 @@ async def close_road(ctx: Context, incident_id: int, data: ClosureCreate) -> Clo
                 "v": values[4],
             },
         )
-        return _closure_view(closure, network, rerouted)
+        return _closure_view(closure, network, sorted({*rerouted, *runs}))
+
+
+async def _reroute_runs(ctx: Context, cmd: Command, closure: asyncpg.Record) -> list[int]:
+    """Delivery runs whose legs ahead cross the new closure, re-sequenced round it."""
+    after = await road_state(ctx, cmd.connection)
+    if not await cmd.connection.fetchval(RUNS_IN_PROGRESS):
+        return []
+    await router_ready(after.network)  # a missing router is built off the event loop
+    before = RoadState(after.network, after.closures - {closure_of(closure)}, after.depots_out)
+    return await reroute_runs(cmd, before, after)
 
 
 async def reroute_in_transit(ctx: Context, cmd: Command) -> list[int]:

@@ -19,6 +19,7 @@ from dispatch.incidents.schemas import (
     IncidentCreate,
     IncidentStatus,
     IncidentView,
+    LevelRaise,
     PositionReport,
     PositionView,
     ProgressView,
@@ -60,6 +61,14 @@ class IncidentController(Controller):
     @post("/{incident_id:int}/respond", status_code=200)
     async def respond(self, ctx: Ctx, incident_id: Id) -> IncidentView:
         return await service.advance_incident(ctx, incident_id, IncidentStatus.RESPONDING)
+
+    @post("/{incident_id:int}/level", status_code=200)
+    async def raise_level(
+        self, ctx: Ctx, incident_id: Id, data: JSONBody[LevelRaise]
+    ) -> IncidentView:
+        """Raise the response level; community plans that answer only the graver level
+        start in the same transaction."""
+        return await service.raise_level(ctx, incident_id, data)
 
     @post("/{incident_id:int}/stand-down", status_code=200)
     async def stand_down(

@@ -8,10 +8,19 @@ from dispatch.accounts.policy import authorize
 from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, InvalidInput
 from dispatch.incidents.records import community_streets, incident_row, incident_view
-from dispatch.incidents.schemas import IncidentAdvance, IncidentCreate, IncidentStatus, IncidentView
+from dispatch.incidents.schemas import (
+    IncidentAdvance,
+    IncidentCreate,
+    IncidentStatus,
+    IncidentType,
+    IncidentView,
+    Level,
+    LevelRaise,
+)
 from dispatch.incidents.standdown import settle_open_work
 from dispatch.incidents.summary import incident_summary, summary_dict
 from dispatch.incidents.tasks import create_door_checks
+from dispatch.preparedness.activation import LEVEL_RANK, activate_plans
 
 NEXT_STATUS = {
     IncidentStatus.RESPONDING: ("declared", "responding_at"),
@@ -72,7 +81,54 @@ async def declare_incident(ctx: Context, data: IncidentCreate) -> IncidentView:
             )
         if data.door_checks:
             await create_door_checks(cmd, incident_id, sorted(streets))
+        # the communities' emergency plans start in this same transaction
+        await activate_plans(cmd, incident_id, data.type, data.level, streets)
     return view
+
+
+async def raise_level(ctx: Context, incident_id: int, data: LevelRaise) -> IncidentView:
+    """Raise the level of an open incident: the communities' plans that answer only the
+    graver level start now, in this transaction (a plan already started for the incident
+    is not started again: one activation per plan and incident, a unique constraint)."""
+    authorize(ctx.actor, "incidents.manage")
+    async with command(ctx) as cmd:
+        conn = cmd.connection
+        row = await incident_row(conn, incident_id, lock=True)
+        if row["status"] not in ("declared", "responding"):
+            raise Conflict(
+                f"incident {incident_id} is {row['status']}: its level is no longer raised",
+                field="status",
+                code="incident.level_closed",
+                params={"incident": incident_id, "status": row["status"]},
+            )
+        before = Level(row["level"])
+        if LEVEL_RANK[data.level] <= LEVEL_RANK[before]:
+            raise Conflict(
+                f"level {data.level.value} is not graver than {before.value}",
+                field="level",
+                code="incident.level_not_raised",
+                params={"level": data.level.value, "current": before.value},
+            )
+        await conn.execute("UPDATE incident SET level=$2 WHERE id=$1", incident_id, data.level)
+        await cmd.audit(
+            "incidents.raise_level",
+            "incident",
+            incident_id,
+            {"level": before.value},
+            {"level": data.level.value},
+        )
+        cmd.emit(
+            "incident.level_raised",
+            {"incident": incident_id, "level": data.level.value, "before": before.value},
+        )
+        streets = dict(
+            await conn.fetch(
+                "SELECT community, street FROM incident_community WHERE incident=$1",
+                incident_id,
+            )
+        )
+        await activate_plans(cmd, incident_id, IncidentType(row["type"]), data.level, streets)
+        return await incident_view(conn, await incident_row(conn, incident_id))
 
 
 async def advance_incident(

@@ -76,6 +76,7 @@ async def stop_views(conn: asyncpg.Connection, task_id: int) -> list[StopView]:
             shortfall_reason=s["shortfall_reason"],
             done_at=local(s["done_at"]),
             done_by=s["done_by"],
+            unreachable=s["unreachable"],
         )
         for s in stops
     ]

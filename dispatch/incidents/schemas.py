@@ -115,6 +115,12 @@ class IncidentView(msgspec.Struct):
     summary: dict[str, Any] | None
 
 
+class LevelRaise(msgspec.Struct, forbid_unknown_fields=True):
+    """Raise an incident's response level (IV is the lowest, I the gravest)."""
+
+    level: Level
+
+
 class IncidentAdvance(msgspec.Struct, forbid_unknown_fields=True):
     """Standing down or closing: with deliveries on their way or tasks in progress, the
     caller says what becomes of them (`cancel_open`: each is cancelled with `reason`, its
@@ -247,6 +253,8 @@ class StopView(msgspec.Struct):
     shortfall_reason: str | None = None
     done_at: datetime | None = None
     done_by: str | None = None
+    # why a reroute round a closure could not reach it (road_closed), else None
+    unreachable: str | None = None
 
 
 class RunVehicle(msgspec.Struct):

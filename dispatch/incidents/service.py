@@ -50,6 +50,7 @@ from dispatch.incidents.incidents import (
     declare_incident,
     get_incident,
     list_incidents,
+    raise_level,
 )
 from dispatch.incidents.positions import report_position
 from dispatch.incidents.records import ACTIVE_INCIDENT
@@ -105,6 +106,7 @@ __all__ = [
     "list_tasks",
     "note_task",
     "percentile",
+    "raise_level",
     "reopen_road",
     "report_position",
     "reroute_in_transit",

@@ -126,6 +126,7 @@ class TaskStop(Table, tablename="task_stop"):
     shortfall_reason = Varchar(length=500, null=True, default=None)
     done_at = Timestamptz(null=True, default=None)
     done_by = Varchar(length=64, null=True, default=None)
+    unreachable = Varchar(length=20, null=True, default=None)  # a reroute could not reach it
 
 
 class TaskAssignee(Table, tablename="task_assignee"):

@@ -382,7 +382,7 @@ class Suggestion(msgspec.Struct):
     skills: list[str]
     hours_today: float
     travel_min: float
-    preferred: str  # paired | resident | other
+    preferred: str  # paired | resident | assisting (its branch assists the household) | other
     explanation: str
 
 

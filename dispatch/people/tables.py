@@ -128,6 +128,7 @@ class CareHousehold(Table, tablename="care_household"):
     needs = Array(base_column=Varchar(length=40))
     paired_branch = Varchar(length=120, null=True, default=None)
     note = Varchar(length=500, null=True, default=None)
+    has_student = Boolean(default=False)  # a student in hardship lives here (结对帮扶)
     created_at = Timestamptz()
     updated_at = Timestamptz(null=True, default=None)
 

@@ -25,12 +25,32 @@ from geo.network import RoadState, Vehicle
 from geo.planning import PRIORITY_RANK, Demand, DepotRecord
 from geo.planning import Plan as GeoPlan
 
-__all__ = ["HANDLING_S", "ROUTE_BUDGET_S", "Load", "loads_of", "plan_delivery_runs"]
+__all__ = [
+    "HANDLING_S",
+    "ROUTE_BUDGET_S",
+    "Load",
+    "RouteOptions",
+    "loads_of",
+    "plan_delivery_runs",
+]
 
 ROUTE_BUDGET_S = 0.2  # per sending depot: a plan is asked for while people wait
 ROUTE_PATIENCE = 300  # iterations without a better plan: a depot's few stops settle early
 HANDLING_S = 600.0  # unloading at a stop
 TRIPS = 10  # short urban trips: back to reload as often as the shift allows
+
+
+@dataclass(frozen=True)
+class RouteOptions:
+    """How runs are routed beyond the live default (scenario replay): `iterations`, the
+    solver stops after exactly that many, never on the clock (the same runs on any
+    machine); `speed_cap_kmh`, no vehicle drives faster (a scenario's flooded lanes)."""
+
+    iterations: int | None = None
+    speed_cap_kmh: float | None = None
+
+
+LIVE = RouteOptions()
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,7 @@ def _route_depot(
     loads: Mapping[str, Load],
     vehicles: Sequence[AvailableVehicle],
     nodes: Mapping[str, int],
+    options: RouteOptions = LIVE,
 ) -> dict[str, Any]:
     """One depot's runs, or why its stops go unserved."""
     fleet = _fleet(vehicles, nodes[depot])
@@ -143,8 +164,14 @@ def _route_depot(
             {"community": s.id.split(">", 1)[1], "reason": reason, "kg": s.weight_kg} for s in stops
         ]
         return {"depot": depot, "runs": [], "unserved": unserved, "split": []}
-    problem = build_problem(state, fleet, stops)
-    plan = plan_runs(problem, time_limit_s=ROUTE_BUDGET_S, seed=0, patience=ROUTE_PATIENCE)
+    problem = build_problem(state, fleet, stops, speed_cap_kmh=options.speed_cap_kmh)
+    plan = plan_runs(
+        problem,
+        time_limit_s=ROUTE_BUDGET_S,
+        seed=0,
+        patience=ROUTE_PATIENCE,
+        iterations=options.iterations,
+    )
     return {
         "depot": depot,
         "runs": _run_json(plan, {str(v.id): v for v in vehicles}),
@@ -163,6 +190,7 @@ async def plan_delivery_runs(
     state: RoadState,
     inputs: tuple[Sequence[DepotRecord], Sequence[Demand]],
     result: GeoPlan,
+    options: RouteOptions = LIVE,
 ) -> list[dict[str, Any]]:
     """Each sending depot's runs on its available vehicles (routed off the event loop)."""
     sending = sorted({t.depot for t in result.transfers})
@@ -180,7 +208,7 @@ async def plan_delivery_runs(
     def route() -> list[dict[str, Any]]:
         nodes = _nodes(state, depots, demands)
         return [
-            _route_depot(state, d, loads[d], [v for v in fleet if v.depot == d], nodes)
+            _route_depot(state, d, loads[d], [v for v in fleet if v.depot == d], nodes, options)
             for d in sending
         ]
 

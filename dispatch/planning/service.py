@@ -28,7 +28,7 @@ from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.incidents.service import create_delivery_task
 from dispatch.planning.explained import Names, names_for, unmet_json
 from dispatch.planning.run_approval import approve_runs, runs_of
-from dispatch.planning.runs import plan_delivery_runs
+from dispatch.planning.runs import LIVE, RouteOptions, plan_delivery_runs
 from dispatch.planning.schemas import (
     LineEdit,
     PlanApproval,
@@ -271,11 +271,13 @@ async def create_plan(
     handling_minutes: float = HANDLING_MINUTES,
     *,
     runs: bool = True,
+    route: RouteOptions = LIVE,
 ) -> PlanView:
     """Compute a plan for the incident's open demand, with its delivery runs on the
     sending depots' vehicles (`runs`); older proposals are superseded. (Scenario replay
-    passes its policy's vehicle speed and handling time, and plans without runs: its
-    deliveries leave as today until replay drives the fleet.)"""
+    passes its policy's vehicle speed and handling time, and `route`: the routing stops
+    after a fixed count of solver iterations, not on the clock, so a replay's runs are the
+    same on any machine, and no vehicle drives faster than the policy's speed.)"""
     authorize(ctx.actor, "plans.create")
     async with command(ctx) as cmd:
         conn = cmd.connection
@@ -292,9 +294,9 @@ async def create_plan(
         )
         names = await names_for(conn, result)
         unmet = unmet_json(result, names)
-        places = (inputs.depots, inputs.demands)
+        places, fleet_args = (inputs.depots, inputs.demands), (result, route)
         delivery_runs = (
-            await plan_delivery_runs(ctx, conn, inputs.state, places, result) if runs else None
+            await plan_delivery_runs(ctx, conn, inputs.state, places, *fleet_args) if runs else None
         )
         plan_id: int = await conn.fetchval(
             """

@@ -46,7 +46,13 @@ def leaflet_dir() -> Path:
     return Path(leaflet.BASE_DIR)
 
 
-def render(request: Request[Any, Any, Any], page: str, **context: Any) -> Template:
+def render(
+    request: Request[Any, Any, Any],
+    page: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Template:
     """A page shell in the visitor's language, with the message table for its scripts."""
     language = language_of(request.query_params.get("lang"), request.cookies.get(COOKIE))
     messages = messages_for(language)
@@ -66,6 +72,8 @@ def render(request: Request[Any, Any, Any], page: str, **context: Any) -> Templa
             **context,
         },
         cookies=cookies,
+        status_code=status_code,
+        headers=headers,
     )
 
 

@@ -347,6 +347,7 @@ def test_an_exercise_scenario_is_checked_like_a_play(server: str, commander: str
 # --- imports ------------------------------------------------------------------------------
 
 
+@pytest.mark.serial  # /health's latency: another test's load beside it would be measured too
 def test_a_200000_row_sheet_is_422_while_health_answers_within_200_ms(
     server: str, commander: str
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from dispatch import roads
 from geo.assignment import WALK_OR_RIDE
-from geo.network import RoadNetwork, grid_network
+from geo.network import RoadNetwork, RoadState, grid_network
 from geo.routing import Router
 
 
@@ -52,3 +52,15 @@ def test_a_network_read_again_gets_its_own_router() -> None:
     assert router.network is first
     renewed, _ = roads.router_for(again)
     assert renewed is not router and renewed.network is again
+
+
+def test_a_route_drawn_on_roads_loaded_before_is_kept_not_a_server_error() -> None:
+    """Roads loaded again while a delivery is out: its stored route names junctions the
+    network no longer has. A closure then keeps the route (as a cut-off one) instead of
+    failing the closure with a KeyError."""
+    network = _network()
+    first, second = network.node_ids[0], network.node_ids[1]
+    gone = max(network.index) + 1_000
+    route = {"nodes": [int(first), int(second), gone], "length_m": 300.0, "time_s": 60.0}
+    state = RoadState(network, closures=frozenset())
+    assert roads.reroute(state, route, travelled_s=10.0) is None

@@ -189,6 +189,10 @@ SCOPE_CASES.update(
             f"/api/incidents/{_incident()}/respond",
             {},
         ),
+        ("POST", "/api/incidents/{incident_id:int}/level"): lambda: (
+            f"/api/incidents/{_incident()}/level",
+            {"level": "I"},
+        ),
         ("POST", "/api/incidents/{incident_id:int}/stand-down"): lambda: (
             f"/api/incidents/{_incident()}/stand-down",
             {},
@@ -491,6 +495,60 @@ SCOPE_CASES.update(
 )
 
 
+# --- branches: commanders manage branches; pairings and visits in the household's street ----
+def _other_assistance() -> int:
+    """A pairing of a household of the other street (a branch made for it)."""
+    household = _people_row("care_household")
+    branch = sql(
+        "INSERT INTO party_branch (code, name, kind, organisation, source, created_at) "
+        "VALUES ($1, $1, 'two_new', 'x', 'entered', now()) RETURNING id",
+        f"SCOPE{household}x{len(sql('SELECT id FROM party_branch'))}",
+    )[0]["id"]
+    sql(
+        "UPDATE assistance SET ends_on = starts_on WHERE household_id=$1 AND ends_on IS NULL",
+        household,
+    )
+    return int(
+        sql(
+            "INSERT INTO assistance (branch_id, household_id, starts_on, created_at) "
+            "VALUES ($1, $2, '2026-01-01', now()) RETURNING id",
+            branch,
+            household,
+        )[0]["id"]
+    )
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/branches"): lambda: (
+            "/api/branches",
+            {"code": "SCOPE", "name": "x", "kind": "two_new", "organisation": "x"},
+        ),
+        ("PATCH", "/api/branches/{branch_id:int}"): lambda: ("/api/branches/1", {"name": "x"}),
+        ("POST", "/api/assistance"): lambda: (
+            "/api/assistance",
+            {
+                "branch_id": 1,
+                "household_id": _people_row("care_household"),
+                "starts_on": "2026-01-01",
+            },
+        ),
+        ("POST", "/api/branches/import/{what:str}"): lambda: (
+            "/api/branches/import/branches",
+            {"__files__": {"data": ("b.csv", b"code,name,kind\nSCOPE,x,two_new\n", "text/csv")}},
+        ),
+        ("POST", "/api/assistance/{assistance_id:int}/end"): lambda: (
+            f"/api/assistance/{_other_assistance()}/end",
+            {"ends_on": "2026-06-01"},
+        ),
+        ("POST", "/api/assistance/{assistance_id:int}/visits"): lambda: (
+            f"/api/assistance/{_other_assistance()}/visits",
+            {"visited_on": "2026-06-01", "kind": "visit", "hours": 1, "people": [1]},
+        ),
+    }
+)
+
+
 # --- exercises: trainers and commanders only (403 comes before any lookup) -----------------
 SCOPE_CASES.update(
     {
@@ -508,6 +566,231 @@ SCOPE_CASES.update(
             "/api/exercises/999999/play",
             {},
         ),
+        ("POST", "/api/exercise-batches"): lambda: (
+            "/api/exercise-batches",
+            {"scenario": "hutong_fire.yaml", "runs": 1},
+        ),
+        ("DELETE", "/api/exercise-batches/{batch_id:int}"): lambda: (
+            "/api/exercise-batches/999999",
+            {},
+        ),
+    }
+)
+
+
+# --- preparedness: a shelter and a plan draft of the other street ---------------------------
+def _other_shelter() -> int:
+    return int(
+        sql(
+            "INSERT INTO shelter (code, name, community, street, lat, lon, capacity, status, "
+            "source, created_at) VALUES ('SCOPE-' || substr(md5(random()::text), 1, 10), "
+            "'他街安置点', $1, $2, 39.93, 116.41, 10, 'open', 'entered', now()) RETURNING id",
+            _other_community(),
+            OTHER,
+        )[0]["id"]
+    )
+
+
+def _other_plan() -> int:
+    return int(
+        sql(
+            "INSERT INTO community_plan (community, street, version, title, status, source, "
+            "created_at, created_by) SELECT $1::varchar, $2::varchar, "
+            "coalesce(max(version), 0) + 1, '他街预案', 'draft', 'entered', now(), 'scope' "
+            "FROM community_plan WHERE community = $1::varchar "
+            "RETURNING id",
+            _other_community(),
+            OTHER,
+        )[0]["id"]
+    )
+
+
+def _other_callout() -> int:
+    community = _other_community()
+    incident = sql(
+        "INSERT INTO incident (type, level, title, status, declared_at, declared_by) "
+        "VALUES ('fire', 'IV', '越权测试', 'declared', now(), 'scope') RETURNING id"
+    )[0]["id"]
+    activation = sql(
+        "INSERT INTO plan_activation (plan_id, incident, community, street, activated_at, "
+        "activated_by) VALUES ($1, $2, $3, $4, now(), 'scope') RETURNING id",
+        _other_plan(),
+        incident,
+        community,
+        OTHER,
+    )[0]["id"]
+    return int(
+        sql(
+            "INSERT INTO plan_callout (activation_id, incident, community, street, role, "
+            "recipient_kind, recipient_id, sent_at, due_at) VALUES ($1, $2, $3, $4, '总指挥', "
+            "'person', 1, now(), now() + interval '10 minutes') RETURNING id",
+            activation,
+            incident,
+            community,
+            OTHER,
+        )[0]["id"]
+    )
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/callouts/{callout_id:int}/acknowledge"): lambda: (
+            f"/api/callouts/{_other_callout()}/acknowledge",
+            {"eta_minutes": 5},
+        ),
+        ("POST", "/api/callouts/{callout_id:int}/decline"): lambda: (
+            f"/api/callouts/{_other_callout()}/decline",
+            {"reason": "越权"},
+        ),
+        ("POST", "/api/callouts/{callout_id:int}/no-answer"): lambda: (
+            f"/api/callouts/{_other_callout()}/no-answer",
+            {},
+        ),
+        ("POST", "/api/callouts/{callout_id:int}/delivered"): lambda: (
+            f"/api/callouts/{_other_callout()}/delivered",
+            {},
+        ),
+        # the gateway's webhook: a user's token is no gateway token (and this server has none)
+        ("POST", "/api/callouts/sms/inbound"): lambda: (
+            "/api/callouts/sms/inbound",
+            {"kind": "reply", "id": "scope-1", "phone": "10000000001", "text": "1"},
+        ),
+        # the one-time link's page: a user's token is no link; a forged link is refused
+        ("POST", "/ack/{token:str}"): lambda: (
+            f"/ack/{_other_callout()}.4102444800.AAAAAAAAAAAAAAAAAAAAAAAA",
+            {"answer": "coming", "eta_minutes": 5},
+        ),
+        ("POST", "/api/shelters"): lambda: (
+            "/api/shelters",
+            {
+                "code": "SCOPE-S",
+                "name": "越权安置点",
+                "community": _other_community(),
+                "lat": 39.93,
+                "lon": 116.41,
+                "capacity": 10,
+            },
+        ),
+        ("PATCH", "/api/shelters/{shelter_id:int}"): lambda: (
+            f"/api/shelters/{_other_shelter()}",
+            {"status": "closed"},
+        ),
+        ("POST", "/api/shelters/{shelter_id:int}/intake"): lambda: (
+            f"/api/shelters/{_other_shelter()}/intake",
+            {"people": 1},
+        ),
+        (
+            "POST",
+            "/api/shelters/{shelter_id:int}/registrations/{registration_id:int}/leave",
+        ): lambda: (f"/api/shelters/{_other_shelter()}/registrations/1/leave", {}),
+        ("POST", "/api/preparedness/plans"): lambda: (
+            "/api/preparedness/plans",
+            {
+                "community": _other_community(),
+                "title": "越权预案",
+                "hazards": [{"type": "fire", "min_level": "III"}],
+            },
+        ),
+        ("POST", "/api/preparedness/plans/import"): lambda: (
+            "/api/preparedness/plans/import",
+            {
+                "__files__": {
+                    "data": (
+                        "plans.csv",
+                        f"community,title,part,type,min_level\n{_other_community()},越权预案,"
+                        "hazard,fire,III\n".encode(),
+                        "text/csv",
+                    )
+                }
+            },
+        ),
+        ("POST", "/api/preparedness/plans/{plan_id:int}/approve"): lambda: (
+            f"/api/preparedness/plans/{_other_plan()}/approve",
+            {},
+        ),
+    }
+)
+
+
+# --- community activities: one of the other street's communities ------------------------
+def _other_person() -> int:
+    return int(
+        sql(
+            "INSERT INTO person (code, name, kind, street, community, skills, availability, "
+            "active, created_at) VALUES ('SC' || substr(md5(random()::text), 1, 12), "
+            "'他街居民', 'squad_member', $1, $2, '{}', 'any', true, now()) RETURNING id",
+            OTHER,
+            _other_community(),
+        )[0]["id"]
+    )
+
+
+def _other_activity() -> int:
+    return int(
+        sql(
+            "INSERT INTO activity (community, street, title, kind, starts_at, ends_at, place, "
+            "capacity, organiser_id, source, created_by, created_at) VALUES ($1, $2, "
+            "'他街大扫除', 'clean_up', now() + interval '1 hour', now() + interval '3 hours', "
+            "'居委会门前', 5, $3, 'entered', 'scope', now()) RETURNING id",
+            _other_community(),
+            OTHER,
+            _other_person(),
+        )[0]["id"]
+    )
+
+
+def _other_signup(action: str) -> str:
+    activity, person = _other_activity(), _other_person()
+    sql(
+        "INSERT INTO activity_signup (activity_id, person_id, signed_up_at, signed_up_by) "
+        "VALUES ($1, $2, now(), 'scope')",
+        activity,
+        person,
+    )
+    sql("UPDATE activity SET signed_up = 1 WHERE id = $1", activity)
+    return f"/api/activities/{activity}/signups/{person}/{action}"
+
+
+def _in_an_hour() -> dict[str, str]:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    return {
+        "starts_at": (now + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=3)).isoformat(),
+    }
+
+
+SCOPE_CASES.update(
+    {
+        ("POST", "/api/activities"): lambda: (
+            "/api/activities",
+            {
+                "community": _other_community(),
+                "title": "越权活动",
+                "kind": "patrol",
+                "place": "警务室",
+                "capacity": 5,
+                "organiser_id": _other_person(),
+                **_in_an_hour(),
+            },
+        ),
+        ("POST", "/api/activities/{activity_id:int}/signups"): lambda: (
+            f"/api/activities/{_other_activity()}/signups",
+            {"person_id": _other_person()},
+        ),
+        ("POST", "/api/activities/{activity_id:int}/signups/{person_id:int}/cancel"): lambda: (
+            _other_signup("cancel"),
+            {},
+        ),
+        ("POST", "/api/activities/{activity_id:int}/signups/{person_id:int}/check-in"): lambda: (
+            _other_signup("check-in"),
+            {},
+        ),
+        (
+            "POST",
+            "/api/activities/{activity_id:int}/signups/{person_id:int}/check-out",
+        ): lambda: (_other_signup("check-out"), {}),
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import replace
@@ -25,6 +26,8 @@ from geo.assignment import (
     preferred_mask,
     travel_times_to,
 )
+from geo.assignment_exact import Problem, _costs
+from geo.assignment_rules import Grouped
 from geo.network import RoadState
 from geo.planning import cost_of
 from geo.routing import Router
@@ -35,10 +38,10 @@ COMMUNITIES = ("C1", "C2", "C3")
 
 @st.composite
 def instances(
-    draw: st.DrawFn, singles: bool = False
+    draw: st.DrawFn, singles: bool = False, most_needs: int = 5, most_candidates: int = 8
 ) -> tuple[list[Need], list[Candidate], np.ndarray, AssignOptions]:
-    k = draw(st.integers(1, 5))
-    m = draw(st.integers(1, 8))
+    k = draw(st.integers(1, most_needs))
+    m = draw(st.integers(1, most_candidates))
     skill_sets = st.frozensets(st.sampled_from(SKILLS), max_size=2)
     needs = [
         Need(
@@ -64,7 +67,9 @@ def instances(
                 draw(st.sampled_from([0.0, 3.0, 6.0, 7.5])),
             )
         )
-    cell = st.one_of(st.just(math.inf), st.floats(10.0, 3000.0))
+    # all finite (the costs' one-pass case) or some unreachable
+    finite = st.floats(10.0, 3000.0)
+    cell = finite if draw(st.booleans()) else st.one_of(st.just(math.inf), finite)
     travel = np.array(
         draw(st.lists(st.lists(cell, min_size=k, max_size=k), min_size=m, max_size=m))
     )
@@ -103,6 +108,32 @@ def _check_feasible(
         else:
             assert n.id not in short
     assert result.staffed == sum(staffed.values())
+    _check_reasons(result, needs, candidates, travel, options)
+
+
+def _check_reasons(
+    result: AssignmentResult,
+    needs: list[Need],
+    candidates: list[Candidate],
+    travel: np.ndarray,
+    options: AssignOptions,
+) -> None:
+    """Each short need's reason is the first rule no one passes (skills, hours, reach), else
+    all assigned, with the count of eligible candidates: from the full masks, cell by cell."""
+    skilled, in_hours, reach = eligibility(needs, candidates, travel, options)
+    for s in result.short:
+        j = next(j for j, n in enumerate(needs) if n.id == s.need_id)
+        column = [(skilled[i, j], in_hours[i, j], reach[i, j]) for i in range(len(candidates))]
+        eligible = sum(1 for a, b, c in column if a and b and c)
+        if not any(a for a, _, _ in column):
+            assert s.reason == "no_skill"
+        elif not any(a and b for a, b, _ in column):
+            assert s.reason == "over_hours"
+        elif eligible == 0:
+            assert s.reason == "unreachable"
+        else:
+            assert s.reason == "all_assigned"
+            assert f"all {eligible} eligible candidates" in s.explanation
 
 
 @settings(max_examples=200, deadline=None)
@@ -168,6 +199,109 @@ def test_dense_assignment_matches_the_flow(
     assert fast.objective == flow.objective  # (which need is left short may differ)
     again = assign(needs, candidates, travel, options=replace(options, solver="assignment"))
     assert again.assignments == fast.assignments
+
+
+def _brute_objective(
+    needs: list[Need], candidates: list[Candidate], travel: np.ndarray, options: AssignOptions
+) -> tuple[int, int, int]:
+    """The best (-staffed, non-preferred, travel) over every feasible integral flow, by
+    enumeration: each candidate in turn spreads at most its size over the needs it is
+    eligible for, within what each need still wants (tiny instances only)."""
+    skilled, in_hours, reach = eligibility(needs, candidates, travel, options)
+    ok = skilled & in_hours & reach
+    other = ~preferred_mask(needs, candidates)
+
+    def best(i: int, left: tuple[int, ...]) -> tuple[int, int, int]:
+        if i == len(candidates):
+            return (0, 0, 0)
+        found = None
+        ranges = [
+            range(min(candidates[i].size, left[j]) + 1) if ok[i, j] else range(1)
+            for j in range(len(needs))
+        ]
+        for split in itertools.product(*ranges):
+            if sum(split) > candidates[i].size:
+                continue
+            rest = best(i + 1, tuple(w - q for w, q in zip(left, split, strict=True)))
+            here = (
+                rest[0] - sum(split),
+                rest[1] + sum(q for j, q in enumerate(split) if other[i, j]),
+                rest[2] + sum(q * cost_of(float(travel[i, j])) for j, q in enumerate(split) if q),
+            )
+            found = here if found is None else min(found, here)
+        assert found is not None
+        return found
+
+    return best(0, tuple(n.people for n in needs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(most_needs=3, most_candidates=4), st.booleans())
+def test_both_solvers_reach_the_brute_force_optimum(
+    inst: tuple[list[Need], list[Candidate], np.ndarray, AssignOptions], singles: bool
+) -> None:
+    """The dense assignment (the city-size path: copies, ineligible pairs at HUGE, a tall
+    matrix built transposed) and the min-cost flow both reach the optimum found by
+    enumeration, with teams, multi-person needs and pairs ruled out by skills, hours and
+    reach; also with every need and candidate one person."""
+    needs, candidates, travel, options = inst
+    if singles:
+        needs = [replace(n, people=min(n.people, 1)) for n in needs]
+        candidates = [replace(c, kind="person", size=1) for c in candidates]
+    brute = _brute_objective(needs, candidates, travel, options)
+    for solver in ("assignment", "flow"):
+        result = assign(needs, candidates, travel, options=replace(options, solver=solver))
+        _check_feasible(result, needs, candidates, travel, options)
+        assert result.objective == brute, solver
+
+
+@pytest.mark.parametrize("odd", [math.inf, math.nan, -5.0, 1e11])
+def test_unchecked_travel_falls_back_to_the_checked_path(odd: float) -> None:
+    """The dense assignment first reads travel times unchecked; one that is not finite,
+    negative or too long for its fixed bound sends the problem the usual way: unreachable
+    pairs left out, the bounds taken from the times themselves."""
+    rng = np.random.default_rng(3)
+    m, k = 30, 20
+    needs = [Need(f"N{j:02d}", COMMUNITIES[j % 3], 1 + j % 2) for j in range(k)]
+    candidates = [Candidate(f"P{i:02d}", community=COMMUNITIES[i % 3]) for i in range(m)]
+    travel = rng.uniform(10.0, 3000.0, size=(m, k))
+    travel[4, 7] = odd
+    fast = assign(needs, candidates, travel, options=AssignOptions(solver="assignment"))
+    flow = assign(needs, candidates, travel, options=AssignOptions(solver="flow"))
+    assert fast.objective == flow.objective
+    if not math.isfinite(odd):
+        assert ("N07", "P04") not in {(a.need_id, a.candidate_id) for a in fast.assignments}
+
+
+@pytest.mark.parametrize("finite", [True, False])
+def test_tall_costs_are_the_transpose(finite: bool) -> None:
+    """More candidate copies than need copies: the matrix is built already transposed (so
+    that linear_sum_assignment need not copy it out), entry for entry the transpose of the
+    one built the other way round."""
+    rng = np.random.default_rng(11)
+    m, k = 70, 40
+    travel = rng.uniform(10.0, 3000.0, size=(m, k))
+    eligible = rng.random((m, k)) < 0.6
+    if not finite:
+        travel[rng.random((m, k)) < 0.1] = math.inf
+        eligible &= np.isfinite(travel)
+    problem = Problem(
+        travel_s=travel,
+        eligible=eligible,
+        non_pref=Grouped(rng.random((m, k)) < 0.7, np.arange(m), np.arange(k)),
+        size=rng.integers(1, 3, size=m),
+        want=rng.integers(1, 3, size=k),
+        c_order=np.arange(m),
+        n_order=np.arange(k),
+        travel_max=float(travel.max()) if finite else None,
+    )
+    row_of, col_of = np.repeat(np.arange(m), problem.size), np.repeat(np.arange(k), problem.want)
+    r = min(row_of.size, col_of.size)
+    wide = _costs(problem, row_of, col_of, r, tall=False)
+    tall = _costs(problem, row_of, col_of, r, tall=True)
+    assert wide is not None and tall is not None and wide[1] == tall[1]
+    assert tall[0].shape == wide[0].T.shape
+    assert np.array_equal(tall[0], wide[0].T)
 
 
 def test_auto_solver_picks_by_size() -> None:

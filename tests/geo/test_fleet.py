@@ -200,3 +200,28 @@ def test_patience_on_one_model_is_deterministic() -> None:
         second.unserved,
         second.objective,
     )
+
+
+def test_a_fixed_iteration_count_ignores_the_budget_and_a_speed_cap_slows_every_kind() -> None:
+    """`iterations` (scenario replay): the same plan whatever the time budget says, since
+    no clock stops it; `speed_cap_kmh`: every kind at most that fast, so trips take longer
+    and the stops' order may change, but every rule still holds."""
+    net = RoadNetwork(grid_network(400, seed=4))
+    rng = np.random.default_rng(8)
+    nodes = [int(n) for n in rng.choice(net.node_ids, size=24, replace=False)]
+    fleet = [FleetVehicle(f"V{k}", nodes[k % 2], KINDS[k % 4], 500.0, 4.0) for k in range(4)]
+    stops = [Stop(f"S{k}", n, float(rng.integers(50, 300)), 1.0) for k, n in enumerate(nodes[2:])]
+    problem = build_problem(RoadState(net), fleet, stops)
+    short = plan_runs(problem, time_limit_s=0.001, seed=2, iterations=400)
+    long = plan_runs(problem, time_limit_s=5.0, seed=2, iterations=400)
+    assert (short.runs, short.unserved, short.objective) == (
+        long.runs,
+        long.unserved,
+        long.objective,
+    )
+    _check_plan(problem, short)
+    slow = build_problem(RoadState(net), fleet, stops, speed_cap_kmh=10.0)
+    for kind, times in problem.travel_s.items():
+        finite = np.isfinite(times) & (times > 0)
+        assert (slow.travel_s[kind][finite] > times[finite]).all(), kind
+    _check_plan(slow, plan_runs(slow, time_limit_s=0.2, seed=2, iterations=400))

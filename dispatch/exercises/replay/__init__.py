@@ -7,8 +7,12 @@ the sandbox schema; the engine only decides *when* each command is issued:
 - an agenda ordered by (time, class, sequence): vehicles arriving, people's tasks ending,
   the scenario's events (file order at the same offset), then re-planning. Nothing else
   orders it, so two runs issue the same commands in the same order;
-- deliveries leave when their plan is approved (assigned to the depot's vehicle crew, picked
-  up), and arrive after the plan line's ETA (route time at the policy's speed plus handling);
+- plans carry runs on the sandbox's fleet (`fleet`: `world.fleet` or the demo's default
+  per depot); on approval each vehicle's run leaves with its crew and is completed stop by
+  stop at the run's times (`runs`); the vehicle is free again once back at its depot, and a
+  load whose depot's vehicles are all out waits for one (`plans`);
+- a load no vehicle of its depot carries leaves as a single-line delivery with the depot's
+  crew and arrives after the plan line's ETA (route time at the policy's speed plus handling);
   a road closing on the route while in transit reroutes it (the incidents service does) and
   the new route's time sets the new ETA; a delivery still cut off when it should arrive
   fails, its stock returns and its request is planned again;
@@ -28,6 +32,9 @@ ARCHITECTURE: `state` (what a run knows: its keys, deliveries, tasks, agenda and
 `agenda` (the `Replay` run: sandbox, the agenda's order, one step handler per agenda kind),
 `world` (the world before the clock starts), `events` (one handler per scenario event kind),
 `roads` (closures, outages, reroutes), `plans` (planning, approval, departures, arrivals),
+`preparedness` (community plans started by a declaration, their tasks and call-outs'
+answers, only with the scenario's `preparedness` on), `shelters` (evacuees' intake),
+`fleet` (the sandbox's vehicles and crews), `runs` (vehicle runs on the clock),
 `people` (staffing people's tasks), `calls` (12345 calls: tickets played on from receipt
 to close, on seeded draws; the hotline's deadline sweep on simulated time), `report` (the
 report and its figures), `entry` (the CLI's and the server's entry points). This module
@@ -39,7 +46,13 @@ from __future__ import annotations
 from dispatch.exercises.replay.agenda import STEPS, Replay, replay
 from dispatch.exercises.replay.entry import reference, scenarios_dir, with_pool
 from dispatch.exercises.replay.events import HANDLERS
-from dispatch.exercises.replay.report import canonical, check_expect, failed_bounds, figure
+from dispatch.exercises.replay.report import (
+    canonical,
+    check_expect,
+    failed_bounds,
+    figure,
+    shown_figures,
+)
 from dispatch.exercises.replay.state import (
     ARRIVAL,
     CREW_OVERRIDE,
@@ -90,5 +103,6 @@ __all__ = [
     "reference",
     "replay",
     "scenarios_dir",
+    "shown_figures",
     "with_pool",
 ]

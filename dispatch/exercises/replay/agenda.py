@@ -21,9 +21,12 @@ from dispatch.errors import Conflict, DomainError
 from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay.calls import sweep, ticket_step
 from dispatch.exercises.replay.events import apply_event
+from dispatch.exercises.replay.fleet import make_fleet
 from dispatch.exercises.replay.people import staff_waiting, task_end
 from dispatch.exercises.replay.plans import arrive, replan
+from dispatch.exercises.replay.preparedness import callout_step, escalation_step
 from dispatch.exercises.replay.report import build_report, check_expect
+from dispatch.exercises.replay.runs import stop_arrival, vehicle_back
 from dispatch.exercises.replay.state import (
     EVENT,
     REPLAN,
@@ -63,12 +66,16 @@ Step = Callable[[ReplayState, Any], Awaitable[None]]
 STEPS: dict[str, Step] = {
     "event": _event_step,
     "arrival": arrive,
+    "stop": stop_arrival,
+    "vehicle_back": vehicle_back,
     "task_end": task_end,
     "tick": _tick_step,
     "replan_now": _replan_now_step,
     "staff": _staff_step,
     "ticket": ticket_step,
     "sweep": sweep,
+    "callout": callout_step,
+    "escalation": escalation_step,
 }
 
 
@@ -80,6 +87,7 @@ class Replay(ReplayState):
         await self._open_sandbox()
         try:
             await prepare_world(self)
+            await make_fleet(self)
             await self._loop()
             report = await build_report(self)
         except BaseException:
@@ -117,7 +125,11 @@ class Replay(ReplayState):
         # a sandbox of its own is thrown away (or kept to look at): its commits need not
         # wait for the disk; a drill people work in keeps durable commits
         own = self.options.exercise_id is None
-        self.ctx = Context(REPLAY_ACTOR, self.clock, view.schema_name, durable=not own)
+        # plans start in the sandbox only when the scenario turns `preparedness` on
+        plans_run = self.scenario.plans_run
+        self.ctx = Context(
+            REPLAY_ACTOR, self.clock, view.schema_name, durable=not own, plans_run=plans_run
+        )
 
     async def _close_sandbox(self) -> None:
         if self.exercise_id is None:

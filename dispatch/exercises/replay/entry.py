@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dispatch.db import engine, set_publisher, start_pool
+from dispatch.db import ConnectionHook, engine, set_publisher, start_pool
 from dispatch.errors import Conflict
 from dispatch.exercises import scenario as sc
 from dispatch.live import make_feed
@@ -39,11 +39,14 @@ async def _require_loaded_world() -> None:
         )
 
 
-async def with_pool(coro_factory: Callable[[], Any], live: bool = False) -> Any:
+async def with_pool(
+    coro_factory: Callable[[], Any], live: bool = False, init: ConnectionHook | None = None
+) -> Any:
     """Outside the server: a small connection pool (a replay issues thousands of short
-    commands) and, for a live drill with REDIS_URL, events published to the shared feed."""
+    commands) and, for a live drill with REDIS_URL, events published to the shared feed.
+    `init` runs on each of the pool's connections (the bench's statement clock)."""
     db = engine()
-    await start_pool(min_size=1, max_size=4)
+    await start_pool(min_size=1, max_size=4, init=init)
     try:
         await _require_loaded_world()
     except BaseException:

@@ -13,6 +13,7 @@ from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay.calls import call
 from dispatch.exercises.replay.people import staff
 from dispatch.exercises.replay.plans import approve_latest
+from dispatch.exercises.replay.preparedness import plans_started
 from dispatch.exercises.replay.roads import bring_depot_back, close, reopen, take_depot_out
 from dispatch.exercises.replay.state import STAFF, PeopleTask, ReplayState
 from dispatch.exercises.replay.world import arrive_on_duty
@@ -51,6 +52,8 @@ async def incident(state: ReplayState, event: sc.Incident) -> None:
     state.incidents[event.key] = view.id
     state.incident_order.append(event.key)
     state.record("incident", event.key, event.type, event.level, sorted(event.communities))
+    if state.scenario.plans_run:  # the declaration started the plans that answer it
+        await plans_started(state, event, view.id)
 
 
 async def request(state: ReplayState, event: sc.Request) -> None:

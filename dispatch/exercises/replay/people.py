@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from dispatch.clock import SHANGHAI
 from dispatch.errors import DomainError
+from dispatch.exercises.replay.shelters import evacuate
 from dispatch.exercises.replay.state import STAFF, TASK_END, ReplayState
 from dispatch.incidents.schemas import TaskAssign, TaskComplete, TaskStep
 from dispatch.incidents.service import assign_task, complete_task, step_task, suggest_for_task
@@ -62,3 +63,5 @@ async def task_end(state: ReplayState, task_id: int) -> None:
     task.done = True
     state.record("task_done", task.key)
     state.push(state.now, STAFF, "staff")  # freed people may staff waiting tasks
+    if task.shelter is not None:  # a community plan's evacuation: its households arrive
+        await evacuate(state, task)

@@ -1,6 +1,9 @@
 """Planning and approval: open requests planned per incident when what a plan reads
-changed, approved plans leaving with the depot's crew, and deliveries arriving (or failing
-on a road closed ahead)."""
+changed, plans carrying the depots' vehicle runs; on approval the runs leave with their
+vehicles' crews (`runs`), a load no vehicle of its depot carries leaves as a single-line
+delivery with the depot's crew, and a load whose depot's vehicles are all out waits for one
+to come back (held out of the approval, planned again when a vehicle is back). Single-line
+deliveries arrive after their line's ETA (or fail on a road closed ahead)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 from dispatch.db import query
 from dispatch.errors import Conflict, DomainError
+from dispatch.exercises.replay.runs import start_runs
 from dispatch.exercises.replay.state import ARRIVAL, CREW_OVERRIDE, Delivery, ReplayState
 from dispatch.incidents.schemas import IncidentStatus, TaskAssign, TaskComplete, TaskFail, TaskStep
 from dispatch.incidents.service import (
@@ -19,9 +23,16 @@ from dispatch.incidents.service import (
     fail_task,
     step_task,
 )
-from dispatch.planning.schemas import PlanApproval, PlanCreate, Policy
-from dispatch.planning.service import approve_plan, create_plan, road_state
+from dispatch.planning.runs import RouteOptions
+from dispatch.planning.schemas import LineEdit, PlanApproval, PlanCreate, PlanView, Policy
+from dispatch.planning.service import approve_plan, create_plan, get_plan, road_state
 from geo.routing import Route, route_uses_closed_edge
+
+# PyVRP stops after this many iterations, never on the clock: the same runs on any machine
+# (a few hundred without a better plan end it sooner: a depot's stops are few)
+ROUTE_ITERATIONS = 1000
+# why a depot's vehicles carry no load that they will once one is back at the depot
+WAITS = frozenset({"no_vehicle", "no_crew", "over_capacity"})
 
 
 async def read_open_demand(state: ReplayState) -> dict[int, int]:
@@ -66,7 +77,8 @@ async def make_plan(state: ReplayState, key: str) -> int | None:
             PlanCreate(policy=Policy(state.planner)),
             policy.vehicle_speed_kmh,
             policy.handling_minutes,
-            runs=False,
+            runs=True,
+            route=RouteOptions(ROUTE_ITERATIONS, policy.vehicle_speed_kmh),
         )
     except DomainError as exc:
         state.refuse("plan", exc)
@@ -85,6 +97,7 @@ async def make_plan(state: ReplayState, key: str) -> int | None:
             for ln in view.lines
         ],
         [[state.requests.get(int(u["request"])), u["quantity"], u["reason"]] for u in view.unmet],
+        runs_key(state, view),
     )
     if not view.lines:
         return None
@@ -98,9 +111,54 @@ async def approve_latest(state: ReplayState) -> None:
             await approve(state, key, plan)
 
 
+def runs_key(state: ReplayState, view: PlanView) -> list[Any]:
+    """A plan's runs as the history names them: per depot, each vehicle's trips' stops,
+    and the stops no vehicle serves, with why."""
+    return [
+        [
+            entry["depot"],
+            [
+                [r["vehicle"], [[s["community"] for s in t["stops"]] for t in r["trips"]]]
+                for r in entry["runs"]
+            ],
+            [[u["community"], u["reason"]] for u in entry["unserved"]],
+        ]
+        for entry in view.runs or []
+    ]
+
+
+def held_back(state: ReplayState, view: PlanView) -> list[LineEdit]:
+    """Lines whose (depot, community) no run serves while some vehicle of that depot is
+    out, or leaves on this plan's runs: they wait for it (quantity 0 in the approval)
+    rather than leave without a vehicle."""
+    out_at = {state.vehicles[v].depot for v in state.busy}
+    out_at |= {entry["depot"] for entry in view.runs or [] if entry["runs"]}
+    waiting = {
+        (entry["depot"], u["community"])
+        for entry in view.runs or []
+        if entry["depot"] in out_at
+        for u in entry["unserved"]
+        if u["reason"] in WAITS
+    }
+    held = [ln for ln in view.lines if (ln.depot, ln.community) in waiting]
+    for ln in held:
+        state.held_since.setdefault(ln.request, state.now)
+    if held:
+        state.record(
+            "wait",
+            sorted({(ln.depot, ln.community) for ln in held}),
+            sorted({state.requests.get(ln.request, 0) for ln in held}),
+        )
+    return [LineEdit(line=ln.id, quantity=0) for ln in held]
+
+
 async def approve(state: ReplayState, key: str, plan_id: int) -> None:
+    proposed = await get_plan(state.context(), plan_id)
+    edits = held_back(state, proposed)
+    if len(edits) == len(proposed.lines):
+        return  # every load waits for a vehicle: planned again when one is back
     try:
-        view = await approve_plan(state.context(), plan_id, PlanApproval())
+        view = await approve_plan(state.context(), plan_id, PlanApproval(lines=edits))
     except Conflict as exc:
         state.refuse("approve", exc)
         state.replan_soon()
@@ -110,20 +168,22 @@ async def approve(state: ReplayState, key: str, plan_id: int) -> None:
     if key not in state.responding:
         await advance_incident(state.context(), state.incidents[key], IncidentStatus.RESPONDING)
         state.responding.add(key)
+    await start_runs(state, state.incidents[key], view, state.now)
     lines = {ln.id: ln for ln in view.lines}
     async with query(state.context()) as conn:
         tasks = await conn.fetch(
-            "SELECT id, version, plan_line, request_id, route FROM task "
-            "WHERE plan_line = ANY($1::int[]) ORDER BY plan_line",
+            "SELECT t.id, t.version, t.plan_line, (SELECT sum(p.qty_sent) FROM "
+            "stock_transfer_pick p WHERE p.transfer = t.transfer_id)::int AS qty FROM task t "
+            "WHERE t.plan_line = ANY($1::int[]) ORDER BY t.plan_line",
             sorted(lines),
         )
     for row in tasks:
         line = lines[row["plan_line"]]
-        await depart(state, row["id"], row["version"], line)
+        await depart(state, row["id"], row["version"], line, row["qty"])
 
 
-async def depart(state: ReplayState, task_id: int, version: int, line: Any) -> None:
-    """The depot's crew takes the delivery and leaves at once."""
+async def depart(state: ReplayState, task_id: int, version: int, line: Any, qty: int) -> None:
+    """The depot's crew takes a load no vehicle of its depot carries, and leaves at once."""
     ctx = state.context()
     # The depot's crew stands for its vehicles and drives every delivery it sends, so
     # it is on several at once, wherever they go: a commander's override, audited.
@@ -143,7 +203,7 @@ async def depart(state: ReplayState, task_id: int, version: int, line: Any) -> N
         depot=line.depot,
         community=line.community,
         item=line.item,
-        quantity=line.quantity,
+        quantity=qty,
         departed=state.now,
         arrives=arrives,
         route=dict(line.route),
@@ -156,7 +216,7 @@ async def depart(state: ReplayState, task_id: int, version: int, line: Any) -> N
         line.depot,
         line.community,
         line.item,
-        line.quantity,
+        qty,
         state.offset(arrives),
     )
 

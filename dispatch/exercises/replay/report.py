@@ -1,6 +1,8 @@
 """The report of a run: the requests' fill rates, what stayed unmet and why, delivery
-times, people's tasks, the 12345 calls' rates, the routes driven, and the hash of the
-history; and the figures the scenario's `expect` bounds read from it."""
+times, the fleet's figures (vehicles used, trips, kilometres, load per capacity, minutes
+loads waited for a vehicle), people's tasks, the 12345 calls' rates, community plans'
+call-outs and shelters (only when the scenario turns `preparedness` on), the routes driven,
+and the hash of the history; and the figures the scenario's `expect` bounds read from it."""
 
 from __future__ import annotations
 
@@ -132,6 +134,25 @@ def _delivery_times(requests: list[asyncpg.Record], done: list[Delivery]) -> dic
     }
 
 
+def _fleet_figures(state: ReplayState) -> dict[str, Any]:
+    """What the vehicles did: those that drove a run, their trips and kilometres (as routed,
+    a reroute's detour not counted), each trip's load per capacity (the larger of weight
+    and volume) averaged over trips, and the minutes the runs' loads waited at their
+    depots for a vehicle, summed over deliveries."""
+    ratios = []
+    for trip in state.trips:
+        v = state.vehicles[trip.vehicle]
+        ratios.append(max(trip.kg / v.payload_kg, trip.m3 / v.volume_m3))
+    waited = [d.waited_minutes for d in state.deliveries.values() if d.stop is not None]
+    return {
+        "vehicles_used": len({t.vehicle for t in state.trips}),
+        "trips": len(state.trips),
+        "vehicle_km": round(sum(t.km for t in state.trips), 1),
+        "utilisation": round(sum(ratios) / len(ratios), 3) if ratios else 0.0,
+        "waiting_minutes": round(sum(waited), 1),
+    }
+
+
 def _people_figures(tasks: list[asyncpg.Record]) -> dict[str, Any]:
     people_tasks = [t for t in tasks if t["kind"] != "delivery"]
     people_hours = sum(
@@ -161,6 +182,8 @@ def _routes(state: ReplayState) -> list[dict[str, Any]]:
             "delivered": d.delivered,
             "rerouted": d.rerouted,
             "failed": d.failed,
+            "on_run": d.stop is not None,
+            "waited_minutes": d.waited_minutes,
             "coordinates": d.route.get("coordinates", []),
         }
         for d in sorted(state.deliveries.values(), key=lambda d: d.number)
@@ -177,6 +200,54 @@ async def _hotline(state: ReplayState) -> dict[str, Any]:
         for s in report.streets
     ]
     return {**msgspec.structs.asdict(report.district), "streets": streets}
+
+
+async def _preparedness(state: ReplayState) -> dict[str, Any]:
+    """Community plans' figures (only when the scenario turns `preparedness` on): the plans
+    started, the call-outs by how they stand at the end (`no_answer`: not answered by then,
+    whether `sent` still or marked so), minutes from sent to acknowledged, the households
+    and people sheltered, and the shelters' peak occupancy (each by name, and `overall`: the
+    most people in the run's shelters at once)."""
+    async with query(state.context()) as conn:
+        rows = await conn.fetch(
+            "SELECT state, sent_at, answered_at, escalated_from FROM plan_callout "
+            "WHERE activation_id = ANY($1::bigint[]) ORDER BY id",
+            state.activations,
+        )
+    return callout_figures(list(rows)) | {
+        "plans_activated": len(state.activations),
+        "communities_without_plan": list(state.without_plan),
+        "households_sheltered": len(state.sheltered),
+        "people_sheltered": sum(state.sheltered),
+        "shelter_peak_occupancy": {
+            "overall": state.peak_overall,
+            "shelters": {state.shelter_names[s]: state.peak[s] for s in sorted(state.peak)},
+        },
+    }
+
+
+def callout_figures(rows: list[Any]) -> dict[str, Any]:
+    """`callouts {sent, acknowledged, declined, no_answer}`, `callout_ack_minutes {p50,
+    p90}` (None while nothing is acknowledged) and `escalations` from the call-outs' rows
+    (`state`, `sent_at`, `answered_at`, `escalated_from`), one row per step."""
+    states = [r["state"] for r in rows]
+    minutes = [
+        as_minutes(r["answered_at"] - r["sent_at"]) for r in rows if r["state"] == "acknowledged"
+    ]
+    return {
+        "callouts": {
+            "sent": len(rows),
+            "acknowledged": states.count("acknowledged"),
+            "declined": states.count("declined"),
+            "no_answer": sum(1 for s in states if s in ("sent", "no_answer")),
+        },
+        "callout_ack_minutes": {
+            "p50": percentile(minutes, 0.5) if minutes else None,
+            "p90": percentile(minutes, 0.9) if minutes else None,
+        },
+        # steps sent because an earlier one went unanswered or was declined
+        "escalations": sum(1 for r in rows if r["escalated_from"] is not None),
+    }
 
 
 def _heading(state: ReplayState) -> dict[str, Any]:
@@ -203,9 +274,12 @@ async def build_report(state: ReplayState) -> dict[str, Any]:
         "unmet": _unmet(state, rows),
         **_delivery_times(rows.requests, done),
         "deliveries": len(done),
+        **_fleet_figures(state),
         **_people_figures(rows.tasks),
         "plans": state.plans,
         "hotline": await _hotline(state),
+        # only when plans run: every other report keeps exactly its keys
+        **(await _preparedness(state) if state.scenario.plans_run else {}),
         "events": len(state.scenario.events),
         "agenda_steps": state.steps,
         "refused": state.refused,
@@ -219,6 +293,13 @@ async def build_report(state: ReplayState) -> dict[str, Any]:
 def canonical(history: list[list[Any]]) -> str:
     """One text for the history: sorted keys, no spaces, floats as written."""
     return json.dumps(history, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def shown_figures(reports: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The figures a summary shows: the report's, and the plans' where a report has them."""
+    if any("callouts" in r for r in reports):
+        return (*sc.FIGURES[:-1], *sc.PREPAREDNESS_FIGURES, sc.FIGURES[-1])
+    return sc.FIGURES
 
 
 def figure(report: dict[str, Any], name: str) -> float | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from dispatch.db import query
 from dispatch.exercises import scenario as sc
+from dispatch.exercises.replay.runs import refresh_runs
 from dispatch.exercises.replay.state import ARRIVAL, ReplayState, closure_key
 from dispatch.incidents.schemas import (
     ClosureCreate,
@@ -77,11 +78,13 @@ async def close(state: ReplayState, closure: sc.Closure, index: int | None) -> N
     mark_passed(state, network)
     rerouted = [t for t in view.rerouted_tasks if t in state.deliveries]
     await apply_reroutes(state, rerouted, network)
+    runs = await refresh_runs(state, [t for t in view.rerouted_tasks if t in state.runs])
     state.record(
         "close_road",
         index,
         closure_key(closure),
         sorted(state.deliveries[t].number for t in rerouted),
+        *([sorted(state.vehicles[state.runs[t].vehicle].code for t in runs)] if runs else []),
     )
     state.replan_soon()
 
@@ -90,8 +93,8 @@ def mark_passed(state: ReplayState, network: RoadNetwork) -> None:
     """Where each vehicle on its way is as a road closes, reckoned as the service
     reckons it when it reroutes."""
     for delivery in state.deliveries.values():
-        if delivery.arrived is not None or delivery.failed is not None:
-            continue
+        if delivery.arrived is not None or delivery.failed is not None or delivery.stop:
+            continue  # a run's vehicle is placed by the service's run reroute
         travelled = (state.now - delivery.departed).total_seconds()
         at, _ = position_of(network, delivery.route, travelled)
         delivery.passed = max(delivery.passed, at)

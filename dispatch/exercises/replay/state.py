@@ -27,6 +27,8 @@ REPLAY_ACTOR = Actor(user_id=None, username="replay", role=Role.COMMANDER)
 # scenario's events in file order, then the planner runs on the result; 12345 tickets
 # move on last (a reply sees what arrived at its moment), and the hotline's sweep after
 ARRIVAL, TASK_END, EVENT, REPLAN, STAFF, TICKET, SWEEP = 0, 1, 2, 3, 4, 5, 6
+# call-outs of community plans are answered last (only with `preparedness` on)
+CALLOUT = 7
 CREW_PER_DEPOT = 2
 
 Progress = Callable[[float, int], None]  # (fraction of the scenario's time, agenda steps)
@@ -52,6 +54,48 @@ class Delivery:
     delivered: int | None = None
     arrived: datetime | None = None
     failed: str | None = None
+    stop: int | None = None  # the run stop that unloads it (None: a single-line delivery)
+    # minutes its load waited at the depot for a vehicle: held back while the depot's
+    # vehicles were out, then until its own trip left (a vehicle's later trips)
+    waited_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class SandboxVehicle:
+    """A vehicle of the scenario's fleet, made in the sandbox before the clock starts."""
+
+    id: int
+    code: str
+    depot: str
+    kind: str
+    payload_kg: float
+    volume_m3: float
+    crew: list[int]
+
+
+@dataclass
+class Trip:
+    """One trip a run drove (or is driving): what it carried and how far."""
+
+    vehicle: int
+    km: float
+    kg: float
+    m3: float
+
+
+@dataclass
+class RunTrack:
+    """A vehicle's run task as the replay plays it: its stops' deliveries by stop id, and
+    how long after its last stop the vehicle is back at its depot."""
+
+    task: int
+    version: int
+    vehicle: int
+    stops: dict[int, list[int]]  # stop id -> keys of its deliveries in `deliveries`
+    back_after: timedelta
+    generation: int = 0
+    handled: set[int] = field(default_factory=set)  # stops done or found cut off
+    cut_off: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -65,6 +109,8 @@ class PeopleTask:
     minutes: int
     assigned: list[int] = field(default_factory=list)
     done: bool = False
+    # a community plan's evacuation task: the shelter (id) its households go to when done
+    shelter: int | None = None
 
 
 @dataclass
@@ -82,6 +128,20 @@ class TicketRun:
     request: int | None = None  # the request made from it
     replied_in_time: bool = False
     solved: bool = False
+
+
+@dataclass
+class CalloutRun:
+    """A plan's call-out as the replay plays it: its key in the history (`K1`, ...), what
+    the recipient will do (`acknowledged`, `declined`, or `None`: never answers), when,
+    and the ETA or reason it gives (`preparedness.plan_answer`)."""
+
+    key: str
+    callout: int
+    answer: str | None
+    answer_at: datetime | None
+    eta_minutes: int | None = None
+    reason: str | None = None
 
 
 @dataclass
@@ -115,7 +175,7 @@ class ReplayState:
         options: Options | None = None,
         on_progress: Progress | None = None,
     ) -> None:
-        self.scenario = scenario
+        self.scenario = sc.drawn(scenario)  # the run its seed draws, if the file varies
         self.options = options or Options()
         self.planner = self.options.policy or scenario.policy.planner
         self.on_progress = on_progress
@@ -131,7 +191,13 @@ class ReplayState:
         self.world_incident: int | None = None
         self.requests: dict[int, int] = {}  # request id -> number in order of arrival
         self.request_incident: dict[int, str] = {}
-        self.deliveries: dict[int, Delivery] = {}  # task id -> delivery
+        # single-line deliveries by task id, a run's by -(transfer id)
+        self.deliveries: dict[int, Delivery] = {}
+        self.vehicles: dict[int, SandboxVehicle] = {}  # vehicle id -> the scenario's vehicle
+        self.busy: set[int] = set()  # vehicles on a run or driving back to their depot
+        self.runs: dict[int, RunTrack] = {}  # run task id -> its run
+        self.trips: list[Trip] = []
+        self.held_since: dict[int, datetime] = {}  # request id -> first held for a vehicle
         self.tasks: dict[int, PeopleTask] = {}
         self.unstaffed: list[int] = []  # people tasks waiting for people
         self.closures: list[tuple[sc.Closure, int]] = []  # open closures made by the replay
@@ -157,6 +223,17 @@ class ReplayState:
         self.planned_version: dict[str, int] = {}
         self.staffing_day: Any = None
         self.tickets: dict[str, TicketRun] = {}  # call key -> its ticket
+        # community plans (only with `preparedness` on): activations and their call-outs,
+        # communities whose plan did not answer, shelters' occupancy after each change
+        self.activations: list[int] = []
+        self.callouts: dict[str, CalloutRun] = {}  # call-out key -> its run
+        self.without_plan: list[str] = []
+        self.shelter_names: dict[int, str] = {}  # shelter id -> name
+        self.shelter_codes: dict[int, str] = {}  # shelter id -> code
+        self.occupancy: dict[int, int] = {}  # shelter id -> people in it now
+        self.peak: dict[int, int] = {}  # shelter id -> the most people in it at once
+        self.peak_overall = 0  # the most people in the run's shelters at once
+        self.sheltered: list[int] = []  # people of each household registered
 
     # --- bookkeeping ----------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ taken up, replied, rated, closed, on seeded draws) is in `dispatch.exercises.rep
 ARCHITECTURE: `model` (constants, figures, problems, the reference, the typed scenario,
 durations), `reading` (the validator's base: YAML nodes, scalars, reference lookups),
 `world` (world and policy), `calls` (a call's fields), `events` (events and their
-timeline), `expect` (bounds), `parse` (the whole file and the entry points). This module
+timeline), `expect` (bounds), `variation` (how runs vary, and the run a seed draws: its text
+says the `variation` key's shape), `preparedness` (community plans in replay: its text says
+the `preparedness` key's shape), `parse` (the whole file and the entry points). This module
 re-exports them.
 """
 
@@ -55,10 +57,12 @@ from dispatch.exercises.scenario.model import (
     INCIDENT_TYPES,
     LEVELS,
     PLANNERS,
+    PREPAREDNESS_FIGURES,
     PRIORITIES,
     TASK_KINDS,
     URGENCIES,
     Approve,
+    Around,
     Bound,
     Call,
     CheckIn,
@@ -68,27 +72,32 @@ from dispatch.exercises.scenario.model import (
     DepotBack,
     DepotOut,
     Event,
+    FleetLine,
     ImpliedRequest,
     Incident,
     OnDuty,
     OpenRoad,
     Policy,
+    Preparedness,
     Problem,
     Receive,
     Reference,
     Request,
     Scenario,
     ScenarioError,
+    Spread,
     StandDown,
     StockLine,
     Task,
     TeamOnCall,
+    Variation,
     World,
     format_duration,
     load_reference,
     parse_duration,
 )
 from dispatch.exercises.scenario.parse import ScenarioChecker, load_scenario, parse_scenario
+from dispatch.exercises.scenario.variation import drawn
 
 __all__ = [
     "BUILTIN_SKILLS",
@@ -98,10 +107,12 @@ __all__ = [
     "INCIDENT_TYPES",
     "LEVELS",
     "PLANNERS",
+    "PREPAREDNESS_FIGURES",
     "PRIORITIES",
     "TASK_KINDS",
     "URGENCIES",
     "Approve",
+    "Around",
     "Bound",
     "Call",
     "CheckIn",
@@ -111,11 +122,13 @@ __all__ = [
     "DepotBack",
     "DepotOut",
     "Event",
+    "FleetLine",
     "ImpliedRequest",
     "Incident",
     "OnDuty",
     "OpenRoad",
     "Policy",
+    "Preparedness",
     "Problem",
     "Receive",
     "Reference",
@@ -123,11 +136,14 @@ __all__ = [
     "Scenario",
     "ScenarioChecker",
     "ScenarioError",
+    "Spread",
     "StandDown",
     "StockLine",
     "Task",
     "TeamOnCall",
+    "Variation",
     "World",
+    "drawn",
     "format_duration",
     "load_reference",
     "load_scenario",

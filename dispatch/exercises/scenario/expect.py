@@ -9,6 +9,7 @@ from yaml.nodes import MappingNode, Node
 
 from dispatch.exercises.scenario.model import (
     FIGURES,
+    PREPAREDNESS_FIGURES,
     Bound,
 )
 from dispatch.exercises.scenario.reading import Checker, join_path, line_of, names_of
@@ -28,8 +29,9 @@ class ExpectChecks(Checker):
             if isinstance(value, MappingNode):
                 bounds += self.expect(value, name)
                 continue
-            if figure not in FIGURES:
-                self.fail(key_node, name, f"unknown report figure (known: {names_of(FIGURES)})")
+            if figure not in FIGURES and figure not in PREPAREDNESS_FIGURES:
+                known = names_of((*FIGURES, *PREPAREDNESS_FIGURES))
+                self.fail(key_node, name, f"unknown report figure (known: {known})")
                 continue
             text = self.raw(value, name)
             if text is None:

@@ -5,6 +5,7 @@ events, bounds) and durations. Plain data: no YAML and no database here."""
 from __future__ import annotations
 
 import csv
+import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ FIGURES: tuple[str, ...] = (
     "delivery_minutes.max",
     "delivery_minutes.mean",
     "deliveries",
+    "vehicles_used",
+    "trips",
+    "vehicle_km",
+    "utilisation",
+    "waiting_minutes",
     "tasks",
     "tasks_staffed",
     "people_hours",
@@ -68,6 +74,21 @@ FIGURES: tuple[str, ...] = (
     "hotline.satisfaction_rate",
     "hotline.overdue_now",
     "wall_seconds",
+)
+# the figures a report has only when its scenario turns `preparedness` on (absent from
+# every other report, so theirs read as before); `expect` may bound them too
+PREPAREDNESS_FIGURES: tuple[str, ...] = (
+    "plans_activated",
+    "callouts.sent",
+    "callouts.acknowledged",
+    "callouts.declined",
+    "callouts.no_answer",
+    "callout_ack_minutes.p50",
+    "callout_ack_minutes.p90",
+    "escalations",
+    "households_sheltered",
+    "people_sheltered",
+    "shelter_peak_occupancy.overall",
 )
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -201,6 +222,22 @@ class StockLine:
     expires: date | None = None
 
 
+VEHICLE_KINDS = ("tricycle", "car", "van", "truck")  # the lane classes routing knows
+
+
+@dataclass(frozen=True)
+class FleetLine:
+    """`count` vehicles of one kind at one depot (`world.fleet`); capacity and crew left
+    out are the kind's illustrative defaults (`fleet.vehicles.DEFAULTS`)."""
+
+    depot: str
+    kind: str
+    count: int = 1
+    payload_kg: float | None = None
+    volume_m3: float | None = None
+    crew: int | None = None
+
+
 @dataclass(frozen=True)
 class OnDuty:
     community: str
@@ -224,6 +261,9 @@ class World:
     closed_roads: tuple[Closure, ...] = ()
     on_duty: tuple[OnDuty, ...] = ()
     teams: tuple[TeamOnCall, ...] = ()
+    # the sandbox's vehicles: a depot named here has exactly these (count 0: none), every
+    # other depot the demo's default fleet; None (no `fleet` key) is the default everywhere
+    fleet: tuple[FleetLine, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -398,6 +438,63 @@ class Bound:
         return f"{self.figure} {self.op} {value}"
 
 
+DISTRIBUTIONS = ("uniform", "normal", "triangular")  # of a variation's spread
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How far a value moves: a duration in seconds, or a share of the value."""
+
+    distribution: str
+    spread: float
+
+    def draw(self, rng: random.Random) -> float:
+        """One draw, centred on 0."""
+        if self.spread == 0:
+            return 0.0
+        if self.distribution == "uniform":
+            return rng.uniform(-self.spread, self.spread)
+        if self.distribution == "triangular":
+            return rng.triangular(-self.spread, self.spread, 0.0)
+        return max(-3 * self.spread, min(3 * self.spread, rng.gauss(0.0, self.spread)))
+
+
+@dataclass(frozen=True)
+class Variation:
+    event_times: Spread | None = None  # seconds
+    quantities: Spread | None = None  # share
+    closure_start: Spread | None = None  # seconds
+    closure_length: Spread | None = None  # share
+    no_show: float = 0.0
+
+
+@dataclass(frozen=True)
+class Around:
+    """A drawn value: `around` plus one draw of `spread` (centred on 0, the variation's
+    distributions): seconds for a delay, people for a household."""
+
+    around: float
+    spread: Spread
+
+    def draw(self, rng: random.Random) -> float:
+        return self.around + self.spread.draw(rng)
+
+
+@dataclass(frozen=True)
+class Preparedness:
+    """How community plans run in a replay (`preparedness`): whether declaring an incident
+    starts them, and the rule the simulated recipients of call-outs and evacuation tasks
+    follow. Shares are of all call-outs; the rest acknowledge."""
+
+    activate: bool = False
+    no_answer_share: float = 0.0
+    decline_share: float = 0.0
+    answer_delay: Around = field(default_factory=lambda: Around(360.0, Spread("normal", 180.0)))
+    eta: Around = field(default_factory=lambda: Around(1200.0, Spread("uniform", 600.0)))
+    households: int = 6  # households an evacuation task of a plan brings to its shelter
+    household_size: Around = field(default_factory=lambda: Around(3.0, Spread("uniform", 2.0)))
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -411,6 +508,14 @@ class Scenario:
     world: World = field(default_factory=World)
     expect: tuple[Bound, ...] = ()
     source: str = "<scenario>"
+    variation: Variation | None = None  # how runs vary (scenario.variation); None: they don't
+    # how community plans run (scenario.preparedness); None: they are not started
+    preparedness: Preparedness | None = None
+
+    @property
+    def plans_run(self) -> bool:
+        """Whether declaring an incident in this scenario's sandbox starts plans."""
+        return self.preparedness is not None and self.preparedness.activate
 
     @property
     def end(self) -> datetime:

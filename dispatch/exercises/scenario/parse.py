@@ -15,6 +15,8 @@ from dispatch.exercises.scenario.events import EventChecks
 from dispatch.exercises.scenario.expect import ExpectChecks
 from dispatch.exercises.scenario.model import (
     FORMAT,
+    PREPAREDNESS_FIGURES,
+    Bound,
     Event,
     Policy,
     Problem,
@@ -23,9 +25,14 @@ from dispatch.exercises.scenario.model import (
     ScenarioError,
     World,
 )
+from dispatch.exercises.scenario.preparedness import PreparednessChecks
+from dispatch.exercises.scenario.reading import line_of
+from dispatch.exercises.scenario.variation import VariationChecks
+
+TOP_OPTIONAL = ("description", "seed", "policy", "world", "expect", "variation", "preparedness")
 
 
-class ScenarioChecker(EventChecks, ExpectChecks):
+class ScenarioChecker(EventChecks, ExpectChecks, VariationChecks, PreparednessChecks):
     """Walks the composed YAML (nodes keep their lines) and collects every problem."""
 
     def scenario(self, root: Node, source: str) -> Scenario | None:
@@ -33,7 +40,7 @@ class ScenarioChecker(EventChecks, ExpectChecks):
             root,
             "",
             required=("format", "name", "start", "duration", "events"),
-            allowed=("description", "seed", "policy", "world", "expect"),
+            allowed=TOP_OPTIONAL,
         )
         if top is None:
             return None
@@ -66,6 +73,11 @@ class ScenarioChecker(EventChecks, ExpectChecks):
         events.sort(key=lambda e: e.at)  # stable: file order kept at equal offsets
         self.check_timeline(events, duration, policy)
         expect = self.expect(top["expect"][1]) if "expect" in top else []
+        variation = self.variation(top["variation"][1]) if "variation" in top else None
+        preparedness = None
+        if "preparedness" in top:
+            preparedness = self.preparedness(top["preparedness"][1])
+        self._plans_figures(expect, preparedness is not None and preparedness.activate, root)
         if self.problems:
             return None
         return Scenario(
@@ -80,7 +92,23 @@ class ScenarioChecker(EventChecks, ExpectChecks):
             world=world,
             expect=tuple(expect),
             source=source,
+            variation=variation,
+            preparedness=preparedness,
         )
+
+    def _plans_figures(self, expect: list[Bound], plans_run: bool, root: Node) -> None:
+        """A bound on a plans' figure needs plans that run: the figure is absent otherwise."""
+        if plans_run:
+            return
+        for bound in expect:
+            if bound.figure in PREPAREDNESS_FIGURES:
+                self.problems.append(
+                    Problem(
+                        bound.line or line_of(root),
+                        f"expect.{bound.figure}",
+                        "a figure of community plans: only with preparedness.activate: true",
+                    )
+                )
 
 
 def parse_scenario(text: str, reference: Reference, source: str = "<scenario>") -> Scenario:

@@ -10,7 +10,9 @@ from yaml.nodes import Node
 
 from dispatch.exercises.scenario.model import (
     PLANNERS,
+    VEHICLE_KINDS,
     Closure,
+    FleetLine,
     OnDuty,
     Policy,
     StockLine,
@@ -79,6 +81,29 @@ class WorldChecks(Checker):
             return None
         return StockLine(depot, item, qty, expires)
 
+    def fleet_line(self, node: Node, path: str) -> FleetLine | None:
+        optional = ("count", "payload_kg", "volume_m3", "crew")
+        fields = self.mapping(node, path, ("depot", "kind"), optional)
+        if fields is None or not {"depot", "kind"} <= fields.keys():
+            return None
+        depot = self.depot(fields["depot"][1], join_path(path, "depot"))
+        kind = self.choice(fields["kind"][1], join_path(path, "kind"), VEHICLE_KINDS, "kind")
+        count = 1
+        if "count" in fields:
+            count_ = self.integer(fields["count"][1], join_path(path, "count"), minimum=0)
+            count = -1 if count_ is None else count_
+        sizes = {
+            key: self.number(fields[key][1], join_path(path, key))
+            for key in ("payload_kg", "volume_m3")
+            if key in fields
+        }
+        crew = self.integer(fields["crew"][1], join_path(path, "crew")) if "crew" in fields else 0
+        if depot is None or kind is None or count < 0 or crew is None or None in sizes.values():
+            return None
+        return FleetLine(
+            depot, kind, count, sizes.get("payload_kg"), sizes.get("volume_m3"), crew or None
+        )
+
     def on_duty(self, node: Node, path: str) -> OnDuty | None:
         fields = self.mapping(node, path, ("community", "people"), ("skills",))
         if fields is None or not {"community", "people"} <= fields.keys():
@@ -106,7 +131,7 @@ class WorldChecks(Checker):
         return TeamOnCall(ident, unit, community, size, skills)
 
     def world(self, node: Node) -> World:
-        keys = ("stock", "depots_out", "closed_roads", "on_duty", "teams")
+        keys = ("stock", "depots_out", "closed_roads", "on_duty", "teams", "fleet")
         fields = self.mapping(node, "world", allowed=keys)
         if fields is None:
             return World()
@@ -130,6 +155,8 @@ class WorldChecks(Checker):
                         self.fail(fields["teams"][1], f"world.teams[{i}].id", "repeats a team id")
                     seen.add(team.id)
             parts["teams"] = teams
+        if "fleet" in fields:
+            parts["fleet"] = self.each(fields["fleet"][1], "world.fleet", self.fleet_line)
         return World(**{k: v for k, v in parts.items() if v is not None})
 
     # -- policy

@@ -12,12 +12,41 @@ import pytest
 from typer.testing import CliRunner
 
 from dispatch.cli import app
-from tests.dispatch.exercises.test_scenario import BASE, MALFORMED
+from dispatch.exercises.scenario import load_scenario
+from tests.dispatch.exercises.test_scenario import BASE, MALFORMED, REFERENCE
 from tests.support import run, sql, system_context
 
 ROOT = Path(__file__).resolve().parents[3]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+ALL_SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+# the files that run community plans replay the copied world's plans (`dispatch demo`'s):
+# `test_replay_plans.py` replays them there; the rest replay on any world, here
+SCENARIOS = [p for p in ALL_SCENARIOS if not load_scenario(p, REFERENCE).plans_run]
 runner = CliRunner()
+# each shipped file's history hash under each policy, as it was before community plans could
+# run in replay (an extension no file of these turns on): a change to the engine that moves
+# one of them changes what those files replay, and must say so here
+PINNED = {
+    "rainstorm_pingfang": {
+        "optimal": "f3ef2a55f9e1bb32fe522dd02d7a293c9a5292ee22b9638ec30dd98bb28b0806",
+        "nearest": "581e826f45c29ab958773630f41f457da604688baaad6e9991898988c6af5fe2",
+    },
+    "cold_wave_heating": {
+        "optimal": "da4e9346f091de63101bdf654ab9d718cd56e633450b7ef184e752064a6241ac",
+        "nearest": "662a9b5635666666d918dabceba32b17c313965933cd7f1012717d26f922e0bb",
+    },
+    "hutong_fire": {
+        "optimal": "4857298c7306aaff8dfd60d3a44ae19e75d60dcc935f90f2e91f48da3b5d825b",
+        "nearest": "92f084ba2bf0bb3a7c47eda028efb1d460c0abf125e165ffaf72fb051905ebf6",
+    },
+    "heatwave_door_checks": {
+        "optimal": "cfb14688a151ff0e7ebdf1e688937c07ffc1461297377dc06595ac4798e48543",
+        "nearest": "bca2d9b33e2798661dbe8b2b7d95d2c84f2e3840e3ef4f6ece6d52414cd0c012",
+    },
+    "health_controls_homes": {
+        "optimal": "fc22096ba8864e6604e7fdff494416295141c8b038afc9306b587b3e17c888a4",
+        "nearest": "7cb2cbcedfc531c459986bb4ff1bfadd9d2a1cdbe148b1590251a6e275ec7c86",
+    },
+}
 
 
 def replay(*args: str) -> Any:
@@ -67,6 +96,7 @@ def _shift_real_ids(tag: str) -> None:
 
 def test_five_scenarios_are_shipped() -> None:
     assert len(SCENARIOS) >= 5
+    assert set(PINNED) <= {p.stem for p in SCENARIOS}  # a pinned file runs no plans
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -84,13 +114,25 @@ def test_scenario_replays_deterministically_and_optimal_is_no_worse(
     second = {r["policy"]: r for r in json.loads(both.read_text())["compare"]}
     assert first["policy"] == "optimal"
     assert first["history_sha256"] == second["optimal"]["history_sha256"]
-    for figure in ("fill_rate", "delivered_units", "delivery_minutes", "plans", "unmet"):
+    fleet = ("vehicles_used", "trips", "vehicle_km", "utilisation", "waiting_minutes")
+    for figure in ("fill_rate", "delivered_units", "delivery_minutes", "plans", "unmet", *fleet):
         assert first[figure] == second["optimal"][figure], figure
     optimal, nearest = second["optimal"], second["nearest"]
     assert optimal["history_sha256"] != nearest["history_sha256"]
+    if path.stem in PINNED:
+        assert {p: second[p]["history_sha256"] for p in PINNED[path.stem]} == PINNED[path.stem]
+    # no plan runs in a file that does not turn it on: its report has no plans' figures
+    assert not {"callouts", "callout_ack_minutes", "shelter_peak_occupancy"} & set(optimal)
     assert all(b["ok"] for b in optimal["expect"]), optimal["expect"]
     assert optimal["fill_rate"] >= nearest["fill_rate"]
-    assert optimal["delivery_minutes"]["mean"] <= nearest["delivery_minutes"]["mean"]
+    # The allocation minimises travel and handling per unit as if every line had a vehicle
+    # of its own: it sends from nearer depots, so the fleet drives less. The queue for a
+    # depot's vehicles is not in its objective, so on the fleet the optimal planner's mean
+    # minutes per unit may lose to nearest-depot's (rainstorm_pingfang: 88.7 against 82.5;
+    # see the README's table); that is no longer asserted.
+    assert optimal["vehicle_km"] <= nearest["vehicle_km"]
+    assert 1 <= optimal["vehicles_used"] <= optimal["trips"]
+    assert optimal["vehicle_km"] > 0 and 0 < optimal["utilisation"] <= 1
     # the scenario really exercises what the issue asks: closures or depot loss, priorities,
     # people, and the numbers add up
     kinds = {t["kind"] for t in optimal["timeline"]}
@@ -156,6 +198,11 @@ def test_reports_json_and_self_contained_html(tmp_path: Path) -> None:
         "people_hours",
         "plans",
         "wall_seconds",
+        "vehicles_used",
+        "trips",
+        "vehicle_km",
+        "utilisation",
+        "waiting_minutes",
     ):
         assert key in report, key
     assert set(report["delivery_minutes"]) >= {"p50", "p90", "max"}

@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
+from dispatch.exercises.replay import reference
+from dispatch.exercises.scenario import load_scenario
 from dispatch.exercises.service import NOT_COPIED
 from tests.support import (
     SERVER_PROCESSES,
@@ -30,6 +32,15 @@ from tests.support import (
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
+# the drills played at once: the files that run community plans are left out, since on
+# this world (the test database: no plan) their plans' bounds cannot hold and they would
+# add a sixth sandbox copied at once (the lock table of a 2-core machine's PostgreSQL is
+# small: `out of shared memory` was seen); test_replay_plans.py replays them on the demo's
+PLAYED = [
+    name
+    for name in SCENARIOS
+    if not load_scenario(ROOT / "scenarios" / name, reference()).plans_run
+]
 READS = (
     "/api/incidents",
     "/api/stock/",
@@ -126,7 +137,7 @@ def commander() -> str:
 def drills(server: str, trainer: str) -> Iterator[list[dict[str, Any]]]:
     made = []
     with client(server, trainer) as http:
-        for name in SCENARIOS:
+        for name in PLAYED:
             response = http.post("/api/exercises", json={"name": f"演练 {name}", "kind": "drill"})
             assert response.status_code == 201, response.text
             made.append({**response.json(), "file": name})
@@ -222,7 +233,7 @@ def test_drills_leave_the_real_world_untouched(
                 time.sleep(0.3)
     for drill in drills:
         state = states[drill["id"]]
-        assert state["status"] == "finished", state
+        assert state["status"] == "finished", (state["scenario"], state.get("error"))
         assert state["progress"] == 1.0 and state["events_done"] == state["events_total"]
         assert state["report"]["scenario"] == state["title"]
         assert all(b["ok"] for b in state["report"]["expect"]), state["report"]["expect"]
@@ -464,7 +475,9 @@ def test_a_live_replay_from_the_cli_is_a_play_every_server_knows(server: str, tr
             assert http.post(f"/api/exercises/{exercise}/play", json=body).status_code == 409
             stopped = http.delete(f"/api/exercises/{exercise}/play")
             assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
-        output, _ = cli.communicate(timeout=30)
+        # a guard against a hang, not a measure: the play stops at its next step, which on
+        # a machine running the suite in two processes beside other work took over 30 s once
+        output, _ = cli.communicate(timeout=120)
     finally:
         if cli.poll() is None:
             cli.kill()

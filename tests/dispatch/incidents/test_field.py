@@ -11,6 +11,8 @@ from dispatch.accounts.policy import Role
 from tests.dispatch.incidents.helpers import community_of, person, planned_request, stock
 from tests.support import client, create_user, run, sql, system_context
 
+RESERVE = "D110101000"
+
 
 @pytest.fixture(scope="module")
 def commander() -> str:
@@ -59,13 +61,21 @@ def _approved_tent_delivery(boss: Any, community: str) -> tuple[dict[str, Any], 
     approved: the incident and its one delivery task."""
     incident, _, plan = planned_request(boss, community, "TENT", 20, "earthquake", "II", "震后")
     assert boss.post(f"/api/plans/{plan['id']}/approve", json={}).status_code == 200
-    (task,) = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
+    tasks = boss.get("/api/tasks", params={"incident": incident["id"]}).json()
+    # Door checks come too where a test before registered care households in the community,
+    # and a test before may have left a few tents at a depot nearer than the reserve: the
+    # delivery from the reserve is the one these tests stocked for.
+    (task,) = [t for t in tasks if t["kind"] == "delivery" and _sent_from(t) == RESERVE]
     return incident, task
+
+
+def _sent_from(task: dict[str, Any]) -> str:
+    return str(sql("SELECT source FROM stock_transfer WHERE id=$1", task["transfer"])[0]["source"])
 
 
 def test_a_closure_on_a_delivery_route_reroutes_it(server: str, commander: str) -> None:
     community = community_of("110101011")
-    stock("D110101000", "TENT", 200)
+    stock(RESERVE, "TENT", 200)
     with client(server, commander) as boss:
         incident, task = _approved_tent_delivery(boss, community)
         coords = task["route"]["coordinates"]
@@ -78,7 +88,7 @@ def test_a_closure_on_a_delivery_route_reroutes_it(server: str, commander: str) 
         assert closed.status_code == 201, closed.text
         after = boss.get(f"/api/tasks/{task['id']}").json()
     # the synthetic lanes are dense: there is always a way around a 15 m closure mid-route
-    assert closed.json()["rerouted_tasks"] == [task["id"]]
+    assert task["id"] in closed.json()["rerouted_tasks"]
     assert after["route"]["nodes"] != task["route"]["nodes"]
     assert [lon, lat] not in after["route"]["coordinates"]
     assert after["route"]["nodes"][0] == task["route"]["nodes"][0]
@@ -101,7 +111,7 @@ def test_a_vehicle_on_its_way_is_rerouted_from_where_it_is(server: str, commande
     # closed ahead sends it round from the next junction it reaches, and the stretch it
     # has driven stays the start of its route.
     community = community_of("110101012")
-    stock("D110101000", "TENT", 200)
+    stock(RESERVE, "TENT", 200)
     driver = person("110101012")
     with client(server, commander) as boss:
         incident, task = _approved_tent_delivery(boss, community)
@@ -180,7 +190,7 @@ def test_a_gps_fix_says_where_the_vehicle_is_and_closures_are_judged_from_it(
 
     street = "110101013"
     community = community_of(street, 2)
-    stock("D110101000", "TENT", 200)
+    stock(RESERVE, "TENT", 200)
     driver = person(street)
     leader = create_user(Role.STREET_LEADER, street=street)
     other = create_user(Role.STREET_LEADER, street="110101014")

@@ -255,3 +255,33 @@ def test_drill_view_at_every_size(open_page: Callable[..., Watched], server: str
     assert not sql("SELECT 1 FROM information_schema.schemata WHERE schema_name=$1", schema)
     page.get_by_label("显示已删除的演练").check()
     expect(page.locator("#exercises tr", has_text="截图演练")).to_contain_text("已删除")
+
+
+def test_a_trainer_compares_the_policies_over_seeded_runs(
+    server: str, open_page: Callable[..., Watched]
+) -> None:
+    trainer = create_user(Role.TRAINER)
+    watched = open_page("wall")
+    page = watched.page
+    _open(page, trainer)
+    panel = page.locator("#batch-panel")
+    expect(panel).to_be_visible()
+    page.get_by_label("比较所用情景").select_option("hutong_fire.yaml")
+    page.get_by_label("每种策略运行次数").fill("2")
+    page.get_by_label("起始种子").fill("3")
+    page.get_by_role("button", name="开始批量比较").click()
+    expect(page.locator("#toast")).to_contain_text("已开始")
+    with client(server, trainer) as http:
+        batch = http.get("/api/exercise-batches").json()[0]
+    assert (batch["runs"], batch["seed"], batch["total"]) == (2, 3, 4)
+    status = page.locator(f"#batch-status-{batch['id']}")
+    expect(status).to_have_text("已完成", timeout=180_000)  # four replays, two at a time
+    figures = page.locator(f"#batch-figures-{batch['id']}").inner_text()
+    assert "满足率" in figures and "平均送达时间" in figures and "符号检验 p" in figures
+    assert "最优：均值 [95% 区间]" in figures and "差值（就近 − 最优）" in figures
+    assert "4 / 4 次回放" in panel.inner_text()
+    report = page.get_by_role("link", name="查看报告（分布图）").first.get_attribute("href")
+    assert report == f"/api/exercise-batches/{batch['id']}/report"
+    assert not untranslated(page)
+    assert_accessible(page)
+    shot(page, "drill-batch-wall")

@@ -14,14 +14,31 @@ prose and is left out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from dispatch.accounts.policy import Role
+from dispatch.incidents.schemas import IncidentType, Level
+from dispatch.people.schemas import PersonCreate, PersonKind
+from dispatch.people.service import create_person
+from dispatch.preparedness.schemas import (
+    HazardSpec,
+    Holder,
+    HolderKind,
+    PlanCreate,
+    RoleSpec,
+    ShelterCreate,
+    ShelterStatus,
+)
+from dispatch.preparedness.service import approve_plan, create_plan, create_shelter
+from tests.dispatch.incidents.helpers import incident
+from tests.dispatch.preparedness.helpers import plans_made_here
 from tests.e2e.pages.conftest import VIEWPORTS, Watched, login, shot
-from tests.support import create_user, sql
+from tests.support import create_user, run, sql, system_context
 
 pytestmark = pytest.mark.e2e
 
@@ -110,7 +127,98 @@ PAGES = [
 ]
 
 
-def _user(role: Role) -> str:
+def _person(name: str) -> int:
+    body = PersonCreate(
+        code=f"P{uuid.uuid4().hex[:10]}",
+        name=name,
+        kind=PersonKind.SQUAD_MEMBER,
+        community=COMMUNITY,
+    )
+    return run(create_person(system_context(), body)).id
+
+
+@pytest.fixture(scope="module")
+def called_out() -> Iterator[int]:
+    """What the preparedness panels show, in the scanned community: an open shelter, an
+    approved plan, started by a rainstorm declared there (its role called out). Yields the
+    activation; the plan is superseded afterwards, so no later incident starts it."""
+    ctx = system_context()
+    superseded_after = plans_made_here()
+    next(superseded_after)
+    place = sql("SELECT lat, lon FROM community WHERE code=$1", COMMUNITY)[0]
+    body = ShelterCreate(
+        code=f"T{uuid.uuid4().hex[:12]}",
+        name="文字检查安置点",
+        community=COMMUNITY,
+        lat=place["lat"],
+        lon=place["lon"],
+        capacity=60,
+        status=ShelterStatus.OPEN,
+    )
+    shelter = run(create_shelter(ctx, body))
+    holder, deputy = _person("文字检查甲"), _person("文字检查乙")
+    role = RoleSpec(
+        "现场总指挥", Holder(HolderKind.PERSON, holder), Holder(HolderKind.PERSON, deputy)
+    )
+    hazards = [HazardSpec(IncidentType.RAINSTORM, Level.IV)]
+    plan = run(
+        create_plan(ctx, PlanCreate(COMMUNITY, "文字检查预案", hazards, [role], [shelter.id]))
+    )
+    run(approve_plan(ctx, plan.id))
+    declared = incident([COMMUNITY], level="III", kind="rainstorm")
+    yield sql("SELECT id FROM plan_activation WHERE incident=$1", declared)[0]["id"]
+    next(superseded_after, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _activities() -> None:
+    """An activity under way and one to come in COMMUNITY, one signed up for and attended,
+    so the squad tablet's activities tab shows its cards (and their words) to every role."""
+    person = sql(
+        "INSERT INTO person (code, name, kind, street, community, skills, availability, active,"
+        " created_at) VALUES ('PTEXTS' || substr(md5(random()::text), 1, 8), '文字检查居民',"
+        " 'squad_member', $1, $2, '{}', 'any', true, now()) RETURNING id",
+        STREET,
+        COMMUNITY,
+    )[0]["id"]
+    now = datetime.now(UTC)
+    for starts, kind in ((now - timedelta(hours=1), "patrol"), (now + timedelta(days=2), "other")):
+        activity = sql(
+            "INSERT INTO activity (community, street, title, kind, starts_at, ends_at, place,"
+            " capacity, signed_up, organiser_id, source, created_by, created_at) VALUES ($1, $2,"
+            " '文字检查活动', $3, $4, $5, '居委会门前', 6, 1, $6, 'entered', 'texts', now())"
+            " RETURNING id",
+            COMMUNITY,
+            STREET,
+            kind,
+            starts,
+            starts + timedelta(hours=2),
+            person,
+        )[0]["id"]
+        sql(
+            "INSERT INTO activity_signup (activity_id, person_id, signed_up_at, signed_up_by,"
+            " checked_in_at, checked_in_by) VALUES ($1, $2, now(), 'texts', $3, 'texts')",
+            activity,
+            person,
+            starts if starts < now else None,
+        )
+
+
+def _user(role: Role, activation: int | None = None) -> str:
+    """A user of the role; a squad user is also a person called out by the activation, so
+    their tablet shows the call-out alert."""
+    if role in (Role.STREET_LEADER, Role.COMMUNITY_WORKER) and activation is not None:
+        person = _person("文字检查队员")
+        sql(
+            "INSERT INTO plan_callout (activation_id, incident, community, street, role, "
+            "recipient_kind, recipient_id, person_id, sent_at, due_at) SELECT id, incident, "
+            "community, street, '现场总指挥', 'person', $2, $2, now(), now() + interval '10 min' "
+            "FROM plan_activation WHERE id=$1",
+            activation,
+            person,
+        )
+        scope = {"street": STREET} if role == Role.STREET_LEADER else {"community": COMMUNITY}
+        return create_user(role, person=person, **scope)
     if role == Role.STREET_LEADER:
         return create_user(role, street=STREET)
     if role in (Role.COMMUNITY_WORKER, Role.VOLUNTEER):
@@ -168,9 +276,9 @@ def test_the_scan_finds_english_and_codes_but_not_units() -> None:
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 @pytest.mark.parametrize(("path", "role"), PAGES, ids=[f"{p}-{r.value}" for p, r in PAGES])
 def test_every_page_reads_in_chinese_without_codes(
-    open_page: Callable[..., Watched], path: str, role: Role, viewport: str
+    open_page: Callable[..., Watched], path: str, role: Role, viewport: str, called_out: int
 ) -> None:
-    username = _user(role)
+    username = _user(role, called_out)
     watched = open_page(viewport)
     watched.allow("403")  # a role's page may ask for what it may not read, and say so
     page = watched.page
@@ -225,11 +333,11 @@ def test_the_english_scan_finds_chinese_but_not_names() -> None:
 
 @pytest.mark.parametrize(("path", "role"), PAGES, ids=[f"{p}-{r.value}" for p, r in PAGES])
 def test_every_page_reads_in_english_without_chinese_chrome(
-    open_page: Callable[..., Watched], path: str, role: Role
+    open_page: Callable[..., Watched], path: str, role: Role, called_out: int
 ) -> None:
     """The same pages in English, at the landscape tablet: no Chinese outside the names of
     places, people and the other records users named (the language switch is one tap)."""
-    username = _user(role)
+    username = _user(role, called_out)
     watched = open_page("tablet-landscape")
     watched.allow("403")
     page = watched.page

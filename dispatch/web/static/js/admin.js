@@ -1,14 +1,19 @@
 // A commander's administration: users, reserve standards, partner units and pairings,
-// the fleet (admin_fleet.js), community coordinates (approximate ones marked), spreadsheet import and export.
+// the fleet (admin_fleet.js), community emergency plans (admin/plans.js), service hours per
+// street with their chart (admin_service.js), community coordinates (approximate ones marked),
+// spreadsheet import and export.
 // Each tab loads its data when first shown; every refusal is shown with the field it names.
 import { initFleet, wireFleet } from "/static/js/admin_fleet.js";
+import { initPlans, wirePlans } from "/static/js/admin/plans.js";
+import { initService, wireService } from "/static/js/admin_service.js";
+import { download as saveDownload } from "/static/js/download.js";
 import { api, currentExercise, me } from "/static/js/api.js";
 import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { createMap, describe } from "/static/js/map.js";
 
 const $ = (id) => document.getElementById(id);
-const TABS = ["users", "standards", "units", "fleet", "coordinates", "imports", "exports"];
+const TABS = ["users", "standards", "units", "fleet", "plans", "service", "coordinates", "imports", "exports"];
 const REAL = { exercise: false }; // accounts are shared by every world: never in a drill
 // each import's columns, and the Chinese headers a sheet may carry instead
 const COLUMNS = {
@@ -720,40 +725,9 @@ async function initImports() {
 
 // --- export -----------------------------------------------------------------------------------------
 
-function filenameOf(response, fallback) {
-  const header = response.headers.get("content-disposition") || "";
-  const found = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header);
-  return found ? decodeURIComponent(found[1]) : fallback;
-}
-
-/** Downloads need the token, so they are fetched and saved as a Blob, not plain links. */
-async function download(path, fallback) {
-  const box = $("export-error");
-  box.hidden = true;
-  try {
-    const response = await api(path, { raw: true });
-    if (!response.ok) {
-      let problem = {};
-      try {
-        problem = await response.json();
-      } catch {
-        /* not problem+json */
-      }
-      throw Object.assign(new Error(problem.detail || `HTTP ${response.status}`), { field: problem.field || null });
-    }
-    const blob = await response.blob();
-    const name = filenameOf(response, fallback);
-    const url = URL.createObjectURL(blob);
-    const link = h("a", { href: url, download: name, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    toast(t("admin.exp.downloaded", { name }));
-  } catch (error) {
-    box.textContent = problemText(error);
-    box.hidden = false;
-  }
+/** Downloads need the token (download.js); a refusal shows under the exports. */
+function download(path, fallback) {
+  return saveDownload(path, fallback, $("export-error"));
 }
 
 function initExports() {
@@ -797,6 +771,8 @@ const LOADERS = {
   standards: initStandards,
   units: initUnits,
   fleet: () => initFleet(state.depots),
+  plans: () => initPlans(state),
+  service: initService,
   coordinates: initCoordinates,
   imports: initImports,
   exports: initExports,
@@ -825,6 +801,8 @@ async function start() {
   wireUsers();
   wireUnits();
   wireFleet();
+  wirePlans();
+  wireService();
   wireCoordinates();
   wireImports();
   wireExports();

@@ -3,7 +3,8 @@
 // live and watch its events; record a drill receipt to see that only the sandbox changes.
 import { api, currentExercise, me, setExercise } from "/static/js/api.js";
 import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
-import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
+import { fmtDate, fmtNumber, fmtTime, lang, localText, t } from "/static/js/i18n.js";
+import { startBatches } from "/static/js/drill_batches.js";
 import { subscribe } from "/static/js/live.js";
 import { vocabulary } from "/static/js/vocabulary.js";
 
@@ -222,7 +223,7 @@ async function loadScenarios() {
     select.append(h("option", { value: "" }, t("drill.scenario_none")));
     $("play-submit").disabled = true;
   }
-  for (const s of state.scenarios) select.append(h("option", { value: s.name }, s.title));
+  for (const s of state.scenarios) select.append(h("option", { value: s.name }, localText(s.title)));
   showScenario();
 }
 
@@ -231,7 +232,7 @@ function showScenario() {
   $("scenario-info").textContent = chosen
     ? `${chosen.name} · ${t("drill.scenario_info", { duration: chosen.duration, events: chosen.events, start: fmtTime(chosen.start) })}`
     : "";
-  if (chosen) $("scenario-info").title = chosen.description;
+  if (chosen) $("scenario-info").title = localText(chosen.description);
 }
 
 $("play-scenario").addEventListener("change", showScenario);
@@ -304,7 +305,7 @@ function percent(value) {
 function renderProgress(view) {
   const box = clear($("progress"));
   const badge = { running: "warn", finished: "ok", failed: "bad" }[view.status] || "";
-  box.append(h("p", {}, h("span", { class: `badge ${badge}`, id: "play-status" }, t(`drill.status.${view.status}`)), " ", view.title || ""));
+  box.append(h("p", {}, h("span", { class: `badge ${badge}`, id: "play-status" }, t(`drill.status.${view.status}`)), " ", localText(view.title || "")));
   if (view.status === "idle") return;
   if (view.status === "running") {
     box.append(h("button", { type: "button", class: "btn btn-danger", id: "play-stop", onclick: stopPlay }, t("drill.play_stop")));
@@ -520,7 +521,7 @@ async function start() {
   window.addEventListener("exercise-changed", onExerciseChanged);
   renderCurrent();
   const loads = [loadPlaces(), loadActionChoices()];
-  if (manages()) loads.push(loadExercises(), loadScenarios());
+  if (manages()) loads.push(loadExercises(), loadScenarios().then(() => startBatches(state.scenarios)));
   await Promise.all(loads);
   onExerciseChanged();
   $("main").dataset.ready = "true"; // drawn once with everything loaded (tests wait for it)

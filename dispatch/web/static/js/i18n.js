@@ -16,6 +16,14 @@ const dateFormat = new Intl.DateTimeFormat(lang === "zh" ? "zh-CN" : "en-GB", {
   timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
 });
 
+/** The page language's half of a bilingual text "中文 · English" (zh first, en second);
+ * a text without the separator is shown whole. */
+export function localText(text) {
+  const parts = String(text ?? "").split(" · ");
+  if (parts.length < 2) return parts[0];
+  return lang === "zh" ? parts[0] : parts.slice(1).join(" · ");
+}
+
 /** A time as Beijing time, whatever the tablet's zone. */
 export function fmtTime(iso) {
   return iso ? timeFormat.format(new Date(iso)) : "";

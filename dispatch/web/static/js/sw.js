@@ -5,7 +5,7 @@
 // A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
 // token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
 // never sees, online or offline, what the previous user's account was allowed to read.
-const VERSION = "dispatch-v7";
+const VERSION = "dispatch-v9";
 const SHELL = [
   "/squad",
   "/login",
@@ -27,6 +27,10 @@ const SHELL = [
   "/static/js/squad/run.js",
   "/static/js/squad/delivery.js",
   "/static/js/squad/hotline.js",
+  "/static/js/squad/callouts.js",
+  "/static/js/squad/shelters.js",
+  "/static/css/preparedness.css",
+  "/static/js/squad/activities.js",
   "/static/js/tickets.js",
   "/static/js/squad/scan.js",
   "/static/vendor/jsqr/jsQR.js",
@@ -146,6 +150,19 @@ self.addEventListener("message", (event) => {
         if (!url.pathname.startsWith("/api/") || SHARED.has(url.pathname)) continue;
         if (keep === null || url.searchParams.get("__user") !== keep) await cache.delete(request);
       }
+    }),
+  );
+});
+
+/** A call-out's notification (squad/callouts.js shows it): a tap brings the tablet's page
+ * forward, or opens it, where the call-out is answered in one tap. */
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = event.notification.data?.url || "/squad";
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((pages) => {
+      const open = pages.find((page) => new URL(page.url).pathname === new URL(url, self.location.origin).pathname);
+      return open ? open.focus() : self.clients.openWindow(url);
     }),
   );
 });

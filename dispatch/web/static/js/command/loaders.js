@@ -8,6 +8,8 @@ import { drawClosures, drawCommunities, drawDepots, drawPlan, drawRequests } fro
 import { drawTransfers, seenAt } from "/static/js/command/transfers.js";
 import { refreshObjective } from "/static/js/command/review.js";
 import { loadHotline } from "/static/js/command/hotline.js";
+import { describePreparedness, loadCallouts, preparednessEvent } from "/static/js/command/callouts.js";
+import { loadShelters } from "/static/js/command/shelters.js";
 import { ticketNumber } from "/static/js/tickets.js";
 import { renderAlerts, renderClosures, renderDuty, renderFigures, renderIncidents, renderPlan, renderRequests, renderTasks } from "/static/js/command/panels.js";
 
@@ -108,8 +110,10 @@ export const LOADERS = {
   stock: loadStock,
   duty: loadDuty,
   hotline: loadHotline,
+  callouts: loadCallouts,
+  shelters: loadShelters,
 };
-export const INCIDENT_VIEWS = ["requests", "plan", "tasks", "summary"];
+export const INCIDENT_VIEWS = ["requests", "plan", "tasks", "summary", "callouts"];
 
 let pending = new Set();
 let timer = null;
@@ -144,6 +148,7 @@ function describe(event) {
   if (kind === "request.created") return t("command.ev.request.created", { community: communityName(event.community), item: itemName(d.item), quantity: d.quantity });
   if (kind === "request.delivered") return t("command.ev.request.delivered", { request: d.request, delivered: d.delivered });
   if (kind.startsWith("plan.")) return t(`command.ev.${kind}`, { plan: d.plan });
+  if (kind === "task.rerouted" && d.stops) return t("command.ev.run_rerouted", { task: d.task, vehicle: d.vehicle, n: d.stops.length, lost: d.unreachable || 0 });
   if (kind.startsWith("task.") && d.status) return t("command.ev.task", { task: d.task, kind: t(`command.kind.${d.kind}`), status: t(`command.tstatus.${d.status}`) });
   if (kind === "road.closed" || kind === "road.opened") return t(`command.ev.${kind}`, { closure: d.closure });
   if (kind === "stock.alert" || kind === "stock.restored") return t(`command.ev.${kind}`, { depot: depotName(d.depot), item: itemName(d.item) });
@@ -166,7 +171,7 @@ function describeTicket(event) {
 }
 
 function logEvent(event) {
-  const text = (event.kind || "").startsWith("hotline.") ? describeTicket(event) : describe(event);
+  const text = (event.kind || "").startsWith("hotline.") ? describeTicket(event) : describePreparedness(event) ?? describe(event);
   if (!text) return;
   const list = $("events");
   list.prepend(h("li", { class: "fresh", dataset: { kind: event.kind } }, h("time", {}, fmtTime(event.at)), text));
@@ -178,6 +183,7 @@ export function onEvent(event) {
   const d = event.data || {};
   const mine = d.incident == null || d.incident === incidentId();
   logEvent(event);
+  if (preparednessEvent(event, refresh)) return;
   if (kind === "task.position") return seenAt(d);
   if (kind.startsWith("incident.")) refresh("incidents", ...INCIDENT_VIEWS);
   else if (kind.startsWith("request.")) mine && refresh("requests", "summary");

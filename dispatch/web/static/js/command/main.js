@@ -16,6 +16,7 @@ import { renderDuty, renderIncidents, showTab } from "/static/js/command/panels.
 import { printOpen } from "/static/js/command/review.js";
 import { addRequest, advance, closeAt, declare, makePlan } from "/static/js/command/actions.js";
 import { fillHotlineForms } from "/static/js/command/hotline.js";
+import { fillShelterForms } from "/static/js/command/shelters.js";
 
 // This module wires the others: forms, buttons, the map, the feed and the clocks.
 
@@ -96,6 +97,7 @@ async function start() {
   await run(loadPlaces);
   fillForms();
   fillHotlineForms(words.hotline_categories);
+  fillShelterForms();
   setMap(
     createMap($("cc-map"), {
       layers: [
@@ -106,6 +108,7 @@ async function start() {
         ["plan", t("command.layer.plan")],
         ["transfers", t("command.layer.transfers")],
         ["depots", t("command.layer.depots")],
+        ["shelters", t("prep.layer.shelters")],
         ["labels", t("command.layer.labels")],
       ],
       dark: WALL,
@@ -123,7 +126,7 @@ async function start() {
     drawClosures(); // closed roads need the road lines
   });
   await run(loadIncidents);
-  await Promise.all([base.catch((e) => toast(problemText(e), { bad: true })), ...["stock", "duty", "closures", "hotline", ...INCIDENT_VIEWS].map((n) => run(LOADERS[n]))]);
+  await Promise.all([base.catch((e) => toast(problemText(e), { bad: true })), ...["stock", "duty", "closures", "hotline", "shelters", ...INCIDENT_VIEWS].map((n) => run(LOADERS[n]))]);
   subscribe(onEvent, { onReset: () => refresh(...Object.keys(LOADERS)), onStatus: liveStatus });
   await syncDrillClock();
   setInterval(syncDrillClock, 5000);

@@ -10,17 +10,26 @@ import { fillRecordForms } from "/static/js/squad/actions.js";
 import { loadPeople, renderAlerts, renderStock, renderSummary } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
 import { loadTickets } from "/static/js/squad/hotline.js";
+import { calloutEvent, loadCallouts } from "/static/js/squad/callouts.js";
+import { loadShelters, shelterEvent } from "/static/js/squad/shelters.js";
+import { loadActivities } from "/static/js/squad/activities.js";
 
 // --- reading: the API through the service worker, noting answers served from its cache ---
 
 export async function read(path) {
+  return (await readCopy(path)).body;
+}
+
+/** `read`, saying whether the answer is the service worker's stored copy (`stored`: when
+ * it was stored) rather than the service's answer now. */
+export async function readCopy(path) {
   const response = await api(path, { raw: true });
   const type = response.headers.get("content-type") || "";
   const body = type.includes("json") ? await response.json() : null;
   if (!response.ok) throw new ApiError(response.status, body || {});
   const stored = response.headers.get("X-Dispatch-Stored-At");
   if (stored) noteStale(stored); // only copies from the worker's cache carry the stamp
-  return body;
+  return { body, stored };
 }
 
 function noteStale(iso) {
@@ -92,6 +101,7 @@ export function reloadSoon() {
     loadStock();
     loadTasks();
     loadTickets();
+    loadActivities();
   }, 150);
 }
 
@@ -131,13 +141,15 @@ export async function loadAll() {
   } catch (error) {
     failed($("stock-depots"), error); // tasks and people may still have a copy
   }
-  await Promise.all([loadStock(), loadTasks(), loadPeople(), loadTickets()]);
+  await Promise.all([loadStock(), loadTasks(), loadPeople(), loadTickets(), loadShelters(), loadCallouts(), loadActivities()]);
   fillRecordForms();
 }
 
 export function listen() {
-  const kinds = /^(stock\.|task\.|duty\.|plan\.approved|hotline\.)/;
+  const kinds = /^(stock\.|task\.|duty\.|plan\.approved|hotline\.|activity\.)/;
   subscribe((event) => {
+    calloutEvent(event);
+    shelterEvent(event);
     if (!kinds.test(event.kind)) return;
     if (event.street && event.street !== state.street) return;
     if (event.kind.startsWith("duty.")) loadPeople();

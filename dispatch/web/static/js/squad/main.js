@@ -13,6 +13,9 @@ import { loadPeople } from "/static/js/squad/panels.js";
 import { loadTasks } from "/static/js/squad/tasks.js";
 import { loadTickets } from "/static/js/squad/hotline.js";
 import { wireScanning } from "/static/js/squad/scan.js";
+import { wireCallouts } from "/static/js/squad/callouts.js";
+import { wireShelters } from "/static/js/squad/shelters.js";
+import { wireActivities } from "/static/js/squad/activities.js";
 import * as outbox from "/static/js/outbox.js";
 
 // --- tabs, live updates, start-up -------------------------------------------------------
@@ -45,6 +48,9 @@ function wire() {
   $("receipt-item").addEventListener("change", fillReceiptLots);
   $("count-depot").addEventListener("change", fillCountSheet);
   wireScanning();
+  wireCallouts();
+  wireShelters();
+  wireActivities();
   $("street-select").addEventListener("change", async (event) => {
     localStorage.setItem(STREET_CHOICE, event.target.value);
     state.street = event.target.value;
@@ -85,7 +91,7 @@ async function main() {
   wire();
   registerWorker();
   const wanted = location.hash.slice(1);
-  if (["stock", "record", "tasks", "hotline", "people"].includes(wanted)) showTab(wanted);
+  if (["stock", "record", "tasks", "hotline", "shelters", "people", "activities"].includes(wanted)) showTab(wanted);
   await refreshOutbox();
   try {
     state.street = await chooseStreet();
