@@ -94,7 +94,7 @@ class Play:
     report: dict[str, Any] | None = None
     error: str | None = None
     moved: asyncio.Event = field(default_factory=asyncio.Event)  # the drill's clock moved
-    stop_asked: bool = False  # a stop came through the row (from any process)
+    stop_asked: bool = False  # a stop was asked for (here, or through the row from any process)
 
 
 PLAYS: dict[int, Play] = {}  # the plays this process runs (or ran), by exercise
@@ -431,6 +431,12 @@ async def _row_kept(play: Play, failures_raise: bool = False) -> AsyncIterator[N
         play.status = "stopped"
         raise
     except Exception as exc:  # a drill that breaks says why in GET .../play
+        if play.stop_asked:
+            # the stop's cancel landed inside a statement, and the driver or the command
+            # said so in its own words: the play was stopped, it did not break
+            log.info("play of exercise %s stopped mid-statement: %r", play.exercise, exc)
+            play.status = "stopped"
+            raise asyncio.CancelledError from exc
         play.status = "failed"
         play.error = f"{type(exc).__name__}: {getattr(exc, 'detail', None) or exc}"
         if failures_raise:
@@ -503,6 +509,7 @@ async def stop_play(exercise_id: int) -> bool:
     here = _running_here(exercise_id)
     if here is not None:
         assert here.task is not None
+        here.stop_asked = True
         here.task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await here.task

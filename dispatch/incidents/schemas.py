@@ -212,6 +212,8 @@ class TaskCreate(msgspec.Struct, forbid_unknown_fields=True):
     skills: Annotated[list[SkillCode], msgspec.Meta(max_length=9)] = []
     note: Note | None = None
     concurrent: bool = False  # its people may be on other tasks at the same time (a watch)
+    # an evacuation's shelter; left out, the nearest open shelter with room is named
+    shelter: Annotated[int, msgspec.Meta(ge=1, le=2147483647)] | None = None
 
 
 class StopLot(msgspec.Struct):
@@ -266,6 +268,19 @@ class RunVehicle(msgspec.Struct):
     depot_name: str
 
 
+class TaskShelter(msgspec.Struct):
+    """Where an evacuation takes its people: the shelter, its place and the room left."""
+
+    id: int
+    code: str
+    name: str
+    community: str
+    lat: float
+    lon: float
+    status: str
+    room: int
+
+
 class TaskView(msgspec.Struct):
     id: int
     incident: int
@@ -295,6 +310,7 @@ class TaskView(msgspec.Struct):
     concurrent: bool = False  # its people may be on other tasks at the same time
     vehicle: RunVehicle | None = None  # a run task: the vehicle driving it
     stops: list[StopView] = msgspec.field(default_factory=list)  # a run task's, in order
+    shelter: TaskShelter | None = None  # an evacuation's: where its people are taken
 
 
 class TaskAssign(msgspec.Struct, forbid_unknown_fields=True):

@@ -105,7 +105,9 @@ class Task(Table, tablename="task"):
     finished_at = Timestamptz(null=True, default=None)
     concurrent = Boolean(default=False)  # its people may be on other tasks at the same time
     vehicle_id = BigInt(null=True, default=None)  # a run task: the vehicle that drives it
+    shelter_id = Integer(null=True, default=None)  # an evacuation: where its people are taken
     depot = Varchar(length=16, null=True, default=None)  # a run task: where it loads
+    shelter_id = Integer(null=True, default=None)  # an evacuation: where its people are taken
 
 
 class TaskStop(Table, tablename="task_stop"):

@@ -33,6 +33,7 @@ from dispatch.incidents.schemas import (
     TaskStep,
     TaskView,
 )
+from dispatch.preparedness.evacuation import chosen_shelter, task_shelter
 
 TASK_ACTIVE = ("open", "assigned", "accepted", "en_route")
 TRANSITIONS: dict[str, tuple[frozenset[str], TaskStatus | None]] = {
@@ -75,6 +76,7 @@ async def task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
         position=None if fix is None else view_of(PositionView, fix),
         vehicle=await run_vehicle(conn, row["vehicle_id"]) if run else None,
         stops=await stop_views(conn, row["id"]) if run else [],
+        shelter=await task_shelter(conn, row.get("shelter_id")),
     )
 
 
@@ -165,6 +167,7 @@ async def create_task(ctx: Context, incident_id: int, data: TaskCreate) -> TaskV
         for i, skill in enumerate(data.skills):
             if skill not in known:
                 raise InvalidInput(f"unknown skill {skill}", field=f"skills[{i}]")
+        shelter = await _evacuation_shelter(conn, data)
         task_id = await insert_task(
             cmd,
             incident_id,
@@ -176,15 +179,34 @@ async def create_task(ctx: Context, incident_id: int, data: TaskCreate) -> TaskV
             data.minutes,
             note=data.note,
             concurrent=data.concurrent,
+            shelter_id=shelter,
         )
         await cmd.audit(
             "tasks.create",
             "task",
             task_id,
             None,
-            {"kind": data.kind.value, "community": data.community, "people": data.people},
+            {
+                "kind": data.kind.value,
+                "community": data.community,
+                "people": data.people,
+                "shelter": shelter,
+            },
         )
         return await task_view(conn, await conn.fetchrow("SELECT * FROM task WHERE id=$1", task_id))
+
+
+async def _evacuation_shelter(conn: asyncpg.Connection, data: TaskCreate) -> int | None:
+    """An evacuation names where it takes people; only an evacuation names a shelter."""
+    if data.kind is not TaskKind.EVACUATION:
+        if data.shelter is not None:
+            raise InvalidInput(
+                "only an evacuation task names a shelter",
+                field="shelter",
+                code="task.shelter_not_evacuation",
+            )
+        return None
+    return await chosen_shelter(conn, data.community, data.shelter)
 
 
 async def create_door_checks(cmd: Command, incident: int, communities: Sequence[str]) -> list[int]:

@@ -13,7 +13,7 @@ community's paired units pledging people are called out. Audited once per declar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,7 @@ from dispatch.incidents.records import scope_clause
 from dispatch.incidents.schemas import IncidentType, Level, TaskKind
 from dispatch.incidents.tasks import insert_task
 from dispatch.preparedness.callouts import call_paired_units, send_callouts
+from dispatch.preparedness.evacuation import plan_shelter
 from dispatch.preparedness.schemas import ActivationView
 from dispatch.preparedness.shelters import open_shelters
 
@@ -45,13 +46,19 @@ def answers(min_level: Level, level: Level) -> bool:
     return LEVEL_RANK[level] >= LEVEL_RANK[min_level]
 
 
-async def _plan_tasks(cmd: Command, plan: asyncpg.Record, incident: int) -> list[int]:
+async def _plan_tasks(
+    cmd: Command, plan: asyncpg.Record, incident: int, shelters: Sequence[int]
+) -> list[int]:
+    """The plan's task templates as tasks; its evacuations name one of its `shelters`."""
     templates = await cmd.connection.fetch(
         "SELECT * FROM plan_task WHERE plan_id=$1 ORDER BY seq", plan["id"]
     )
     made = []
     for t in templates:
         note = t["note"] or f"应急预案 #{plan['id']} 启动"
+        shelter = None
+        if t["kind"] == TaskKind.EVACUATION:
+            shelter = await plan_shelter(cmd.connection, plan["community"], shelters)
         made.append(
             await insert_task(
                 cmd,
@@ -63,6 +70,7 @@ async def _plan_tasks(cmd: Command, plan: asyncpg.Record, incident: int) -> list
                 list(t["skills"]),
                 t["minutes"],
                 note=note,
+                shelter_id=shelter,
             )
         )
     return made
@@ -105,11 +113,12 @@ async def activate_plans(
     plans = [r for r in rows if answers(Level(r["min_level"]), level)]
     done: list[dict[str, Any]] = []
     for plan in plans:
-        tasks = await _plan_tasks(cmd, plan, incident)
         wanted = await cmd.connection.fetch(
             "SELECT shelter_id FROM plan_shelter WHERE plan_id=$1 ORDER BY shelter_id", plan["id"]
         )
-        shelters = await open_shelters(cmd, [r["shelter_id"] for r in wanted])
+        own = [r["shelter_id"] for r in wanted]
+        tasks = await _plan_tasks(cmd, plan, incident, own)
+        shelters = await open_shelters(cmd, own)
         activation = await record_activation(cmd, plan, incident, tasks, shelters)
         called = await send_callouts(cmd, activation, plan, incident)
         called += await call_paired_units(cmd, activation, plan, incident)

@@ -223,15 +223,20 @@ def _emit_occupancy(cmd: Command, row: asyncpg.Record) -> None:
 
 
 async def nearest_with_room(
-    conn: asyncpg.Connection, origin: asyncpg.Record, people: int
+    conn: asyncpg.Connection,
+    here: tuple[float, float],
+    people: int,
+    *,
+    besides: int | None = None,
 ) -> tuple[asyncpg.Record, float] | None:
-    """The open shelter nearest to `origin` (straight line) with room for `people`."""
+    """The open shelter nearest to `here` (straight line) with room for `people`, other
+    than `besides`; with its distance in metres."""
     rows = await conn.fetch(
-        "SELECT * FROM shelter WHERE status='open' AND capacity - occupancy >= $1 AND id <> $2",
+        "SELECT * FROM shelter WHERE status='open' AND capacity - occupancy >= $1 "
+        "AND id IS DISTINCT FROM $2",
         people,
-        origin["id"],
+        besides,
     )
-    here = (origin["lat"], origin["lon"])
     ranked = sorted((distance_m(here, (r["lat"], r["lon"])), r["id"], r) for r in rows)
     if not ranked:
         return None
@@ -239,24 +244,31 @@ async def nearest_with_room(
     return row, metres
 
 
-async def _refusal(conn: asyncpg.Connection, shelter_id: int, people: int) -> Conflict:
-    """Why an intake took no room: the shelter is not open, or has less room than asked
-    (naming the nearest open shelter with room, if any)."""
+async def refusal(
+    conn: asyncpg.Connection,
+    shelter_id: int,
+    people: int,
+    *,
+    fields: tuple[str, str] = ("shelter_id", "people"),
+) -> Conflict:
+    """Why a shelter takes no one (more): it is not open, or has less room than asked
+    (naming the nearest open shelter with room, if any). `fields` name the request's
+    shelter and head count."""
     row = await shelter_row(conn, shelter_id)
     if row["status"] not in ("open", "full"):
         return Conflict(
             f"shelter {row['code']} is {row['status']}, not open",
-            field="shelter_id",
+            field=fields[0],
             code="shelter.not_open",
             params={"shelter": row["name"], "status": row["status"]},
         )
     room = row["capacity"] - row["occupancy"]
     params: dict[str, Any] = {"shelter": row["name"], "room": room, "people": people}
-    nearest = await nearest_with_room(conn, row, people)
+    nearest = await nearest_with_room(conn, (row["lat"], row["lon"]), people, besides=row["id"])
     if nearest is None:
         return Conflict(
             f"shelter {row['code']} has room for {room}, and no open shelter has room for {people}",
-            field="people",
+            field=fields[1],
             code="shelter.full_none_open",
             params=params,
         )
@@ -271,7 +283,7 @@ async def _refusal(conn: asyncpg.Connection, shelter_id: int, people: int) -> Co
     return Conflict(
         f"shelter {row['code']} has room for {room}; nearest open with room: {other['code']} "
         f"({round(metres)} m)",
-        field="people",
+        field=fields[1],
         code="shelter.full",
         params=params,
     )
@@ -317,7 +329,7 @@ async def intake(ctx: Context, shelter_id: int, data: IntakeCreate) -> IntakeRes
         await _check_household(conn, data.household_id)
         row = await conn.fetchrow(INTAKE, shelter_id, data.people, cmd.now)
         if row is None:
-            raise await _refusal(conn, shelter_id, data.people)
+            raise await refusal(conn, shelter_id, data.people)
         registration_id: int = await conn.fetchval(
             "INSERT INTO shelter_registration (shelter_id, household_id, people, needs, "
             "registered_at, registered_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

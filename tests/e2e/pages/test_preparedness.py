@@ -224,6 +224,39 @@ def test_an_admin_reads_revises_and_approves_a_plan(
     _approve_and_see_coverage(page, boss, v2)
 
 
+def test_a_street_leader_approves_their_streets_plan_on_the_admin_page(
+    open_page: Callable[..., Watched], boss: httpx.Client
+) -> None:
+    """Plans are approved by their street: a street leader's /admin holds the plans and
+    service tabs only, their own street only, and approves a draft there."""
+    community = community_of(STREET, 6)
+    holder = named_person(_name("街道甲"), community)
+    deputy = named_person(_name("街道乙"), community)
+    place = shelter(boss, community, BASE[0], BASE[1] + 0.07, capacity=30)
+    draft = make_plan(boss, community, holder, deputy, place["id"])
+    leader = create_user(Role.STREET_LEADER, street=STREET)
+    watched = open_page("wall")
+    page = watched.page
+    login(page, leader, next_path="/admin")
+    page.locator("main[data-ready]").wait_for(state="attached")
+    tabs = page.locator("#tabs [role=tab]").evaluate_all("els => els.map(e => e.dataset.tab)")
+    assert tabs == ["plans", "service"]
+    assert page.locator("#panel-plans").is_visible()
+    streets = page.locator("#pl-street option").evaluate_all("els => els.map(e => e.value)")
+    assert streets == [STREET]
+    page.locator(f"#plans button[data-plan='{draft['id']}']").click()
+    page.locator(f"#plan-detail[data-plan='{draft['id']}']").wait_for()
+    page.click("#plan-approve")
+    page.locator(f"#plan-detail[data-plan='{draft['id']}'][data-status='approved']").wait_for()
+    row = sql("SELECT status, approved_by FROM community_plan WHERE id=$1", draft["id"])[0]
+    assert (row["status"], row["approved_by"]) == ("approved", leader)
+    coverage = page.locator("#plan-coverage tbody tr").all_inner_texts()
+    street_name = sql("SELECT name FROM street WHERE code=$1", STREET)[0]["name"]
+    assert len(coverage) == 2 and street_name in coverage[0]  # their street, and the total
+    assert not untranslated(page)
+    shot(page, "admin-plan-street-leader")
+
+
 # --- /command: the call-out board and shelters, live ---------------------------------------
 
 

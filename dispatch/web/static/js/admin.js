@@ -8,12 +8,18 @@ import { initPlans, wirePlans } from "/static/js/admin/plans.js";
 import { initService, wireService } from "/static/js/admin_service.js";
 import { download as saveDownload } from "/static/js/download.js";
 import { api, currentExercise, me } from "/static/js/api.js";
+import { vocabulary } from "/static/js/vocabulary.js";
 import { clear, clearRefusal, h, problemText, showRefusal, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { createMap, describe } from "/static/js/map.js";
 
 const $ = (id) => document.getElementById(id);
-const TABS = ["users", "standards", "units", "fleet", "plans", "service", "coordinates", "imports", "exports"];
+const ALL_TABS = ["users", "standards", "units", "fleet", "plans", "service", "coordinates", "imports", "exports"];
+// the tabs open to roles other than a commander's, by the permission each needs: a street
+// leader reviews, revises and approves their street's plans and reads its service records
+// (the API scopes every row; the page only leaves out what the role could never use)
+const TAB_NEEDS = { plans: "preparedness.read", service: "branches.read" };
+let TABS = ALL_TABS;
 const REAL = { exercise: false }; // accounts are shared by every world: never in a drill
 // each import's columns, and the Chinese headers a sheet may carry instead
 const COLUMNS = {
@@ -772,7 +778,7 @@ const LOADERS = {
   units: initUnits,
   fleet: () => initFleet(state.depots),
   plans: () => initPlans(state),
-  service: initService,
+  service: () => initService(state),
   coordinates: initCoordinates,
   imports: initImports,
   exports: initExports,
@@ -780,13 +786,22 @@ const LOADERS = {
 
 // --- start ------------------------------------------------------------------------------------------
 
+/** The tabs this user may use: all for a commander, else those their role is granted. */
+async function tabsFor(user) {
+  if (user.role === "commander") return ALL_TABS;
+  const { permissions } = await vocabulary();
+  return ALL_TABS.filter((tab) => TAB_NEEDS[tab] && (permissions[TAB_NEEDS[tab]] || []).includes(user.role));
+}
+
 async function start() {
   const user = await me();
   state.me = user;
-  if (user.role !== "commander") {
+  TABS = await tabsFor(user);
+  if (!TABS.length) {
     $("need-commander").hidden = false;
     return;
   }
+  for (const button of tabButtons()) if (!TABS.includes(button.dataset.tab)) button.remove();
   $("admin").hidden = false;
   const showDrillNote = () => {
     $("drill-note").hidden = !currentExercise();
@@ -798,15 +813,8 @@ async function start() {
     show(location.hash.slice(1));
   });
   wireTabs();
-  wireUsers();
-  wireUnits();
-  wireFleet();
-  wirePlans();
-  wireService();
-  wireCoordinates();
-  wireImports();
-  wireExports();
-  $("std-depot").addEventListener("change", loadStandards);
+  const wiring = { users: wireUsers, standards: () => $("std-depot").addEventListener("change", loadStandards), units: wireUnits, fleet: wireFleet, plans: wirePlans, service: wireService, coordinates: wireCoordinates, imports: wireImports, exports: wireExports };
+  for (const tab of TABS) wiring[tab]();
   await show(location.hash.slice(1));
   $("main").dataset.ready = "true"; // the first tab is drawn (browser tests wait for it)
 }

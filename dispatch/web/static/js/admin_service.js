@@ -10,7 +10,7 @@ import { fmtNumber, t } from "/static/js/i18n.js";
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const PARTS = ["task_hours", "visit_hours", "activity_hours"]; // one colour each, stacked
-const service = { streets: null, generation: 0 };
+const service = { streets: null, own: null, generation: 0 };
 
 /** An SVG element (h() makes HTML ones). */
 function s(tag, attrs = {}, ...children) {
@@ -43,7 +43,9 @@ export function wireService() {
   }
 }
 
-export async function initService() {
+/** First shown; `me`: a street leader's report is their own street's (the service scopes it). */
+export async function initService({ me } = {}) {
+  service.own = me?.street || null;
   if (!$("sv-to").value) {
     const today = new Date();
     $("sv-to").value = isoDay(today);
@@ -57,7 +59,7 @@ async function loadService() {
   const box = $("service-chart");
   $("service-error").hidden = true;
   try {
-    service.streets ??= await api("/api/streets");
+    service.streets ??= (await api("/api/streets")).filter((st) => !service.own || st.code === service.own);
     const report = await api(`/api/branches/reports?${query({ by: "street" })}`);
     if (generation !== service.generation) return; // a newer period was asked meanwhile
     const found = new Map(report.rows.map((r) => [r.key, r]));

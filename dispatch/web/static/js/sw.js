@@ -5,7 +5,7 @@
 // A tablet is shared by a squad: API answers are cached per user (the `sub` of the bearer
 // token) and per world (real, or the drill named by X-Exercise), so whoever logs in next
 // never sees, online or offline, what the previous user's account was allowed to read.
-const VERSION = "dispatch-v9";
+const VERSION = "dispatch-v10";
 const SHELL = [
   "/squad",
   "/login",

@@ -8,6 +8,7 @@ import { api } from "/static/js/api.js";
 import { clear, h, problemText, table, toast } from "/static/js/dom.js";
 import { fmtDate, fmtNumber, fmtTime, lang, t } from "/static/js/i18n.js";
 import { editor, holderText } from "/static/js/admin/plan_editor.js";
+import { vocabulary } from "/static/js/vocabulary.js";
 
 const $ = (id) => document.getElementById(id);
 export const HAZARDS = ["rainstorm", "fire", "earthquake", "heatwave", "snow_ice", "public_health", "utility_outage", "building_collapse"];
@@ -17,6 +18,7 @@ const STATUS_BADGE = { draft: "warn", approved: "ok", superseded: "" };
 const SEP = lang === "zh" ? "、" : ", ";
 
 export const plans = {
+  may: { draft: true, approve: true }, // what the user's role may do (the service decides)
   streets: [],
   streetNames: new Map(),
   communityNames: new Map(),
@@ -189,10 +191,12 @@ function planHead(plan) {
 
 function planActions(plan) {
   const box = h("div", { class: "row-actions plan-actions" });
-  if (plan.status === "draft") {
+  if (plan.status === "draft" && plans.may.approve) {
     box.append(h("button", { type: "button", class: "btn btn-primary", id: "plan-approve", onclick: () => approve(plan) }, t("prep.plan.approve")));
   }
-  box.append(h("button", { type: "button", class: "btn", id: "plan-revise", onclick: () => revise(plan) }, t(plan.status === "draft" ? "prep.plan.edit" : "prep.plan.revise")));
+  if (plans.may.draft) {
+    box.append(h("button", { type: "button", class: "btn", id: "plan-revise", onclick: () => revise(plan) }, t(plan.status === "draft" ? "prep.plan.edit" : "prep.plan.revise")));
+  }
   return [box, h("p", { id: "plan-error", class: "error", role: "alert", hidden: true })];
 }
 
@@ -272,14 +276,19 @@ export function wirePlans() {
 }
 
 /** First shown: the streets and communities the admin page already read, the skills. */
-export async function initPlans({ streets, communities }) {
+export async function initPlans({ streets: all, communities, me }) {
+  // a street leader works their own street's plans (the service scopes every row anyway)
+  const streets = me?.street ? all.filter((s) => s.code === me.street) : all;
+  const { permissions } = await vocabulary();
+  const granted = (action) => (permissions[action] || []).includes(me?.role);
+  plans.may = { draft: granted("preparedness.draft"), approve: granted("preparedness.approve") };
   plans.streets = streets;
   for (const s of streets) plans.streetNames.set(s.code, s.name);
   for (const c of communities) plans.communityNames.set(c.code, c.name);
   plans.shelters.clear();
   const skills = await api("/api/skills").catch(() => []);
   for (const s of skills) plans.skills.set(s.code, s.name);
-  options($("pl-street"), streets.map((s) => [s.code, s.name]), t("prep.plans.all_streets"));
+  options($("pl-street"), streets.map((s) => [s.code, s.name]), me?.street ? null : t("prep.plans.all_streets"));
   if (!$("pl-street").dataset.touched) $("pl-street").value = streets[0]?.code || "";
   $("pl-street").dataset.touched = "1";
   options($("pl-status"), STATUSES.map((s) => [s, t(`plan.status.${s}`)]), t("prep.plans.all_status"));

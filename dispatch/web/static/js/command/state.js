@@ -108,6 +108,10 @@ export function taskNote(task) {
     const done = task.stops.filter((s) => s.status === "done").length;
     return t("command.task.run", { code: task.vehicle.code, depot: task.vehicle.depot_name, n: task.stops.length, done });
   }
+  if (task.kind === "evacuation") {
+    const where = task.shelter ? t("command.task.shelter", { shelter: task.shelter.name, room: task.shelter.room }) : t("command.task.no_shelter");
+    return task.note ? `${where} · ${task.note}` : where;
+  }
   const m = /^(\d+) x (\S+) from (\S+)$/.exec(task.note || "");
   return m ? `${itemName(m[2])} × ${m[1]} ← ${depotName(m[3])}` : task.note || "";
 }

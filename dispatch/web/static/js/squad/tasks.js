@@ -111,6 +111,7 @@ function taskCard(task) {
     task.households.length ? t("squad.task.households", { n: task.households.length }) : null,
     task.delivered_qty != null ? t("squad.task.delivered_qty", { n: task.delivered_qty }) : null,
     task.failed_reason ? t("squad.task.failed_reason", { reason: task.failed_reason }) : null,
+    task.kind === "evacuation" ? shelterFact(task.shelter) : null,
   ].filter(Boolean);
   return h(
     "li",
@@ -127,6 +128,11 @@ function taskCard(task) {
     run ? runStops(task, mayWork(task)) : null,
     ACTIVE.includes(task.status) ? taskActions(task, load) : null,
   );
+}
+
+/** Where an evacuation takes its people, with the room left when the task was read. */
+function shelterFact(shelter) {
+  return shelter ? t("squad.task.shelter", { shelter: shelter.name, room: shelter.room }) : t("squad.task.no_shelter");
 }
 
 export function step(task, name, body, text) {
