@@ -447,3 +447,18 @@ def test_shelter_intake_on_the_tablet_and_a_full_shelters_refusal(
     )
     assert [r["occupancy"] for r in rows] == [4, 3]
     assert page.locator("#outbox-refused li").count() == 0
+
+    # the household of four leaves: one tap frees its places, and the register drops it
+    page.select_option("#intake-shelter", str(small["id"]))
+    four = sql(
+        "SELECT id FROM shelter_registration WHERE shelter_id=$1 AND left_at IS NULL", small["id"]
+    )[0]["id"]
+    page.locator(f"#shelter-register tr[data-registration='{four}'] button").click()
+    page.wait_for_function(
+        "document.getElementById('intake-status').innerText.includes('已登记离开')"
+    )
+    assert "尚余 6 个床位" in status.inner_text()
+    page.locator(f"#shelter-register tr[data-registration='{four}']").wait_for(state="detached")
+    left = sql("SELECT left_at FROM shelter_registration WHERE id=$1", four)[0]["left_at"]
+    assert left is not None
+    assert sql("SELECT occupancy FROM shelter WHERE id=$1", small["id"])[0]["occupancy"] == 0

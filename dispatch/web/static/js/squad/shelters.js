@@ -68,16 +68,34 @@ async function loadRegister() {
   }
   $("register-title").textContent = t("prep.squad.register_of", { shelter: shelters.byId.get(id)?.name || "" });
   try {
-    const rows = (await api(`/api/shelters/${id}/registrations`)).map((r) => [
+    const present = await api(`/api/shelters/${id}/registrations`);
+    const rows = present.map((r) => [
       r.household_code ? [t("prep.squad.care_household"), " ", h("code", {}, r.household_code)] : t("prep.squad.household"),
       fmtNumber(r.people),
       r.needs || "",
       fmtTime(r.registered_at),
+      leaveButton(id, r),
     ]);
-    clear(box).append(table([t("prep.squad.col.household"), t("prep.squad.col.people"), t("prep.squad.col.needs"), t("prep.squad.col.registered_at")], rows, { numeric: [1] }));
+    clear(box).append(table([t("prep.squad.col.household"), t("prep.squad.col.people"), t("prep.squad.col.needs"), t("prep.squad.col.registered_at"), t("prep.squad.col.actions")], rows, { numeric: [1] }));
+    box.querySelectorAll("tbody tr").forEach((tr, i) => present[i] && (tr.dataset.registration = String(present[i].id)));
   } catch (error) {
     clear(box).append(h("p", { class: "error" }, error instanceof TypeError ? t("squad.offline_no_copy") : codedText(error.problem || {}, error.message)));
   }
+}
+
+/** The household leaves the shelter (离开): its places are free again once the service
+ * has it; through the outbox, so a tap without a network is sent when there is one, once. */
+function leaveButton(shelterId, registration) {
+  const name = shelters.byId.get(shelterId)?.name || "";
+  const text = t("prep.squad.leave_label", { n: registration.people, shelter: name });
+  return h(
+    "button",
+    { type: "button", class: "btn btn-small", dataset: { leave: String(registration.id) }, "aria-label": text, onclick: (event) => {
+      event.target.disabled = true;
+      act("leave", `/api/shelters/${shelterId}/registrations/${registration.id}/leave`, {}, text, { shelter: shelterId, registration: registration.id });
+    } },
+    t("prep.squad.leave"),
+  );
 }
 
 /** A community worker's care households (read when the tab is first opened: every read of
@@ -144,6 +162,12 @@ function onOutbox(event) {
     shelters.byId.set(s.id, s);
     loadSheltersSoon();
   }
+  if (sent?.kind === "leave" && result?.shelter) {
+    $("intake-status").textContent = t("prep.squad.left_done", { shelter: result.shelter.name, room: fmtNumber(result.shelter.room) });
+    shelters.byId.set(result.shelter.id, result.shelter);
+    loadSheltersSoon();
+  }
+  if (refused?.kind === "leave") loadSheltersSoon(); // left already, from another tablet
   if (refused?.kind === "intake") {
     const form = $("intake-form");
     const problem = refused.problem || {};
