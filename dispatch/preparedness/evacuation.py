@@ -36,7 +36,7 @@ async def chosen_shelter(
     """The shelter a task made by hand names: the one asked for, checked (open, with room),
     or the nearest open one with room to the community's committee; None when none has."""
     if shelter_id is not None:
-        row = await _shelter(conn, shelter_id)
+        row = await shelter_row(conn, shelter_id, field="shelter", missing=InvalidInput)
         if row["status"] != "open" or row["capacity"] - row["occupancy"] < ROOM:
             raise await refusal(conn, shelter_id, ROOM, fields=("shelter", "shelter"))
         return shelter_id
@@ -78,19 +78,3 @@ async def task_shelter(conn: asyncpg.Connection, shelter_id: int | None) -> Task
         status=row["status"],
         room=row["capacity"] - row["occupancy"],
     )
-
-
-async def _shelter(conn: asyncpg.Connection, shelter_id: int) -> asyncpg.Record:
-    """The shelter asked for, or a 422 naming `shelter` (a reference checked before it is
-    written)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT * FROM shelter WHERE id=$1", shelter_id
-    )
-    if row is None:
-        raise InvalidInput(
-            f"no shelter {shelter_id}",
-            field="shelter",
-            code="reference.unknown",
-            params={"kind": "安置点", "id": shelter_id},
-        )
-    return row

@@ -18,8 +18,9 @@ import msgspec
 
 from dispatch.accounts.policy import Target, authorize
 from dispatch.db import Command, Context, command, query, view_of
-from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.errors import Conflict, DomainError, InvalidInput, NotFound
 from dispatch.places import lookups as places
+from dispatch.places.lookups import missing_place
 from dispatch.preparedness.schemas import (
     IntakeCreate,
     IntakeResult,
@@ -79,13 +80,20 @@ def _manage_target(row: asyncpg.Record | dict[str, Any]) -> Target:
 
 
 async def shelter_row(
-    conn: asyncpg.Connection, shelter_id: int, *, lock: bool = False
+    conn: asyncpg.Connection,
+    shelter_id: int,
+    *,
+    lock: bool = False,
+    field: str = "shelter_id",
+    missing: type[DomainError] = NotFound,
 ) -> asyncpg.Record:
+    """The shelter, or `missing` naming `field`: 404 for the one a path names, 422 for a
+    reference a body gives (checked before it is written)."""
     row = await conn.fetchrow(
         "SELECT * FROM shelter WHERE id=$1" + (" FOR UPDATE" if lock else ""), shelter_id
     )
     if row is None:
-        raise NotFound(f"no shelter {shelter_id}", field="shelter_id")
+        raise missing_place("shelter", str(shelter_id), field, missing)
     return row
 
 

@@ -13,7 +13,7 @@ from dispatch.exercises import scenario as sc
 from dispatch.exercises.replay.calls import call
 from dispatch.exercises.replay.people import staff
 from dispatch.exercises.replay.plans import approve_latest
-from dispatch.exercises.replay.preparedness import plans_started
+from dispatch.exercises.replay.preparedness import plans_raised, plans_started
 from dispatch.exercises.replay.roads import bring_depot_back, close, reopen, take_depot_out
 from dispatch.exercises.replay.state import STAFF, PeopleTask, ReplayState
 from dispatch.exercises.replay.world import arrive_on_duty
@@ -22,6 +22,7 @@ from dispatch.incidents.schemas import (
     IncidentStatus,
     IncidentType,
     Level,
+    LevelRaise,
     Priority,
     RequestCreate,
     TaskCreate,
@@ -32,6 +33,7 @@ from dispatch.incidents.service import (
     create_request,
     create_task,
     declare_incident,
+    raise_level,
 )
 from dispatch.people.schemas import CheckOutRequest
 from dispatch.people.service import check_out
@@ -156,6 +158,16 @@ async def stand_down(state: ReplayState, event: sc.StandDown) -> None:
     state.record("stand_down", event.incident)
 
 
+async def level_raised(state: ReplayState, event: sc.RaiseLevel) -> None:
+    """The incident grows graver: the plans that answer only the new level start."""
+    await raise_level(
+        state.context(), state.incidents[event.incident], LevelRaise(level=Level(event.level))
+    )
+    state.record("raise_level", event.incident, event.level)
+    if state.scenario.plans_run:
+        await plans_raised(state, event.incident, state.incidents[event.incident])
+
+
 async def close_road(state: ReplayState, event: sc.CloseRoad) -> None:
     await close(state, event.closure, event.index)
 
@@ -196,6 +208,7 @@ HANDLERS: dict[type[sc.Event], Handler] = {
     sc.CheckOut: leave_duty,
     sc.Approve: approve,
     sc.StandDown: stand_down,
+    sc.RaiseLevel: level_raised,
     sc.Call: call,
 }
 

@@ -79,17 +79,22 @@ def plan_answer(
 
 
 async def _read(state: ReplayState, incident: int) -> tuple[list[asyncpg.Record], ...]:
+    """The incident's activations not taken on yet (a raised level adds to those of its
+    declaration), with their call-outs, tasks and shelters."""
+    known = list(state.activations)
     async with query(state.context()) as conn:
         activations = await conn.fetch(
             "SELECT id, plan_id, community, tasks, shelters FROM plan_activation "
-            "WHERE incident=$1 ORDER BY community, id",
+            "WHERE incident=$1 AND id <> ALL($2::bigint[]) ORDER BY community, id",
             incident,
+            known,
         )
         callouts = await conn.fetch(
             "SELECT c.id, c.activation_id, c.community, c.role, c.recipient_kind, c.sent_at, "
             "c.due_at FROM plan_callout c JOIN plan_activation a ON a.id = c.activation_id "
-            "WHERE c.incident=$1 ORDER BY a.community, c.id",
+            "WHERE c.incident=$1 AND a.id <> ALL($2::bigint[]) ORDER BY a.community, c.id",
             incident,
+            known,
         )
         tasks = await conn.fetch(
             "SELECT id, version, kind, community, people_needed, minutes FROM task "
@@ -109,30 +114,47 @@ async def plans_started(state: ReplayState, event: sc.Incident, incident: int) -
     """What the declaration's plans started: their tasks taken on (and staffed), their
     shelters known, their call-outs' answers put on the agenda."""
     activations, callouts, tasks, shelters = await _read(state, incident)
+    started = {a["community"] for a in activations}
+    for community in sorted(set(event.communities) - started):
+        state.without_plan.append(community)
+        state.record("no_plan", event.key, community)
+    await _take_on_started(state, event.key, activations, callouts, tasks, shelters)
+
+
+async def plans_raised(state: ReplayState, key: str, incident: int) -> None:
+    """What raising the incident's level started: the plans that answer only the graver
+    level, taken on as a declaration's are (those started before are not read again)."""
+    await _take_on_started(state, key, *await _read(state, incident))
+
+
+async def _take_on_started(
+    state: ReplayState,
+    key: str,
+    activations: list[asyncpg.Record],
+    callouts: list[asyncpg.Record],
+    tasks: list[asyncpg.Record],
+    shelters: list[asyncpg.Record],
+) -> None:
     by_id = {t["id"]: t for t in tasks}
     shelter_of: dict[int, asyncpg.Record] = {}
     for s in shelters:
         shelter_of.setdefault(s["plan_id"], s)  # the plan's first shelter takes its evacuees
         if s["id"] not in state.occupancy:
             note_occupancy(state, s["id"], s["code"], s["name"], s["occupancy"])
-    started = {a["community"] for a in activations}
-    for community in sorted(set(event.communities) - started):
-        state.without_plan.append(community)
-        state.record("no_plan", event.key, community)
     staffing: list[int] = []
     for a in activations:
         state.activations.append(a["id"])
         shelter = shelter_of.get(a["plan_id"])
-        keys = [_take_on(state, event.key, by_id[t], shelter) for t in sorted(a["tasks"])]
+        keys = [_take_on(state, key, by_id[t], shelter) for t in sorted(a["tasks"])]
         staffing += sorted(a["tasks"])
         opened = sorted(
             s["code"] for s in shelters if s["plan_id"] == a["plan_id"] and s["id"] in a["shelters"]
         )
         sent = sum(1 for c in callouts if c["activation_id"] == a["id"])
-        state.record("activated", event.key, a["community"], keys, opened, sent)
+        state.record("activated", key, a["community"], keys, opened, sent)
     for c in callouts:
         run = _adopt(state, c)
-        state.record("callout", run.key, event.key, c["community"], c["role"], c["recipient_kind"])
+        state.record("callout", run.key, key, c["community"], c["role"], c["recipient_kind"])
     if state.scenario.policy.assign_people:
         for task_id in staffing:
             await staff(state, task_id)

@@ -28,6 +28,7 @@ from dispatch.exercises.scenario.model import (
     OpenRoad,
     Policy,
     Problem,
+    RaiseLevel,
     Receive,
     Request,
     StandDown,
@@ -53,6 +54,7 @@ _ACTIONS: dict[str, tuple[type[Any], tuple[str, ...], tuple[str, ...]]] = {
     "check_out": (CheckOut, ("community", "people"), ()),
     "approve": (Approve, ("plan",), ()),
     "stand_down": (StandDown, ("incident",), ()),
+    "raise_level": (RaiseLevel, ("incident", "level"), ()),
     "call": (Call, CALL_REQUIRED, CALL_OPTIONAL),
 }
 
@@ -138,17 +140,7 @@ class EventChecks(CallChecks):
                 "communities": communities,
             }
         elif action == "request":
-            out = {
-                "incident": get("incident", self.text),
-                "community": get("community", self.community),
-                "item": get("item", self.item),
-                "quantity": get("quantity", self.integer),
-                "priority": get("priority", lambda n, p: self.choice(n, p, PRIORITIES, "priority")),
-            }
-            if "need_by" in f:
-                out["need_by"] = get("need_by", lambda n, p: self.duration(n, p, "offset"))
-                if out["need_by"] is None:
-                    return None
+            return self.request_fields(f, path)
         elif action == "task":
             out = {
                 "incident": get("incident", self.text),
@@ -187,8 +179,32 @@ class EventChecks(CallChecks):
                 self.fail(f["plan"][1], join_path(path, "plan"), f"must be 'latest', not {plan!r}")
                 plan = None
             out = {"plan": plan}
+        elif action == "raise_level":
+            out = {
+                "incident": get("incident", self.text),
+                "level": get("level", lambda n, p: self.choice(n, p, LEVELS, "level")),
+            }
         else:  # stand_down
             out = {"incident": get("incident", self.text)}
+        if any(v is None for v in out.values()):
+            return None
+        return out
+
+    def request_fields(self, f: Fields, path: str) -> dict[str, Any] | None:
+        def get(key: str, convert: Callable[[Node, str], Any]) -> Any:
+            return convert(f[key][1], join_path(path, key)) if key in f else None
+
+        out = {
+            "incident": get("incident", self.text),
+            "community": get("community", self.community),
+            "item": get("item", self.item),
+            "quantity": get("quantity", self.integer),
+            "priority": get("priority", lambda n, p: self.choice(n, p, PRIORITIES, "priority")),
+        }
+        if "need_by" in f:
+            out["need_by"] = get("need_by", lambda n, p: self.duration(n, p, "offset"))
+            if out["need_by"] is None:
+                return None
         if any(v is None for v in out.values()):
             return None
         return out
@@ -223,7 +239,7 @@ class EventChecks(CallChecks):
                         )
                     )
                 declared[event.key] = event
-            elif isinstance(event, Request | Task | StandDown | Call):
+            elif isinstance(event, Request | Task | StandDown | RaiseLevel | Call):
                 if event.incident is None:  # a call of no incident
                     continue
                 if event.incident not in declared and event.incident not in self.broken_incidents:

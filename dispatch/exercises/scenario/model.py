@@ -366,6 +366,16 @@ class StandDown(_Event):
     incident: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class RaiseLevel(_Event):
+    """The incident's response level is raised (IV the lowest, I the gravest): the plans
+    that answer only the graver level start."""
+
+    action: ClassVar[str] = "raise_level"
+    incident: str
+    level: str
+
+
 @dataclass(frozen=True)
 class ImpliedRequest:
     """The supply request a call asks for, made from its ticket (the hotline's
@@ -409,6 +419,7 @@ Event: TypeAlias = (
     | CheckOut
     | Approve
     | StandDown
+    | RaiseLevel
     | Call
 )
 

@@ -200,3 +200,52 @@ def test_without_the_key_no_plan_starts_even_where_plans_answer(
     )[0]
     assert counts["p"] >= 169  # the copied plans are there; none started
     assert counts["a"] == 0 and counts["c"] == 0
+
+
+RAISED = """\
+format: dispatch-scenario/1
+name: 火情升级 · A fire raised to level III
+start: 2026-07-31T17:00:00+08:00
+duration: 2h
+seed: 5
+preparedness:
+  activate: true
+world:
+  on_duty:
+    - {community: 金鱼池社区, people: 4, skills: [lifting]}
+events:
+  - at: 0m
+    incident: {key: F1, type: fire, level: IV, title: 火情, communities: [金鱼池社区]}
+  - at: 30m
+    raise_level: {incident: F1, level: III}
+  - at: 40m
+    raise_level: {incident: F1, level: IV}
+"""
+
+
+def test_raising_the_level_in_replay_starts_the_plans_of_the_graver_level(
+    demo_world: dict[str, str], tmp_path: Path
+) -> None:
+    """The demo's plans answer fires from level III: a level-IV fire starts none, raising it
+    to III starts its community's plan then (once), and lowering it is refused."""
+    file = tmp_path / "raised.yaml"
+    file.write_text(RAISED, encoding="utf-8")
+    report = _replay(demo_world, tmp_path / "raised.json", "--keep", file=file)
+    kinds = [(t["kind"], t["at"]) for t in report["timeline"]]
+    names = [k for k, _ in kinds]
+    assert names.index("no_plan") < names.index("raise_level") < names.index("activated")
+    assert names.count("activated") == 1 and report["plans_activated"] == 1
+    assert names.count("callout") >= 1
+    refusals = [t for t in report["timeline"] if t["kind"] == "refused"]
+    assert len(refusals) == 1 and refusals[0]["data"][0] == "raise_level"
+    schema = f"ex_{report['exercise']}"
+    rows = asyncio.run(
+        _fetch(
+            demo_world["DATABASE_URL"],
+            f"SELECT (SELECT count(*) FROM {schema}.plan_activation) AS a, "
+            f"(SELECT level FROM {schema}.incident) AS level",
+        )
+    )[0]
+    assert rows == {"a": 1, "level": "III"}
+    again = _replay(demo_world, tmp_path / "again.json", file=file)
+    assert again["history_sha256"] == report["history_sha256"]

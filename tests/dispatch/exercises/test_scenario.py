@@ -15,6 +15,7 @@ from dispatch.exercises.scenario import (
     Approve,
     CloseRoad,
     Incident,
+    RaiseLevel,
     Reference,
     Request,
     ScenarioError,
@@ -235,6 +236,24 @@ def test_task_skills_approve_and_expect_are_checked() -> None:
     assert by_path["expect.happiness"].line == 31
     assert by_path["expect.tasks_staffed"].line == 32
     assert len(error.problems) == 6
+
+
+def test_raise_level_names_a_declared_incident_and_a_level() -> None:
+    good = parse_scenario(
+        BASE + "  - at: 2h\n    raise_level: {incident: R1, level: II}\n", REFERENCE
+    )
+    raised = good.events[-1]
+    assert isinstance(raised, RaiseLevel) and (raised.incident, raised.level) == ("R1", "II")
+    text = BASE + (
+        "  - at: 2h\n"
+        "    raise_level: {incident: R9, level: II}\n"  # 23
+        "  - at: 3h\n"
+        "    raise_level: {incident: R1, level: V}\n"  # 25
+    )
+    by_path = {p.path: p for p in refused(text).problems}
+    assert "no incident" in by_path["events[3].raise_level.incident"].message
+    assert by_path["events[4].raise_level.level"].line == 25
+    assert len(by_path) == 2
 
 
 def test_not_yaml_and_empty_file() -> None:
