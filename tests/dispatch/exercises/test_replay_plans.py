@@ -231,13 +231,14 @@ def test_raising_the_level_in_replay_starts_the_plans_of_the_graver_level(
     file = tmp_path / "raised.yaml"
     file.write_text(RAISED, encoding="utf-8")
     report = _replay(demo_world, tmp_path / "raised.json", "--keep", file=file)
-    kinds = [(t["kind"], t["at"]) for t in report["timeline"]]
-    names = [k for k, _ in kinds]
+    names = [t["kind"] for t in report["timeline"]]
     assert names.index("no_plan") < names.index("raise_level") < names.index("activated")
     assert names.count("activated") == 1 and report["plans_activated"] == 1
     assert names.count("callout") >= 1
-    refusals = [t for t in report["timeline"] if t["kind"] == "refused"]
-    assert len(refusals) == 1 and refusals[0]["data"][0] == "raise_level"
+    # lowering it is refused (a late answer to a call-out already closed may be too)
+    refusals = [t["data"] for t in report["timeline"] if t["kind"] == "refused"]
+    lowered = [r for r in refusals if r[0] == "raise_level"]
+    assert lowered == [["raise_level", 2, "Conflict", "level"]]
     schema = f"ex_{report['exercise']}"
     rows = asyncio.run(
         _fetch(
