@@ -9,10 +9,19 @@ from collections import defaultdict
 import asyncpg
 
 from dispatch.clock import local
-from dispatch.incidents.schemas import RunVehicle, StopLine, StopLot, StopView
+from dispatch.incidents.schemas import RunVehicle, ShelterRef, StopLine, StopLot, StopView
 
+# a stop at a shelter (安置点) is one whose transfers are for the shelter's requests: the
+# plan keeps a shelter's goods on a stop of their own, apart from the committee's
 STOPS = """
-SELECT s.*, c.name AS community_name FROM task_stop s JOIN community c ON c.code = s.community
+SELECT s.*, c.name AS community_name, h.id AS shelter_id, h.name AS shelter_name
+FROM task_stop s JOIN community c ON c.code = s.community
+LEFT JOIN LATERAL (
+    SELECT sh.id, sh.name FROM stock_transfer t
+    JOIN supply_request r ON r.id = t.request_id
+    JOIN shelter sh ON sh.id = r.shelter_id
+    WHERE t.stop_id = s.id ORDER BY t.id LIMIT 1
+) h ON true
 WHERE s.task = $1 ORDER BY s.seq
 """
 LINES = """
@@ -77,6 +86,9 @@ async def stop_views(conn: asyncpg.Connection, task_id: int) -> list[StopView]:
             done_at=local(s["done_at"]),
             done_by=s["done_by"],
             unreachable=s["unreachable"],
+            shelter=None
+            if s["shelter_id"] is None
+            else ShelterRef(id=s["shelter_id"], name=s["shelter_name"]),
         )
         for s in stops
     ]
