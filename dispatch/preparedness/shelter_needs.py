@@ -18,8 +18,8 @@ import asyncpg
 
 from dispatch.accounts.policy import authorize
 from dispatch.db import Context, command, query
-from dispatch.errors import Conflict
-from dispatch.incidents.records import ACTIVE_INCIDENT, incident_row
+from dispatch.errors import Conflict, NotFound
+from dispatch.incidents.records import ACTIVE_INCIDENT
 from dispatch.incidents.requests import check_shelter, insert_request
 from dispatch.incidents.schemas import RequestCreate, RequestStatus, RequestView
 from dispatch.preparedness.schemas import (
@@ -133,7 +133,9 @@ async def request_needs(
         conn = cmd.connection
         shelter = await shelter_row(conn, shelter_id, lock=True)
         authorize(ctx.actor, "requests.create", shelter_target(shelter))
-        incident = await incident_row(conn, data.incident)
+        incident = await conn.fetchrow("SELECT * FROM incident WHERE id=$1", data.incident)
+        if incident is None:
+            raise NotFound(f"no incident {data.incident}", field="incident")
         if incident["status"] not in ACTIVE_INCIDENT:
             raise Conflict(
                 f"incident {data.incident} is {incident['status']}",
