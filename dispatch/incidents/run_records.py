@@ -11,17 +11,20 @@ import asyncpg
 from dispatch.clock import local
 from dispatch.incidents.schemas import RunVehicle, ShelterRef, StopLine, StopLot, StopView
 
-# a stop at a shelter (安置点) is one whose transfers are for the shelter's requests: the
-# plan keeps a shelter's goods on a stop of their own, apart from the committee's
-STOPS = """
-SELECT s.*, c.name AS community_name, h.id AS shelter_id, h.name AS shelter_name
-FROM task_stop s JOIN community c ON c.code = s.community
+# a stop at a shelter (安置点) is one whose transfers are for the shelter's requests (the
+# plan keeps a shelter's goods on a stop of their own, apart from the committee's): `h`, the
+# shelter (id, name, lat, lon), joined to a task_stop `s`; none for a committee's stop
+STOP_SHELTER = """
 LEFT JOIN LATERAL (
-    SELECT sh.id, sh.name FROM stock_transfer t
+    SELECT sh.id, sh.name, sh.lat, sh.lon FROM stock_transfer t
     JOIN supply_request r ON r.id = t.request_id
     JOIN shelter sh ON sh.id = r.shelter_id
     WHERE t.stop_id = s.id ORDER BY t.id LIMIT 1
 ) h ON true
+"""
+STOPS = f"""
+SELECT s.*, c.name AS community_name, h.id AS shelter_id, h.name AS shelter_name
+FROM task_stop s JOIN community c ON c.code = s.community {STOP_SHELTER}
 WHERE s.task = $1 ORDER BY s.seq
 """
 LINES = """

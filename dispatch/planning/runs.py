@@ -1,9 +1,10 @@
 """A plan's delivery runs: the loads the allocation sends from each depot, routed on that
 depot's available vehicles (`geo.fleet.plan_runs`: capacity by weight and volume, lanes
 per vehicle kind, several stops and trips, priorities), with every stop left unserved and
-why. A depot's goods leave on its own vehicles, so each sending depot is its own routing
-problem. Shown with the plan, so a dispatcher sees which vehicle goes where, in what
-order, carrying how much, before approving it.
+why. A stop is a community's committee, or a shelter of it (`destinations`). A depot's
+goods leave on its own vehicles, so each sending depot is its own routing problem. Shown
+with the plan, so a dispatcher sees which vehicle goes where, in what order, carrying how
+much, before approving it.
 """
 
 from __future__ import annotations

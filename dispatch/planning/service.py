@@ -317,11 +317,9 @@ async def create_plan(
         )
         names = await names_for(conn, result)
         unmet = unmet_json(result, names)
-        places, fleet_args = (inputs.depots, inputs.demands), (result, route)
+        places, fleet_args = (inputs.depots, inputs.demands), (result, route, inputs.shelters)
         delivery_runs = (
-            await plan_delivery_runs(ctx, conn, inputs.state, places, *fleet_args, inputs.shelters)
-            if runs
-            else None
+            await plan_delivery_runs(ctx, conn, inputs.state, places, *fleet_args) if runs else None
         )
         plan_id: int = await conn.fetchval(
             """

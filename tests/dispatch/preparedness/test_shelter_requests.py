@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
+from dispatch.incidents.run_reroute import STOPS as REROUTE_STOPS
 from dispatch.preparedness.shelter_needs import NORMS, norm_quantity
 from tests.dispatch.incidents.helpers import crewed_van, incident, retire_van
 from tests.dispatch.preparedness.helpers import community_of, shelter
@@ -222,5 +223,9 @@ def test_a_plan_stops_at_the_shelter_apart_from_the_committee(boss: httpx.Client
         for s in task["stops"]:
             want = 5 if s["shelter"] else 10
             assert sum(line["quantity"] for line in s["lines"]) == want
+        # a reroute round a closure routes the shelter's stop to the shelter
+        where = {r["id"]: (r["lat"], r["lon"]) for r in sql(REROUTE_STOPS, task["id"])}
+        for s in task["stops"]:
+            assert where[s["id"]] == (at_shelter if s["shelter"] else committee)
     finally:
         retire_van(boss, van)
