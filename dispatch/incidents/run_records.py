@@ -9,10 +9,22 @@ from collections import defaultdict
 import asyncpg
 
 from dispatch.clock import local
-from dispatch.incidents.schemas import RunVehicle, StopLine, StopLot, StopView
+from dispatch.incidents.schemas import RunVehicle, ShelterRef, StopLine, StopLot, StopView
 
-STOPS = """
-SELECT s.*, c.name AS community_name FROM task_stop s JOIN community c ON c.code = s.community
+# a stop at a shelter (安置点) is one whose transfers are for the shelter's requests (the
+# plan keeps a shelter's goods on a stop of their own, apart from the committee's): `h`, the
+# shelter (id, name, lat, lon), joined to a task_stop `s`; none for a committee's stop
+STOP_SHELTER = """
+LEFT JOIN LATERAL (
+    SELECT sh.id, sh.name, sh.lat, sh.lon FROM stock_transfer t
+    JOIN supply_request r ON r.id = t.request_id
+    JOIN shelter sh ON sh.id = r.shelter_id
+    WHERE t.stop_id = s.id ORDER BY t.id LIMIT 1
+) h ON true
+"""
+STOPS = f"""
+SELECT s.*, c.name AS community_name, h.id AS shelter_id, h.name AS shelter_name
+FROM task_stop s JOIN community c ON c.code = s.community {STOP_SHELTER}
 WHERE s.task = $1 ORDER BY s.seq
 """
 LINES = """
@@ -77,6 +89,9 @@ async def stop_views(conn: asyncpg.Connection, task_id: int) -> list[StopView]:
             done_at=local(s["done_at"]),
             done_by=s["done_by"],
             unreachable=s["unreachable"],
+            shelter=None
+            if s["shelter_id"] is None
+            else ShelterRef(id=s["shelter_id"], name=s["shelter_name"]),
         )
         for s in stops
     ]

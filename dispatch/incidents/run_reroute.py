@@ -19,6 +19,7 @@ import asyncpg
 
 from dispatch.db import Command
 from dispatch.incidents.positions import FIX_FRESH, latest_fix
+from dispatch.incidents.run_records import STOP_SHELTER
 from dispatch.incidents.tasks import record_progress
 from dispatch.roads import router_for, snapper_for
 from geo.fleet_reroute import LeftStop, Rerouted, RunLeft, crosses_closure, reroute_run
@@ -34,12 +35,14 @@ WHERE t.kind = 'delivery' AND t.vehicle_id IS NOT NULL
   AND t.status IN ('open', 'assigned', 'accepted', 'en_route')
 ORDER BY t.id FOR UPDATE OF t
 """
-STOPS = """
-SELECT s.id, s.seq, s.trip, s.status, s.eta_at, s.depart_at, s.unreachable, c.lat, c.lon,
+# a stop is where its goods are handed over: the community's committee, or its shelter
+STOPS = f"""
+SELECT s.id, s.seq, s.trip, s.status, s.eta_at, s.depart_at, s.unreachable,
+       coalesce(h.lat, c.lat) AS lat, coalesce(h.lon, c.lon) AS lon,
        coalesce((SELECT max(CASE r.priority WHEN 'critical' THEN 2 WHEN 'high' THEN 1 ELSE 0 END)
                  FROM stock_transfer x JOIN supply_request r ON r.id = x.request_id
                  WHERE x.stop_id = s.id), 0) AS priority
-FROM task_stop s JOIN community c ON c.code = s.community
+FROM task_stop s JOIN community c ON c.code = s.community {STOP_SHELTER}
 WHERE s.task = $1 ORDER BY s.seq FOR UPDATE OF s
 """
 _SEAT_SHIFT = 100_000  # seats moved out of the way first: (task, seq) is unique

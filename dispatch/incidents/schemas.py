@@ -23,6 +23,7 @@ from dispatch.places.schemas import CoordinateSystem
 Version = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=TEXT)]
+ShelterId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 
 
 class IncidentType(StrEnum):
@@ -178,6 +179,14 @@ class RequestCreate(msgspec.Struct, forbid_unknown_fields=True):
     need_by: datetime | None = None
     source: RequestSource = RequestSource.COMMUNITY
     note: Note | None = None
+    shelter: ShelterId | None = None  # for a shelter (安置点) of the community: delivered there
+
+
+class ShelterRef(msgspec.Struct):
+    """The shelter a request (or a plan line, a stop) is for: its id and name (zh-CN)."""
+
+    id: int
+    name: str
 
 
 class RequestView(msgspec.Struct):
@@ -198,6 +207,7 @@ class RequestView(msgspec.Struct):
     created_at: datetime
     created_by: str
     fulfilled_at: datetime | None
+    shelter: ShelterRef | None = None
 
 
 class RequestCancel(msgspec.Struct, forbid_unknown_fields=True):
@@ -257,6 +267,7 @@ class StopView(msgspec.Struct):
     done_by: str | None = None
     # why a reroute round a closure could not reach it (road_closed), else None
     unreachable: str | None = None
+    shelter: ShelterRef | None = None  # unloaded at this shelter, not the committee
 
 
 class RunVehicle(msgspec.Struct):

@@ -76,6 +76,7 @@ class SupplyRequest(Table, tablename="supply_request"):
     created_at = Timestamptz()
     created_by = Varchar(length=64)
     fulfilled_at = Timestamptz(null=True, default=None)
+    shelter_id = Integer(null=True, default=None)  # a shelter's request (安置点)
 
 
 class Task(Table, tablename="task"):

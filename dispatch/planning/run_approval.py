@@ -2,8 +2,9 @@
 
 The plan's lines say what each depot sends to each community (request, item, quantity,
 lots); its runs say which vehicle visits which community in which order, carrying how many
-kilograms. Approval puts the lines' units on the visits (a community visited twice, a
-split stop, gets its goods shared between the visits by weight; the routing cuts a split at
+kilograms (a shelter of a community is a place of its own, apart from its committee).
+Approval puts the lines' units on the visits (a community visited twice, a split stop,
+gets its goods shared between the visits by weight; the routing cuts a split at
 kilograms and goods come in units, so one visit may carry up to one unit more than routed),
 makes one dispatched transfer per line and visit, and one run task per vehicle with its
 stops in order (`incidents.runs`).
@@ -47,6 +48,7 @@ class _Visit:
     m3: float
     room: float
     return_min: float  # the trip's back at the depot
+    shelter: int | None = None  # a stop at a shelter of the community, not its committee
     portions: list[tuple[asyncpg.Record, int]] = field(default_factory=list)
 
 
@@ -70,6 +72,7 @@ def _visits(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[_Visit]]:
                             float(stop["m3"]),
                             kg + 0.05,  # the routing's kilograms are rounded to 0.1
                             float(trip["return_min"]),
+                            stop.get("shelter"),
                         )
                     )
     return out
@@ -119,9 +122,18 @@ def _cut_lots(lots: list[tuple[str, int]], sizes: Sequence[int]) -> list[list[tu
     return out
 
 
-def _unserved_reasons(runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+Place = tuple[str, str, int | None]  # depot, community, shelter (None: the committee)
+
+
+def _place(line: asyncpg.Record) -> Place:
+    return line["depot"], line["community"], line["shelter_id"]
+
+
+def _unserved_reasons(runs: Sequence[Mapping[str, Any]]) -> dict[Place, str]:
     return {
-        (entry["depot"], u["community"]): u["reason"] for entry in runs for u in entry["unserved"]
+        (entry["depot"], u["community"], u.get("shelter")): u["reason"]
+        for entry in runs
+        for u in entry["unserved"]
     }
 
 
@@ -142,12 +154,14 @@ async def approve_runs(
     )
     kg = {r["code"]: float(r["weight_kg"] or 0) for r in rows}
     visits = _visits(runs)
-    groups: dict[tuple[str, str], list[tuple[asyncpg.Record, int]]] = {}
+    groups: dict[Place, list[tuple[asyncpg.Record, int]]] = {}
     for line, qty, _ in chosen:
-        groups.setdefault((line["depot"], line["community"]), []).append((line, qty))
+        groups.setdefault(_place(line), []).append((line, qty))
     left: dict[int, int] = {}
-    for (depot, community), lines in groups.items():
-        theirs = [v for v in visits.get(depot, []) if v.community == community]
+    for (depot, community, shelter), lines in groups.items():
+        theirs = [
+            v for v in visits.get(depot, []) if v.community == community and v.shelter == shelter
+        ]
         left.update(_share(theirs, lines, kg))
     portions: dict[int, list[tuple[_Visit, int]]] = {}
     for depot_visits in visits.values():
@@ -164,7 +178,7 @@ async def approve_runs(
             transfer = await send(line, take, part, f"{line['id']}:{n}")
             transfers.setdefault(id(visit), []).append(transfer)
         if left[line["id"]] > 0:
-            why = reasons.get((line["depot"], line["community"]), "no_vehicle")
+            why = reasons.get(_place(line), "no_vehicle")
             transfer = await send(line, left[line["id"]], cuts[-1], f"{line['id']}")
             task = await single(line, left[line["id"]], transfer)
             singles.append({"line": line["id"], "task": task, "reason": why})

@@ -1,9 +1,10 @@
 """A plan's delivery runs: the loads the allocation sends from each depot, routed on that
 depot's available vehicles (`geo.fleet.plan_runs`: capacity by weight and volume, lanes
 per vehicle kind, several stops and trips, priorities), with every stop left unserved and
-why. A depot's goods leave on its own vehicles, so each sending depot is its own routing
-problem. Shown with the plan, so a dispatcher sees which vehicle goes where, in what
-order, carrying how much, before approving it.
+why. A stop is a community's committee, or a shelter of it (`destinations`). A depot's
+goods leave on its own vehicles, so each sending depot is its own routing problem. Shown
+with the plan, so a dispatcher sees which vehicle goes where, in what order, carrying how
+much, before approving it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 from dispatch.db import Context
 from dispatch.fleet.schemas import AvailableVehicle
 from dispatch.fleet.service import available_at
+from dispatch.planning.destinations import ShelterPlace, place_fields, place_key
 from dispatch.roads import snapper_for
 from geo.fleet import FleetPlan, plan_runs
 from geo.fleet_records import FleetVehicle, Stop, build_problem
@@ -63,15 +65,20 @@ class Load:
 
 
 def loads_of(
-    result: GeoPlan, items: Mapping[str, tuple[float, float]]
+    result: GeoPlan,
+    items: Mapping[str, tuple[float, float]],
+    shelters: Mapping[str, ShelterPlace] | None = None,
 ) -> dict[str, dict[str, Load]]:
-    """What each depot sends to each community, in kg and m³, and its most urgent priority
-    (2 critical, 1 high, 0 normal)."""
+    """What each depot sends to each place (a community's committee, or a shelter of it:
+    `destinations.place_key`, by the demand's `shelters` entry), in kg and m³, and its most
+    urgent priority (2 critical, 1 high, 0 normal)."""
     out: dict[str, dict[str, Load]] = {}
     for t in result.transfers:
         kg, litres = items.get(t.item, (0.0, 0.0))
-        was = out.setdefault(t.depot, {}).get(t.community, Load())
-        out[t.depot][t.community] = Load(
+        shelter = None if shelters is None else shelters.get(t.demand_id)
+        place = place_key(t.community, None if shelter is None else shelter.id)
+        was = out.setdefault(t.depot, {}).get(place, Load())
+        out[t.depot][place] = Load(
             was.kg + t.quantity * kg,
             was.m3 + t.quantity * litres / 1000.0,
             max(was.priority, 2 - PRIORITY_RANK[t.priority]),
@@ -80,12 +87,19 @@ def loads_of(
 
 
 def _nodes(
-    state: RoadState, depots: Sequence[DepotRecord], demands: Sequence[Demand]
+    state: RoadState,
+    depots: Sequence[DepotRecord],
+    demands: Sequence[Demand],
+    shelters: Mapping[str, ShelterPlace],
 ) -> dict[str, int]:
-    """Road nodes of depots and communities, snapped where every vehicle kind can stop."""
+    """Road nodes of depots and places (committees, shelters: a shelter's demand stands at
+    the shelter), snapped where every vehicle kind can stop."""
     snap = snapper_for(state.network, Vehicle("tricycle"))
     places = [(d.code, d.node, d.lat, d.lon) for d in depots]
-    places += [(d.community, d.node, d.lat, d.lon) for d in demands]
+    for d in demands:
+        shelter = shelters.get(d.id)
+        key = place_key(d.community, None if shelter is None else shelter.id)
+        places.append((key, d.node, d.lat, d.lon))
     nodes: dict[str, int] = {}
     for code, node, lat, lon in places:
         if node is not None:
@@ -111,7 +125,14 @@ def _fleet(vehicles: Sequence[AvailableVehicle], node: int) -> list[FleetVehicle
     ]
 
 
-def _run_json(plan: FleetPlan, codes: Mapping[str, AvailableVehicle]) -> list[dict[str, Any]]:
+def _place(stop: str, names: Mapping[int, str]) -> dict[str, Any]:
+    """A stop id (`depot>place`) as the place's fields."""
+    return place_fields(stop.split(">", 1)[1], names)
+
+
+def _run_json(
+    plan: FleetPlan, codes: Mapping[str, AvailableVehicle], names: Mapping[int, str]
+) -> list[dict[str, Any]]:
     return [
         {
             "vehicle": codes[r.vehicle].code,
@@ -125,7 +146,7 @@ def _run_json(plan: FleetPlan, codes: Mapping[str, AvailableVehicle]) -> list[di
                     "load_kg": round(t.load_kg[0], 1) if t.load_kg else 0.0,
                     "stops": [
                         {
-                            "community": v.stop.split(">", 1)[1],
+                            **_place(v.stop, names),
                             "part": v.part,
                             "arrival_min": round(v.arrival_s / 60, 1),
                             "departure_min": round(v.departure_s / 60, 1),
@@ -150,8 +171,10 @@ def _route_depot(
     vehicles: Sequence[AvailableVehicle],
     nodes: Mapping[str, int],
     options: RouteOptions = LIVE,
+    names: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
     """One depot's runs, or why its stops go unserved."""
+    names = names or {}
     fleet = _fleet(vehicles, nodes[depot])
     stops = [
         Stop(f"{depot}>{c}", nodes[c], load.kg, load.m3, HANDLING_S, None, load.priority)
@@ -160,9 +183,7 @@ def _route_depot(
     ]
     if not fleet:
         reason = "no_crew" if vehicles else "no_vehicle"
-        unserved = [
-            {"community": s.id.split(">", 1)[1], "reason": reason, "kg": s.weight_kg} for s in stops
-        ]
+        unserved = [{**_place(s.id, names), "reason": reason, "kg": s.weight_kg} for s in stops]
         return {"depot": depot, "runs": [], "unserved": unserved, "split": []}
     problem = build_problem(state, fleet, stops, speed_cap_kmh=options.speed_cap_kmh)
     plan = plan_runs(
@@ -174,12 +195,12 @@ def _route_depot(
     )
     return {
         "depot": depot,
-        "runs": _run_json(plan, {str(v.id): v for v in vehicles}),
+        "runs": _run_json(plan, {str(v.id): v for v in vehicles}, names),
         "unserved": [
-            {"community": u.stop.split(">", 1)[1], "reason": u.reason, "kg": round(u.weight_kg, 1)}
+            {**_place(u.stop, names), "reason": u.reason, "kg": round(u.weight_kg, 1)}
             for u in plan.unserved
         ],
-        "split": [{"community": s.stop.split(">", 1)[1], "parts": s.parts} for s in plan.split],
+        "split": [{**_place(s.stop, names), "parts": s.parts} for s in plan.split],
         "km": round(plan.km, 2),
     }
 
@@ -191,8 +212,12 @@ async def plan_delivery_runs(
     inputs: tuple[Sequence[DepotRecord], Sequence[Demand]],
     result: GeoPlan,
     options: RouteOptions = LIVE,
+    shelters: Mapping[str, ShelterPlace] | None = None,
 ) -> list[dict[str, Any]]:
-    """Each sending depot's runs on its available vehicles (routed off the event loop)."""
+    """Each sending depot's runs on its available vehicles (routed off the event loop); a
+    shelter's demand (`shelters`, by demand id) is a stop at the shelter."""
+    shelters = shelters or {}
+    names = {s.id: s.name for s in shelters.values()}
     sending = sorted({t.depot for t in result.transfers})
     if not sending:
         return []
@@ -202,13 +227,15 @@ async def plan_delivery_runs(
     )
     items = {r["code"]: (float(r["weight_kg"] or 0), float(r["volume_l"] or 0)) for r in rows}
     fleet = await available_at(ctx, sending)
-    loads = loads_of(result, items)
+    loads = loads_of(result, items, shelters)
     depots, demands = inputs
 
     def route() -> list[dict[str, Any]]:
-        nodes = _nodes(state, depots, demands)
+        nodes = _nodes(state, depots, demands, shelters)
         return [
-            _route_depot(state, d, loads[d], [v for v in fleet if v.depot == d], nodes, options)
+            _route_depot(
+                state, d, loads[d], [v for v in fleet if v.depot == d], nodes, options, names
+            )
             for d in sending
         ]
 

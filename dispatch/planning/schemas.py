@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from dispatch.incidents.schemas import ShelterRef
+
 
 class Policy(StrEnum):
     OPTIMAL = "optimal"  # minimum total delivery time, priorities strictly first
@@ -48,6 +50,7 @@ class PlanLineView(msgspec.Struct):
     explanation: str
     # the explanation as a message: {"code": "plan.transfer.…", "params": {… names …}}
     explained: dict[str, Any] | None = None
+    shelter: ShelterRef | None = None  # delivered at this shelter, not the committee
 
 
 class PlanView(msgspec.Struct):

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,9 @@ from dispatch.accounts.policy import authorize
 from dispatch.clock import SHANGHAI, local
 from dispatch.db import Command, Context, command, query
 from dispatch.errors import Conflict, InvalidInput, NotFound
+from dispatch.incidents.schemas import ShelterRef
 from dispatch.incidents.service import create_delivery_task
+from dispatch.planning.destinations import ShelterPlace
 from dispatch.planning.explained import Names, names_for, unmet_json
 from dispatch.planning.run_approval import approve_runs, runs_of
 from dispatch.planning.runs import LIVE, RouteOptions, plan_delivery_runs
@@ -48,7 +50,7 @@ from dispatch.roads import (
 )
 from dispatch.stock.schemas import PickLine, TransferCreate
 from dispatch.stock.service import create_transfer, dispatch_transfer
-from geo.network import RoadNetwork, RoadState
+from geo.network import RoadState
 from geo.planning import Demand, DepotRecord, PlanOptions, ReserveFloor, StockLine, plan_transfers
 from geo.planning import Plan as GeoPlan
 
@@ -92,6 +94,14 @@ class Inputs:
     options: PlanOptions
     # each demand's need_by as a moment: the fingerprint must not change as the clock moves
     deadlines: tuple[str | None, ...] = ()
+    # the shelter each shelter's demand is delivered at, by demand id (none: the committee)
+    shelters: dict[str, ShelterPlace] = field(default_factory=dict)
+
+    def _demand_key(self, d: Demand, deadline: str | None) -> tuple[Any, ...]:
+        """A demand as fingerprinted; a shelter's with where the shelter is."""
+        key: tuple[Any, ...] = (d.id, d.community, d.item, d.quantity, d.priority, deadline)
+        place = self.shelters.get(d.id)
+        return key if place is None else (*key, place.id, place.lat, place.lon)
 
     @property
     def fingerprint(self) -> str:
@@ -100,7 +110,7 @@ class Inputs:
             "stock": [(s.depot, s.item, s.lot, s.quantity, str(s.expires)) for s in self.stock],
             "floors": [(f.depot, f.item, f.minimum) for f in self.floors],
             "demands": [
-                (d.id, d.community, d.item, d.quantity, d.priority, deadline)
+                self._demand_key(d, deadline)
                 for d, deadline in zip(self.demands, self.deadlines, strict=True)
             ],
             "roads": self.state.version,
@@ -148,8 +158,10 @@ async def read_inputs(
     demand_rows = await conn.fetch(
         """
         SELECT r.id, r.community, r.item, r.quantity - r.planned_qty AS open_qty, r.priority,
-               r.need_by, c.lat, c.lon
+               r.need_by, r.shelter_id, s.name AS shelter_name, s.lat AS shelter_lat,
+               s.lon AS shelter_lon, COALESCE(s.lat, c.lat) AS lat, COALESCE(s.lon, c.lon) AS lon
         FROM supply_request r JOIN community c ON c.code = r.community
+        LEFT JOIN shelter s ON s.id = r.shelter_id
         WHERE r.incident = $1 AND r.status IN ('open', 'planned', 'partially_fulfilled')
           AND r.quantity > r.planned_qty
         ORDER BY r.id
@@ -195,6 +207,13 @@ async def read_inputs(
         deadlines=tuple(
             None if r["need_by"] is None else r["need_by"].isoformat() for r in demand_rows
         ),
+        shelters={
+            str(r["id"]): ShelterPlace(
+                r["shelter_id"], r["shelter_name"], r["shelter_lat"], r["shelter_lon"]
+            )
+            for r in demand_rows
+            if r["shelter_id"] is not None
+        },
         options=PlanOptions(
             policy="nearest" if policy == "nearest" else "optimal",
             vehicle_speed_kmh=vehicle_speed_kmh,
@@ -232,15 +251,18 @@ def emergency_default(level: str) -> bool:
 
 
 async def _store_lines(
-    conn: asyncpg.Connection, plan_id: int, network: RoadNetwork, result: GeoPlan, names: Names
+    conn: asyncpg.Connection, plan_id: int, inputs: Inputs, result: GeoPlan, names: Names
 ) -> None:
     """One plan line per transfer the plan proposes, with its lots, route and explanation
-    (the English sentence, and its code with named params)."""
+    (the English sentence, and its code with named params), and the shelter it is for."""
+    network = inputs.state.network
+    shelters = {k: v.id for k, v in inputs.shelters.items()}
     await conn.executemany(
         """
         INSERT INTO plan_line (plan, request, depot, community, item, quantity, lots, route,
-                               length_m, travel_s, eta_s, explanation, explained)
-        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13::jsonb)
+                               length_m, travel_s, eta_s, explanation, explained, shelter_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13::jsonb,
+                $14)
         """,
         [
             (
@@ -257,6 +279,7 @@ async def _store_lines(
                 t.eta_s,
                 t.explanation[:500],
                 json.dumps(names.named(*t.coded), ensure_ascii=False),
+                shelters.get(t.demand_id),
             )
             for t in result.transfers
         ],
@@ -294,7 +317,7 @@ async def create_plan(
         )
         names = await names_for(conn, result)
         unmet = unmet_json(result, names)
-        places, fleet_args = (inputs.depots, inputs.demands), (result, route)
+        places, fleet_args = (inputs.depots, inputs.demands), (result, route, inputs.shelters)
         delivery_runs = (
             await plan_delivery_runs(ctx, conn, inputs.state, places, *fleet_args) if runs else None
         )
@@ -316,7 +339,7 @@ async def create_plan(
             ctx.actor.username,
             None if delivery_runs is None else json.dumps(delivery_runs, ensure_ascii=False),
         )
-        await _store_lines(conn, plan_id, inputs.state.network, result, names)
+        await _store_lines(conn, plan_id, inputs, result, names)
         await cmd.audit(
             "plans.create",
             "plan",
@@ -348,7 +371,11 @@ async def _plan_view(conn: asyncpg.Connection, plan_id: int) -> PlanView:
     row = await conn.fetchrow("SELECT * FROM plan WHERE id=$1", plan_id)
     if row is None:
         raise NotFound(f"no plan {plan_id}", field="plan_id")
-    lines = await conn.fetch("SELECT * FROM plan_line WHERE plan=$1 ORDER BY id", plan_id)
+    lines = await conn.fetch(
+        "SELECT l.*, (SELECT s.name FROM shelter s WHERE s.id = l.shelter_id) AS shelter_name "
+        "FROM plan_line l WHERE l.plan=$1 ORDER BY l.id",
+        plan_id,
+    )
     return PlanView(
         id=row["id"],
         incident=row["incident"],
@@ -379,6 +406,9 @@ async def _plan_view(conn: asyncpg.Connection, plan_id: int) -> PlanView:
                 eta_s=r["eta_s"],
                 explanation=r["explanation"],
                 explained=json.loads(r["explained"]) if r["explained"] else None,
+                shelter=None
+                if r["shelter_id"] is None
+                else ShelterRef(id=r["shelter_id"], name=r["shelter_name"]),
             )
             for r in lines
         ],

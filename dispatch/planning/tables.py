@@ -46,6 +46,7 @@ class PlanLine(Table, tablename="plan_line"):
     eta_s = DoublePrecision()
     explanation = Varchar(length=500)
     explained = JSONB(null=True)
+    shelter_id = Integer(null=True, default=None)  # sent to a shelter of the community
 
 
 PLANNING_TABLES = [Plan, PlanLine]

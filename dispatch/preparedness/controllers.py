@@ -34,6 +34,9 @@ from dispatch.preparedness.schemas import (
     PlanView,
     RegistrationView,
     ShelterCreate,
+    ShelterNeeds,
+    ShelterRequestsCreate,
+    ShelterRequestsResult,
     ShelterStatus,
     ShelterUpdate,
     ShelterView,
@@ -93,6 +96,19 @@ class ShelterController(Controller):
     async def leave(self, ctx: Ctx, shelter_id: SmallId, registration_id: Id) -> IntakeResult:
         """The household leaves the shelter; its people no longer count."""
         return await service.discharge(ctx, shelter_id, registration_id)
+
+    @get("/{shelter_id:int}/needs")
+    async def needs(self, ctx: Ctx, shelter_id: SmallId) -> ShelterNeeds:
+        """What the people there now need by the norms, and how much is already asked."""
+        return await service.shelter_needs(ctx, shelter_id)
+
+    @post("/{shelter_id:int}/requests", status_code=201)
+    async def request_needs(
+        self, ctx: Ctx, shelter_id: SmallId, data: JSONBody[ShelterRequestsCreate]
+    ) -> ShelterRequestsResult:
+        """The needs not yet asked for, as supply requests of the incident delivered at the
+        shelter (one transaction); asking again asks for nothing more."""
+        return await service.request_needs(ctx, shelter_id, data)
 
 
 class PreparednessPlanController(Controller):

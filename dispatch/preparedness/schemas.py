@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 
 from dispatch.fields import TEXT, CommunityCode, ItemCode, Latitude, Longitude, Note, SkillCode
-from dispatch.incidents.schemas import IncidentType, Level, TaskKind
+from dispatch.incidents.schemas import IncidentType, Level, Priority, RequestView, TaskKind
 
 ShelterCode = Annotated[
     str, msgspec.Meta(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_\-]+$")
@@ -105,6 +105,40 @@ class RegistrationView(msgspec.Struct):
 class IntakeResult(msgspec.Struct):
     registration: RegistrationView
     shelter: ShelterView
+
+
+class ShelterNeed(msgspec.Struct):
+    """One item a shelter needs for its present occupancy, by the norms
+    (`shelter_needs.NORMS`), and how much of it is already asked for."""
+
+    item: str
+    item_name: str  # zh-CN
+    item_name_en: str
+    unit: str
+    quantity: int  # by the norms, for the people there now
+    requested: int  # already asked for this shelter (open, planned or delivered)
+    to_request: int  # quantity - requested, never below 0
+
+
+class ShelterNeeds(msgspec.Struct):
+    shelter: int
+    shelter_name: str
+    occupancy: int
+    heating: bool
+    needs: list[ShelterNeed]
+
+
+class ShelterRequestsCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Turn the shelter's needs into supply requests of this incident."""
+
+    incident: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+    priority: Priority = Priority.NORMAL
+    need_by: datetime | None = None
+
+
+class ShelterRequestsResult(msgspec.Struct):
+    needs: ShelterNeeds  # as they were before these requests
+    requests: list[RequestView]  # the ones made now (none when nothing more is needed)
 
 
 class HolderKind(StrEnum):

@@ -4,6 +4,8 @@ ARCHITECTURE. Each concern lives in one module; this one only re-exports:
 
 - `shelters`: the shelters (安置点) register, intake and discharge with occupancy decided by
   the database (never over capacity), the nearest open shelter with room.
+- `shelter_needs`: a shelter's needs by per-person norms for its occupancy, turned into
+  supply requests delivered at the shelter (asking twice asks for nothing more).
 - `references`: what a plan refers to (holders, shelters, skills), checked before writing.
 - `plans`: community emergency plans (应急工作预案), versioned, drafted and approved.
 - `plan_views`: plans as read, every part of many plans at once, holders by name.
@@ -40,6 +42,7 @@ from dispatch.preparedness.demo import DEMO_SEED, DemoReport, seed_demo_prepared
 from dispatch.preparedness.escalation import SweepReport, sweep
 from dispatch.preparedness.plan_sheets import export_plans, import_plans
 from dispatch.preparedness.plans import approve_plan, create_plan, get_plan, list_plans
+from dispatch.preparedness.shelter_needs import request_needs, shelter_needs
 from dispatch.preparedness.shelters import (
     create_shelter,
     discharge,
@@ -83,8 +86,10 @@ __all__ = [
     "my_callouts",
     "nearest_with_room",
     "open_link",
+    "request_needs",
     "seed_demo_preparedness",
     "send_sms",
+    "shelter_needs",
     "sms_inbound",
     "sweep",
     "update_shelter",

@@ -683,6 +683,11 @@ SCOPE_CASES.update(
             "POST",
             "/api/shelters/{shelter_id:int}/registrations/{registration_id:int}/leave",
         ): lambda: (f"/api/shelters/{_other_shelter()}/registrations/1/leave", {}),
+        # the other street's shelter's needs as requests of an incident of its community
+        ("POST", "/api/shelters/{shelter_id:int}/requests"): lambda: (
+            f"/api/shelters/{_other_shelter()}/requests",
+            {"incident": _incident()},
+        ),
         ("POST", "/api/preparedness/plans"): lambda: (
             "/api/preparedness/plans",
             {

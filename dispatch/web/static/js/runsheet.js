@@ -30,13 +30,15 @@ function facts(pairs) {
 }
 
 const unit = (line) => label("squad.measure", line.unit);
+// a stop at a shelter (安置点) names the shelter, with its community; else the committee's
+const place = (s) => (s.shelter ? t("place.at_shelter", { shelter: s.shelter.name, community: s.community_name }) : s.community_name);
 
 function overview(task, incident) {
   const v = task.vehicle;
   const rows = task.stops.map((s) => [
     String(s.seq),
     String(s.trip),
-    s.community_name,
+    place(s),
     fmtTime(s.eta_at),
     s.lines.map((l) => `${l.item_name} ${fmtNumber(l.quantity)}${unit(l)}`).join("；"),
     `${fmtNumber(Math.round(s.kg))} kg`,
@@ -79,7 +81,7 @@ function deliveryNote(task, stop) {
     h("h2", {}, t("runsheet.note_title", { task: task.id, seq: stop.seq })),
     facts([
       [t("runsheet.from"), task.vehicle.depot_name],
-      [t("runsheet.to"), stop.community_name],
+      [t("runsheet.to"), place(stop)],
       [t("runsheet.col.eta"), fmtTime(stop.eta_at)],
       [t("runsheet.vehicle"), task.vehicle.code],
     ]),

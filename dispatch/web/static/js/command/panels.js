@@ -83,7 +83,7 @@ export function renderPlan() {
   const rows = plan.lines.map((line, i) => [
     String(i + 1),
     depotName(line.depot),
-    communityName(line.community),
+    placeName(line.community, line.shelter?.name),
     itemName(line.item),
     proposed
       ? h("input", {
@@ -268,6 +268,9 @@ function said(explained, english) {
   return text === explained.code ? english : text;
 }
 
+/** Where goods are handed over: a shelter (安置点) of the community by name, else its committee. */
+const placeName = (community, shelter) => (shelter ? t("place.at_shelter", { shelter, community: communityName(community) }) : communityName(community));
+
 /** The plan's delivery runs: per depot, each vehicle's trips (stops in order with ETA and
  * load), then the stops its vehicles cannot serve and why. */
 function runsOf(runs) {
@@ -278,13 +281,13 @@ function runsOf(runs) {
         depotName(entry.depot),
         run.vehicle,
         t("command.run.trip", { n: i + 1 }),
-        trip.stops.map((stop) => t("command.run.stop", { community: communityName(stop.community), eta: fmtNumber(Math.round(stop.arrival_min)) })).join(" → "),
+        trip.stops.map((stop) => t("command.run.stop", { community: placeName(stop.community, stop.shelter_name), eta: fmtNumber(Math.round(stop.arrival_min)) })).join(" → "),
         t("command.run.kg", { kg: fmtNumber(Math.round(trip.load_kg)) }),
         t("command.fig.minutes", { n: fmtNumber(Math.round(trip.return_min)) }),
       ]));
     }
     for (const u of entry.unserved) {
-      rows.push([depotName(entry.depot), "—", "—", communityName(u.community), t("command.run.kg", { kg: fmtNumber(Math.round(u.kg)) }), badge(t(`command.run.reason.${u.reason}`), "bad")]);
+      rows.push([depotName(entry.depot), "—", "—", placeName(u.community, u.shelter_name), t("command.run.kg", { kg: fmtNumber(Math.round(u.kg)) }), badge(t(`command.run.reason.${u.reason}`), "bad")]);
     }
   }
   const wrap = table([t("command.plan.depot"), t("command.run.vehicle"), t("command.run.trips"), t("command.run.stops"), t("command.run.load"), t("command.run.back")], rows);

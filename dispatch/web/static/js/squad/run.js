@@ -7,6 +7,9 @@ import { fmtNumber, fmtTime, t } from "/static/js/i18n.js";
 import { label } from "/static/js/squad/state.js";
 import { act, formError, wholeNumber } from "/static/js/squad/actions.js";
 
+/** Where a stop unloads: a shelter (安置点) of the community by name, else the committee. */
+const stopPlace = (stop) => (stop.shelter ? t("place.at_shelter", { shelter: stop.shelter.name, community: stop.community_name }) : stop.community_name);
+
 /** The stops as they will be once their waiting receipts are sent. */
 function waitingStops(task) {
   return new Set(task.waiting.filter((e) => e.ref.step === "stop").map((e) => e.ref.stop));
@@ -33,7 +36,7 @@ export function runStops(task, work) {
         h(
           "div",
           { class: "run-stop-head" },
-          h("strong", {}, t("squad.run.stop", { seq: stop.seq, community: stop.community_name })),
+          h("strong", {}, t("squad.run.stop", { seq: stop.seq, community: stopPlace(stop) })),
           h("span", { class: "run-eta" }, t("squad.run.eta", { time: fmtTime(stop.eta_at), trip: stop.trip })),
           h("span", { class: `badge ${stop.status === "done" ? "ok" : waiting.has(stop.id) ? "warn" : ""}` },
             waiting.has(stop.id) ? t("squad.run.waiting") : label("squad.run.status", stop.status)),
@@ -95,7 +98,7 @@ function stopForm(task, stop) {
     formError(form, "");
     const body = { version: task.version, receiver, lines };
     if (reason) body.shortfall_reason = reason;
-    const text = `#${task.id} ${t("squad.run.stop_label", { seq: stop.seq, community: stop.community_name })}`;
+    const text = `#${task.id} ${t("squad.run.stop_label", { seq: stop.seq, community: stopPlace(stop) })}`;
     act("task", `/api/tasks/${task.id}/stops/${stop.id}/complete`, body, text, { task: task.id, step: "stop", stop: stop.id });
   });
   return form;
