@@ -34,7 +34,7 @@ from dispatch.accounts.policy import SYSTEM, Actor
 from dispatch.accounts.service import purge_refresh_tokens
 from dispatch.branches.controllers import CONTROLLERS as BRANCH_CONTROLLERS
 from dispatch.clock import Clock, WallClock
-from dispatch.db import Context, engine, fetch_row, set_publisher, start_pool
+from dispatch.db import Context, close_pool, engine, fetch_row, set_publisher, start_pool
 from dispatch.edge import check_request
 from dispatch.errors import EXCEPTION_HANDLERS, Unauthorized
 from dispatch.exercises.batches import stop_batches
@@ -235,7 +235,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = engine()
         await start_pool(min_size=settings.pool_min, max_size=settings.pool_max)
         install_redaction()
         feed = make_feed(settings.redis_url, settings.redis_prefix)
@@ -256,7 +255,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             shutdown_readers()
             set_publisher(None)
             await feed.close()
-            await db.close_connection_pool()
+            await close_pool()
 
     return Litestar(
         route_handlers=_route_handlers(),

@@ -7,6 +7,7 @@ only after commit.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import os
@@ -146,6 +147,26 @@ async def start_pool(*, min_size: int, max_size: int, init: ConnectionHook | Non
     await engine().start_connection_pool(
         min_size=min_size, max_size=max_size, reset=keep_session, init=init
     )
+
+
+POOL_CLOSE_S = 10.0  # how long a closing pool waits for connections still out
+
+
+async def close_pool() -> None:
+    """Close the engine's pool on the way out of a process. A task cancelled inside a
+    statement (a live play stopped from a server) can leave its connection unreleased,
+    and asyncpg's close would wait for it for ever: after POOL_CLOSE_S what is still out is
+    terminated, said in the log, and the process ends."""
+    db = engine()
+    pool = db.pool
+    if pool is None:
+        return
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_S)
+    except TimeoutError:
+        log.warning("connection pool: connections still out after %.0f s, terminated", POOL_CLOSE_S)
+        pool.terminate()
+    db.pool = None
 
 
 def engine() -> PostgresEngine:

@@ -76,8 +76,19 @@ async def task_view(conn: asyncpg.Connection, row: asyncpg.Record) -> TaskView:
         position=None if fix is None else view_of(PositionView, fix),
         vehicle=await run_vehicle(conn, row["vehicle_id"]) if run else None,
         stops=await stop_views(conn, row["id"]) if run else [],
-        shelter=await task_shelter(conn, row.get("shelter_id")),
+        shelter=await task_shelter(conn, await _shelter_of(conn, row)),
     )
+
+
+async def _shelter_of(conn: asyncpg.Connection, row: asyncpg.Record) -> int | None:
+    """Where the task's people or goods go when it is a shelter: an evacuation's own, or
+    the shelter a delivery's request asks for."""
+    if row.get("shelter_id") is not None or row["request_id"] is None:
+        return row.get("shelter_id")
+    shelter: int | None = await conn.fetchval(
+        "SELECT shelter_id FROM supply_request WHERE id=$1", row["request_id"]
+    )
+    return shelter
 
 
 async def record_progress(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dispatch.db import ConnectionHook, engine, set_publisher, start_pool
+from dispatch.db import ConnectionHook, close_pool, engine, set_publisher, start_pool
 from dispatch.errors import Conflict
 from dispatch.exercises import scenario as sc
 from dispatch.live import make_feed
@@ -45,12 +45,11 @@ async def with_pool(
     """Outside the server: a small connection pool (a replay issues thousands of short
     commands) and, for a live drill with REDIS_URL, events published to the shared feed.
     `init` runs on each of the pool's connections (the bench's statement clock)."""
-    db = engine()
     await start_pool(min_size=1, max_size=4, init=init)
     try:
         await _require_loaded_world()
     except BaseException:
-        await db.close_connection_pool()
+        await close_pool()
         raise
     feed = None
     settings = get_settings()
@@ -63,4 +62,4 @@ async def with_pool(
         if feed is not None:
             set_publisher(None)
             await feed.close()
-        await db.close_connection_pool()
+        await close_pool()

@@ -111,7 +111,7 @@ function taskCard(task) {
     task.households.length ? t("squad.task.households", { n: task.households.length }) : null,
     task.delivered_qty != null ? t("squad.task.delivered_qty", { n: task.delivered_qty }) : null,
     task.failed_reason ? t("squad.task.failed_reason", { reason: task.failed_reason }) : null,
-    task.kind === "evacuation" ? shelterFact(task.shelter) : null,
+    task.kind === "evacuation" ? shelterFact(task.shelter) : task.shelter ? t("squad.task.to_shelter", { shelter: task.shelter.name }) : null,
   ].filter(Boolean);
   return h(
     "li",
