@@ -31,9 +31,12 @@ def commander_page(open_page: Callable[..., Watched]) -> Iterator[Watched]:
 
 
 def test_someone_else_is_told_a_commander_is_needed(open_page: Callable[..., Watched]) -> None:
-    leader = create_user(Role.STREET_LEADER, street=HOME)
+    """A volunteer has no tab here (a street leader has the plans and service tabs:
+    `test_preparedness.py`)."""
+    community = sql("SELECT min(code) AS c FROM community WHERE street=$1", HOME)[0]["c"]
+    volunteer = create_user(Role.VOLUNTEER, community=community)
     page = open_page("tablet").page
-    login(page, leader, next_path="/admin")
+    login(page, volunteer, next_path="/admin")
     expect(page.locator("#need-commander")).to_be_visible()
     assert "需要指挥员权限" in page.locator("#need-commander").inner_text()
     assert page.locator("#admin").is_hidden()
