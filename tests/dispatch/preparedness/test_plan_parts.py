@@ -14,7 +14,6 @@ import pytest
 
 from dispatch.accounts.policy import Role
 from tests.dispatch.incidents.helpers import incident
-from tests.dispatch.people.seed import ensure_district
 from tests.dispatch.preparedness.helpers import community_of, plans_made_here, shelter
 from tests.support import client, create_user, sql
 
@@ -25,12 +24,6 @@ OTHER_STREET = "110101012"
 @pytest.fixture(scope="module", autouse=True)
 def _plans_superseded_after() -> Iterator[None]:
     yield from plans_made_here()
-
-
-@pytest.fixture(scope="module")
-def boss(server: str) -> httpx.Client:
-    ensure_district()
-    return client(server, create_user(Role.COMMANDER))
 
 
 def _paired_unit(community: str, paired: bool = True) -> int:

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from dispatch.accounts.policy import Role
-from tests.dispatch.people.seed import ensure_district
 from tests.dispatch.preparedness.helpers import community_of, plans_made_here, shelter
 from tests.support import client, create_user, sql
 
@@ -21,12 +20,6 @@ OTHER_STREET = "110101014"
 @pytest.fixture(scope="module", autouse=True)
 def _plans_superseded_after() -> Iterator[None]:
     yield from plans_made_here()
-
-
-@pytest.fixture(scope="module")
-def boss(server: str) -> httpx.Client:
-    ensure_district()
-    return client(server, create_user(Role.COMMANDER))
 
 
 def _squad(street: str) -> int:

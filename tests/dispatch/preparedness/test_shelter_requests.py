@@ -9,7 +9,6 @@ import math
 from typing import Any
 
 import httpx
-import pytest
 
 from dispatch.accounts.policy import Role
 from dispatch.incidents.run_reroute import STOPS as REROUTE_STOPS
@@ -22,11 +21,6 @@ from tests.support import client, create_user, sql, unique
 STREET = "110101014"  # 龙潭街道
 OTHER_STREET = "110101013"
 DEPOT = f"D{STREET}"
-
-
-@pytest.fixture(scope="module")
-def boss(server: str) -> httpx.Client:
-    return client(server, create_user(Role.COMMANDER))
 
 
 def _committee(community: str) -> tuple[float, float]:

@@ -8,7 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 
 from dispatch.accounts.policy import Role
 from tests.dispatch.people.seed import ensure_district
@@ -19,11 +18,6 @@ STREET = "110101011"
 OTHER_STREET = "110101012"
 # far from Dongcheng, so no other test's shelter is nearer than these
 BASE = (30.0, 100.0)
-
-
-@pytest.fixture(scope="module")
-def boss(server: str) -> httpx.Client:
-    return client(server, create_user(Role.COMMANDER))
 
 
 def test_twenty_concurrent_intakes_fill_exactly_and_refusals_name_nearest_open(
