@@ -25,8 +25,11 @@ def trainer() -> str:
     return create_user(Role.TRAINER)
 
 
-def _until_ended(http: httpx.Client, batch: int, seconds: float = 240) -> list[dict[str, Any]]:
-    """The batch's views as polled, until it is no longer running."""
+def _until_ended(http: httpx.Client, batch: int, seconds: float = 600) -> list[dict[str, Any]]:
+    """The batch's views as polled, until it is no longer running. The bound guards against
+    a hang, it measures nothing: a stop lets the run under way finish, and one run (a worker
+    process started, a sandbox copied, the replay) took 4 minutes once beside the suite's
+    browser tests."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
